@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+// Linli (邻里): an embedded, event-sourced engine for neighbourhood governance, on LMDB.
+// The layout shows the architecture: CLMDB (C) → LinliStore (the log, no domain knowledge)
+// → Linli (the domains) → linli (the command line, thin).
+import PackageDescription
+
+let package = Package(
+    name: "Linli",
+    products: [
+        .library(name: "LinliStore", targets: ["LinliStore"]),
+        .library(name: "Linli", targets: ["Linli"]),
+        .executable(name: "linli", targets: ["linli"]),
+    ],
+    dependencies: [
+        // The CLI's subcommands, help, completions and exit codes (issue 6).
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // SHA-256 for the hash chain: BoringSSL's assembly (SHA-NI where the CPU has it) runs several
+        // times faster than a portable Swift implementation, and replay speed is bounded by it.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        .target(
+            name: "LinliStore",
+            dependencies: [
+                "CLMDB",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "Linli",
+            dependencies: ["LinliStore"]
+        ),
+        .executableTarget(
+            name: "linli",
+            dependencies: [
+                "Linli",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // A child process for the crash and multi-process tests: it appends and acknowledges batches
+        // until it is killed. Not a product; only the tests run it.
+        .executableTarget(
+            name: "linli-crashtest",
+            dependencies: ["LinliStore"]
+        ),
+        .testTarget(name: "LinliStoreTests", dependencies: ["LinliStore"]),
+        .testTarget(name: "LinliTests", dependencies: ["Linli"]),
+        .testTarget(name: "linliTests", dependencies: ["Linli"]),
+    ]
+)

@@ -1,0 +1,299 @@
+import CLMDB
+import Foundation
+
+/// A named LMDB database inside an ``Environment``: a handle that stays valid for the environment's life.
+public struct Database: Sendable, Hashable, CustomStringConvertible {
+    /// LMDB's handle.
+    let dbi: MDB_dbi
+    /// The name it was opened under.
+    public let name: String
+
+    public var description: String { name }
+}
+
+/// An LMDB environment: one directory holding `data.mdb` and `lock.mdb`, opened once per process.
+///
+/// The environment owns the C handle; transactions are reached only through ``read(_:)`` and
+/// ``write(_:)``, whose closures are synchronous, so no transaction can be held across an `await`,
+/// and whose transaction values are `~Copyable` and borrowed, so none can outlive its closure.
+///
+/// - Reader slots are not tied to threads (`MDB_NOTLS`): a thread may nest read transactions and Swift
+///   concurrency may run a read on any thread.
+/// - The map grows by itself: a write that meets `MDB_MAP_FULL` is aborted, the map is doubled once no
+///   other transaction of this process is open, and the write closure runs again from the start.
+/// - A map grown by another process (`MDB_MAP_RESIZED`) is adopted the same way.
+/// - Stale reader slots left by killed processes are cleared on open (`mdb_reader_check`).
+public final class Environment: @unchecked Sendable {
+    /// How to open an environment. The defaults suit every user; tests shrink the map to exercise growth.
+    public struct Options: Sendable {
+        /// The map size to start with. Users never need to set it: the map grows on demand.
+        public var initialMapSizeBytes: Int = 64 << 20
+        /// The map never grows past this.
+        public var mapSizeMaxBytes: Int = 1 << 40
+        /// How many named databases the environment may hold.
+        public var maxDatabases: Int = 128
+        /// Open read-only: no write transaction is possible.
+        public var readOnly: Bool = false
+        /// Open without the lock file (`MDB_NOLOCK`); only to inspect a directory without modifying it.
+        public var noLock: Bool = false
+
+        /// The defaults.
+        public init() {}
+    }
+
+    let handle: OpaquePointer
+    /// The directory.
+    public let path: String
+    let options: Options
+    private let gate = TransactionGate()
+    private let databaseLock = NSLock()
+    private var databases: [String: Database] = [:]
+    private let statisticsLock = NSLock()
+    private var mapGrowthsCount = 0
+
+    /// Opens (or, unless read-only, creates) the environment in the directory `path`, which must exist.
+    public init(path: String, options: Options = Options()) throws(LMDBError) {
+        precondition(options.initialMapSizeBytes > 0 && options.initialMapSizeBytes <= options.mapSizeMaxBytes)
+        var env: OpaquePointer?
+        try check(mdb_env_create(&env), "mdb_env_create")
+        guard let env else { throw LMDBError(ENOMEM, "mdb_env_create") }
+        do {
+            try check(mdb_env_set_maxdbs(env, MDB_dbi(options.maxDatabases)), "mdb_env_set_maxdbs")
+            try check(mdb_env_set_mapsize(env, options.initialMapSizeBytes), "mdb_env_set_mapsize")
+            // MDB_NOTLS: "tie reader locktable slots to MDB_txn objects instead of to threads", so that a
+            // read may begin on one thread and a nested read may begin on the same thread.
+            var flags = UInt32(MDB_NOTLS)
+            if options.readOnly { flags |= UInt32(MDB_RDONLY) }
+            if options.noLock { flags |= UInt32(MDB_NOLOCK) }
+            try check(mdb_env_open(env, path, flags, 0o644), "mdb_env_open(\(path))")
+            if !options.noLock {
+                // "Check for stale entries in the reader lock table": a killed process leaves its slot.
+                var dead: Int32 = 0
+                try check(mdb_reader_check(env, &dead), "mdb_reader_check")
+            }
+        } catch {
+            mdb_env_close(env)
+            throw error
+        }
+        self.handle = env
+        self.path = path
+        self.options = options
+    }
+
+    deinit {
+        mdb_env_close(handle)
+    }
+
+    /// The current size of the memory map.
+    public var mapSizeBytes: Int {
+        var info = MDB_envinfo()
+        mdb_env_info(handle, &info)
+        return info.me_mapsize
+    }
+
+    /// How many times this process grew the map.
+    public var mapGrowths: Int { statisticsLock.withLock { mapGrowthsCount } }
+
+    /// The environment's flags, as LMDB reports them (`mdb_env_get_flags`).
+    public var flags: UInt32 {
+        var value: UInt32 = 0
+        mdb_env_get_flags(handle, &value)
+        return value
+    }
+
+    /// LMDB's largest key size for this environment.
+    public var maxKeySizeBytes: Int { Int(mdb_env_get_maxkeysize(handle)) }
+
+    /// Opens a named database, creating it when `create` is true. Handles are cached: opening is cheap
+    /// after the first time. LMDB requires that the transaction opening a handle finish before any other
+    /// transaction opens one, so opening runs in its own transaction under a lock.
+    public func database(named name: String, create: Bool) throws -> Database {
+        precondition(!name.isEmpty && name.utf8.count <= 255, "database names are 1 to 255 bytes")
+        return try databaseLock.withLock {
+            if let cached = databases[name] { return cached }
+            let creating = create && !options.readOnly
+            var dbi: MDB_dbi = 0
+            gate.enter()
+            defer { gate.leave() }
+            var txn: OpaquePointer?
+            try check(mdb_txn_begin(handle, nil, creating ? 0 : UInt32(MDB_RDONLY), &txn), "mdb_txn_begin(open \(name))")
+            let rc = mdb_dbi_open(txn, name, creating ? UInt32(MDB_CREATE) : 0, &dbi)
+            guard rc == 0 else {
+                mdb_txn_abort(txn)
+                throw LMDBError(rc, "mdb_dbi_open(\(name))")
+            }
+            // Committing (even a read-only transaction) keeps the handle open for the environment's life;
+            // an abort would close it.
+            try check(mdb_txn_commit(txn), "mdb_txn_commit(open \(name))")
+            let database = Database(dbi: dbi, name: name)
+            databases[name] = database
+            return database
+        }
+    }
+
+    /// Whether a named database exists.
+    public func databaseExists(named name: String) throws -> Bool {
+        do {
+            _ = try database(named: name, create: false)
+            return true
+        } catch LMDBError.Code.notFound {
+            return false
+        }
+    }
+
+    /// Deletes a named database, if it exists, and forgets its handle.
+    public func dropDatabase(named name: String) throws {
+        guard try databaseExists(named: name) else { return }
+        let database = try database(named: name, create: false)
+        try databaseLock.withLock {
+            try write { txn in try check(mdb_drop(txn.handle, database.dbi, 1), "mdb_drop(\(name))") }
+            databases[name] = nil
+        }
+    }
+
+    /// Runs `body` in a read-only transaction. Readers never block writers or each other. The closure is
+    /// synchronous and the transaction borrowed: neither an `await` nor an escape can outlive it.
+    public func read<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
+        while true {
+            gate.enter()
+            var txn: OpaquePointer?
+            let rc = mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn)
+            if rc == MDB_MAP_RESIZED {
+                gate.leave()
+                try adoptMapResizedByAnotherProcess()
+                continue
+            }
+            defer { gate.leave() }
+            try check(rc, "mdb_txn_begin(read)")
+            return try Self.run(ReadTransaction(handle: txn!), body)
+        }
+    }
+
+    /// Runs the body over a transaction that this function owns, so that the transaction has ended
+    /// (aborted by its deinit) by the time the function returns or throws.
+    private static func run<R>(_ transaction: consuming ReadTransaction, _ body: (borrowing ReadTransaction) throws -> R) rethrows -> R {
+        try body(transaction)
+    }
+
+    /// Runs the body over a write transaction this function owns and commits it; when the body throws the
+    /// transaction is aborted by its deinit before this function returns.
+    private static func runAndCommit<R>(_ transaction: consuming WriteTransaction, _ body: (borrowing WriteTransaction) throws -> R) throws -> R {
+        let result = try body(transaction)
+        try transaction.commit()
+        return result
+    }
+
+    /// Runs `body` in the one write transaction, commits when it returns and aborts when it throws.
+    ///
+    /// When the map is full the transaction is aborted, the map grows, and `body` runs again from the
+    /// start: it must not have effects outside the transaction that cannot be repeated.
+    public func write<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
+        precondition(!options.readOnly, "write transaction on a read-only environment")
+        var growthsThisWrite = 0
+        while true {
+            gate.enter()
+            var txn: OpaquePointer?
+            let rc = mdb_txn_begin(handle, nil, 0, &txn)
+            if rc == MDB_MAP_RESIZED {
+                gate.leave()
+                try adoptMapResizedByAnotherProcess()
+                continue
+            }
+            do {
+                try check(rc, "mdb_txn_begin(write)")
+                let result = try Self.runAndCommit(WriteTransaction(handle: txn!), body)
+                gate.leave()
+                return result
+            } catch LMDBError.Code.mapFull {
+                // The transaction is gone: aborted by its deinit, or freed by the failed commit.
+                gate.leave()
+                growthsThisWrite += 1
+                guard growthsThisWrite <= 40 else { throw LMDBError(MDB_MAP_FULL, "grow map") }
+                try growMap()
+            } catch {
+                gate.leave()
+                throw error
+            }
+        }
+    }
+
+    /// Doubles the map once every other transaction of this process has ended. LMDB: "This function may
+    /// only be called if no transactions are active in the current process."
+    private func growMap() throws {
+        try gate.exclusively { () throws(LMDBError) in
+            let current = mapSizeBytes
+            guard current < options.mapSizeMaxBytes else { throw LMDBError(MDB_MAP_FULL, "grow map past \(options.mapSizeMaxBytes) bytes") }
+            let next = min(current * 2, options.mapSizeMaxBytes)
+            try check(mdb_env_set_mapsize(handle, next), "mdb_env_set_mapsize(\(next))")
+            statisticsLock.withLock { mapGrowthsCount += 1 }
+        }
+    }
+
+    /// Another process grew the map: "call mdb_env_set_mapsize() with a size of zero to adopt the new size".
+    private func adoptMapResizedByAnotherProcess() throws {
+        try gate.exclusively { () throws(LMDBError) in
+            try check(mdb_env_set_mapsize(handle, 0), "mdb_env_set_mapsize(0)")
+        }
+    }
+
+    /// Flushes the data to disk (`mdb_env_sync` with force).
+    public func sync() throws {
+        try check(mdb_env_sync(handle, 1), "mdb_env_sync")
+    }
+
+    /// Copies the environment to a directory with `mdb_env_copy2`, compacting it.
+    public func copy(to directory: String) throws {
+        try check(mdb_env_copy2(handle, directory, UInt32(MDB_CP_COMPACT)), "mdb_env_copy2(\(directory))")
+    }
+}
+
+/// Counts this process's open transactions so that the map is only resized when none is open, and says
+/// so instead of deadlocking when the thread that must resize holds one itself.
+final class TransactionGate: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var active = 0
+    private var resizing = false
+    private static let depthKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    private static var threadDepth: Int {
+        get { Int(bitPattern: pthread_getspecific(depthKey)) }
+        set { pthread_setspecific(depthKey, UnsafeRawPointer(bitPattern: newValue)) }
+    }
+
+    func enter() {
+        condition.lock()
+        while resizing { condition.wait() }
+        active += 1
+        condition.unlock()
+        Self.threadDepth += 1
+    }
+
+    func leave() {
+        Self.threadDepth -= 1
+        condition.lock()
+        active -= 1
+        assert(active >= 0, "transaction count below zero")
+        if active == 0 { condition.broadcast() }
+        condition.unlock()
+    }
+
+    func exclusively(_ body: () throws(LMDBError) -> Void) throws {
+        guard Self.threadDepth == 0 else {
+            throw LMDBError(EDEADLK, "grow map while this thread holds another transaction of the environment")
+        }
+        condition.lock()
+        defer { condition.unlock() }
+        while resizing { condition.wait() }
+        resizing = true
+        defer {
+            resizing = false
+            condition.broadcast()
+        }
+        while active > 0 { condition.wait() }
+        try body()
+    }
+}

@@ -1,0 +1,595 @@
+import CLMDB
+import Foundation
+
+/// An event to append: its stream, the version the stream must be at, its type and payload.
+public struct NewEvent: Sendable, Equatable {
+    /// The stream (an entity, such as `resident:r-12`). No NUL bytes; at most ``LogLimits/streamBytesMax`` bytes.
+    public var stream: String
+    /// The version the stream must be at before this event; checked atomically with the append.
+    public var expectedVersion: ExpectedVersion
+    /// The event type.
+    public var type: String
+    /// The payload's schema version.
+    public var schemaVersion: UInt16
+    /// The payload.
+    public var payload: [UInt8]
+
+    /// An event for `stream`.
+    public init(stream: String, expectedVersion: ExpectedVersion = .any, type: String, schemaVersion: UInt16 = 1, payload: [UInt8]) {
+        self.stream = stream
+        self.expectedVersion = expectedVersion
+        self.type = type
+        self.schemaVersion = schemaVersion
+        self.payload = payload
+    }
+}
+
+/// A command's events, appended atomically, with the command id that makes the append idempotent.
+public struct AppendCommand: Sendable, Equatable {
+    /// The command's unique id.
+    public var commandId: String
+    /// A digest of the request's bytes. The same id with the same digest appends nothing and returns the
+    /// original positions; the same id with another digest is ``LogError/commandIdReused(commandId:firstPosition:)``.
+    public var requestDigest: Hash
+    /// Who did it.
+    public var actor: String
+    /// When it happened.
+    public var occurredAt: Timestamp
+    /// One or more events.
+    public var events: [NewEvent]
+
+    /// A command.
+    public init(commandId: String, requestDigest: Hash, actor: String, occurredAt: Timestamp, events: [NewEvent]) {
+        self.commandId = commandId
+        self.requestDigest = requestDigest
+        self.actor = actor
+        self.occurredAt = occurredAt
+        self.events = events
+    }
+}
+
+/// Where a command's events landed.
+public struct AppendResult: Sendable, Equatable {
+    /// The first event's position.
+    public var firstPosition: UInt64
+    /// The last event's position.
+    public var lastPosition: UInt64
+    /// True when the command id had been appended before with the same request: nothing new was written.
+    public var duplicate: Bool
+
+    /// A result.
+    public init(firstPosition: UInt64, lastPosition: UInt64, duplicate: Bool) {
+        self.firstPosition = firstPosition
+        self.lastPosition = lastPosition
+        self.duplicate = duplicate
+    }
+}
+
+/// The last event: its position (0 for an empty log) and hash (``Hash/genesis`` for an empty log).
+public struct LogHead: Sendable, Equatable {
+    /// The last position.
+    public var position: UInt64
+    /// The last record's hash.
+    public var hash: Hash
+
+    /// The head of an empty log.
+    public static let empty = LogHead(position: 0, hash: .genesis)
+
+    /// A head.
+    public init(position: UInt64, hash: Hash) {
+        self.position = position
+        self.hash = hash
+    }
+
+    var encoded: [UInt8] {
+        var writer = ByteWriter(capacity: 40)
+        writer.write(position)
+        writer.write(hash.bytes)
+        return writer.bytes
+    }
+
+    init?(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count == 40, let position = bigEndianValue(bytes) else { return nil }
+        self.init(position: position, hash: Hash(bytes: Array(bytes[8..<40])))
+    }
+}
+
+/// The names of the log's own databases and meta keys (docs/FORMAT.md).
+enum StoreLayout {
+    static let events = "events"
+    static let streamIndex = "streams"
+    static let streamHeads = "stream-heads"
+    static let commands = "commands"
+    static let meta = "meta"
+    static let magicKey = Array("magic".utf8)
+    static let magicValue = Array("linli-store".utf8)
+    static let formatKey = Array("format".utf8)
+    static let formatVersion: UInt32 = 1
+    static let headKey = Array("head".utf8)
+    static let epochKey = Array("projections-epoch".utf8)
+    static func projectionKey(_ name: String) -> [UInt8] { Array("projection/\(name)".utf8) }
+}
+
+/// The append-only, hash-chained event log of a Linli store, in one LMDB environment.
+///
+/// Appends are atomic per write: every command's events, the stream index, the command-id index, the
+/// chain head and every projection's state and checkpoint are written in one LMDB transaction, so a crash
+/// at any moment leaves either all of a write or none of it. Positions run from 1 without gaps; each
+/// record carries the hash of its predecessor and its own hash, SHA-256(previous hash ‖ record body).
+public final class EventLog: @unchecked Sendable {
+    /// How to open a log.
+    public struct Options: Sendable {
+        /// The clock that stamps recorded times. Tests inject a fixed one.
+        public var clock: @Sendable () -> Timestamp = { Timestamp(epochMilliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))) }
+        /// The LMDB environment's options (initial map size, …).
+        public var environment = Environment.Options()
+        /// The projections kept beside the log.
+        public var projections: [any Projection] = []
+        /// Open without the ability to write.
+        public var readOnly = false
+
+        /// The defaults: the system clock, no projections.
+        public init() {}
+    }
+
+    /// The LMDB environment.
+    public let environment: Environment
+    /// The store's directory.
+    public let path: String
+    let options: Options
+    let events: Database
+    let streamIndex: Database
+    let streamHeads: Database
+    let commands: Database
+    let meta: Database
+    let slotsLock = NSLock()
+    var slots: [ProjectionSlot] = []
+    var projectionsEpoch: UInt64 = 0
+    private let subscribersLock = NSLock()
+    private var subscribers: [UUID: AsyncStream<RecordedEvent>.Continuation] = [:]
+
+    /// Creates a new, empty store in `path` (a directory that does not exist or is empty).
+    public static func create(at path: String, options: Options = Options()) throws -> EventLog {
+        try StorePath.prepareForCreate(path)
+        return try EventLog(path: path, options: options, creating: true)
+    }
+
+    /// Opens the store in `path`; catches its projections up with the log.
+    public static func open(at path: String, options: Options = Options()) throws -> EventLog {
+        try StorePath.checkExisting(path)
+        return try EventLog(path: path, options: options, creating: false)
+    }
+
+    private init(path: String, options: Options, creating: Bool) throws {
+        var environmentOptions = options.environment
+        environmentOptions.readOnly = options.readOnly
+        environment = try Environment(path: path, options: environmentOptions)
+        self.path = path
+        self.options = options
+        let create = creating && !options.readOnly
+        if create {
+            // The meta database is written last, in the same transaction as its magic, so a store whose
+            // creation was interrupted has no magic and is recognised as not (yet) a store.
+            events = try environment.database(named: StoreLayout.events, create: true)
+            streamIndex = try environment.database(named: StoreLayout.streamIndex, create: true)
+            streamHeads = try environment.database(named: StoreLayout.streamHeads, create: true)
+            commands = try environment.database(named: StoreLayout.commands, create: true)
+            meta = try environment.database(named: StoreLayout.meta, create: true)
+            try environment.write { txn in
+                try txn.put(meta, key: StoreLayout.magicKey, value: StoreLayout.magicValue)
+                try txn.put(meta, key: StoreLayout.formatKey, value: Array(bigEndianKey(UInt64(StoreLayout.formatVersion)).suffix(4)))
+                try txn.put(meta, key: StoreLayout.headKey, value: LogHead.empty.encoded)
+                try txn.put(meta, key: StoreLayout.epochKey, value: bigEndianKey(0))
+            }
+        } else {
+            do {
+                meta = try environment.database(named: StoreLayout.meta, create: false)
+                events = try environment.database(named: StoreLayout.events, create: false)
+                streamIndex = try environment.database(named: StoreLayout.streamIndex, create: false)
+                streamHeads = try environment.database(named: StoreLayout.streamHeads, create: false)
+                commands = try environment.database(named: StoreLayout.commands, create: false)
+            } catch LMDBError.Code.notFound {
+                throw LogError.notAStore(path: path, reason: "an LMDB environment without Linli's databases")
+            }
+        }
+        try checkFormat()
+        try openProjections(options.projections)
+    }
+
+    private func checkFormat() throws {
+        try environment.read { txn in
+            guard try txn.value(in: meta, key: StoreLayout.magicKey) == StoreLayout.magicValue else {
+                throw LogError.notAStore(path: path, reason: "its meta database has no Linli magic")
+            }
+            guard let format = try txn.value(in: meta, key: StoreLayout.formatKey), format.count == 4 else {
+                throw LogError.notAStore(path: path, reason: "no format version")
+            }
+            let version = format.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            guard version == StoreLayout.formatVersion else { throw LogError.unsupportedFormat(path: path, version: version) }
+        }
+    }
+
+    // MARK: Reading the head
+
+    /// The last event's position and hash, as stored.
+    public var head: LogHead {
+        get throws { try environment.read { txn in try readHead(txn) } }
+    }
+
+    func readHead(_ txn: borrowing some TransactionReading & ~Copyable) throws -> LogHead {
+        let head = try StoreLayout.headKey.withUnsafeBytes { key in try txn.withValue(in: meta, key: key) { LogHead($0) } }
+        guard let head, let head else { throw LogError.corrupt(position: 0, reason: "the stored head is missing or malformed") }
+        return head
+    }
+
+    // MARK: Writing
+
+    /// Appends commands in one write transaction: all of them or, if any fails, none.
+    public func append(_ commands: [AppendCommand]) throws -> [AppendResult] {
+        try write { writer in try commands.map { try writer.append($0) } }
+    }
+
+    /// Appends one command.
+    public func append(_ command: AppendCommand) throws -> AppendResult {
+        try append([command])[0]
+    }
+
+    /// Runs `body` in the log's one write transaction. Everything `body` appends through the writer, and
+    /// every projection's update, commits together when it returns; nothing does when it throws.
+    ///
+    /// `body` may run more than once (when the map must grow, or another process rebuilt a projection):
+    /// it must not have effects outside the transaction that cannot be repeated.
+    public func write<R>(_ body: (borrowing LogWriter) throws -> R) throws -> R {
+        precondition(!options.readOnly, "write on a read-only log")
+        var outcome: (R, [RecordedEvent])?
+        for _ in 0..<3 {
+            let slots = currentSlots()
+            do {
+                outcome = try environment.write { txn -> (R, [RecordedEvent]) in
+                    try checkProjectionsEpoch(txn)
+                    let session = WriteSession(head: try readHead(txn), slots: slots)
+                    let writer = LogWriter(log: self, transaction: WriteTransaction(borrowing: txn.handle), session: session)
+                    let result = try body(writer)
+                    try finish(session, txn)
+                    return (result, session.appended)
+                }
+                break
+            } catch is ProjectionsMoved {
+                try reloadProjectionSlots()
+            }
+        }
+        guard let (result, appended) = outcome else { throw LogError.invalid(field: "projections", reason: "rebuilt repeatedly during a write") }
+        if !appended.isEmpty { notify(appended) }
+        return result
+    }
+
+    /// Writes what a write session accumulated: the head, the stream heads and the projections' checkpoints.
+    private func finish(_ session: WriteSession, _ txn: borrowing WriteTransaction) throws {
+        guard !session.appended.isEmpty else { return }
+        for (stream, version) in session.streamVersions.sorted(by: { $0.key < $1.key }) where session.touchedStreams.contains(stream) {
+            try txn.put(streamHeads, key: Array(stream.utf8), value: bigEndianKey(version))
+        }
+        try txn.put(meta, key: StoreLayout.headKey, value: session.head.encoded)
+        for slot in session.slots {
+            let checkpoint = ProjectionCheckpoint(version: slot.projection.version, generation: slot.databases.generation, position: session.head.position)
+            try txn.put(meta, key: StoreLayout.projectionKey(slot.projection.name), value: checkpoint.encoded)
+        }
+    }
+
+    // MARK: Reading
+
+    /// Runs `body` in a read-only snapshot of the log and its projections. Readers never block writers.
+    public func read<R>(_ body: (borrowing LogReader) throws -> R) throws -> R {
+        try environment.read { txn in
+            let reader = LogReader(log: self, transaction: ReadTransaction(borrowing: txn.handle), slots: currentSlots())
+            return try body(reader)
+        }
+    }
+
+    /// The event at `position`, or nil.
+    public func event(at position: UInt64) throws -> RecordedEvent? {
+        try read { try $0.event(at: position) }
+    }
+
+    /// Every event from `position` on (backward with `reverse`), until `body` returns false or `limit` events.
+    public func events(from position: UInt64 = 1, reverse: Bool = false, limit: Int = .max) throws -> [RecordedEvent] {
+        var out: [RecordedEvent] = []
+        try read { reader in
+            try reader.forEachEvent(from: position, reverse: reverse) { event in
+                out.append(event)
+                return out.count < limit
+            }
+        }
+        return out
+    }
+
+    /// Every event of `stream` from `version` on.
+    public func events(inStream stream: String, fromVersion version: UInt64 = 1) throws -> [RecordedEvent] {
+        var out: [RecordedEvent] = []
+        try read { reader in
+            try reader.forEachEvent(inStream: stream, fromVersion: version) { out.append($0); return true }
+        }
+        return out
+    }
+
+    // MARK: Subscriptions
+
+    /// The events this process appends from now on, in position order, delivered after each commit.
+    /// Events appended by other processes are not seen here; read them with ``events(from:reverse:limit:)``.
+    public func newEvents() -> AsyncStream<RecordedEvent> {
+        let (stream, continuation) = AsyncStream<RecordedEvent>.makeStream(bufferingPolicy: .unbounded)
+        let id = UUID()
+        subscribersLock.withLock { subscribers[id] = continuation }
+        continuation.onTermination = { [weak self] _ in
+            guard let self else { return }
+            self.subscribersLock.withLock { _ = self.subscribers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    private func notify(_ appended: [RecordedEvent]) {
+        let current = subscribersLock.withLock { Array(subscribers.values) }
+        for continuation in current {
+            for event in appended { continuation.yield(event) }
+        }
+    }
+
+    deinit {
+        for continuation in subscribers.values { continuation.finish() }
+    }
+}
+
+/// Thrown inside a write when another process swapped in rebuilt projections: reload and retry.
+struct ProjectionsMoved: Error {}
+
+/// A write session's running state: the head, stream versions and events appended so far.
+final class WriteSession {
+    var head: LogHead
+    let slots: [ProjectionSlot]
+    var streamVersions: [String: UInt64] = [:]
+    var touchedStreams: Set<String> = []
+    var appended: [RecordedEvent] = []
+    var recordBuffer = ByteWriter(capacity: 512)
+
+    init(head: LogHead, slots: [ProjectionSlot]) {
+        self.head = head
+        self.slots = slots
+    }
+}
+
+/// Appends inside ``EventLog/write(_:)``. Borrowed for the closure's duration only.
+public struct LogWriter: ~Copyable {
+    let log: EventLog
+    let transaction: WriteTransaction
+    let session: WriteSession
+
+    /// The head as of the events appended so far in this write.
+    public var head: LogHead { session.head }
+
+    /// Runs `body` with the write transaction, to read or write the projections' databases.
+    public func withTransaction<R>(_ body: (borrowing WriteTransaction) throws -> R) rethrows -> R {
+        try body(transaction)
+    }
+
+    /// The databases of the projection named `name`, in the generation now in use.
+    public func databases(of name: String) -> ProjectionDatabases {
+        guard let slot = session.slots.first(where: { $0.projection.name == name }) else {
+            preconditionFailure("no projection named \(name) is registered")
+        }
+        return slot.databases
+    }
+
+    /// The current version of `stream` (0 when it has no events), counting this write's appends.
+    public func streamVersion(_ stream: String) throws -> UInt64 {
+        if let cached = session.streamVersions[stream] { return cached }
+        let stored = try log.storedStreamVersion(stream, transaction)
+        session.streamVersions[stream] = stored
+        return stored
+    }
+
+    /// The positions of an earlier command with this id, and its request digest, if any.
+    public func commandRecord(_ commandId: String) throws -> (first: UInt64, last: UInt64, digest: Hash)? {
+        try log.commandRecord(commandId, transaction)
+    }
+
+    /// Appends one command's events and applies them to every projection. Either every event is appended
+    /// or, when a check fails, none is and the error says why.
+    public func append(_ command: AppendCommand) throws -> AppendResult {
+        try log.validate(command, alreadyAppended: session.appended.count)
+        if let earlier = try commandRecord(command.commandId) {
+            guard earlier.digest == command.requestDigest else {
+                throw LogError.commandIdReused(commandId: command.commandId, firstPosition: earlier.first)
+            }
+            return AppendResult(firstPosition: earlier.first, lastPosition: earlier.last, duplicate: true)
+        }
+        // Check every expected version before writing anything, so a conflict leaves nothing behind.
+        var versions: [String: UInt64] = [:]
+        for event in command.events {
+            let current = try versions[event.stream] ?? streamVersion(event.stream)
+            switch event.expectedVersion {
+            case .any: break
+            case .noStream where current == 0: break
+            case .exactly(let expected) where expected == current: break
+            default: throw LogError.versionConflict(stream: event.stream, expected: event.expectedVersion, actual: current)
+            }
+            versions[event.stream] = current + 1
+        }
+        let recordedAt = log.options.clock()
+        let first = session.head.position + 1
+        for event in command.events {
+            let position = session.head.position + 1
+            let streamVersion = try self.streamVersion(event.stream) + 1
+            let hash = event.payload.withUnsafeBytes { payload in
+                RecordCodec.encode(position: position, stream: event.stream, streamVersion: streamVersion, type: event.type,
+                                   schemaVersion: event.schemaVersion, commandId: command.commandId, actor: command.actor,
+                                   occurredAt: command.occurredAt, recordedAt: recordedAt, payload: payload,
+                                   previousHash: session.head.hash, into: &session.recordBuffer)
+            }
+            let key = bigEndianKey(position)
+            try key.withUnsafeBytes { key in
+                try session.recordBuffer.bytes.withUnsafeBytes { record in
+                    try transaction.put(log.events, key: key, value: record, flags: .append)
+                }
+            }
+            try transaction.put(log.streamIndex, key: StreamKey.make(event.stream, streamVersion), value: key)
+            let recorded = RecordedEvent(position: position, stream: event.stream, streamVersion: streamVersion, type: event.type,
+                                         schemaVersion: event.schemaVersion, commandId: command.commandId, actor: command.actor,
+                                         occurredAt: command.occurredAt, recordedAt: recordedAt, payload: event.payload,
+                                         previousHash: session.head.hash, hash: hash)
+            session.head = LogHead(position: position, hash: hash)
+            session.streamVersions[event.stream] = streamVersion
+            session.touchedStreams.insert(event.stream)
+            session.appended.append(recorded)
+        }
+        var value = ByteWriter(capacity: 48)
+        value.write(first)
+        value.write(session.head.position)
+        value.write(command.requestDigest.bytes)
+        try transaction.put(log.commands, key: Array(command.commandId.utf8), value: value.bytes, flags: .noOverwrite)
+        for recorded in session.appended[(session.appended.count - command.events.count)...] {
+            for slot in session.slots {
+                try slot.projection.apply(recorded, in: transaction, databases: slot.databases)
+            }
+        }
+        return AppendResult(firstPosition: first, lastPosition: session.head.position, duplicate: false)
+    }
+}
+
+/// Reads inside ``EventLog/read(_:)``. Borrowed for the closure's duration only.
+public struct LogReader: ~Copyable {
+    let log: EventLog
+    let transaction: ReadTransaction
+    let slots: [ProjectionSlot]
+
+    /// The head in this snapshot.
+    public var head: LogHead { get throws { try log.readHead(transaction) } }
+
+    /// Runs `body` with the read transaction, to read the projections' databases.
+    public func withTransaction<R>(_ body: (borrowing ReadTransaction) throws -> R) rethrows -> R {
+        try body(transaction)
+    }
+
+    /// The databases of the projection named `name`.
+    public func databases(of name: String) -> ProjectionDatabases {
+        guard let slot = slots.first(where: { $0.projection.name == name }) else {
+            preconditionFailure("no projection named \(name) is registered")
+        }
+        return slot.databases
+    }
+
+    /// Where each projection stands, by name.
+    public func checkpoints() throws -> [String: ProjectionCheckpoint] {
+        var out: [String: ProjectionCheckpoint] = [:]
+        for slot in slots {
+            let key = StoreLayout.projectionKey(slot.projection.name)
+            if let checkpoint = try key.withUnsafeBytes({ try transaction.withValue(in: log.meta, key: $0) { ProjectionCheckpoint($0) } }) ?? nil {
+                out[slot.projection.name] = checkpoint
+            }
+        }
+        return out
+    }
+
+    /// The event at `position`, or nil when there is none.
+    public func event(at position: UInt64) throws -> RecordedEvent? {
+        let key = bigEndianKey(position)
+        return try key.withUnsafeBytes { key in
+            try transaction.withValue(in: log.events, key: key) { record in
+                try RecordCodec.decode(record, expectedPosition: position)
+            }
+        }
+    }
+
+    /// Calls `body` with each event from `position` on (backward with `reverse`) until it returns false.
+    public func forEachEvent(from position: UInt64, reverse: Bool = false, _ body: (RecordedEvent) throws -> Bool) throws {
+        try transaction.walk(log.events, from: bigEndianKey(position), reverse: reverse) { key, record in
+            guard let stored = bigEndianValue(key) else { throw LogError.corrupt(position: 0, reason: "an events key is not 8 bytes") }
+            return try body(try RecordCodec.decode(record, expectedPosition: stored))
+        }
+    }
+
+    /// Calls `body` with each event of `stream` from `version` on until it returns false.
+    public func forEachEvent(inStream stream: String, fromVersion version: UInt64 = 1, _ body: (RecordedEvent) throws -> Bool) throws {
+        let prefix = StreamKey.prefix(stream)
+        try transaction.walk(log.streamIndex, from: StreamKey.make(stream, version)) { key, value in
+            guard key.starts(with: prefix), key.count == prefix.count + 8 else { return false }
+            guard let position = bigEndianValue(value), let event = try event(at: position) else {
+                throw LogError.corrupt(position: 0, reason: "the stream index of \(stream) points at a missing event")
+            }
+            return try body(event)
+        }
+    }
+
+    /// The current version of `stream` (0 when it has none).
+    public func streamVersion(_ stream: String) throws -> UInt64 {
+        try log.storedStreamVersion(stream, transaction)
+    }
+
+    /// The positions of an earlier command with this id, and its request digest, if any.
+    public func commandRecord(_ commandId: String) throws -> (first: UInt64, last: UInt64, digest: Hash)? {
+        try log.commandRecord(commandId, transaction)
+    }
+}
+
+/// Keys of the stream index: the stream's UTF-8 bytes, a 0 byte, the version as u64be. The 0 byte keeps
+/// one stream's keys together and before any longer stream id that starts with it.
+enum StreamKey {
+    static func prefix(_ stream: String) -> [UInt8] { Array(stream.utf8) + [0] }
+    static func make(_ stream: String, _ version: UInt64) -> [UInt8] { prefix(stream) + bigEndianKey(version) }
+}
+
+extension EventLog {
+    func storedStreamVersion(_ stream: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> UInt64 {
+        guard !stream.isEmpty else { return 0 }
+        let key = Array(stream.utf8)
+        let version = try key.withUnsafeBytes { key in try txn.withValue(in: streamHeads, key: key) { bigEndianValue($0) } }
+        guard let version else { return 0 }
+        guard let version else { throw LogError.corrupt(position: 0, reason: "the stream head of \(stream) is malformed") }
+        return version
+    }
+
+    func commandRecord(_ commandId: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> (first: UInt64, last: UInt64, digest: Hash)? {
+        guard !commandId.isEmpty, commandId.utf8.count <= LogLimits.nameBytesMax else { return nil }
+        let key = Array(commandId.utf8)
+        let record = try key.withUnsafeBytes { key in
+            try txn.withValue(in: commands, key: key) { value -> (UInt64, UInt64, Hash)? in
+                guard value.count == 48, let first = bigEndianValue(value),
+                      let last = bigEndianValue(UnsafeRawBufferPointer(rebasing: value[8..<16])) else { return nil }
+                return (first, last, Hash(bytes: Array(value[16..<48])))
+            }
+        }
+        guard let record else { return nil }
+        guard let record else { throw LogError.corrupt(position: 0, reason: "the command record of \(commandId) is malformed") }
+        return (record.0, record.1, record.2)
+    }
+
+    /// Checks a command against the log's limits before anything is written.
+    func validate(_ command: AppendCommand, alreadyAppended: Int) throws {
+        func name(_ value: String, _ field: String) throws {
+            guard !value.isEmpty else { throw LogError.invalid(field: field, reason: "is empty") }
+            guard value.utf8.count <= LogLimits.nameBytesMax else {
+                throw LogError.invalid(field: field, reason: "is \(value.utf8.count) bytes; the limit is \(LogLimits.nameBytesMax)")
+            }
+        }
+        try name(command.commandId, "commandId")
+        try name(command.actor, "actor")
+        guard !command.events.isEmpty else { throw LogError.invalid(field: "events", reason: "a command appends at least one event") }
+        guard command.events.count <= LogLimits.commandEventsMax else {
+            throw LogError.invalid(field: "events", reason: "\(command.events.count) events; the limit per command is \(LogLimits.commandEventsMax)")
+        }
+        guard alreadyAppended + command.events.count <= LogLimits.batchEventsMax else {
+            throw LogError.invalid(field: "batch", reason: "more than \(LogLimits.batchEventsMax) events in one write")
+        }
+        for event in command.events {
+            guard !event.stream.isEmpty, !event.stream.utf8.contains(0) else {
+                throw LogError.invalid(field: "stream", reason: "must be non-empty and hold no NUL byte")
+            }
+            guard event.stream.utf8.count <= LogLimits.streamBytesMax else {
+                throw LogError.invalid(field: "stream", reason: "is \(event.stream.utf8.count) bytes; the limit is \(LogLimits.streamBytesMax)")
+            }
+            try name(event.type, "type")
+            guard event.payload.count <= LogLimits.payloadBytesMax else {
+                throw LogError.invalid(field: "payload", reason: "is \(event.payload.count) bytes; the limit is \(LogLimits.payloadBytesMax)")
+            }
+        }
+    }
+}

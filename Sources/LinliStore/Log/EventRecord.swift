@@ -1,0 +1,196 @@
+import Crypto
+
+/// The limits of the log. Every input has one; each is tested.
+public enum LogLimits {
+    /// The largest event payload.
+    public static let payloadBytesMax = 1 << 20
+    /// The longest stream id, in UTF-8 bytes (LMDB keys are at most 511 bytes; the stream index adds 9).
+    public static let streamBytesMax = 200
+    /// The longest event type, command id or actor, in UTF-8 bytes.
+    public static let nameBytesMax = 128
+    /// The most events one command may append.
+    public static let commandEventsMax = 4_096
+    /// The most events one write may append.
+    public static let batchEventsMax = 1_000_000
+    /// The version of the record layout this code writes and reads.
+    public static let recordFormatVersion: UInt8 = 1
+    /// Bytes of a SHA-256 digest.
+    public static let hashBytes = 32
+}
+
+/// A SHA-256 digest: a record's hash or its predecessor's.
+public struct Hash: Sendable, Hashable, CustomStringConvertible {
+    /// The 32 bytes.
+    public let bytes: [UInt8]
+
+    /// The previous hash of the first record: 32 zero bytes.
+    public static let genesis = Hash(bytes: [UInt8](repeating: 0, count: LogLimits.hashBytes))
+
+    /// Wraps 32 bytes.
+    public init(bytes: [UInt8]) {
+        precondition(bytes.count == LogLimits.hashBytes, "a SHA-256 digest is 32 bytes")
+        self.bytes = bytes
+    }
+
+    /// Parses 64 hex digits.
+    public init?(hex: String) {
+        guard let raw = LinliStore.bytes(fromHex: hex), raw.count == LogLimits.hashBytes else { return nil }
+        self.bytes = raw
+    }
+
+    /// 64 lower-case hex digits.
+    public var hex: String { hexString(bytes) }
+    public var description: String { hex }
+
+    /// SHA-256 of some bytes.
+    public static func sha256(_ data: UnsafeRawBufferPointer) -> Hash {
+        Hash(bytes: Array(SHA256.hash(data: data)))
+    }
+}
+
+/// One stored event, decoded.
+public struct RecordedEvent: Sendable, Equatable {
+    /// The global position, from 1, without gaps.
+    public var position: UInt64
+    /// The stream it belongs to (for example `resident:r-12`).
+    public var stream: String
+    /// Its version within the stream, from 1, without gaps.
+    public var streamVersion: UInt64
+    /// The event type (for example `hours.logged`).
+    public var type: String
+    /// The payload's schema version for this type.
+    public var schemaVersion: UInt16
+    /// The id of the command that appended it.
+    public var commandId: String
+    /// Who did it.
+    public var actor: String
+    /// When it happened, as the actor stated it.
+    public var occurredAt: Timestamp
+    /// When the store recorded it.
+    public var recordedAt: Timestamp
+    /// The payload bytes (Linli's events use CBOR; the log does not look inside).
+    public var payload: [UInt8]
+    /// The previous record's hash (``Hash/genesis`` at position 1).
+    public var previousHash: Hash
+    /// SHA-256(previous hash ‖ record body).
+    public var hash: Hash
+}
+
+/// Errors of the log's record layer.
+public struct RecordError: Error, Sendable, CustomStringConvertible {
+    /// The position of the record that failed.
+    public let position: UInt64
+    /// What was wrong.
+    public let reason: String
+    public var description: String { "event at position \(position): \(reason)" }
+}
+
+/// The record layout, version 1 (docs/FORMAT.md gives it byte for byte):
+///
+///     0   prevHash          32 bytes
+///     32  formatVersion     u8 (1)
+///     33  position          u64be
+///     41  streamVersion     u64be
+///     49  occurredAtMs      i64be   milliseconds since the Unix epoch
+///     57  occurredOffset    i16be   minutes east of UTC
+///     59  recordedAtMs      i64be
+///     67  schemaVersion     u16be
+///     69  stream            u16be length, UTF-8
+///         type              u16be length, UTF-8
+///         commandId         u16be length, UTF-8
+///         actor             u16be length, UTF-8
+///         payload           u32be length, bytes
+///     end-32 hash           32 bytes = SHA-256(bytes[0 ..< end-32])
+enum RecordCodec {
+    static let fixedHeaderBytes = 69
+
+    /// Writes the record for `event` (whose hash fields are ignored) into `writer`, computes its hash and
+    /// returns it; `writer` then holds the whole stored value.
+    static func encode(position: UInt64, stream: String, streamVersion: UInt64, type: String, schemaVersion: UInt16,
+                       commandId: String, actor: String, occurredAt: Timestamp, recordedAt: Timestamp,
+                       payload: UnsafeRawBufferPointer, previousHash: Hash, into writer: inout ByteWriter) -> Hash {
+        writer.bytes.removeAll(keepingCapacity: true)
+        writer.write(previousHash.bytes)
+        writer.write(LogLimits.recordFormatVersion)
+        writer.write(position)
+        writer.write(streamVersion)
+        writer.write(occurredAt.epochMilliseconds)
+        writer.write(occurredAt.offsetMinutes)
+        writer.write(recordedAt.epochMilliseconds)
+        writer.write(schemaVersion)
+        assert(writer.bytes.count == 32 + fixedHeaderBytes - 32 + 37, "the fixed header is 69 bytes after the previous hash")
+        for text in [stream, type, commandId, actor] {
+            writer.write(UInt16(text.utf8.count))
+            writer.write(text.utf8)
+        }
+        writer.write(UInt32(payload.count))
+        writer.write(payload)
+        let hash = writer.bytes.withUnsafeBytes { Hash.sha256($0) }
+        writer.write(hash.bytes)
+        return hash
+    }
+
+    /// The stored position of a record, read from its fixed header without decoding the rest.
+    static func position(of record: UnsafeRawBufferPointer) -> UInt64? {
+        guard record.count >= fixedHeaderBytes + 32 else { return nil }
+        return bigEndianValue(UnsafeRawBufferPointer(rebasing: record[33..<41]))
+    }
+
+    /// Recomputes a record's hash and compares it with the stored one. Returns the stored previous hash and
+    /// hash when they agree.
+    static func checkHash(_ record: UnsafeRawBufferPointer) -> (previous: UnsafeRawBufferPointer, hash: UnsafeRawBufferPointer, valid: Bool)? {
+        guard record.count >= fixedHeaderBytes + 12 + 32 else { return nil }
+        let bodyEnd = record.count - 32
+        let computed = SHA256.hash(data: UnsafeRawBufferPointer(rebasing: record[0..<bodyEnd]))
+        let stored = UnsafeRawBufferPointer(rebasing: record[bodyEnd...])
+        let valid = computed.withUnsafeBytes { $0.elementsEqual(stored) }
+        return (UnsafeRawBufferPointer(rebasing: record[0..<32]), stored, valid)
+    }
+
+    /// Decodes a stored record. `expectedPosition` is the key it was stored under; a mismatch, a short or
+    /// malformed record is a ``RecordError`` naming it, never a crash.
+    static func decode(_ record: UnsafeRawBufferPointer, expectedPosition: UInt64) throws(RecordError) -> RecordedEvent {
+        var reader = ByteReader(record)
+        do {
+            let previous = try reader.readBytes(32)
+            let version = try reader.readByte()
+            guard version == LogLimits.recordFormatVersion else {
+                throw RecordError(position: expectedPosition, reason: "record format version \(version) is not 1")
+            }
+            let position = try reader.readUInt64()
+            guard position == expectedPosition else {
+                throw RecordError(position: expectedPosition, reason: "stored under key \(expectedPosition) but holds position \(position)")
+            }
+            let streamVersion = try reader.readUInt64()
+            let occurredMs = try reader.readInt64()
+            let offset = try reader.readInt16()
+            guard abs(Int(offset)) <= 18 * 60 else { throw RecordError(position: expectedPosition, reason: "offset \(offset) minutes is out of range") }
+            let recordedMs = try reader.readInt64()
+            let schemaVersion = try reader.readUInt16()
+            let stream = try reader.readString(Int(try reader.readUInt16()))
+            let type = try reader.readString(Int(try reader.readUInt16()))
+            let commandId = try reader.readString(Int(try reader.readUInt16()))
+            let actor = try reader.readString(Int(try reader.readUInt16()))
+            let payloadCount = Int(try reader.readUInt32())
+            guard payloadCount <= LogLimits.payloadBytesMax else {
+                throw RecordError(position: expectedPosition, reason: "payload of \(payloadCount) bytes exceeds the limit")
+            }
+            let payload = try reader.readBytes(payloadCount)
+            let hash = try reader.readBytes(32)
+            guard reader.remaining == 0 else {
+                throw RecordError(position: expectedPosition, reason: "\(reader.remaining) bytes after the hash")
+            }
+            return RecordedEvent(position: position, stream: stream, streamVersion: streamVersion, type: type,
+                                 schemaVersion: schemaVersion, commandId: commandId, actor: actor,
+                                 occurredAt: Timestamp(epochMilliseconds: occurredMs, offsetMinutes: offset),
+                                 recordedAt: Timestamp(epochMilliseconds: recordedMs, offsetMinutes: 0),
+                                 payload: payload, previousHash: Hash(bytes: previous), hash: Hash(bytes: hash))
+        } catch let error as ByteReader.Malformed {
+            throw RecordError(position: expectedPosition, reason: "cannot decode: \(error)")
+        } catch let error as RecordError {
+            throw error
+        } catch {
+            throw RecordError(position: expectedPosition, reason: "cannot decode: \(error)")
+        }
+    }
+}

@@ -1,0 +1,58 @@
+/// What a stream's version must be for an append to it to go ahead (optimistic concurrency).
+public enum ExpectedVersion: Sendable, Equatable, CustomStringConvertible {
+    /// Append whatever the stream's version.
+    case any
+    /// The stream must not exist yet.
+    case noStream
+    /// The stream's version must be exactly this (0 means the stream does not exist yet).
+    case exactly(UInt64)
+
+    public var description: String {
+        switch self {
+        case .any: return "any"
+        case .noStream: return "no stream"
+        case .exactly(let version): return String(version)
+        }
+    }
+}
+
+/// Errors of the event log. Each names what it is about, so that a person can act on the message.
+public enum LogError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A stream was not at the expected version.
+    case versionConflict(stream: String, expected: ExpectedVersion, actual: UInt64)
+    /// A command id was used before for a request with other bytes.
+    case commandIdReused(commandId: String, firstPosition: UInt64)
+    /// An event or command broke a limit or a rule of the log.
+    case invalid(field: String, reason: String)
+    /// The path is not a Linli store (a regular file, another program's LMDB environment, …).
+    case notAStore(path: String, reason: String)
+    /// There is no store at the path.
+    case storeMissing(path: String)
+    /// There is a store at the path already.
+    case storeExists(path: String)
+    /// The store's format is one this code does not read.
+    case unsupportedFormat(path: String, version: UInt32)
+    /// A stored record failed to decode or to verify.
+    case corrupt(position: UInt64, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .versionConflict(stream, expected, actual):
+            return "version conflict on stream \(stream): expected \(expected), actual \(actual)"
+        case let .commandIdReused(commandId, firstPosition):
+            return "command id \(commandId) was used at position \(firstPosition) for a different request"
+        case let .invalid(field, reason):
+            return "\(field): \(reason)"
+        case let .notAStore(path, reason):
+            return "\(path) is not a Linli store: \(reason)"
+        case let .storeMissing(path):
+            return "no Linli store at \(path)"
+        case let .storeExists(path):
+            return "a Linli store exists at \(path) already"
+        case let .unsupportedFormat(path, version):
+            return "\(path) has store format \(version); this build reads format 1"
+        case let .corrupt(position, reason):
+            return "corrupt event at position \(position): \(reason)"
+        }
+    }
+}

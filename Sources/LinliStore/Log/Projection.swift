@@ -1,0 +1,76 @@
+/// A view of the log kept in LMDB databases of its own, updated in the same write transaction as the
+/// events it applies, so that it can never drift from the log.
+///
+/// The log applies every appended event to every registered projection before the transaction commits,
+/// writes each projection's checkpoint (the last position applied) in that same transaction, catches a
+/// projection up on open, and rebuilds it from position 1 into fresh databases when its ``version``
+/// changes or when asked, swapping the fresh databases in at the end.
+///
+/// `apply` must be deterministic: the same events in the same order give the same bytes, or a rebuild
+/// would not equal the live state and an audit would report it.
+public protocol Projection: AnyObject, Sendable {
+    /// A unique name: lower-case letters, digits, dots and dashes.
+    var name: String { get }
+    /// Bump it when `apply` changes meaning: a store opened with another version rebuilds the projection.
+    var version: UInt32 { get }
+    /// The names of the projection's databases; the log opens one LMDB database for each.
+    var databaseNames: [String] { get }
+    /// Applies one event. Called inside the write transaction that appended it (or that replays it).
+    func apply(_ event: RecordedEvent, in transaction: borrowing WriteTransaction, databases: ProjectionDatabases) throws
+}
+
+/// The LMDB databases of one projection, by the names it declared, in the generation now in use.
+public struct ProjectionDatabases: Sendable {
+    /// The projection's name.
+    public let projection: String
+    /// The generation: 1 at creation, one more at each rebuild.
+    public let generation: UInt32
+    let byName: [String: Database]
+
+    /// The database declared under `name`. Asking for an undeclared name is a programming error.
+    public subscript(_ name: String) -> Database {
+        guard let database = byName[name] else { preconditionFailure("projection \(projection) declared no database \(name)") }
+        return database
+    }
+
+    /// Every database with its declared name, sorted by name.
+    public var all: [(name: String, database: Database)] {
+        byName.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    /// The LMDB name of a projection's database in a generation: `p/NAME/DATABASE@GENERATION`.
+    public static func lmdbName(projection: String, database: String, generation: UInt32) -> String {
+        "p/\(projection)/\(database)@\(generation)"
+    }
+}
+
+/// Where a projection stands, as the store records it.
+public struct ProjectionCheckpoint: Sendable, Equatable {
+    /// The version of the projection's code that built it.
+    public var version: UInt32
+    /// The generation of its databases.
+    public var generation: UInt32
+    /// The last position applied.
+    public var position: UInt64
+
+    var encoded: [UInt8] {
+        var writer = ByteWriter(capacity: 16)
+        writer.write(version)
+        writer.write(generation)
+        writer.write(position)
+        return writer.bytes
+    }
+
+    init(version: UInt32, generation: UInt32, position: UInt64) {
+        self.version = version
+        self.generation = generation
+        self.position = position
+    }
+
+    init?(_ bytes: UnsafeRawBufferPointer) {
+        var reader = ByteReader(bytes)
+        guard bytes.count == 16, let version = try? reader.readUInt32(), let generation = try? reader.readUInt32(),
+              let position = try? reader.readUInt64() else { return nil }
+        self.init(version: version, generation: generation, position: position)
+    }
+}

@@ -1,0 +1,2 @@
+import LinliStore
+print("crashtest")

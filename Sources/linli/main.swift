@@ -1,0 +1,2 @@
+import Linli
+print("linli \(LinliVersion.string)")
