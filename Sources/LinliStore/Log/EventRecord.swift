@@ -118,7 +118,7 @@ enum RecordCodec {
         writer.write(occurredAt.offsetMinutes)
         writer.write(recordedAt.epochMilliseconds)
         writer.write(schemaVersion)
-        assert(writer.bytes.count == 32 + fixedHeaderBytes - 32 + 37, "the fixed header is 69 bytes after the previous hash")
+        assert(writer.bytes.count == fixedHeaderBytes, "the fixed header, previous hash included, is 69 bytes")
         for text in [stream, type, commandId, actor] {
             writer.write(UInt16(text.utf8.count))
             writer.write(text.utf8)
@@ -192,5 +192,12 @@ enum RecordCodec {
         } catch {
             throw RecordError(position: expectedPosition, reason: "cannot decode: \(error)")
         }
+    }
+}
+
+extension Hash {
+    /// SHA-256 of a string's UTF-8 bytes.
+    public static func sha256(_ text: String) -> Hash {
+        Array(text.utf8).withUnsafeBytes { sha256($0) }
     }
 }
