@@ -1,0 +1,199 @@
+import CLMDB
+import Foundation
+@testable import LinliStore
+import Testing
+
+/// The traps other Swift wrappers of LMDB fell into, each covered.
+@Suite("The LMDB layer")
+struct LMDBTests {
+    @Test("LMDB errors are typed and carry mdb_strerror's text")
+    func typedErrors() throws {
+        let dir = TemporaryDirectory()
+        let env = try Environment(path: dir.path)
+        let db = try env.database(named: "t", create: true)
+        let error = #expect(throws: LMDBError.self) {
+            try env.write { try $0.put(db, key: [UInt8](repeating: 1, count: 600), value: [1]) }
+        }
+        #expect(error?.code == .badValueSize)
+        #expect(error?.message == String(cString: mdb_strerror(MDB_BAD_VALSIZE)))
+        #expect(error?.description.contains("mdb_put(t)") == true)
+        #expect(throws: LMDBError.self) { try env.database(named: "absent", create: false) }
+        #expect(try env.databaseExists(named: "absent") == false)
+    }
+
+    @Test("MDB_APPEND with a key out of order is a typed keyExist error, and the write is rolled back")
+    func appendOutOfOrder() throws {
+        let dir = TemporaryDirectory()
+        let env = try Environment(path: dir.path)
+        let db = try env.database(named: "t", create: true)
+        try env.write { txn in
+            try txn.put(db, key: bigEndianKey(5), value: [5], flags: .append)
+            try txn.put(db, key: bigEndianKey(6), value: [6], flags: .append)
+        }
+        var caught = false
+        do {
+            try env.write { txn in
+                try txn.put(db, key: bigEndianKey(7), value: [7], flags: .append)
+                try txn.put(db, key: bigEndianKey(3), value: [3], flags: .append)
+            }
+        } catch LMDBError.Code.keyExist {
+            caught = true
+        }
+        #expect(caught)
+        #expect(try env.read { try $0.count(db) } == 2, "the failed write left nothing")
+    }
+
+    @Test("reader slots are not tied to threads: MDB_NOTLS, nested reads, and many concurrent tasks")
+    func readersNotTiedToThreads() async throws {
+        let dir = TemporaryDirectory()
+        let env = try Environment(path: dir.path)
+        #expect(env.flags & UInt32(MDB_NOTLS) != 0)
+        let db = try env.database(named: "t", create: true)
+        try env.write { try $0.put(db, key: [1], value: [42]) }
+        // Without MDB_NOTLS a second read on the same thread fails with MDB_BAD_RSLOT.
+        let nested = try env.read { outer in
+            try env.read { inner in try inner.value(in: db, key: [1]) } == (try outer.value(in: db, key: [1]))
+        }
+        #expect(nested)
+        let values = try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
+            for _ in 0..<300 {
+                group.addTask {
+                    try env.read { txn in
+                        try env.read { try $0.value(in: db, key: [1]) } ?? (try txn.value(in: db, key: [1]))
+                    }
+                }
+            }
+            var all: [[UInt8]?] = []
+            for try await value in group { all.append(value) }
+            return all
+        }
+        #expect(values.count == 300 && values.allSatisfy { $0 == [42] })
+    }
+
+    @Test("a value read in a transaction stays valid after it ends and its page is overwritten")
+    func valuesAreCopies() throws {
+        let dir = TemporaryDirectory()
+        let env = try Environment(path: dir.path)
+        let db = try env.database(named: "t", create: true)
+        try env.write { try $0.put(db, key: [1], value: [UInt8](repeating: 0xAA, count: 3000)) }
+        let kept = try env.read { try $0.value(in: db, key: [1]) }
+        for round in 0..<50 {
+            try env.write { txn in
+                try txn.put(db, key: [1], value: [UInt8](repeating: UInt8(round), count: 3000))
+                _ = try txn.delete(db, key: [1])
+                try txn.put(db, key: [2], value: [UInt8](repeating: 0x55, count: 3000))
+            }
+        }
+        #expect(kept == [UInt8](repeating: 0xAA, count: 3000))
+    }
+
+    @Test("the map grows by itself, past its initial size, while other threads read")
+    func mapGrowth() throws {
+        let dir = TemporaryDirectory()
+        var options = Environment.Options()
+        options.initialMapSizeBytes = 256 << 10
+        let env = try Environment(path: dir.path, options: options)
+        let db = try env.database(named: "t", create: true)
+        let stop = ManagedAtomicFlag()
+        let reader = Thread {
+            while !stop.isSet {
+                _ = try? env.read { txn in try txn.count(db) }
+            }
+        }
+        reader.start()
+        let value = [UInt8](repeating: 0x5A, count: 4000)
+        for batch in 0..<40 {
+            try env.write { txn in
+                for index in 0..<100 { try txn.put(db, key: bigEndianKey(UInt64(batch * 100 + index)), value: value) }
+            }
+        }
+        // One write far larger than the map at the time.
+        try env.write { txn in
+            for index in 0..<2000 { try txn.put(db, key: bigEndianKey(UInt64(10_000 + index)), value: value) }
+        }
+        stop.set()
+        #expect(env.mapGrowths >= 5)
+        #expect(env.mapSizeBytes >= 16 << 20)
+        #expect(try env.read { try $0.count(db) } == 6000)
+        #expect(try env.read { try $0.value(in: db, key: bigEndianKey(11_999)) } == value)
+    }
+
+    @Test("growing the map while this thread holds another transaction is an error, not a deadlock")
+    func growthUnderOwnReader() throws {
+        let dir = TemporaryDirectory()
+        var options = Environment.Options()
+        options.initialMapSizeBytes = 64 << 10
+        let env = try Environment(path: dir.path, options: options)
+        let db = try env.database(named: "t", create: true)
+        let error = #expect(throws: LMDBError.self) {
+            try env.read { _ in
+                try env.write { txn in
+                    for index in 0..<200 { try txn.put(db, key: bigEndianKey(UInt64(index)), value: [UInt8](repeating: 1, count: 4000)) }
+                }
+            }
+        }
+        #expect(error?.code == LMDBError.Code(rawValue: EDEADLK))
+        // Once the read has ended the same write succeeds.
+        try env.write { txn in
+            for index in 0..<200 { try txn.put(db, key: bigEndianKey(UInt64(index)), value: [UInt8](repeating: 1, count: 4000)) }
+        }
+        #expect(try env.read { try $0.count(db) } == 200)
+    }
+
+    @Test("a failed commit is not followed by an abort (LMDB frees the handle itself)")
+    func failedCommitIsNotAborted() throws {
+        let dir = TemporaryDirectory()
+        var options = Environment.Options()
+        options.initialMapSizeBytes = 64 << 10
+        options.mapSizeMaxBytes = 64 << 10
+        let env = try Environment(path: dir.path, options: options)
+        let db = try env.database(named: "t", create: true)
+        // The body swallows MDB_MAP_FULL, so the transaction is in LMDB's error state and its commit fails
+        // (MDB_BAD_TXN). An abort after that would be a double free and crash this process.
+        let error = #expect(throws: LMDBError.self) {
+            try env.write { txn in
+                for index in 0..<200 {
+                    do { try txn.put(db, key: bigEndianKey(UInt64(index)), value: [UInt8](repeating: 1, count: 4000)) } catch { break }
+                }
+            }
+        }
+        #expect(error?.operation == "mdb_txn_commit")
+        // The environment is still usable.
+        try env.write { try $0.put(db, key: [1], value: [1]) }
+        #expect(try env.read { try $0.value(in: db, key: [1]) } == [1])
+    }
+
+    @Test("a transaction cannot be held across an await or escape its closure: the compiler refuses")
+    func transactionsCannotCrossAwait() throws {
+        let modules = productsDirectory().appendingPathComponent("Modules").path
+        let clmdb = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources/CLMDB").standardizedFileURL.path
+        guard let swiftc = ["/opt/swift/usr/bin/swiftc", "/usr/bin/swiftc"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            Issue.record("no swiftc found")
+            return
+        }
+        let dir = TemporaryDirectory()
+        func typecheck(_ body: String) throws -> (Int32, String) {
+            let file = dir.sub("snippet-\(UUID().uuidString).swift")
+            try ("import LinliStore\n" + body).write(toFile: file, atomically: true, encoding: .utf8)
+            let result = try run(URL(fileURLWithPath: swiftc), ["-typecheck", "-I", modules, "-I", clmdb, file])
+            return (result.status, result.err)
+        }
+        // The control: the harness compiles correct code, so the refusals below mean something.
+        let control = try typecheck("func f(_ env: Environment) async throws { let n = try env.read { try $0.count(try env.database(named: \"t\", create: false)) }; await Task.yield(); _ = n }")
+        #expect(control.0 == 0, "control snippet: \(control.1)")
+        let crossing = try typecheck("func f(_ env: Environment) async throws { try env.read { txn in await Task.yield() } }")
+        #expect(crossing.0 != 0 && crossing.1.contains("await"), "\(crossing.1)")
+        let escape = try typecheck("func f(_ env: Environment) throws { var kept: ReadTransaction? = nil; try env.read { txn in kept = txn }; _ = kept }")
+        #expect(escape.0 != 0 && (escape.1.contains("consume") || escape.1.contains("copy") || escape.1.contains("borrow")), "\(escape.1)")
+        let commit = try typecheck("func f(_ env: Environment) throws { try env.write { txn in try txn.commit() } }")
+        #expect(commit.0 != 0, "a caller cannot commit the transaction it was lent: \(commit.1)")
+    }
+}
+
+/// A flag one thread sets and another polls.
+final class ManagedAtomicFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}
