@@ -1,0 +1,107 @@
+import Foundation
+@testable import LinliStore
+import Testing
+
+/// Reads every key and value of a projection's databases: the state to compare with a rebuild.
+func dump(_ log: EventLog, _ name: String) throws -> [String: [[UInt8]: [UInt8]]] {
+    try log.read { reader in
+        var out: [String: [[UInt8]: [UInt8]]] = [:]
+        for (databaseName, database) in reader.databases(of: name).all {
+            var rows: [[UInt8]: [UInt8]] = [:]
+            try reader.withTransaction { txn in
+                try txn.walk(database) { key, value in rows[Array(key)] = Array(value); return true }
+            }
+            out[databaseName] = rows
+        }
+        return out
+    }
+}
+
+/// Counts events per stream from the log itself, the reference for the projection.
+func recount(_ log: EventLog) throws -> [String: UInt64] {
+    var counts: [String: UInt64] = [:]
+    for event in try log.events() { counts[event.stream, default: 0] += 1 }
+    return counts
+}
+
+/// A projection whose version a test can change.
+final class VersionedCounts: Projection, @unchecked Sendable {
+    let name = "versioned"
+    let version: UInt32
+    let databaseNames = ["total"]
+    init(version: UInt32) { self.version = version }
+    func apply(_ event: RecordedEvent, in transaction: borrowing WriteTransaction, databases: ProjectionDatabases) throws {
+        let current = try transaction.value(in: databases["total"], key: [1]).flatMap { $0.withUnsafeBytes { bigEndianValue($0) } } ?? 0
+        // Version 2 counts twice per event: a change of meaning that a rebuild must pick up.
+        try transaction.put(databases["total"], key: [1], value: bigEndianKey(current + UInt64(version)))
+    }
+}
+
+@Suite("Projections")
+struct ProjectionTests {
+    @Test("projections update in the append's transaction and equal a full rebuild")
+    func liveEqualsRebuild() throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog.create(at: dir.sub("store"), options: logOptions([EventCountsProjection()]))
+        var rng = SplitMix64(state: 7)
+        for batch in 0..<20 {
+            _ = try log.append((0..<10).map { index in command("c-\(batch)-\(index)", stream: "s-\(rng.next() % 13)", count: 1 + Int(rng.next() % 3)) })
+        }
+        let live = try dump(log, "event-counts")
+        #expect(try log.read { try EventCountsProjection.streamCounts($0) } == recount(log))
+        #expect(try log.read { try $0.checkpoints()["event-counts"]?.position } == log.head.position)
+        let generationBefore = try log.read { $0.databases(of: "event-counts").generation }
+        try log.rebuildProjections()
+        #expect(try log.read { $0.databases(of: "event-counts").generation } == generationBefore + 1)
+        #expect(try dump(log, "event-counts") == live)
+        #expect(try !log.environment.databaseNames().contains(ProjectionDatabases.lmdbName(projection: "event-counts", database: "by-stream", generation: generationBefore)),
+                "the old generation is dropped")
+        // Appends after the swap land in the new generation.
+        _ = try log.append(command("after", stream: "s-new"))
+        #expect(try log.read { try EventCountsProjection.streamCounts($0) }["s-new"] == 1)
+    }
+
+    @Test("a projection behind the log catches up on open; a new version rebuilds")
+    func catchUpAndVersion() throws {
+        let dir = TemporaryDirectory()
+        do {
+            let log = try EventLog.create(at: dir.sub("store"), options: logOptions())
+            _ = try log.append((0..<30).map { command("c-\($0)", stream: "s-\($0 % 4)") })
+        }
+        do {
+            // Registered late: it starts from position 1.
+            let log = try EventLog.open(at: dir.sub("store"), options: logOptions([EventCountsProjection(), VersionedCounts(version: 1)]))
+            #expect(try log.read { try EventCountsProjection.streamCounts($0) } == recount(log))
+            #expect(try dump(log, "versioned")["total"]?[[1]] == bigEndianKey(30))
+        }
+        do {
+            // Opened without the projections: they fall behind.
+            let log = try EventLog.open(at: dir.sub("store"), options: logOptions())
+            _ = try log.append((30..<45).map { command("c-\($0)", stream: "s-\($0 % 4)") })
+        }
+        let log = try EventLog.open(at: dir.sub("store"), options: logOptions([EventCountsProjection(), VersionedCounts(version: 2)]))
+        #expect(try log.read { try EventCountsProjection.streamCounts($0) } == recount(log))
+        #expect(try dump(log, "versioned")["total"]?[[1]] == bigEndianKey(90), "version 2 was rebuilt from position 1")
+        #expect(try log.read { try $0.checkpoints() }.values.allSatisfy { $0.position == 45 })
+    }
+
+    @Test("a projection that throws rolls back the whole append")
+    func failingProjection() throws {
+        final class Refuses: Projection, @unchecked Sendable {
+            let name = "refuses"
+            let version: UInt32 = 1
+            let databaseNames = ["x"]
+            func apply(_ event: RecordedEvent, in transaction: borrowing WriteTransaction, databases: ProjectionDatabases) throws {
+                if event.stream == "bad" { throw LogError.invalid(field: "stream", reason: "refused by projection") }
+                try transaction.put(databases["x"], key: Array(event.stream.utf8), value: [1])
+            }
+        }
+        let dir = TemporaryDirectory()
+        let log = try EventLog.create(at: dir.sub("store"), options: logOptions([Refuses(), EventCountsProjection()]))
+        _ = try log.append(command("ok", stream: "good"))
+        #expect(throws: LogError.self) { try log.append([command("a", stream: "fine"), command("b", stream: "bad")]) }
+        #expect(try log.head.position == 1)
+        #expect(try log.read { try EventCountsProjection.streamCounts($0) } == ["good": 1])
+        #expect(try log.verifyChain().ok)
+    }
+}
