@@ -7,6 +7,8 @@ import PackageDescription
 let package = Package(
     name: "Linli",
     products: [
+        // CLMDB is a product only so that Benchmarks/ can run raw-LMDB baselines with the same C library.
+        .library(name: "CLMDB", targets: ["CLMDB"]),
         .library(name: "LinliStore", targets: ["LinliStore"]),
         .library(name: "Linli", targets: ["Linli"]),
         .executable(name: "linli", targets: ["linli"]),

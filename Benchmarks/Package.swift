@@ -1,0 +1,30 @@
+// swift-tools-version:6.1
+// Linli's benchmarks: a package of its own, so that users' and CI's builds of Linli never compile the
+// benchmark tooling. Each suite measures Linli beside a raw-LMDB baseline doing the same work in the
+// same run; Scripts/benchmarks.sh turns the figures into ratios.
+import PackageDescription
+
+let package = Package(
+    name: "LinliBenchmarks",
+    dependencies: [
+        .package(name: "Linli", path: "../"),
+        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .target(
+            name: "BenchmarkSupport",
+            dependencies: [.product(name: "LinliStore", package: "Linli"), .product(name: "CLMDB", package: "Linli")],
+            path: "Sources/BenchmarkSupport"
+        ),
+        .executableTarget(
+            name: "LogBenchmarks",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "LinliStore", package: "Linli"),
+            ],
+            path: "Benchmarks/LogBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+    ]
+)

@@ -1,0 +1,287 @@
+import LinliStore
+
+/// Why a command was refused: a stable reason code, the field it is about, and a message for a person.
+/// A rejected command writes nothing.
+public struct Rejection: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A stable reason code. A struct, not an enum, so that new codes never break a caller's `switch`.
+    public struct Reason: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// The actor holds no role that allows the command, or is unknown.
+        public static let unauthorized = Reason(rawValue: "unauthorized")
+        /// A resident's points would go below zero.
+        public static let insufficientBalance = Reason(rawValue: "insufficientBalance")
+        /// A fund would go below zero.
+        public static let insufficientFunds = Reason(rawValue: "insufficientFunds")
+        /// A gift's stock would go below zero.
+        public static let outOfStock = Reason(rawValue: "outOfStock")
+        /// The command id was used before for a different command.
+        public static let duplicateCommandId = Reason(rawValue: "duplicateCommandId")
+        /// An entity with this id exists already.
+        public static let duplicateId = Reason(rawValue: "duplicateId")
+        /// A field is missing, of the wrong type, out of range, unknown or too long.
+        public static let invalidField = Reason(rawValue: "invalidField")
+        /// The line is not valid JSON (or not UTF-8, or too long).
+        public static let invalidJSON = Reason(rawValue: "invalidJSON")
+        /// The command name is not one of DOMAIN.md's.
+        public static let unknownCommand = Reason(rawValue: "unknownCommand")
+        /// The entity is not in a state that allows the command.
+        public static let illegalTransition = Reason(rawValue: "illegalTransition")
+        /// The participant may not vote in this meeting.
+        public static let notEligible = Reason(rawValue: "notEligible")
+        /// Unknown references, one code per kind of entity.
+        public static let unknownResident = Reason(rawValue: "unknownResident")
+        public static let unknownCommunity = Reason(rawValue: "unknownCommunity")
+        public static let unknownOrganization = Reason(rawValue: "unknownOrganization")
+        public static let unknownTeam = Reason(rawValue: "unknownTeam")
+        public static let unknownUnit = Reason(rawValue: "unknownUnit")
+        public static let unknownAccount = Reason(rawValue: "unknownAccount")
+        public static let unknownLog = Reason(rawValue: "unknownLog")
+        public static let unknownItem = Reason(rawValue: "unknownItem")
+        public static let unknownRedemption = Reason(rawValue: "unknownRedemption")
+        public static let unknownWish = Reason(rawValue: "unknownWish")
+        public static let unknownFund = Reason(rawValue: "unknownFund")
+        public static let unknownClaimant = Reason(rawValue: "unknownClaimant")
+        public static let unknownSubject = Reason(rawValue: "unknownSubject")
+    }
+
+    /// The reason code.
+    public let reason: Reason
+    /// The field the rejection is about, when there is one.
+    public let field: String?
+    /// A message for a person; it names the field and the offending value.
+    public let message: String
+
+    /// A rejection.
+    public init(_ reason: Reason, field: String? = nil, _ message: String) {
+        self.reason = reason
+        self.field = field
+        self.message = message
+    }
+
+    public var description: String { "\(reason.rawValue): \(message)" }
+
+    static func invalid(_ field: String, _ message: String) -> Rejection {
+        Rejection(.invalidField, field: field, "\(field): \(message)")
+    }
+}
+
+/// The limits on a command's fields.
+public enum FieldLimits {
+    /// Identifiers: 1 to 64 UTF-8 bytes.
+    public static let idBytesMax = 64
+    /// Names and short texts.
+    public static let nameBytesMax = 200
+    /// Free texts (descriptions, notes, agreements).
+    public static let textBytesMax = 4_000
+    /// List fields (members, tags, parties, services…).
+    public static let listCountMax = 1_000
+}
+
+/// The type a field must have, with its limits.
+public indirect enum FieldType: Sendable {
+    /// An identifier: a non-empty string of at most ``FieldLimits/idBytesMax`` bytes, no control characters.
+    case id
+    /// A text of at most this many bytes; `nonEmpty` when it may not be "".
+    case text(maxBytes: Int, nonEmpty: Bool)
+    /// A whole number in a range.
+    case int(ClosedRange<Int64>)
+    /// One of these strings.
+    case oneOf([String])
+    /// true or false.
+    case bool
+    /// An array of values of one type, with a count in range.
+    case list(FieldType, ClosedRange<Int>)
+    /// An object with these fields, and no others.
+    case object([FieldSpec])
+    /// Any JSON object (free-form sections such as a survey's), nested at most as the parser allows.
+    case anyObject
+}
+
+/// One field of a command.
+public struct FieldSpec: Sendable {
+    /// Its name in the NDJSON.
+    public let name: String
+    /// Its type.
+    public let type: FieldType
+    /// Whether it must be present.
+    public let required: Bool
+
+    /// A required field.
+    public static func required(_ name: String, _ type: FieldType) -> FieldSpec { FieldSpec(name: name, type: type, required: true) }
+    /// An optional field.
+    public static func optional(_ name: String, _ type: FieldType) -> FieldSpec { FieldSpec(name: name, type: type, required: false) }
+}
+
+/// A command's name and fields: the public contract of DOMAIN.md section 2, one value per command.
+public struct CommandSpec: Sendable {
+    /// The command name, such as `hours.log`.
+    public let name: String
+    /// Its fields, besides the envelope (`command`, `id`, `actor`, `at`).
+    public let fields: [FieldSpec]
+}
+
+/// A validated command: the envelope and fields that passed their spec.
+public struct Command: Sendable, Equatable {
+    /// The command name.
+    public let name: String
+    /// The command's unique id.
+    public let id: String
+    /// Who did it.
+    public let actor: String
+    /// When it happened.
+    public let at: Timestamp
+    /// The fields, validated against the command's spec.
+    public let fields: [String: JSONValue]
+    /// The whole command as JSON, canonical (keys sorted): its digest makes the id idempotent.
+    public let canonical: String
+
+    /// Builds and validates a command from typed values, as an embedder does:
+    /// `try Command("hours.log", id: "c-1", actor: "w-01", at: t, ["log": "l-1", "volunteer": "r-12", "minutes": 90, …])`.
+    public init(_ name: String, id: String, actor: String, at: Timestamp, _ fields: [String: JSONValue]) throws(Rejection) {
+        var pairs: [(String, JSONValue)] = [("command", .string(name)), ("id", .string(id)), ("actor", .string(actor)), ("at", .string(at.iso8601))]
+        pairs += fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        self = try Command(json: .object(pairs))
+    }
+
+    /// Validates a parsed NDJSON object against the spec of its `command`.
+    public init(json: JSONValue) throws(Rejection) {
+        guard case .object(let pairs) = json else { throw Rejection(.invalidJSON, "a command is a JSON object, not \(json.typeName)") }
+        guard case .string(let name)? = json["command"] else { throw Rejection.invalid("command", "required, a string") }
+        guard let spec = CommandCatalog.specs[name] else {
+            throw Rejection(.unknownCommand, field: "command", "command: unknown command \"\(name)\"")
+        }
+        let id = try Validation.id(json["id"], "id")
+        let actor = try Validation.id(json["actor"], "actor")
+        guard case .string(let atText)? = json["at"] else { throw Rejection.invalid("at", "required, an ISO 8601 time with offset") }
+        guard let at = Timestamp(iso8601: atText) else {
+            throw Rejection.invalid("at", "\"\(atText)\" is not an ISO 8601 time with an offset and a possible date")
+        }
+        var fields: [String: JSONValue] = [:]
+        let known = Set(spec.fields.map(\.name)).union(["command", "id", "actor", "at"])
+        for (key, _) in pairs where !known.contains(key) {
+            throw Rejection.invalid(key, "unknown field for \(name)")
+        }
+        for field in spec.fields {
+            guard let value = json[field.name], value != .null || field.required else { continue }
+            try Validation.check(value, field.type, field.name)
+            fields[field.name] = value
+        }
+        for field in spec.fields where field.required && fields[field.name] == nil {
+            throw Rejection.invalid(field.name, "required for \(name)")
+        }
+        self.name = name
+        self.id = id
+        self.actor = actor
+        self.at = at
+        self.fields = fields
+        self.canonical = json.canonicalText
+    }
+
+    /// A string field (an id, a text or an enumeration value); "" when absent.
+    public func string(_ name: String) -> String {
+        if case .string(let value)? = fields[name] { return value }
+        return ""
+    }
+
+    /// An optional string field.
+    public func optionalString(_ name: String) -> String? {
+        if case .string(let value)? = fields[name] { return value }
+        return nil
+    }
+
+    /// A whole-number field; 0 when absent.
+    public func int(_ name: String) -> Int64 {
+        if case .int(let value)? = fields[name] { return value }
+        return 0
+    }
+
+    /// A list of strings.
+    public func strings(_ name: String) -> [String] {
+        guard case .array(let items)? = fields[name] else { return [] }
+        return items.compactMap { if case .string(let value) = $0 { return value } else { return nil } }
+    }
+
+    public static func == (lhs: Command, rhs: Command) -> Bool { lhs.canonical == rhs.canonical }
+}
+
+/// Field checks, each throwing an `invalidField` rejection that names the field and the value.
+enum Validation {
+    static func id(_ value: JSONValue?, _ field: String) throws(Rejection) -> String {
+        guard let value else { throw Rejection.invalid(field, "required, a non-empty string") }
+        try check(value, .id, field)
+        guard case .string(let text) = value else { throw Rejection.invalid(field, "must be a string") }
+        return text
+    }
+
+    static func check(_ value: JSONValue, _ type: FieldType, _ field: String) throws(Rejection) {
+        switch type {
+        case .id:
+            guard case .string(let text) = value else { throw Rejection.invalid(field, "must be a string, not \(value.typeName)") }
+            guard !text.isEmpty else { throw Rejection.invalid(field, "must not be empty") }
+            guard text.utf8.count <= FieldLimits.idBytesMax else {
+                throw Rejection.invalid(field, "is \(text.utf8.count) bytes; identifiers are at most \(FieldLimits.idBytesMax)")
+            }
+            guard !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                throw Rejection.invalid(field, "must not contain control characters")
+            }
+        case let .text(maxBytes, nonEmpty):
+            guard case .string(let text) = value else { throw Rejection.invalid(field, "must be a string, not \(value.typeName)") }
+            if nonEmpty && text.trimmingSpaces.isEmpty { throw Rejection.invalid(field, "must not be empty") }
+            guard text.utf8.count <= maxBytes else { throw Rejection.invalid(field, "is \(text.utf8.count) bytes; the limit is \(maxBytes)") }
+            guard !text.unicodeScalars.contains(where: { $0.value == 0 }) else { throw Rejection.invalid(field, "must not contain NUL") }
+        case .int(let range):
+            guard case .int(let number) = value else { throw Rejection.invalid(field, "must be a whole number, not \(value.typeName)") }
+            guard range.contains(number) else {
+                throw Rejection.invalid(field, "\(number) is out of range \(range.lowerBound)…\(range.upperBound)")
+            }
+        case .oneOf(let options):
+            guard case .string(let text) = value else { throw Rejection.invalid(field, "must be a string, not \(value.typeName)") }
+            guard options.contains(text) else { throw Rejection.invalid(field, "\"\(text)\" is not one of \(options.joined(separator: ", "))") }
+        case .bool:
+            guard case .bool = value else { throw Rejection.invalid(field, "must be true or false, not \(value.typeName)") }
+        case let .list(element, counts):
+            guard case .array(let items) = value else { throw Rejection.invalid(field, "must be an array, not \(value.typeName)") }
+            guard counts.contains(items.count) else {
+                throw Rejection.invalid(field, "has \(items.count) items; it takes \(counts.lowerBound)…\(counts.upperBound)")
+            }
+            for (index, item) in items.enumerated() { try check(item, element, "\(field)[\(index)]") }
+        case .object(let specs):
+            guard case .object(let pairs) = value else { throw Rejection.invalid(field, "must be an object, not \(value.typeName)") }
+            let known = Set(specs.map(\.name))
+            for (key, _) in pairs where !known.contains(key) { throw Rejection.invalid("\(field).\(key)", "unknown field") }
+            for spec in specs {
+                if let inner = value[spec.name], inner != .null {
+                    try check(inner, spec.type, "\(field).\(spec.name)")
+                } else if spec.required {
+                    throw Rejection.invalid("\(field).\(spec.name)", "required")
+                }
+            }
+        case .anyObject:
+            guard case .object = value else { throw Rejection.invalid(field, "must be an object, not \(value.typeName)") }
+            guard value.text.utf8.count <= FieldLimits.textBytesMax * 4 else { throw Rejection.invalid(field, "is too large") }
+        }
+    }
+}
+
+extension String {
+    var trimmingSpaces: Substring {
+        var slice = Substring(self)
+        while let first = slice.first, first.isWhitespace { slice = slice.dropFirst() }
+        while let last = slice.last, last.isWhitespace { slice = slice.dropLast() }
+        return slice
+    }
+}
+
+/// Common field types.
+extension FieldType {
+    static let name = FieldType.text(maxBytes: FieldLimits.nameBytesMax, nonEmpty: true)
+    static let note = FieldType.text(maxBytes: FieldLimits.textBytesMax, nonEmpty: false)
+    static let description = FieldType.text(maxBytes: FieldLimits.textBytesMax, nonEmpty: true)
+    static let points = FieldType.int(1...1_000_000_000)
+    static let amountFen = FieldType.int(1...1_000_000_000_000)
+    static let quantity = FieldType.int(1...1_000_000)
+    static func ids(_ counts: ClosedRange<Int>) -> FieldType { .list(.id, counts) }
+}

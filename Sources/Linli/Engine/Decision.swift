@@ -1,0 +1,127 @@
+import LinliStore
+
+/// The roles of DOMAIN.md section 3.
+public enum Role: String, Sendable, CaseIterable {
+    case admin, socialWorker, gridWorker, storeKeeper, convener, mediator, auditor, resident
+}
+
+/// Deciding one command: the state it reads (the projections' tables, in the write transaction) and
+/// the events it emits. A handler either emits all its events or throws a ``Rejection`` having emitted
+/// nothing that will be kept.
+final class Decision {
+    let command: Command
+    let tables: Tables
+    private(set) var events: [NewEvent] = []
+    /// The community the command acts in (section 5: the community of the entity it acts on).
+    var community = ""
+
+    init(command: Command, tables: Tables) {
+        self.command = command
+        self.tables = tables
+    }
+
+    /// Emits an event whose payload is `fields` plus the command's community.
+    func emit(_ type: String, stream: String, expected: ExpectedVersion = .any, _ fields: [(String, JSONValue)]) {
+        var pairs = fields
+        if !community.isEmpty, !pairs.contains(where: { $0.0 == "community" }) { pairs.append(("community", .string(community))) }
+        events.append(NewEvent(stream: stream, expectedVersion: expected, type: type, payload: CBOR.encode(.object(pairs))))
+    }
+
+    /// The command's fields as payload pairs, in the spec's order, optional ones only when present.
+    func fieldPairs(except excluded: Set<String> = []) -> [(String, JSONValue)] {
+        guard let spec = CommandCatalog.specs[command.name] else { return [] }
+        return spec.fields.compactMap { field in
+            guard !excluded.contains(field.name), let value = command.fields[field.name] else { return nil }
+            return (field.name, value)
+        }
+    }
+
+    // MARK: Authorization (section 3 and 5)
+
+    /// The roles `subject` holds in `community`: granted ones, `admin` from `init` (every community), and
+    /// `resident` when registered there.
+    func roles(of subject: String, in community: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Set<Role> {
+        var held = Set<Role>()
+        for scope in [community, "*"] {
+            try Rows.scan(tables.registry["roles"], prefix: compositeKey(subject, scope) + [0], txn) { key, row in
+                if let role = Role(rawValue: row.string("role")) { held.insert(role) }
+                return true
+            }
+        }
+        if let resident = try Rows.get(tables.registry["residents"], subject, txn), resident.string("community") == community {
+            held.insert(.resident)
+        }
+        return held
+    }
+
+    /// Whether `subject` is known at all: registered, or holding a role anywhere.
+    func isKnownActor(_ subject: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Bool {
+        if try Rows.get(tables.registry["residents"], subject, txn) != nil { return true }
+        var found = false
+        try Rows.scan(tables.registry["roles"], prefix: Array(subject.utf8) + [0], txn) { _, _ in found = true; return false }
+        return found
+    }
+
+    /// Refuses the command unless the actor holds one of `staff` in the command's community, or holds
+    /// `resident` there and `asResident` is true (the command is the resident's own).
+    func authorize(_ staff: Set<Role>, asResident: Bool = false, _ txn: borrowing some TransactionReading & ~Copyable) throws {
+        let actor = command.actor
+        let held = try roles(of: actor, in: community, txn)
+        if !held.isDisjoint(with: staff) { return }
+        if asResident && held.contains(.resident) { return }
+        let known = try !held.isEmpty || isKnownActor(actor, txn)
+        let needed = staff.map(\.rawValue).sorted() + (asResident ? ["resident (for themselves)"] : [])
+        throw Rejection(.unauthorized, field: "actor",
+                        known ? "actor: \(actor) may not run \(command.name) in \(community.isEmpty ? "this community" : community); it needs \(needed.joined(separator: " or "))"
+                              : "actor: \(actor) is unknown")
+    }
+
+    // MARK: Look-ups that reject with the right code
+
+    func require(_ database: Database, _ id: String, _ reason: Rejection.Reason, field: String, what: String,
+                 _ txn: borrowing some TransactionReading & ~Copyable) throws -> Row {
+        guard let row = try Rows.get(database, id, txn) else {
+            throw Rejection(reason, field: field, "\(field): no \(what) \"\(id)\"")
+        }
+        return row
+    }
+
+    func requireAbsent(_ database: Database, _ id: String, field: String, what: String,
+                       _ txn: borrowing some TransactionReading & ~Copyable) throws {
+        if try Rows.get(database, id, txn) != nil {
+            throw Rejection(.duplicateId, field: field, "\(field): \(what) \"\(id)\" exists already")
+        }
+    }
+
+    func resident(_ field: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Row {
+        try require(tables.registry["residents"], command.string(field), .unknownResident, field: field, what: "resident", txn)
+    }
+
+    func communityRow(_ id: String, field: String = "community", _ txn: borrowing some TransactionReading & ~Copyable) throws -> Row {
+        try require(tables.registry["communities"], id, .unknownCommunity, field: field, what: "community", txn)
+    }
+}
+
+/// A command's handler: its spec and its decision.
+struct CommandHandler: Sendable {
+    let spec: CommandSpec
+    let decide: @Sendable (Decision, borrowing WriteTransaction) throws -> Void
+}
+
+/// Every command of DOMAIN.md section 2 that this build handles.
+public enum CommandCatalog {
+    static let handlers: [String: CommandHandler] = {
+        var all: [String: CommandHandler] = [:]
+        for handler in RegistryDomain.handlers + LedgerDomain.handlers {
+            precondition(all[handler.spec.name] == nil, "two handlers for \(handler.spec.name)")
+            all[handler.spec.name] = handler
+        }
+        return all
+    }()
+
+    /// The specs, by command name.
+    public static let specs: [String: CommandSpec] = handlers.mapValues(\.spec)
+
+    /// The command names, sorted.
+    public static var names: [String] { specs.keys.sorted() }
+}

@@ -1,0 +1,231 @@
+import Foundation
+import LinliStore
+
+/// The databases of every domain's projection, in the generation in use.
+public struct Tables: Sendable {
+    let registry: ProjectionDatabases
+    let ledger: ProjectionDatabases
+
+    init(_ lookup: (String) -> ProjectionDatabases) {
+        registry = lookup("registry")
+        ledger = lookup("ledger")
+    }
+}
+
+/// What happened to one command.
+public enum CommandOutcome: Sendable, Equatable {
+    /// Accepted: its events are at these positions.
+    case applied(firstPosition: UInt64, lastPosition: UInt64)
+    /// The same command (same id, same body) was applied before: nothing new was written.
+    case duplicate(firstPosition: UInt64, lastPosition: UInt64)
+    /// Refused; nothing was written for it.
+    case rejected(Rejection)
+    /// An empty line of a batch, skipped.
+    case skipped
+
+    /// The rejection, if any.
+    public var rejection: Rejection? {
+        if case .rejected(let rejection) = self { return rejection }
+        return nil
+    }
+}
+
+/// How a batch treats rejected lines.
+public enum BatchMode: Sendable {
+    /// All or nothing: if any line is rejected, nothing is written (every rejected line is still reported).
+    case atomic
+    /// The valid lines are committed; the rejected ones are reported.
+    case continueOnRejection
+}
+
+/// The result of a batch: one outcome per line, in order, and what was written.
+public struct BatchReport: Sendable {
+    /// One outcome per input line (1-based line n is `outcomes[n-1]`).
+    public var outcomes: [CommandOutcome]
+    /// Events appended (0 when an atomic batch had a rejection).
+    public var eventsAppended: UInt64
+    /// The log's head after the batch.
+    public var head: LogHead
+    /// Whether anything was committed.
+    public var committed: Bool
+
+    /// Lines applied (duplicates count as applied: they are no-op successes).
+    public var applied: Int { outcomes.filter { if case .applied = $0 { return true }; if case .duplicate = $0 { return true }; return false }.count }
+    /// Lines rejected.
+    public var rejected: Int { outcomes.filter { $0.rejection != nil }.count }
+    /// The rejected lines with their 1-based numbers.
+    public var rejections: [(line: Int, rejection: Rejection)] {
+        outcomes.enumerated().compactMap { index, outcome in outcome.rejection.map { (index + 1, $0) } }
+    }
+}
+
+/// Linli's engine: a store, the domains' rules and projections, and the queries over them.
+///
+/// ```swift
+/// let engine = try Engine.create(at: "/var/lib/linli/store", admin: "admin-1")
+/// try engine.execute(Command("community.register", id: "c-1", actor: "admin-1", at: now,
+///                            ["community": "jiangshan", "name": "市中心社区", "district": "虎山街道"]))
+/// let balance = try engine.balance(of: "resident:r-12")
+/// ```
+public final class Engine: @unchecked Sendable {
+    /// How to open an engine.
+    public struct Options: Sendable {
+        /// The clock that stamps recorded times.
+        public var clock: @Sendable () -> Timestamp = EventLog.Options().clock
+        /// The initial LMDB map size; the map grows by itself, so this only matters to tests.
+        public var initialMapSizeBytes: Int? = nil
+        /// Open without the ability to write.
+        public var readOnly = false
+
+        /// The defaults.
+        public init() {}
+    }
+
+    /// The event log.
+    public let log: EventLog
+
+    /// The projections every engine registers, in the order they apply an event.
+    static func makeProjections() -> [any Projection] { [RegistryProjection(), LedgerProjection()] }
+
+    static func logOptions(_ options: Options) -> EventLog.Options {
+        var logOptions = EventLog.Options()
+        logOptions.clock = options.clock
+        logOptions.projections = makeProjections()
+        logOptions.readOnly = options.readOnly
+        if let bytes = options.initialMapSizeBytes { logOptions.environment.initialMapSizeBytes = bytes }
+        return logOptions
+    }
+
+    private init(log: EventLog) { self.log = log }
+
+    /// Creates a store at `path` whose first event makes `admin` an administrator of every community.
+    public static func create(at path: String, admin: String, at: Timestamp? = nil, options: Options = Options()) throws -> Engine {
+        let log = try EventLog.create(at: path, options: logOptions(options))
+        let engine = Engine(log: log)
+        guard (try? Validation.id(.string(admin), "admin")) != nil else { throw Rejection.invalid("admin", "\"\(admin)\" is not a valid identifier") }
+        let occurred = at ?? options.clock().inOffset(Timestamp.shanghaiOffsetMinutes)
+        let payload: JSONValue = ["admin": .string(admin), "formatVersion": 1]
+        _ = try log.append(AppendCommand(commandId: "init", requestDigest: Hash.sha256(payload.canonicalText), actor: admin,
+                                         occurredAt: occurred, events: [NewEvent(stream: "store", expectedVersion: .noStream,
+                                                                                 type: "store.initialized", payload: CBOR.encode(payload))]))
+        return engine
+    }
+
+    /// Opens the store at `path` and catches its projections up.
+    public static func open(at path: String, options: Options = Options()) throws -> Engine {
+        Engine(log: try EventLog.open(at: path, options: logOptions(options)))
+    }
+
+    // MARK: Executing
+
+    /// Executes one command: appends its events atomically, or throws the ``Rejection`` and writes nothing.
+    @discardableResult
+    public func execute(_ command: Command) throws -> CommandOutcome {
+        let report = try run([.success(command)], mode: .atomic)
+        if let rejection = report.outcomes[0].rejection { throw rejection }
+        return report.outcomes[0]
+    }
+
+    /// Executes one NDJSON line.
+    @discardableResult
+    public func execute(line: String) throws -> CommandOutcome {
+        let report = try apply(lines: [Array(line.utf8)], mode: .atomic)
+        if let rejection = report.outcomes[0].rejection { throw rejection }
+        return report.outcomes[0]
+    }
+
+    /// Applies NDJSON lines (one command each; a trailing CR is ignored; empty lines are skipped) in one
+    /// write transaction. Atomic by default.
+    public func apply(lines: [[UInt8]], mode: BatchMode = .atomic) throws -> BatchReport {
+        try run(lines.map(Self.parse), mode: mode)
+    }
+
+    /// Parses one NDJSON line into a command, or the rejection that says why not; nil for an empty line.
+    static func parse(_ raw: [UInt8]) -> Result<Command, Rejection>? {
+        var line = raw[...]
+        if line.last == 0x0D { line = line.dropLast() }
+        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return nil }
+        do {
+            let json = try JSONParser.parse(Array(line))
+            return .success(try Command(json: json))
+        } catch let error as JSONSyntaxError {
+            return .failure(Rejection(.invalidJSON, field: error.field, error.description))
+        } catch let rejection as Rejection {
+            return .failure(rejection)
+        } catch {
+            return .failure(Rejection(.invalidJSON, "\(error)"))
+        }
+    }
+
+    private func run(_ parsed: [Result<Command, Rejection>?], mode: BatchMode) throws -> BatchReport {
+        var report = BatchReport(outcomes: [], eventsAppended: 0, head: .empty, committed: false)
+        do {
+            report = try log.write { writer -> BatchReport in
+                let start = writer.head.position
+                let tables = Tables { writer.databases(of: $0) }
+                var outcomes: [CommandOutcome] = []
+                outcomes.reserveCapacity(parsed.count)
+                for item in parsed {
+                    guard let item else { outcomes.append(.skipped); continue }
+                    switch item {
+                    case .failure(let rejection): outcomes.append(.rejected(rejection))
+                    case .success(let command): outcomes.append(try execute(command, writer, tables))
+                    }
+                }
+                let result = BatchReport(outcomes: outcomes, eventsAppended: writer.head.position - start, head: writer.head, committed: true)
+                if mode == .atomic && result.rejected > 0 {
+                    // Abort the transaction, keeping the outcomes to report.
+                    throw RollbackWith(report: result)
+                }
+                return result
+            }
+        } catch let rollback as RollbackWith {
+            report = rollback.report
+            report.eventsAppended = 0
+            report.committed = false
+            report.head = try log.head
+        }
+        return report
+    }
+
+    private struct RollbackWith: Error { let report: BatchReport }
+
+    private func execute(_ command: Command, _ writer: borrowing LogWriter, _ tables: Tables) throws -> CommandOutcome {
+        let digest = Hash.sha256(command.canonical)
+        if let earlier = try writer.commandRecord(command.id) {
+            guard earlier.digest == digest else {
+                return .rejected(Rejection(.duplicateCommandId, field: "id", "id: \(command.id) was used at position \(earlier.first) for a different command"))
+            }
+            return .duplicate(firstPosition: earlier.first, lastPosition: earlier.last)
+        }
+        guard let handler = CommandCatalog.handlers[command.name] else {
+            return .rejected(Rejection(.unknownCommand, field: "command", "command: unknown command \"\(command.name)\""))
+        }
+        let decision = Decision(command: command, tables: tables)
+        do {
+            try writer.withTransaction { txn in try handler.decide(decision, txn) }
+            precondition(!decision.events.isEmpty, "\(command.name) accepted without events")
+            let result = try writer.append(AppendCommand(commandId: command.id, requestDigest: digest, actor: command.actor,
+                                                         occurredAt: command.at, events: decision.events))
+            return .applied(firstPosition: result.firstPosition, lastPosition: result.lastPosition)
+        } catch let rejection as Rejection {
+            return .rejected(rejection)
+        } catch let error as LogError {
+            switch error {
+            case .versionConflict(let stream, _, _):
+                return .rejected(Rejection(.duplicateId, "\(stream) exists already"))
+            case .invalid(let field, let reason):
+                return .rejected(Rejection(.invalidField, field: field, "\(field): \(reason)"))
+            default:
+                throw error
+            }
+        }
+    }
+
+    // MARK: Reading
+
+    /// Runs `body` over one consistent snapshot of the log and every projection.
+    public func read<R>(_ body: (borrowing LogReader, Tables) throws -> R) throws -> R {
+        try log.read { reader in try body(reader, Tables { reader.databases(of: $0) }) }
+    }
+}

@@ -1,0 +1,147 @@
+import LinliStore
+
+/// A projection row: the value and the position of the last event that wrote it, so that every value a
+/// user sees can be traced to the event that made it (docs/FORMAT.md: `u64be position ‖ CBOR`).
+public struct Row: Sendable, Equatable {
+    /// The position of the last event that wrote the row.
+    public var position: UInt64
+    /// The value.
+    public var value: JSONValue
+
+    /// A string field of the value; "" when absent.
+    public func string(_ key: String) -> String {
+        if case .string(let text)? = value[key] { return text }
+        return ""
+    }
+
+    /// An integer field of the value; 0 when absent.
+    public func int(_ key: String) -> Int64 {
+        if case .int(let number)? = value[key] { return number }
+        return 0
+    }
+
+    /// A list of strings in the value.
+    public func strings(_ key: String) -> [String] {
+        guard case .array(let items)? = value[key] else { return [] }
+        return items.compactMap { if case .string(let text) = $0 { return text } else { return nil } }
+    }
+
+    /// A boolean field; false when absent.
+    public func bool(_ key: String) -> Bool {
+        if case .bool(let flag)? = value[key] { return flag }
+        return false
+    }
+}
+
+/// A composite key: the parts' UTF-8 bytes joined by a 0 byte (identifiers never hold NUL).
+public func compositeKey(_ parts: String...) -> [UInt8] {
+    var key: [UInt8] = []
+    for (index, part) in parts.enumerated() {
+        if index > 0 { key.append(0) }
+        key.append(contentsOf: part.utf8)
+    }
+    return key
+}
+
+/// Reading and writing rows of projection databases.
+enum Rows {
+    static func encode(_ value: JSONValue, position: UInt64) -> [UInt8] {
+        var out = bigEndianKey(position)
+        CBOR.encode(value, into: &out)
+        return out
+    }
+
+    static func decode(_ bytes: UnsafeRawBufferPointer, in database: Database) throws -> Row {
+        guard let position = bigEndianValue(bytes) else {
+            throw LogError.corrupt(position: 0, reason: "a row of \(database) is shorter than its position")
+        }
+        do {
+            return Row(position: position, value: try CBOR.decode(UnsafeRawBufferPointer(rebasing: bytes[8...])))
+        } catch {
+            throw LogError.corrupt(position: position, reason: "a row of \(database) does not decode: \(error)")
+        }
+    }
+
+    static func get(_ database: Database, _ key: [UInt8], _ txn: borrowing some TransactionReading & ~Copyable) throws -> Row? {
+        try key.withUnsafeBytes { key in try txn.withValue(in: database, key: key) { try decode($0, in: database) } }
+    }
+
+    static func get(_ database: Database, _ key: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Row? {
+        try get(database, Array(key.utf8), txn)
+    }
+
+    static func put(_ database: Database, _ key: [UInt8], _ value: JSONValue, position: UInt64, _ txn: borrowing WriteTransaction) throws {
+        try txn.put(database, key: key, value: encode(value, position: position))
+    }
+
+    static func put(_ database: Database, _ key: String, _ value: JSONValue, position: UInt64, _ txn: borrowing WriteTransaction) throws {
+        try put(database, Array(key.utf8), value, position: position, txn)
+    }
+
+    /// Every row whose key starts with `prefix`, in key order, until `body` returns false.
+    static func scan(_ database: Database, prefix: [UInt8] = [], _ txn: borrowing some TransactionReading & ~Copyable,
+                     _ body: ([UInt8], Row) throws -> Bool) throws {
+        try txn.walk(database, from: prefix.isEmpty ? nil : prefix) { key, value in
+            guard key.starts(with: prefix) else { return false }
+            return try body(Array(key), try decode(value, in: database))
+        }
+    }
+}
+
+extension JSONValue {
+    /// A copy of an object with `key` set to `value` (appended when new, replaced in place otherwise).
+    func setting(_ key: String, _ value: JSONValue) -> JSONValue {
+        guard case .object(var pairs) = self else { return self }
+        if let index = pairs.firstIndex(where: { $0.0 == key }) { pairs[index].1 = value } else { pairs.append((key, value)) }
+        return .object(pairs)
+    }
+
+    /// A copy of an object without `key`.
+    func removing(_ key: String) -> JSONValue {
+        guard case .object(let pairs) = self else { return self }
+        return .object(pairs.filter { $0.0 != key })
+    }
+
+    /// The object's pairs ([] for any other value).
+    var pairs: [(String, JSONValue)] {
+        if case .object(let pairs) = self { return pairs }
+        return []
+    }
+
+    /// The string, or nil.
+    var stringValue: String? {
+        if case .string(let text) = self { return text }
+        return nil
+    }
+
+    /// The integer, or nil.
+    var intValue: Int64? {
+        if case .int(let number) = self { return number }
+        return nil
+    }
+}
+
+/// A decoded domain event, as projections see it.
+public struct DomainEvent: Sendable {
+    /// The stored record.
+    public let record: RecordedEvent
+    /// The payload, decoded from CBOR.
+    public let payload: JSONValue
+
+    /// Decodes a record's payload.
+    public init(_ record: RecordedEvent) throws {
+        self.record = record
+        do {
+            self.payload = try CBOR.decode(record.payload)
+        } catch {
+            throw LogError.corrupt(position: record.position, reason: "payload of \(record.type) does not decode: \(error)")
+        }
+    }
+
+    /// A string field of the payload; "" when absent.
+    public func string(_ key: String) -> String { payload[key]?.stringValue ?? "" }
+    /// An integer field of the payload; 0 when absent.
+    public func int(_ key: String) -> Int64 { payload[key]?.intValue ?? 0 }
+    /// The event's position.
+    public var position: UInt64 { record.position }
+}

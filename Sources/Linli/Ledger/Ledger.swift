@@ -1,0 +1,212 @@
+import LinliStore
+
+/// The points ledger of the Jiangshan pilot (有礼积分), double entry: volunteer hours, rates, transfers,
+/// adjustments, the charity store (邻礼公益超市), micro-wishes (微心愿) and care funds (DOMAIN.md section 2).
+enum LedgerDomain {
+    static let fundSources = ["charitySale", "enterprise", "donation"]
+    /// The category whose rate applies to mutual-help hours (section 5).
+    static let mutualHelpCategory = "mutualHelp"
+
+    static let handlers: [CommandHandler] = [
+        CommandHandler(spec: CommandSpec(name: "points.rate.set", fields: [
+            .required("community", .id), .optional("category", .id), .required("pointsPerHour", .int(0...100_000)),
+        ]), decide: { d, txn in
+            d.community = d.command.string("community")
+            _ = try d.communityRow(d.community, txn)
+            try d.authorize([.admin], txn)
+            d.emit("points.rateSet", stream: "rates:\(d.community)", d.fieldPairs())
+        }),
+        CommandHandler(spec: CommandSpec(name: "hours.log", fields: [
+            .required("log", .id), .required("volunteer", .id), .required("minutes", .int(1...720)),
+            .required("activity", .name), .required("category", .id), .optional("team", .id),
+        ]), decide: { d, txn in
+            let volunteer = try d.resident("volunteer", txn)
+            d.community = volunteer.string("community")
+            try d.authorize([.gridWorker], asResident: d.command.string("volunteer") == d.command.actor, txn)
+            try d.requireAbsent(d.tables.ledger["hours"], d.command.string("log"), field: "log", what: "hours log", txn)
+            if let team = d.command.optionalString("team") {
+                _ = try d.require(d.tables.registry["teams"], team, .unknownTeam, field: "team", what: "team", txn)
+            }
+            d.emit("hours.logged", stream: "hours:\(d.command.string("log"))", expected: .noStream, d.fieldPairs())
+        }),
+        CommandHandler(spec: CommandSpec(name: "hours.verify", fields: [.required("log", .id)]), decide: { d, txn in
+            let log = try d.require(d.tables.ledger["hours"], d.command.string("log"), .unknownLog, field: "log", what: "hours log", txn)
+            d.community = log.string("community")
+            try d.authorize([.socialWorker], txn)
+            try verifyHours(d, log: log, txn)
+        }),
+        CommandHandler(spec: CommandSpec(name: "hours.reject", fields: [.required("log", .id), .required("reason", .description)]), decide: { d, txn in
+            let log = try d.require(d.tables.ledger["hours"], d.command.string("log"), .unknownLog, field: "log", what: "hours log", txn)
+            d.community = log.string("community")
+            try d.authorize([.socialWorker], txn)
+            guard log.string("state") == "pending" else {
+                throw Rejection(.illegalTransition, field: "log", "log: \(d.command.string("log")) is \(log.string("state")), not pending")
+            }
+            d.emit("hours.rejected", stream: "hours:\(d.command.string("log"))", d.fieldPairs())
+        }),
+        CommandHandler(spec: CommandSpec(name: "points.transfer", fields: [
+            .required("from", .id), .required("to", .id), .required("points", .points), .required("reason", .description),
+        ]), decide: { d, txn in
+            let from = try d.resident("from", txn)
+            _ = try d.resident("to", txn)
+            d.community = from.string("community")
+            try d.authorize([], asResident: d.command.string("from") == d.command.actor, txn)
+            guard d.command.string("from") != d.command.string("to") else { throw Rejection.invalid("to", "a transfer goes to another resident") }
+            try requireBalance(d, account: "resident:\(d.command.string("from"))", points: d.command.int("points"), field: "points", txn)
+            d.emit("points.transferred", stream: "account:resident:\(d.command.string("from"))", d.fieldPairs())
+        }),
+        CommandHandler(spec: CommandSpec(name: "points.adjust", fields: [
+            .required("account", .id), .required("points", .int(-1_000_000_000...1_000_000_000)), .required("reason", .description),
+        ]), decide: { d, txn in
+            let account = d.command.string("account")
+            let points = d.command.int("points")
+            guard points != 0 else { throw Rejection.invalid("points", "an adjustment of 0 points changes nothing") }
+            if account.hasPrefix("resident:") {
+                let resident = try d.require(d.tables.registry["residents"], String(account.dropFirst(9)), .unknownAccount, field: "account", what: "resident for account", txn)
+                d.community = resident.string("community")
+            } else if account.hasPrefix("store:") {
+                d.community = String(account.dropFirst(6))
+                _ = try d.require(d.tables.registry["communities"], d.community, .unknownAccount, field: "account", what: "community for account", txn)
+            } else {
+                throw Rejection(.unknownAccount, field: "account", "account: \"\(account)\" is not resident:ID or store:COMMUNITY (adjustments post against issuance:COMMUNITY)")
+            }
+            try d.authorize([.admin], txn)
+            if points < 0 && account.hasPrefix("resident:") { try requireBalance(d, account: account, points: -points, field: "points", txn) }
+            d.emit("points.adjusted", stream: "account:\(account)", d.fieldPairs())
+        }),
+        CommandHandler(spec: CommandSpec(name: "gift.stock", fields: [
+            .required("item", .id), .required("community", .id), .required("name", .name), .required("pricePoints", .points),
+            .required("quantity", .quantity), .optional("donor", .id),
+        ]), decide: { d, txn in
+            d.community = d.command.string("community")
+            _ = try d.communityRow(d.community, txn)
+            try d.authorize([.storeKeeper], txn)
+            if let donor = d.command.optionalString("donor"), try Rows.get(d.tables.registry["organizations"], donor, txn) == nil,
+               try Rows.get(d.tables.registry["residents"], donor, txn) == nil {
+                throw Rejection(.unknownOrganization, field: "donor", "donor: no organization or resident \"\(donor)\"")
+            }
+            if let item = try Rows.get(d.tables.ledger["items"], d.command.string("item"), txn) {
+                guard item.string("community") == d.community else {
+                    throw Rejection.invalid("community", "item \(d.command.string("item")) belongs to \(item.string("community"))")
+                }
+                guard item.int("pricePoints") == d.command.int("pricePoints") else {
+                    throw Rejection.invalid("pricePoints", "item \(d.command.string("item")) is priced at \(item.int("pricePoints")) points; stock it at that price")
+                }
+                guard item.int("quantity") + d.command.int("quantity") <= 1_000_000_000 else { throw Rejection.invalid("quantity", "stock would exceed 1,000,000,000") }
+            }
+            d.emit("gift.stocked", stream: "item:\(d.command.string("item"))", d.fieldPairs())
+        }),
+        CommandHandler(spec: CommandSpec(name: "gift.redeem", fields: [
+            .required("redemption", .id), .required("resident", .id), .required("item", .id), .required("quantity", .quantity),
+        ]), decide: { d, txn in
+            let item = try d.require(d.tables.ledger["items"], d.command.string("item"), .unknownItem, field: "item", what: "item", txn)
+            d.community = item.string("community")
+            try d.authorize([.storeKeeper], txn)
+            _ = try d.resident("resident", txn)
+            try d.requireAbsent(d.tables.ledger["redemptions"], d.command.string("redemption"), field: "redemption", what: "redemption", txn)
+            let quantity = d.command.int("quantity")
+            guard quantity <= item.int("quantity") else {
+                throw Rejection(.outOfStock, field: "quantity", "quantity: \(quantity) of \(d.command.string("item")) asked, \(item.int("quantity")) in stock")
+            }
+            let (points, overflow) = quantity.multipliedReportingOverflow(by: item.int("pricePoints"))
+            guard !overflow else { throw Rejection.invalid("quantity", "the price overflows") }
+            try requireBalance(d, account: "resident:\(d.command.string("resident"))", points: points, field: "quantity", txn)
+            d.emit("gift.redeemed", stream: "redemption:\(d.command.string("redemption"))", expected: .noStream,
+                   d.fieldPairs() + [("points", .int(points)), ("pricePoints", .int(item.int("pricePoints")))])
+        }),
+        CommandHandler(spec: CommandSpec(name: "redemption.reverse", fields: [.required("redemption", .id), .required("reason", .description)]), decide: { d, txn in
+            let redemption = try d.require(d.tables.ledger["redemptions"], d.command.string("redemption"), .unknownRedemption, field: "redemption", what: "redemption", txn)
+            d.community = redemption.string("community")
+            try d.authorize([.storeKeeper], txn)
+            guard !redemption.bool("reversed") else {
+                throw Rejection(.illegalTransition, field: "redemption", "redemption: \(d.command.string("redemption")) is reversed already")
+            }
+            d.emit("redemption.reversed", stream: "redemption:\(d.command.string("redemption"))", d.fieldPairs() + [
+                ("resident", .string(redemption.string("resident"))), ("item", .string(redemption.string("item"))),
+                ("quantity", .int(redemption.int("quantity"))), ("points", .int(redemption.int("points"))),
+            ])
+        }),
+        CommandHandler(spec: CommandSpec(name: "wish.post", fields: [
+            .required("wish", .id), .required("beneficiary", .id), .required("community", .id), .required("description", .description),
+        ]), decide: { d, txn in
+            d.community = d.command.string("community")
+            _ = try d.communityRow(d.community, txn)
+            try d.authorize([.socialWorker], txn)
+            _ = try d.resident("beneficiary", txn)
+            try d.requireAbsent(d.tables.ledger["wishes"], d.command.string("wish"), field: "wish", what: "wish", txn)
+            d.emit("wish.posted", stream: "wish:\(d.command.string("wish"))", expected: .noStream, d.fieldPairs())
+        }),
+        wishHandler("wish.claim", fields: [.required("wish", .id), .required("claimant", .id)], from: ["open"], event: "wish.claimed"),
+        wishHandler("wish.fulfil", fields: [.required("wish", .id), .optional("note", .note)], from: ["claimed"], event: "wish.fulfilled"),
+        wishHandler("wish.cancel", fields: [.required("wish", .id), .optional("note", .note)], from: ["open", "claimed"], event: "wish.cancelled"),
+        CommandHandler(spec: CommandSpec(name: "fund.income", fields: [
+            .required("fund", .id), .required("community", .id), .required("source", .oneOf(fundSources)), .required("amountFen", .amountFen),
+        ]), decide: { d, txn in
+            d.community = d.command.string("community")
+            _ = try d.communityRow(d.community, txn)
+            try d.authorize([.socialWorker], txn)
+            if let fund = try Rows.get(d.tables.ledger["funds"], d.command.string("fund"), txn) {
+                guard fund.string("community") == d.community else {
+                    throw Rejection.invalid("community", "fund \(d.command.string("fund")) belongs to \(fund.string("community"))")
+                }
+                guard fund.int("balanceFen") <= Int64.max / 2 - d.command.int("amountFen") else { throw Rejection.invalid("amountFen", "the fund would overflow") }
+            }
+            d.emit("fund.received", stream: "fund:\(d.command.string("fund"))", d.fieldPairs())
+        }),
+        CommandHandler(spec: CommandSpec(name: "fund.disburse", fields: [
+            .required("fund", .id), .required("beneficiary", .id), .required("amountFen", .amountFen), .required("purpose", .description),
+        ]), decide: { d, txn in
+            let fund = try d.require(d.tables.ledger["funds"], d.command.string("fund"), .unknownFund, field: "fund", what: "fund", txn)
+            d.community = fund.string("community")
+            try d.authorize([.socialWorker], txn)
+            let beneficiary = d.command.string("beneficiary")
+            if try Rows.get(d.tables.registry["residents"], beneficiary, txn) == nil, try Rows.get(d.tables.registry["organizations"], beneficiary, txn) == nil {
+                throw Rejection(.unknownResident, field: "beneficiary", "beneficiary: no resident or organization \"\(beneficiary)\"")
+            }
+            guard d.command.int("amountFen") <= fund.int("balanceFen") else {
+                throw Rejection(.insufficientFunds, field: "amountFen", "amountFen: \(d.command.int("amountFen")) asked, fund \(d.command.string("fund")) holds \(fund.int("balanceFen"))")
+            }
+            d.emit("fund.disbursed", stream: "fund:\(d.command.string("fund"))", d.fieldPairs())
+        }),
+    ]
+
+    static func wishHandler(_ name: String, fields: [FieldSpec], from states: [String], event: String) -> CommandHandler {
+        CommandHandler(spec: CommandSpec(name: name, fields: fields), decide: { d, txn in
+            let wish = try d.require(d.tables.ledger["wishes"], d.command.string("wish"), .unknownWish, field: "wish", what: "wish", txn)
+            d.community = wish.string("community")
+            try d.authorize([.socialWorker], txn)
+            guard states.contains(wish.string("state")) else {
+                throw Rejection(.illegalTransition, field: "wish", "wish: \(d.command.string("wish")) is \(wish.string("state")); \(name) needs \(states.joined(separator: " or "))")
+            }
+            if let claimant = d.command.optionalString("claimant"), try Rows.get(d.tables.registry["organizations"], claimant, txn) == nil,
+               try Rows.get(d.tables.registry["residents"], claimant, txn) == nil {
+                throw Rejection(.unknownClaimant, field: "claimant", "claimant: no organization or resident \"\(claimant)\"")
+            }
+            d.emit(event, stream: "wish:\(d.command.string("wish"))", d.fieldPairs())
+        })
+    }
+
+    /// Credits a pending log with points at the rate in force at its occurred time (section 5).
+    static func verifyHours(_ d: Decision, log: Row, _ txn: borrowing WriteTransaction) throws {
+        guard log.string("state") == "pending" else {
+            throw Rejection(.illegalTransition, field: "log", "log: \(log.string("log")) is \(log.string("state")), not pending")
+        }
+        let occurredMs = log.int("atMs")
+        guard let rate = try LedgerProjection.rate(d.tables, community: d.community, category: log.string("category"), atMs: occurredMs, txn) else {
+            throw Rejection(.illegalTransition, field: "log", "log: no points rate for \(d.community) was in force at \(log.string("at"))")
+        }
+        let points = log.int("minutes") * rate.pointsPerHour / 60
+        d.emit("hours.verified", stream: "hours:\(log.string("log"))", [
+            ("log", .string(log.string("log"))), ("volunteer", .string(log.string("volunteer"))),
+            ("minutes", .int(log.int("minutes"))), ("category", .string(log.string("category"))),
+            ("pointsPerHour", .int(rate.pointsPerHour)), ("rateSetAt", .int(Int64(rate.position))), ("points", .int(points)),
+        ])
+    }
+
+    static func requireBalance(_ d: Decision, account: String, points: Int64, field: String, _ txn: borrowing some TransactionReading & ~Copyable) throws {
+        let balance = try LedgerProjection.balance(d.tables, account, txn)?.balance ?? 0
+        guard balance >= points else {
+            throw Rejection(.insufficientBalance, field: field, "\(field): \(points) points needed, \(account) holds \(balance)")
+        }
+    }
+}

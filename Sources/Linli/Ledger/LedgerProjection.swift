@@ -1,0 +1,177 @@
+import LinliStore
+
+/// An account's balance: `credited` and `debited` are gross sums of postings, `balance = credited − debited`.
+public struct Balance: Sendable, Equatable {
+    /// The account, such as `resident:r-12`, `issuance:c-1` or `store:c-1`.
+    public var account: String
+    /// Points credited, gross.
+    public var credited: Int64
+    /// Points debited, gross.
+    public var debited: Int64
+    /// The position of the last event that posted to the account.
+    public var position: UInt64
+    /// credited − debited.
+    public var balance: Int64 { credited - debited }
+}
+
+/// A rate of points per hour in force from an occurred time.
+struct Rate {
+    let pointsPerHour: Int64
+    /// The position of the `points.rateSet` event.
+    let position: UInt64
+}
+
+/// The ledger's projection: balances, statements, rates, hours, stock, redemptions, wishes and funds.
+final class LedgerProjection: Projection {
+    let name = "ledger"
+    let version: UInt32 = 1
+    let databaseNames = ["accounts", "postings", "rates", "hours", "items", "redemptions", "wishes", "funds", "fund-movements", "totals"]
+
+    static let types: Set<String> = ["points.rateSet", "hours.logged", "hours.verified", "hours.rejected", "points.transferred",
+                                     "points.adjusted", "gift.stocked", "gift.redeemed", "redemption.reversed", "wish.posted",
+                                     "wish.claimed", "wish.fulfilled", "wish.cancelled", "fund.received", "fund.disbursed"]
+
+    func apply(_ event: RecordedEvent, in txn: borrowing WriteTransaction, databases db: ProjectionDatabases) throws {
+        guard Self.types.contains(event.type) else { return }
+        let e = try DomainEvent(event)
+        let p = e.position
+        let community = e.string("community")
+        switch event.type {
+        case "points.rateSet":
+            let key = compositeKey(community, e.string("category").isEmpty ? "*" : e.string("category")) + [0]
+                + Self.sortableTime(event.occurredAt.epochMilliseconds) + bigEndianKey(p)
+            try Rows.put(db["rates"], key, ["pointsPerHour": .int(e.int("pointsPerHour")), "at": .string(event.occurredAt.iso8601)], position: p, txn)
+        case "hours.logged":
+            let value = e.payload.setting("state", "pending").setting("at", .string(event.occurredAt.iso8601))
+                .setting("atMs", .int(event.occurredAt.epochMilliseconds))
+            try Rows.put(db["hours"], e.string("log"), value, position: p, txn)
+        case "hours.verified", "hours.rejected":
+            guard let row = try Rows.get(db["hours"], e.string("log"), txn) else { throw missing(e, "log") }
+            var value = row.value.setting("state", event.type == "hours.verified" ? "verified" : "rejected")
+            if event.type == "hours.verified" {
+                value = value.setting("points", .int(e.int("points"))).setting("pointsPerHour", .int(e.int("pointsPerHour")))
+                try post(db, txn, p, from: "issuance:\(community)", to: "resident:\(e.string("volunteer"))", points: e.int("points"), e, extra: [
+                    ("log", .string(e.string("log"))), ("pointsPerHour", .int(e.int("pointsPerHour"))), ("minutes", .int(e.int("minutes"))),
+                ])
+            }
+            try Rows.put(db["hours"], e.string("log"), value, position: p, txn)
+        case "points.transferred":
+            try post(db, txn, p, from: "resident:\(e.string("from"))", to: "resident:\(e.string("to"))", points: e.int("points"), e, extra: [("reason", .string(e.string("reason")))])
+        case "points.adjusted":
+            let account = e.string("account")
+            let points = e.int("points")
+            if points > 0 {
+                try post(db, txn, p, from: "issuance:\(community)", to: account, points: points, e, extra: [("reason", .string(e.string("reason")))])
+            } else {
+                try post(db, txn, p, from: account, to: "issuance:\(community)", points: -points, e, extra: [("reason", .string(e.string("reason")))])
+            }
+        case "gift.stocked":
+            let existing = try Rows.get(db["items"], e.string("item"), txn)
+            let quantity = (existing?.int("quantity") ?? 0) + e.int("quantity")
+            let base = existing?.value ?? JSONValue.object(e.payload.pairs.filter { ["item", "community", "name", "pricePoints", "donor"].contains($0.0) })
+            try Rows.put(db["items"], e.string("item"), base.setting("quantity", .int(quantity)), position: p, txn)
+        case "gift.redeemed", "redemption.reversed":
+            let redeem = event.type == "gift.redeemed"
+            guard let item = try Rows.get(db["items"], e.string("item"), txn) else { throw missing(e, "item") }
+            let quantity = item.int("quantity") + (redeem ? -e.int("quantity") : e.int("quantity"))
+            assert(quantity >= 0, "stock below zero at position \(p)")
+            guard quantity >= 0 else { throw LogError.corrupt(position: p, reason: "stock of \(e.string("item")) below zero") }
+            try Rows.put(db["items"], e.string("item"), item.value.setting("quantity", .int(quantity)), position: p, txn)
+            let resident = "resident:\(e.string("resident"))", store = "store:\(community)"
+            try post(db, txn, p, from: redeem ? resident : store, to: redeem ? store : resident, points: e.int("points"), e,
+                     extra: [("redemption", .string(e.string("redemption"))), ("item", .string(e.string("item")))])
+            if redeem {
+                try Rows.put(db["redemptions"], e.string("redemption"), e.payload.setting("reversed", false), position: p, txn)
+            } else {
+                guard let row = try Rows.get(db["redemptions"], e.string("redemption"), txn) else { throw missing(e, "redemption") }
+                try Rows.put(db["redemptions"], e.string("redemption"), row.value.setting("reversed", true), position: p, txn)
+            }
+        case "wish.posted":
+            try Rows.put(db["wishes"], e.string("wish"), e.payload.setting("state", "open"), position: p, txn)
+        case "wish.claimed", "wish.fulfilled", "wish.cancelled":
+            guard let row = try Rows.get(db["wishes"], e.string("wish"), txn) else { throw missing(e, "wish") }
+            let state = ["wish.claimed": "claimed", "wish.fulfilled": "fulfilled", "wish.cancelled": "cancelled"][event.type]!
+            var value = row.value.setting("state", .string(state))
+            if event.type == "wish.claimed" { value = value.setting("claimant", .string(e.string("claimant"))) }
+            try Rows.put(db["wishes"], e.string("wish"), value, position: p, txn)
+        case "fund.received", "fund.disbursed":
+            let income = event.type == "fund.received"
+            let existing = try Rows.get(db["funds"], e.string("fund"), txn)
+            guard income || existing != nil else { throw missing(e, "fund") }
+            let amount = e.int("amountFen")
+            let balance = (existing?.int("balanceFen") ?? 0) + (income ? amount : -amount)
+            assert(balance >= 0, "fund below zero at position \(p)")
+            guard balance >= 0 else { throw LogError.corrupt(position: p, reason: "fund \(e.string("fund")) below zero") }
+            let value: JSONValue = [
+                "fund": .string(e.string("fund")), "community": .string(existing?.string("community") ?? community),
+                "balanceFen": .int(balance),
+                "incomeFen": .int((existing?.int("incomeFen") ?? 0) + (income ? amount : 0)),
+                "disbursedFen": .int((existing?.int("disbursedFen") ?? 0) + (income ? 0 : amount)),
+            ]
+            try Rows.put(db["funds"], e.string("fund"), value, position: p, txn)
+            var movement: [(String, JSONValue)] = [("kind", income ? "income" : "disbursement"), ("amountFen", .int(amount)),
+                                                   ("balanceFen", .int(balance)), ("at", .string(event.occurredAt.iso8601)), ("position", .int(Int64(p)))]
+            movement += e.payload.pairs.filter { ["source", "beneficiary", "purpose"].contains($0.0) }
+            try Rows.put(db["fund-movements"], compositeKey(e.string("fund")) + [0] + bigEndianKey(p), .object(movement), position: p, txn)
+        default:
+            break
+        }
+    }
+
+    /// Posts `points` from one account to another: the first is debited, the second credited, each gets a
+    /// statement line with its running balance, and the ledger's totals stay equal (trial balance).
+    private func post(_ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, _ position: UInt64, from: String, to: String,
+                      points: Int64, _ e: DomainEvent, extra: [(String, JSONValue)]) throws {
+        assert(points >= 0, "a posting is never negative")
+        guard points > 0 else { return }
+        for (account, debit) in [(from, true), (to, false)] {
+            let current = try Rows.get(db["accounts"], account, txn)
+            var credited = current?.int("credited") ?? 0
+            var debited = current?.int("debited") ?? 0
+            if debit { debited += points } else { credited += points }
+            if account.hasPrefix("resident:") && credited - debited < 0 {
+                throw LogError.corrupt(position: position, reason: "\(account) would go below zero")
+            }
+            try Rows.put(db["accounts"], account, ["account": .string(account), "credited": .int(credited), "debited": .int(debited)], position: position, txn)
+            var line: [(String, JSONValue)] = [
+                ("position", .int(Int64(position))), ("type", .string(e.record.type)), ("counterAccount", .string(debit ? to : from)),
+                ("amount", .int(debit ? -points : points)), ("balance", .int(credited - debited)),
+                ("at", .string(e.record.occurredAt.iso8601)), ("recordedAt", .string(e.record.recordedAt.iso8601)), ("actor", .string(e.record.actor)),
+            ]
+            line += extra
+            try Rows.put(db["postings"], Array(account.utf8) + [0] + bigEndianKey(position), .object(line), position: position, txn)
+        }
+        // The trial balance: the sum of all credits equals the sum of all debits after every posting.
+        let totals = try Rows.get(db["totals"], "all", txn)
+        let credited = (totals?.int("credited") ?? 0) + points
+        let debited = (totals?.int("debited") ?? 0) + points
+        assert(credited == debited, "trial balance broken at position \(position)")
+        try Rows.put(db["totals"], "all", ["credited": .int(credited), "debited": .int(debited)], position: position, txn)
+    }
+
+    /// Occurred times as sortable bytes: milliseconds shifted by 2⁶³, big-endian.
+    static func sortableTime(_ ms: Int64) -> [UInt8] { bigEndianKey(UInt64(bitPattern: ms) ^ (1 << 63)) }
+
+    /// The rate in force for `category` (else the community default) at an occurred time: the latest
+    /// `points.rateSet` whose occurred time is at or before it.
+    static func rate(_ tables: Tables, community: String, category: String, atMs: Int64, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Rate? {
+        for scope in [category, "*"] where !scope.isEmpty {
+            let prefix = compositeKey(community, scope) + [0]
+            var found: Rate?
+            try txn.walk(tables.ledger["rates"], from: prefix + sortableTime(atMs) + bigEndianKey(UInt64.max), reverse: true) { key, value in
+                guard key.starts(with: prefix) else { return false }
+                let row = try Rows.decode(value, in: tables.ledger["rates"])
+                found = Rate(pointsPerHour: row.int("pointsPerHour"), position: row.position)
+                return false
+            }
+            if let found { return found }
+        }
+        return nil
+    }
+
+    /// An account's balance, or nil when nothing ever posted to it.
+    static func balance(_ tables: Tables, _ account: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Balance? {
+        guard let row = try Rows.get(tables.ledger["accounts"], account, txn) else { return nil }
+        return Balance(account: account, credited: row.int("credited"), debited: row.int("debited"), position: row.position)
+    }
+}
