@@ -44,7 +44,7 @@ let benchmarks: @Sendable () -> Void = {
                                            warmupIterations: 2, maxDuration: .seconds(4), maxIterations: 400)
 
     // (a) batched append: one write of 1,000 events of ~200 bytes.
-    Benchmark("append batch 1000 · linli") { benchmark in
+    Benchmark("append batch 1000 · linli") { (benchmark: Benchmark) throws in
         let log = makeLog("append")
         var index = 0
         benchmark.startMeasurement()
@@ -55,7 +55,7 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
         try? FileManager.default.removeItem(atPath: log.path)
     }
-    Benchmark("append batch 1000 · raw") { benchmark in
+    Benchmark("append batch 1000 · raw") { (benchmark: Benchmark) throws in
         let raw = RawLMDB(path: temporaryStorePath("append-raw"))
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations { raw.appendChained(rawBodies) }
@@ -64,7 +64,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // (b) durable single-event append: one transaction, one fsync each.
-    Benchmark("append single durable · linli", configuration: .init(maxIterations: 2_000)) { benchmark in
+    Benchmark("append single durable · linli", configuration: .init(maxIterations: 2_000)) { (benchmark: Benchmark) throws in
         let log = makeLog("single")
         var index = 0
         benchmark.startMeasurement()
@@ -78,7 +78,7 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
         try? FileManager.default.removeItem(atPath: log.path)
     }
-    Benchmark("append single durable · raw", configuration: .init(maxIterations: 2_000)) { benchmark in
+    Benchmark("append single durable · raw", configuration: .init(maxIterations: 2_000)) { (benchmark: Benchmark) throws in
         let raw = RawLMDB(path: temporaryStorePath("single-raw"))
         var index = 0
         benchmark.startMeasurement()
@@ -92,7 +92,7 @@ let benchmarks: @Sendable () -> Void = {
 
     // (c) full forward read with chain verification of 200,000 events.
     let verifyEvents = 200
-    Benchmark("verify chain 200k · linli", configuration: .init(maxDuration: .seconds(6), maxIterations: 30)) { benchmark in
+    Benchmark("verify chain 200k · linli", configuration: .init(maxDuration: .seconds(6), maxIterations: 30)) { (benchmark: Benchmark) throws in
         let log = makeLog("verify")
         for index in 0..<verifyEvents { _ = try! log.append(batch(index)) }
         benchmark.startMeasurement()
@@ -103,7 +103,7 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
         try? FileManager.default.removeItem(atPath: log.path)
     }
-    Benchmark("verify chain 200k · raw", configuration: .init(maxDuration: .seconds(6), maxIterations: 30)) { benchmark in
+    Benchmark("verify chain 200k · raw", configuration: .init(maxDuration: .seconds(6), maxIterations: 30)) { (benchmark: Benchmark) throws in
         // The raw scan reads the very same record bytes, copied into a bare environment.
         let log = makeLog("verify-source")
         for index in 0..<verifyEvents { _ = try! log.append(batch(index)) }

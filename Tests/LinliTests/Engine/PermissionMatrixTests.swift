@@ -1,0 +1,127 @@
+import Foundation
+@testable import Linli
+import Testing
+
+/// Every command under every role, checked against DOMAIN.md section 5's table, read literally.
+@Suite("Who may run what")
+struct PermissionMatrixTests {
+    /// Actors with exactly one role each in `jiangshan` (see `World.setUpCommunity`), the resident `r-1`
+    /// acting for themselves, and an unknown actor.
+    static let actors: [(actor: String, role: String)] = [
+        ("admin", "admin"), ("sw-1", "socialWorker"), ("gw-1", "gridWorker"), ("sk-1", "storeKeeper"), ("cv-1", "convener"),
+        ("md-1", "mediator"), ("au-1", "auditor"), ("r-1", "resident"), ("stranger", "unknown"),
+    ]
+
+    /// The roles section 5 allows for each command ("resident" meaning the resident acting for themselves).
+    static let allowed: [String: Set<String>] = [
+        "community.register": ["admin"], "organization.register": ["admin"], "unit.register": ["admin"],
+        "team.form": ["admin"], "team.join": ["admin"], "team.leave": ["admin"],
+        "role.grant": ["admin"], "role.revoke": ["admin"], "points.rate.set": ["admin"], "points.adjust": ["admin"],
+        "resident.register": ["gridWorker"], "resident.tag": ["gridWorker", "socialWorker"], "resident.untag": ["gridWorker", "socialWorker"],
+        "hours.log": ["gridWorker", "resident"], "hours.verify": ["socialWorker"], "hours.reject": ["socialWorker"],
+        "points.transfer": ["resident"],
+        "gift.stock": ["storeKeeper"], "gift.redeem": ["storeKeeper"], "redemption.reverse": ["storeKeeper"],
+        "wish.post": ["socialWorker"], "wish.claim": ["socialWorker"], "wish.fulfil": ["socialWorker"], "wish.cancel": ["socialWorker"],
+        "fund.income": ["socialWorker"], "fund.disburse": ["socialWorker"],
+    ]
+
+    /// For each command: the set-up lines (run by the right staff) that make it valid, and the command's fields.
+    /// `n` makes every attempt's ids fresh.
+    static func scenario(_ name: String, _ n: Int) -> (setup: [(String, String, [(String, JSONValue)])], fields: [(String, JSONValue)]) {
+        let s = { (id: String) -> JSONValue in .string("\(id)-\(n)") }
+        switch name {
+        case "community.register": return ([], [("community", s("c")), ("name", "新社区"), ("district", "虎山街道")])
+        case "organization.register": return ([], [("organization", s("o")), ("community", "jiangshan"), ("name", "社工站"), ("kind", "socialOrg")])
+        case "unit.register": return ([], [("unit", s("u")), ("community", "jiangshan"), ("compound", "鹿溪小区"), ("building", "3幢"), ("areaSqm", 89), ("owner", "r-2")])
+        case "team.form": return ([], [("team", s("t")), ("community", "jiangshan"), ("name", "敲门嫂"), ("kind", "doorKnock"), ("members", ["sw-1", "gw-1", "r-2"])])
+        case "team.join":
+            return ([("team.form", "admin", [("team", s("t")), ("community", "jiangshan"), ("name", "队"), ("kind", "doorKnock"), ("members", [])])],
+                    [("team", s("t")), ("member", "r-2")])
+        case "team.leave":
+            return ([("team.form", "admin", [("team", s("t")), ("community", "jiangshan"), ("name", "队"), ("kind", "doorKnock"), ("members", ["r-2"])])],
+                    [("team", s("t")), ("member", "r-2")])
+        case "role.grant": return ([], [("subject", s("staff")), ("role", "auditor"), ("community", "jiangshan")])
+        case "role.revoke":
+            return ([("role.grant", "admin", [("subject", s("staff")), ("role", "auditor"), ("community", "jiangshan")])],
+                    [("subject", s("staff")), ("role", "auditor"), ("community", "jiangshan")])
+        case "points.rate.set": return ([], [("community", "jiangshan"), ("category", s("cat")), ("pointsPerHour", 12)])
+        case "points.adjust": return ([], [("account", "resident:r-2"), ("points", 5), ("reason", "补录")])
+        case "resident.register": return ([], [("resident", s("r")), ("community", "jiangshan"), ("household", "h-9"), ("name", "赵四"), ("birthYear", 1960)])
+        case "resident.tag":
+            return ([("resident.register", "gw-1", [("resident", s("r")), ("community", "jiangshan"), ("household", "h"), ("name", "甲"), ("birthYear", 1960)])],
+                    [("resident", s("r")), ("tag", "hardship")])
+        case "resident.untag":
+            return ([("resident.register", "gw-1", [("resident", s("r")), ("community", "jiangshan"), ("household", "h"), ("name", "甲"), ("birthYear", 1960), ("tags", ["hardship"])])],
+                    [("resident", s("r")), ("tag", "hardship")])
+        case "hours.log": return ([], [("log", s("l")), ("volunteer", "r-1"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")])
+        case "hours.verify", "hours.reject":
+            return ([("hours.log", "gw-1", [("log", s("l")), ("volunteer", "r-2"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")])],
+                    name == "hours.verify" ? [("log", s("l"))] : [("log", s("l")), ("reason", "不符")])
+        case "points.transfer": return ([], [("from", "r-1"), ("to", "r-2"), ("points", 1), ("reason", "转赠")])
+        case "gift.stock": return ([], [("item", s("i")), ("community", "jiangshan"), ("name", "毛巾"), ("pricePoints", 1), ("quantity", 5)])
+        case "gift.redeem":
+            return ([("gift.stock", "sk-1", [("item", s("i")), ("community", "jiangshan"), ("name", "毛巾"), ("pricePoints", 1), ("quantity", 5)])],
+                    [("redemption", s("x")), ("resident", "r-2"), ("item", s("i")), ("quantity", 1)])
+        case "redemption.reverse":
+            return ([("gift.stock", "sk-1", [("item", s("i")), ("community", "jiangshan"), ("name", "毛巾"), ("pricePoints", 1), ("quantity", 5)]),
+                     ("gift.redeem", "sk-1", [("redemption", s("x")), ("resident", "r-2"), ("item", s("i")), ("quantity", 1)])],
+                    [("redemption", s("x")), ("reason", "退")])
+        case "wish.post": return ([], [("wish", s("w")), ("beneficiary", "r-3"), ("community", "jiangshan"), ("description", "书包")])
+        case "wish.claim", "wish.cancel":
+            return ([("wish.post", "sw-1", [("wish", s("w")), ("beneficiary", "r-3"), ("community", "jiangshan"), ("description", "书包")])],
+                    name == "wish.claim" ? [("wish", s("w")), ("claimant", "r-2")] : [("wish", s("w"))])
+        case "wish.fulfil":
+            return ([("wish.post", "sw-1", [("wish", s("w")), ("beneficiary", "r-3"), ("community", "jiangshan"), ("description", "书包")]),
+                     ("wish.claim", "sw-1", [("wish", s("w")), ("claimant", "r-2")])],
+                    [("wish", s("w")), ("note", "送达")])
+        case "fund.income": return ([], [("fund", s("f")), ("community", "jiangshan"), ("source", "donation"), ("amountFen", 500)])
+        case "fund.disburse":
+            return ([("fund.income", "sw-1", [("fund", s("f")), ("community", "jiangshan"), ("source", "donation"), ("amountFen", 500)])],
+                    [("fund", s("f")), ("beneficiary", "r-3"), ("amountFen", 100), ("purpose", "慰问")])
+        default:
+            Issue.record("no scenario for \(name)")
+            return ([], [])
+        }
+    }
+
+    @Test("every command under every role is allowed or refused as section 5 says")
+    func matrix() throws {
+        let w = try World()
+        try w.setUpCommunity()
+        // r-1 and r-2 need points for transfers and redemptions.
+        for resident in ["r-1", "r-2"] { try w.ok("points.adjust", actor: "admin", [("account", .string("resident:\(resident)")), ("points", 1000), ("reason", "启动")]) }
+        #expect(Set(CommandCatalog.names).isSuperset(of: Self.allowed.keys))
+        var n = 0
+        var checked = 0
+        for name in CommandCatalog.names {
+            guard let roles = Self.allowed[name] else { Issue.record("\(name) is missing from the expected table"); continue }
+            for (actor, role) in Self.actors {
+                n += 1
+                let (setup, fields) = Self.scenario(name, n)
+                for (setupName, setupActor, setupFields) in setup { try w.ok(setupName, actor: setupActor, setupFields) }
+                let outcome = try w.run(name, actor: actor, fields)
+                if roles.contains(role) {
+                    #expect(outcome.rejection == nil, "\(name) as \(role) should be allowed: \(outcome)")
+                } else {
+                    #expect(outcome.rejection?.reason == .unauthorized, "\(name) as \(role) should be refused: \(outcome)")
+                }
+                checked += 1
+            }
+        }
+        #expect(checked == CommandCatalog.names.count * Self.actors.count)
+    }
+
+    @Test("a resident may act only for themselves; an unknown actor is unauthorized")
+    func residentsActForThemselves() throws {
+        let w = try World()
+        try w.setUpCommunity()
+        _ = try w.refused(.unauthorized, "hours.log", actor: "r-2", [("log", "l-x"), ("volunteer", "r-1"), ("minutes", 30), ("activity", "巡逻"), ("category", "patrol")])
+        let unknown = try w.refused(.unauthorized, "hours.log", actor: "ghost", [("log", "l-y"), ("volunteer", "r-1"), ("minutes", 30), ("activity", "巡逻"), ("category", "patrol")])
+        #expect(unknown?.message == "actor: ghost is unknown")
+        // A role holds only in the community it was granted in.
+        try w.ok("community.register", actor: "admin", [("community", "hexi"), ("name", "河西街社区"), ("district", "龙游县")])
+        try w.ok("role.grant", actor: "admin", [("subject", "gw-2"), ("role", "gridWorker"), ("community", "hexi")])
+        _ = try w.refused(.unauthorized, "resident.register", actor: "gw-2", [("resident", "r-9"), ("community", "jiangshan"), ("household", "h"), ("name", "甲"), ("birthYear", 1950)])
+        try w.ok("resident.register", actor: "gw-2", [("resident", "r-9"), ("community", "hexi"), ("household", "h"), ("name", "甲"), ("birthYear", 1950)])
+    }
+}
