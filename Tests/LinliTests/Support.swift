@@ -27,7 +27,7 @@ final class World {
         engine = try Engine.create(at: dir.sub("store"), admin: admin, at: Timestamp(iso8601: "2024-01-01T08:00:00+08:00"), options: options)
     }
 
-    func nextId(_ prefix: String = "c") -> String {
+    func nextId(_ prefix: String = "setup") -> String {
         counter += 1
         return "\(prefix)-\(counter)"
     }

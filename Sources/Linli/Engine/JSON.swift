@@ -215,10 +215,14 @@ public struct JSONParser {
             fieldPath.removeLast()
             pairs.append((key, value))
             skipSpace()
+            // Errors right after a value name its key: that is where a person looks.
+            fieldPath.append(key)
             guard index < bytes.count else { throw error("unexpected end of line in an object") }
+            fieldPath.removeLast()
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
             if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(pairs) }
-            throw error("expected ',' or '}'")
+            fieldPath.append(key)
+            throw error("expected ',' or '}' after the value")
         }
     }
 
