@@ -107,13 +107,13 @@ public final class RawLMDB: @unchecked Sendable {
             rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)
         }
         precondition(rc == MDB_NOTFOUND)
-        blackHole(xor)
+        keep(xor)
         return count
     }
 }
 
 @inline(never)
-public func blackHole<T>(_ value: T) {}
+func keep<T>(_ value: T) {}
 
 /// A fresh temporary directory for a benchmark's store.
 public func temporaryStorePath(_ name: String) -> String {
