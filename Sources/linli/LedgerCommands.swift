@@ -1,0 +1,234 @@
+import ArgumentParser
+import Foundation
+import Linli
+
+struct Balance: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "An account's balance, with gross credits and debits.",
+        discussion: "Accounts are resident:ID, issuance:COMMUNITY and store:COMMUNITY. Example: linli balance resident:r-12 --json")
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var output: FormatOptions
+    @Argument(help: "The account, e.g. resident:r-12.") var account: String
+
+    func run() throws {
+        let engine = try store.open(readOnly: true)
+        let balance = try engine.balance(of: account)
+        emit(output.format,
+             json: ["account": .string(account), "balance": .int(balance.balance), "credited": .int(balance.credited),
+                    "debited": .int(balance.debited), "position": .int(Int64(balance.position))],
+             header: ["account", "balance", "credited", "debited", "position"],
+             rows: [[account, "\(balance.balance)", "\(balance.credited)", "\(balance.debited)", "\(balance.position)"]],
+             rightAligned: [1, 2, 3, 4])
+    }
+}
+
+struct Statement: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Every posting of an account with its running balance and the event position behind it.",
+        discussion: "Example: linli statement resident:r-12 --csv")
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var output: FormatOptions
+    @Argument(help: "The account, e.g. resident:r-12.") var account: String
+
+    func run() throws {
+        let engine = try store.open(readOnly: true)
+        let lines = try engine.statement(of: account)
+        emit(output.format,
+             json: ["account": .string(account), "postings": .array(lines.map { $0.detail })],
+             header: ["position", "at", "type", "counter account", "amount", "balance"],
+             rows: lines.map { ["\($0.position)", $0.detail["at"]?.stringValueOrEmpty ?? "", $0.type, $0.counterAccount, "\($0.amount)", "\($0.balance)"] },
+             rightAligned: [0, 4, 5])
+    }
+}
+
+struct Stock: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The charity store's gifts and their stock.", discussion: "Example: linli stock --community jiangshan")
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var output: FormatOptions
+    @Option(help: "Only this community's items.") var community: String?
+
+    func run() throws {
+        let items = try store.open(readOnly: true).stock(community: community)
+        emit(output.format,
+             json: .array(items.map { ["item": .string($0.item), "name": .string($0.name), "quantity": .int($0.quantity), "pricePoints": .int($0.pricePoints), "community": .string($0.community)] }),
+             header: ["item", "name", "price", "quantity"],
+             rows: items.map { [$0.item, $0.name, "\($0.pricePoints)", "\($0.quantity)"] }, rightAligned: [2, 3])
+    }
+}
+
+struct Wishes: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Micro-wishes (微心愿) and their states.", discussion: "Example: linli wishes --state open")
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var output: FormatOptions
+    @Option(help: "open, claimed, fulfilled or cancelled.") var state: String?
+
+    func run() throws {
+        let wishes = try store.open(readOnly: true).wishes(state: state)
+        emit(output.format,
+             json: .array(wishes.map { ["wish": .string($0.string("wish")), "state": .string($0.string("state")), "beneficiary": .string($0.string("beneficiary")),
+                                        "description": .string($0.string("description")), "claimant": $0.value["claimant"] ?? .null] }),
+             header: ["wish", "state", "beneficiary", "description"],
+             rows: wishes.map { [$0.string("wish"), $0.string("state"), $0.string("beneficiary"), $0.string("description")] })
+    }
+}
+
+struct Fund: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "A care fund's balance and every movement with its running balance.", discussion: "Example: linli fund care-fund --json")
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var output: FormatOptions
+    @Argument(help: "The fund id.") var fund: String
+
+    func run() throws {
+        guard let (row, movements) = try store.open(readOnly: true).fund(fund) else { throw ExitError.rejected("linli: unknownFund: no fund \"\(fund)\"") }
+        emit(output.format,
+             json: ["fund": .string(fund), "balanceFen": .int(row.int("balanceFen")), "movements": .array(movements.map(\.value))],
+             header: ["position", "at", "kind", "amountFen", "balanceFen"],
+             rows: movements.map { ["\($0.position)", $0.string("at"), $0.string("kind"), "\($0.int("amountFen"))", "\($0.int("balanceFen"))"] },
+             rightAligned: [0, 3, 4])
+    }
+}
+
+extension JSONValue {
+    var stringValueOrEmpty: String {
+        if case .string(let text) = self { return text }
+        return ""
+    }
+}
+
+struct Hours: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Volunteer hours: log, verify, reject.", subcommands: [Log.self, Verify.self, Reject.self])
+
+    struct Log: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Log volunteer hours (pending until verified).",
+            discussion: "Example: linli hours log --volunteer r-12 --minutes 90 --activity 敲门入户 --category visit --as w-01")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The hours log's id (default: generated).") var log: String?
+        @Option(help: "The volunteer (a resident id).") var volunteer: String
+        @Option(help: "Minutes, 1 to 720.") var minutes: Int64
+        @Option(help: "What was done.") var activity: String
+        @Option(help: "The category, whose rate applies.") var category: String
+        @Option(help: "The team, if any.") var team: String?
+
+        func run() throws {
+            var fields: [String: JSONValue] = ["log": .string(log ?? "log-" + UUID().uuidString.prefix(8).lowercased()), "volunteer": .string(volunteer),
+                                               "minutes": .int(minutes), "activity": .string(activity), "category": .string(category)]
+            if let team { fields["team"] = .string(team) }
+            try record("hours.log", store, actor, fields)
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Verify logged hours: credits the points at the rate in force when they were worked.",
+                                                        discussion: "Example: linli hours verify --log log-1 --as sw-01")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The hours log's id.") var log: String
+        func run() throws { try record("hours.verify", store, actor, ["log": .string(log)]) }
+    }
+
+    struct Reject: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Reject logged hours.", discussion: "Example: linli hours reject --log log-1 --reason 时间不符 --as sw-01")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The hours log's id.") var log: String
+        @Option(help: "Why.") var reason: String
+        func run() throws { try record("hours.reject", store, actor, ["log": .string(log), "reason": .string(reason)]) }
+    }
+}
+
+struct Gift: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The charity store: stock gifts, redeem them, reverse a redemption.",
+                                                    subcommands: [StockItem.self, Redeem.self, Reverse.self])
+
+    struct StockItem: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "stock", abstract: "Add stock of a gift.",
+                                                        discussion: "Example: linli gift stock --item rice --community jiangshan --name 大米 --price 20 --quantity 10 --as sk-01")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The item id.") var item: String
+        @Option(help: "The community.") var community: String
+        @Option(help: "The gift's name.") var name: String
+        @Option(help: "Its price in points.") var price: Int64
+        @Option(help: "How many to add.") var quantity: Int64
+        @Option(help: "The donor (organization or resident), if any.") var donor: String?
+        func run() throws {
+            var fields: [String: JSONValue] = ["item": .string(item), "community": .string(community), "name": .string(name), "pricePoints": .int(price), "quantity": .int(quantity)]
+            if let donor { fields["donor"] = .string(donor) }
+            try record("gift.stock", store, actor, fields)
+        }
+    }
+
+    struct Redeem: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Redeem a gift with a resident's points.",
+                                                        discussion: "Example: linli gift redeem --resident r-12 --item rice --quantity 1 --as sk-01")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The redemption id (default: generated).") var redemption: String?
+        @Option(help: "The resident.") var resident: String
+        @Option(help: "The item.") var item: String
+        @Option(help: "How many.") var quantity: Int64 = 1
+        func run() throws {
+            try record("gift.redeem", store, actor, ["redemption": .string(redemption ?? "rd-" + UUID().uuidString.prefix(8).lowercased()),
+                                                      "resident": .string(resident), "item": .string(item), "quantity": .int(quantity)])
+        }
+    }
+
+    struct Reverse: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Reverse a redemption: the points and the stock come back.",
+                                                        discussion: "Example: linli gift reverse --redemption rd-1 --reason 退货 --as sk-01")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The redemption.") var redemption: String
+        @Option(help: "Why.") var reason: String
+        func run() throws { try record("redemption.reverse", store, actor, ["redemption": .string(redemption), "reason": .string(reason)]) }
+    }
+}
+
+struct Points: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Courtesy points: transfer, adjust, set a rate.", subcommands: [Transfer.self, Adjust.self, Rate.self])
+
+    struct Transfer: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Give points to another resident (转赠).",
+                                                        discussion: "Example: linli points transfer --from r-12 --to r-40 --points 30 --reason 转赠困难户 --as r-12")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The giving resident.") var from: String
+        @Option(help: "The receiving resident.") var to: String
+        @Option(help: "How many points.") var points: Int64
+        @Option(help: "Why.") var reason: String
+        func run() throws { try record("points.transfer", store, actor, ["from": .string(from), "to": .string(to), "points": .int(points), "reason": .string(reason)]) }
+    }
+
+    struct Adjust: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Correct an account by a compensating posting against issuance.",
+                                                        discussion: "Example: linli points adjust --account resident:r-12 --points -5 --reason 更正 --as admin-1")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "resident:ID or store:COMMUNITY.") var account: String
+        @Option(help: "Points, positive or negative.") var points: Int64
+        @Option(help: "Why.") var reason: String
+        func run() throws { try record("points.adjust", store, actor, ["account": .string(account), "points": .int(points), "reason": .string(reason)]) }
+    }
+
+    struct Rate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set the points per hour from --at on (for a category, or the community default).",
+                                                        discussion: "Example: linli points rate --community jiangshan --points-per-hour 10 --at 2024-01-01T00:00:00+08:00 --as admin-1")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The community.") var community: String
+        @Option(help: "The category, if not the default.") var category: String?
+        @Option(help: "Points per hour.") var pointsPerHour: Int64
+        func run() throws {
+            var fields: [String: JSONValue] = ["community": .string(community), "pointsPerHour": .int(pointsPerHour)]
+            if let category { fields["category"] = .string(category) }
+            try record("points.rate.set", store, actor, fields)
+        }
+    }
+}

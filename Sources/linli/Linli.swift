@@ -1,0 +1,133 @@
+import ArgumentParser
+import Foundation
+import Linli
+
+/// `linli`: record neighbourhood actions and query what they add up to.
+struct LinliCLI: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "linli",
+        abstract: "Linli (邻里): record neighbourhood governance as events, and query them.",
+        discussion: """
+        Every action is an append-only, hash-chained event in an LMDB store (--store DIR, else $LINLI_STORE, \
+        else ./linli.store).
+
+        Exit codes: 0 success; 1 a command was rejected or the input is invalid; 2 usage error; \
+        3 store error (missing, locked, corrupt).
+
+        Example:
+          linli init --admin admin-1 --store ./js.store
+          linli apply commands.ndjson --store ./js.store
+          linli balance resident:r-12 --store ./js.store --json
+        """,
+        version: LinliVersion.string,
+        subcommands: [Init.self, Apply.self, Balance.self, Statement.self, Stock.self, Wishes.self, Fund.self,
+                      Hours.self, Gift.self, Points.self, Export.self, Demo.self]
+    )
+}
+
+@main
+enum Main {
+    static func main() {
+        do {
+            var command = try LinliCLI.parseAsRoot()
+            try command.run()
+        } catch let error as ExitError {
+            if let message = error.message { printError(message) }
+            exit(error.code)
+        } catch {
+            let code = LinliCLI.exitCode(for: error)
+            if code == .success { LinliCLI.exit(withError: error) }
+            printError(LinliCLI.fullMessage(for: error))
+            // Usage errors exit 2, as documented (ArgumentParser's own default is 64).
+            exit(2)
+        }
+    }
+}
+
+struct Init: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create a store whose first event makes ADMIN an administrator of every community.",
+        discussion: "Example: linli init --admin admin-1 --store ./jiangshan.store")
+
+    @OptionGroup var store: StoreOptions
+    @Option(help: "The first administrator's id.") var admin: String
+
+    func run() throws {
+        do {
+            let engine = try Engine.create(at: store.path, admin: admin)
+            print("created \(store.path): position \(try engine.log.head.position), admin \(admin)")
+        } catch let rejection as Rejection {
+            throw ExitError.rejected("linli: \(rejection.message)")
+        } catch {
+            throw ExitError.store("linli: \(error)")
+        }
+    }
+}
+
+struct Apply: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply NDJSON commands from a file, or from standard input with '-'.",
+        discussion: """
+        Atomic by default: if any line is rejected, every rejected line is reported on standard error as \
+        LINE: reasonCode: message, nothing is written and the exit code is 1. With --continue the valid lines \
+        are committed and the rejected ones reported (exit 1 if any). CRLF line endings and empty lines are fine.
+
+        Example: linli apply march.ndjson --continue
+        """)
+
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "An NDJSON file, or - for standard input.") var file: String
+    @Flag(name: .customLong("continue"), help: "Commit the valid lines even if others are rejected.") var continueOnRejection = false
+
+    func run() throws {
+        let data: Data
+        if file == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard let contents = FileManager.default.contents(atPath: file) else { throw ExitError.rejected("linli: cannot read \(file)") }
+            data = contents
+        }
+        let engine = try store.open()
+        var lines = data.split(separator: 0x0A, omittingEmptySubsequences: false).map { Array($0) }
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        let report: BatchReport
+        do {
+            report = try engine.apply(lines: lines, mode: continueOnRejection ? .continueOnRejection : .atomic)
+        } catch {
+            throw ExitError.store("linli: \(error)")
+        }
+        for (line, rejection) in report.rejections {
+            printError("\(line): \(rejection.reason.rawValue): \(rejection.message)")
+        }
+        if report.committed {
+            print("applied \(report.applied), rejected \(report.rejected), events appended \(report.eventsAppended), head position \(report.head.position)")
+        } else {
+            printError("nothing written: \(report.rejected) of \(report.outcomes.filter { $0 != .skipped }.count) lines rejected (use --continue to commit the valid lines)")
+        }
+        if report.rejected > 0 { throw ExitError.rejected() }
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the log as NDJSON events with positions, hashes, actor and times.",
+        discussion: "Example: linli export --from 1 --to 1000 > events.ndjson")
+
+    @OptionGroup var store: StoreOptions
+    @Option(help: "The first position.") var from: UInt64 = 1
+    @Option(help: "The last position.") var to: UInt64?
+
+    func run() throws {
+        let engine = try store.open(readOnly: true)
+        var out = ""
+        try engine.log.read { reader in
+            try reader.forEachEvent(from: from) { event in
+                if let to, event.position > to { return false }
+                out += EventExport.json(event).text + "\n"
+                if out.utf8.count > 1 << 20 { print(out, terminator: ""); out = "" }
+                return true
+            }
+        }
+        print(out, terminator: "")
+    }
+}
