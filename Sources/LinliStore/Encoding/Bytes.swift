@@ -12,6 +12,8 @@ public struct ByteWriter: Sendable {
 
     /// Appends raw bytes.
     @inlinable public mutating func write<C: Collection>(_ raw: C) where C.Element == UInt8 { bytes.append(contentsOf: raw) }
+    /// Appends raw bytes.
+    @inlinable public mutating func write(_ raw: UnsafeRawBufferPointer) { bytes.append(contentsOf: raw) }
     /// Appends one byte.
     @inlinable public mutating func write(_ value: UInt8) { bytes.append(value) }
     /// Appends a big-endian `UInt16`.
@@ -26,10 +28,15 @@ public struct ByteWriter: Sendable {
     @inlinable public mutating func write(_ value: Int16) { writeBigEndian(UInt64(UInt16(bitPattern: value)), count: 2) }
 
     @inlinable mutating func writeBigEndian(_ value: UInt64, count: Int) {
-        var shift = (count - 1) * 8
-        while shift >= 0 {
-            bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
-            shift -= 8
+        Swift.withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0[(8 - count)...]) }
+    }
+
+    /// Appends a `u16be` length and the text's UTF-8 bytes (the caller has checked the length fits).
+    @inlinable public mutating func writeShortText(_ text: String) {
+        var text = text
+        text.withUTF8 { utf8 in
+            write(UInt16(truncatingIfNeeded: utf8.count))
+            bytes.append(contentsOf: utf8)
         }
     }
 }

@@ -60,14 +60,14 @@ public struct ChainVerifier: Sendable {
             return
         }
         if !valid { fail(key, "stored hash does not match SHA-256 of the record: the record was altered") }
-        if !previous.elementsEqual(head.hash.bytes) {
+        if !head.hash.equals(previous) {
             fail(key, "previous hash does not match the hash of position \(head.position): the chain is broken here")
         }
         if RecordCodec.position(of: record) != key { fail(key, "the record holds another position than its key") }
         if decodes {
-            do { _ = try RecordCodec.decode(record, expectedPosition: key) } catch { fail(key, error.reason) }
+            do { try RecordCodec.validate(record, expectedPosition: key) } catch { fail(key, error.reason) }
         }
-        head = LogHead(position: key, hash: Hash(bytes: Array(hash)))
+        head = LogHead(position: key, hash: Hash(hash))
     }
 
     /// The report so far.

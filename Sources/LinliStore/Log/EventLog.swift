@@ -84,13 +84,13 @@ public struct LogHead: Sendable, Equatable {
     var encoded: [UInt8] {
         var writer = ByteWriter(capacity: 40)
         writer.write(position)
-        writer.write(hash.bytes)
+        hash.withUnsafeBytes { writer.write($0) }
         return writer.bytes
     }
 
     init?(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count == 40, let position = bigEndianValue(bytes) else { return nil }
-        self.init(position: position, hash: Hash(bytes: Array(bytes[8..<40])))
+        self.init(position: position, hash: Hash(UnsafeRawBufferPointer(rebasing: bytes[8..<40])))
     }
 }
 
@@ -350,6 +350,7 @@ final class WriteSession {
     var touchedStreams: Set<String> = []
     var appended: [RecordedEvent] = []
     var recordBuffer = ByteWriter(capacity: 512)
+    var keyBuffer: [UInt8] = []
 
     init(head: LogHead, slots: [ProjectionSlot]) {
         self.head = head
@@ -402,8 +403,11 @@ public struct LogWriter: ~Copyable {
             }
             return AppendResult(firstPosition: earlier.first, lastPosition: earlier.last, duplicate: true)
         }
-        // Check every expected version before writing anything, so a conflict leaves nothing behind.
+        // Check every expected version before writing anything, so a conflict leaves nothing behind. The new
+        // version of each event is kept, so the writing loop below hashes no stream id again.
         var versions: [String: UInt64] = [:]
+        var newVersions: [UInt64] = []
+        newVersions.reserveCapacity(command.events.count)
         for event in command.events {
             let current = try versions[event.stream] ?? streamVersion(event.stream)
             switch event.expectedVersion {
@@ -413,38 +417,45 @@ public struct LogWriter: ~Copyable {
             default: throw LogError.versionConflict(stream: event.stream, expected: event.expectedVersion, actual: current)
             }
             versions[event.stream] = current + 1
+            newVersions.append(current + 1)
         }
         let recordedAt = log.options.clock()
         let first = session.head.position + 1
-        for event in command.events {
+        for (index, event) in command.events.enumerated() {
             let position = session.head.position + 1
-            let streamVersion = try self.streamVersion(event.stream) + 1
+            let streamVersion = newVersions[index]
             let hash = event.payload.withUnsafeBytes { payload in
                 RecordCodec.encode(position: position, stream: event.stream, streamVersion: streamVersion, type: event.type,
                                    schemaVersion: event.schemaVersion, commandId: command.commandId, actor: command.actor,
                                    occurredAt: command.occurredAt, recordedAt: recordedAt, payload: payload,
                                    previousHash: session.head.hash, into: &session.recordBuffer)
             }
-            let key = bigEndianKey(position)
-            try key.withUnsafeBytes { key in
+            try withUnsafeBytes(of: position.bigEndian) { key in
                 try session.recordBuffer.bytes.withUnsafeBytes { record in
                     try transaction.put(log.events, key: key, value: record, flags: .append)
                 }
+                session.keyBuffer.removeAll(keepingCapacity: true)
+                session.keyBuffer.append(contentsOf: event.stream.utf8)
+                session.keyBuffer.append(0)
+                withUnsafeBytes(of: streamVersion.bigEndian) { session.keyBuffer.append(contentsOf: $0) }
+                try session.keyBuffer.withUnsafeBytes { streamKey in
+                    try transaction.put(log.streamIndex, key: streamKey, value: key)
+                }
             }
-            try transaction.put(log.streamIndex, key: StreamKey.make(event.stream, streamVersion), value: key)
-            let recorded = RecordedEvent(position: position, stream: event.stream, streamVersion: streamVersion, type: event.type,
-                                         schemaVersion: event.schemaVersion, commandId: command.commandId, actor: command.actor,
-                                         occurredAt: command.occurredAt, recordedAt: recordedAt, payload: event.payload,
-                                         previousHash: session.head.hash, hash: hash)
+            session.appended.append(RecordedEvent(position: position, stream: event.stream, streamVersion: streamVersion, type: event.type,
+                                                  schemaVersion: event.schemaVersion, commandId: command.commandId, actor: command.actor,
+                                                  occurredAt: command.occurredAt, recordedAt: recordedAt, payload: event.payload,
+                                                  previousHash: session.head.hash, hash: hash))
             session.head = LogHead(position: position, hash: hash)
-            session.streamVersions[event.stream] = streamVersion
-            session.touchedStreams.insert(event.stream)
-            session.appended.append(recorded)
+        }
+        for (stream, version) in versions {
+            session.streamVersions[stream] = version
+            session.touchedStreams.insert(stream)
         }
         var value = ByteWriter(capacity: 48)
         value.write(first)
         value.write(session.head.position)
-        value.write(command.requestDigest.bytes)
+        command.requestDigest.withUnsafeBytes { value.write($0) }
         try transaction.put(log.commands, key: Array(command.commandId.utf8), value: value.bytes, flags: .noOverwrite)
         for recorded in session.appended[(session.appended.count - command.events.count)...] {
             for slot in session.slots {
@@ -554,7 +565,7 @@ extension EventLog {
             try txn.withValue(in: commands, key: key) { value -> (UInt64, UInt64, Hash)? in
                 guard value.count == 48, let first = bigEndianValue(value),
                       let last = bigEndianValue(UnsafeRawBufferPointer(rebasing: value[8..<16])) else { return nil }
-                return (first, last, Hash(bytes: Array(value[16..<48])))
+                return (first, last, Hash(UnsafeRawBufferPointer(rebasing: value[16..<48])))
             }
         }
         guard let record else { return nil }

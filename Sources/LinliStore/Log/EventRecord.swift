@@ -18,24 +18,57 @@ public enum LogLimits {
     public static let hashBytes = 32
 }
 
-/// A SHA-256 digest: a record's hash or its predecessor's.
+/// A SHA-256 digest: a record's hash or its predecessor's. Held inline (four words), so that hashing and
+/// chaining a record allocates nothing.
 public struct Hash: Sendable, Hashable, CustomStringConvertible {
-    /// The 32 bytes.
-    public let bytes: [UInt8]
+    private var words: (UInt64, UInt64, UInt64, UInt64)
 
     /// The previous hash of the first record: 32 zero bytes.
-    public static let genesis = Hash(bytes: [UInt8](repeating: 0, count: LogLimits.hashBytes))
+    public static let genesis = Hash(words: (0, 0, 0, 0))
 
-    /// Wraps 32 bytes.
+    private init(words: (UInt64, UInt64, UInt64, UInt64)) { self.words = words }
+
+    /// Copies 32 bytes.
+    public init(_ raw: UnsafeRawBufferPointer) {
+        precondition(raw.count == LogLimits.hashBytes, "a SHA-256 digest is 32 bytes")
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: raw) }
+        self.words = words
+    }
+
+    /// Copies 32 bytes.
     public init(bytes: [UInt8]) {
-        precondition(bytes.count == LogLimits.hashBytes, "a SHA-256 digest is 32 bytes")
-        self.bytes = bytes
+        self = bytes.withUnsafeBytes { Hash($0) }
     }
 
     /// Parses 64 hex digits.
     public init?(hex: String) {
         guard let raw = LinliStore.bytes(fromHex: hex), raw.count == LogLimits.hashBytes else { return nil }
-        self.bytes = raw
+        self.init(bytes: raw)
+    }
+
+    /// The 32 bytes.
+    public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
+
+    /// Passes the 32 bytes to `body` without copying them to the heap.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try Swift.withUnsafeBytes(of: words, body)
+    }
+
+    /// Whether these are the 32 bytes in `raw`.
+    public func equals(_ raw: UnsafeRawBufferPointer) -> Bool {
+        withUnsafeBytes { $0.elementsEqual(raw) }
+    }
+
+    public static func == (lhs: Hash, rhs: Hash) -> Bool {
+        lhs.words.0 == rhs.words.0 && lhs.words.1 == rhs.words.1 && lhs.words.2 == rhs.words.2 && lhs.words.3 == rhs.words.3
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(words.0)
+        hasher.combine(words.1)
+        hasher.combine(words.2)
+        hasher.combine(words.3)
     }
 
     /// 64 lower-case hex digits.
@@ -44,7 +77,7 @@ public struct Hash: Sendable, Hashable, CustomStringConvertible {
 
     /// SHA-256 of some bytes.
     public static func sha256(_ data: UnsafeRawBufferPointer) -> Hash {
-        Hash(bytes: Array(SHA256.hash(data: data)))
+        SHA256.hash(data: data).withUnsafeBytes { Hash($0) }
     }
 }
 
@@ -110,7 +143,7 @@ enum RecordCodec {
                        commandId: String, actor: String, occurredAt: Timestamp, recordedAt: Timestamp,
                        payload: UnsafeRawBufferPointer, previousHash: Hash, into writer: inout ByteWriter) -> Hash {
         writer.bytes.removeAll(keepingCapacity: true)
-        writer.write(previousHash.bytes)
+        previousHash.withUnsafeBytes { writer.write($0) }
         writer.write(LogLimits.recordFormatVersion)
         writer.write(position)
         writer.write(streamVersion)
@@ -119,14 +152,14 @@ enum RecordCodec {
         writer.write(recordedAt.epochMilliseconds)
         writer.write(schemaVersion)
         assert(writer.bytes.count == fixedHeaderBytes, "the fixed header, previous hash included, is 69 bytes")
-        for text in [stream, type, commandId, actor] {
-            writer.write(UInt16(text.utf8.count))
-            writer.write(text.utf8)
-        }
+        writer.writeShortText(stream)
+        writer.writeShortText(type)
+        writer.writeShortText(commandId)
+        writer.writeShortText(actor)
         writer.write(UInt32(payload.count))
         writer.write(payload)
         let hash = writer.bytes.withUnsafeBytes { Hash.sha256($0) }
-        writer.write(hash.bytes)
+        hash.withUnsafeBytes { writer.write($0) }
         return hash
     }
 
@@ -147,12 +180,45 @@ enum RecordCodec {
         return (UnsafeRawBufferPointer(rebasing: record[0..<32]), stored, valid)
     }
 
+    /// Checks a stored record's structure (lengths, version, position, UTF-8 of its names) without copying
+    /// its payload: what chain verification needs on every record.
+    static func validate(_ record: UnsafeRawBufferPointer, expectedPosition: UInt64) throws(RecordError) {
+        var reader = ByteReader(record)
+        do {
+            _ = try reader.withBytes(32) { _ in }
+            let version = try reader.readByte()
+            guard version == LogLimits.recordFormatVersion else { throw RecordError(position: expectedPosition, reason: "record format version \(version) is not 1") }
+            let position = try reader.readUInt64()
+            guard position == expectedPosition else { throw RecordError(position: expectedPosition, reason: "stored under key \(expectedPosition) but holds position \(position)") }
+            _ = try reader.readUInt64()
+            _ = try reader.readInt64()
+            let offset = try reader.readInt16()
+            guard abs(Int(offset)) <= 18 * 60 else { throw RecordError(position: expectedPosition, reason: "offset \(offset) minutes is out of range") }
+            _ = try reader.readInt64()
+            _ = try reader.readUInt16()
+            for _ in 0..<4 {
+                let count = Int(try reader.readUInt16())
+                let valid = try reader.withBytes(count) { String(validating: $0.bindMemory(to: UInt8.self), as: UTF8.self) != nil }
+                guard valid else { throw RecordError(position: expectedPosition, reason: "cannot decode: invalid UTF-8 in a name") }
+            }
+            let payloadCount = Int(try reader.readUInt32())
+            guard payloadCount <= LogLimits.payloadBytesMax else { throw RecordError(position: expectedPosition, reason: "payload of \(payloadCount) bytes exceeds the limit") }
+            _ = try reader.withBytes(payloadCount) { _ in }
+            _ = try reader.withBytes(32) { _ in }
+            guard reader.remaining == 0 else { throw RecordError(position: expectedPosition, reason: "\(reader.remaining) bytes after the hash") }
+        } catch let error as RecordError {
+            throw error
+        } catch {
+            throw RecordError(position: expectedPosition, reason: "cannot decode: \(error)")
+        }
+    }
+
     /// Decodes a stored record. `expectedPosition` is the key it was stored under; a mismatch, a short or
     /// malformed record is a ``RecordError`` naming it, never a crash.
     static func decode(_ record: UnsafeRawBufferPointer, expectedPosition: UInt64) throws(RecordError) -> RecordedEvent {
         var reader = ByteReader(record)
         do {
-            let previous = try reader.readBytes(32)
+            let previous = try reader.withBytes(32) { Hash($0) }
             let version = try reader.readByte()
             guard version == LogLimits.recordFormatVersion else {
                 throw RecordError(position: expectedPosition, reason: "record format version \(version) is not 1")
@@ -176,7 +242,7 @@ enum RecordCodec {
                 throw RecordError(position: expectedPosition, reason: "payload of \(payloadCount) bytes exceeds the limit")
             }
             let payload = try reader.readBytes(payloadCount)
-            let hash = try reader.readBytes(32)
+            let hash = try reader.withBytes(32) { Hash($0) }
             guard reader.remaining == 0 else {
                 throw RecordError(position: expectedPosition, reason: "\(reader.remaining) bytes after the hash")
             }
@@ -184,7 +250,7 @@ enum RecordCodec {
                                  schemaVersion: schemaVersion, commandId: commandId, actor: actor,
                                  occurredAt: Timestamp(epochMilliseconds: occurredMs, offsetMinutes: offset),
                                  recordedAt: Timestamp(epochMilliseconds: recordedMs, offsetMinutes: 0),
-                                 payload: payload, previousHash: Hash(bytes: previous), hash: Hash(bytes: hash))
+                                 payload: payload, previousHash: previous, hash: hash)
         } catch let error as ByteReader.Malformed {
             throw RecordError(position: expectedPosition, reason: "cannot decode: \(error)")
         } catch let error as RecordError {
