@@ -14,6 +14,7 @@ struct EventLogTests {
         let all = try log.events()
         #expect(all.map(\.position) == [1, 2, 3])
         #expect(all.map(\.streamVersion) == [1, 2, 1])
+        #expect(all.map(\.previousPositionInStream) == [0, 1, 0])
         #expect(all[0].stream == "resident:r-1" && all[0].type == "test.happened" && all[0].actor == "tester")
         #expect(all[0].commandId == "c-1" && all[2].commandId == "c-2")
         #expect(all[0].occurredAt.iso8601 == "2024-03-01T09:30:00+08:00")
@@ -31,6 +32,25 @@ struct EventLogTests {
         // Reopened, the same bytes come back.
         let reopened = try EventLog.open(at: dir.sub("store"), options: logOptions())
         #expect(try reopened.events() == all)
+    }
+
+    @Test("streams interleaved over many writes read back in order, from any version")
+    func interleavedStreams() throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog.create(at: dir.sub("store"), options: logOptions())
+        var expected: [String: [UInt64]] = [:]
+        var rng = SplitMix64(state: 11)
+        for index in 0..<120 {
+            let stream = "elder:e-\(rng.next() % 5)"
+            let result = try log.append(command("c-\(index)", stream: stream, count: 1 + Int(rng.next() % 3)))
+            expected[stream, default: []] += Array(result.firstPosition...result.lastPosition)
+        }
+        for (stream, positions) in expected {
+            #expect(try log.events(inStream: stream).map(\.position) == positions)
+            #expect(try log.events(inStream: stream, fromVersion: 4).map(\.position) == Array(positions.dropFirst(3)))
+            #expect(try log.read { try $0.streamVersion(stream) } == UInt64(positions.count))
+        }
+        #expect(try log.events(inStream: "elder:none").isEmpty)
     }
 
     @Test("a version conflict names the stream and both versions, and writes nothing")

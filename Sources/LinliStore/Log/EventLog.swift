@@ -97,7 +97,6 @@ public struct LogHead: Sendable, Equatable {
 /// The names of the log's own databases and meta keys (docs/FORMAT.md).
 enum StoreLayout {
     static let events = "events"
-    static let streamIndex = "streams"
     static let streamHeads = "stream-heads"
     static let commands = "commands"
     static let meta = "meta"
@@ -138,7 +137,6 @@ public final class EventLog: @unchecked Sendable {
     public let path: String
     let options: Options
     let events: Database
-    let streamIndex: Database
     let streamHeads: Database
     let commands: Database
     let meta: Database
@@ -171,7 +169,6 @@ public final class EventLog: @unchecked Sendable {
             // The meta database is written last, in the same transaction as its magic, so a store whose
             // creation was interrupted has no magic and is recognised as not (yet) a store.
             events = try environment.database(named: StoreLayout.events, create: true)
-            streamIndex = try environment.database(named: StoreLayout.streamIndex, create: true)
             streamHeads = try environment.database(named: StoreLayout.streamHeads, create: true)
             commands = try environment.database(named: StoreLayout.commands, create: true)
             meta = try environment.database(named: StoreLayout.meta, create: true)
@@ -185,7 +182,6 @@ public final class EventLog: @unchecked Sendable {
             do {
                 meta = try environment.database(named: StoreLayout.meta, create: false)
                 events = try environment.database(named: StoreLayout.events, create: false)
-                streamIndex = try environment.database(named: StoreLayout.streamIndex, create: false)
                 streamHeads = try environment.database(named: StoreLayout.streamHeads, create: false)
                 commands = try environment.database(named: StoreLayout.commands, create: false)
             } catch LMDBError.Code.notFound {
@@ -266,8 +262,9 @@ public final class EventLog: @unchecked Sendable {
     /// Writes what a write session accumulated: the head, the stream heads and the projections' checkpoints.
     private func finish(_ session: WriteSession, _ txn: borrowing WriteTransaction) throws {
         guard !session.appended.isEmpty else { return }
-        for (stream, version) in session.streamVersions.sorted(by: { $0.key < $1.key }) where session.touchedStreams.contains(stream) {
-            try txn.put(streamHeads, key: Array(stream.utf8), value: bigEndianKey(version))
+        for stream in session.touchedStreams.sorted() {
+            guard let head = session.streams[stream] else { continue }
+            try txn.put(streamHeads, key: Array(stream.utf8), value: head.encoded)
         }
         try txn.put(meta, key: StoreLayout.headKey, value: session.head.encoded)
         for slot in session.slots {
@@ -346,11 +343,10 @@ struct ProjectionsMoved: Error {}
 final class WriteSession {
     var head: LogHead
     let slots: [ProjectionSlot]
-    var streamVersions: [String: UInt64] = [:]
+    var streams: [String: StreamHead] = [:]
     var touchedStreams: Set<String> = []
     var appended: [RecordedEvent] = []
     var recordBuffer = ByteWriter(capacity: 512)
-    var keyBuffer: [UInt8] = []
 
     init(head: LogHead, slots: [ProjectionSlot]) {
         self.head = head
@@ -382,9 +378,13 @@ public struct LogWriter: ~Copyable {
 
     /// The current version of `stream` (0 when it has no events), counting this write's appends.
     public func streamVersion(_ stream: String) throws -> UInt64 {
-        if let cached = session.streamVersions[stream] { return cached }
-        let stored = try log.storedStreamVersion(stream, transaction)
-        session.streamVersions[stream] = stored
+        try streamHead(stream).version
+    }
+
+    func streamHead(_ stream: String) throws -> StreamHead {
+        if let cached = session.streams[stream] { return cached }
+        let stored = try log.storedStreamHead(stream, transaction)
+        session.streams[stream] = stored
         return stored
     }
 
@@ -403,29 +403,31 @@ public struct LogWriter: ~Copyable {
             }
             return AppendResult(firstPosition: earlier.first, lastPosition: earlier.last, duplicate: true)
         }
-        // Check every expected version before writing anything, so a conflict leaves nothing behind. The new
-        // version of each event is kept, so the writing loop below hashes no stream id again.
-        var versions: [String: UInt64] = [:]
-        var newVersions: [UInt64] = []
-        newVersions.reserveCapacity(command.events.count)
-        for event in command.events {
-            let current = try versions[event.stream] ?? streamVersion(event.stream)
+        // Check every expected version before writing anything, so a conflict leaves nothing behind. Each
+        // event's version and its stream's previous position are kept, so the writing loop below hashes no
+        // stream id again.
+        var local: [String: StreamHead] = [:]
+        var links: [StreamHead] = []
+        links.reserveCapacity(command.events.count)
+        for (index, event) in command.events.enumerated() {
+            let current = try local[event.stream] ?? streamHead(event.stream)
             switch event.expectedVersion {
             case .any: break
-            case .noStream where current == 0: break
-            case .exactly(let expected) where expected == current: break
-            default: throw LogError.versionConflict(stream: event.stream, expected: event.expectedVersion, actual: current)
+            case .noStream where current.version == 0: break
+            case .exactly(let expected) where expected == current.version: break
+            default: throw LogError.versionConflict(stream: event.stream, expected: event.expectedVersion, actual: current.version)
             }
-            versions[event.stream] = current + 1
-            newVersions.append(current + 1)
+            links.append(current)
+            local[event.stream] = StreamHead(version: current.version + 1, lastPosition: session.head.position + 1 + UInt64(index))
         }
         let recordedAt = log.options.clock()
         let first = session.head.position + 1
         for (index, event) in command.events.enumerated() {
             let position = session.head.position + 1
-            let streamVersion = newVersions[index]
+            let streamVersion = links[index].version + 1
+            let previousInStream = links[index].lastPosition
             let hash = event.payload.withUnsafeBytes { payload in
-                RecordCodec.encode(position: position, stream: event.stream, streamVersion: streamVersion, type: event.type,
+                RecordCodec.encode(position: position, stream: event.stream, streamVersion: streamVersion, previousInStream: previousInStream, type: event.type,
                                    schemaVersion: event.schemaVersion, commandId: command.commandId, actor: command.actor,
                                    occurredAt: command.occurredAt, recordedAt: recordedAt, payload: payload,
                                    previousHash: session.head.hash, into: &session.recordBuffer)
@@ -434,22 +436,16 @@ public struct LogWriter: ~Copyable {
                 try session.recordBuffer.bytes.withUnsafeBytes { record in
                     try transaction.put(log.events, key: key, value: record, flags: .append)
                 }
-                session.keyBuffer.removeAll(keepingCapacity: true)
-                session.keyBuffer.append(contentsOf: event.stream.utf8)
-                session.keyBuffer.append(0)
-                withUnsafeBytes(of: streamVersion.bigEndian) { session.keyBuffer.append(contentsOf: $0) }
-                try session.keyBuffer.withUnsafeBytes { streamKey in
-                    try transaction.put(log.streamIndex, key: streamKey, value: key)
-                }
             }
-            session.appended.append(RecordedEvent(position: position, stream: event.stream, streamVersion: streamVersion, type: event.type,
+            session.appended.append(RecordedEvent(position: position, stream: event.stream, streamVersion: streamVersion,
+                                                  previousPositionInStream: previousInStream, type: event.type,
                                                   schemaVersion: event.schemaVersion, commandId: command.commandId, actor: command.actor,
                                                   occurredAt: command.occurredAt, recordedAt: recordedAt, payload: event.payload,
                                                   previousHash: session.head.hash, hash: hash))
             session.head = LogHead(position: position, hash: hash)
         }
-        for (stream, version) in versions {
-            session.streamVersions[stream] = version
+        for (stream, head) in local {
+            session.streams[stream] = head
             session.touchedStreams.insert(stream)
         }
         var value = ByteWriter(capacity: 48)
@@ -518,21 +514,33 @@ public struct LogReader: ~Copyable {
         }
     }
 
-    /// Calls `body` with each event of `stream` from `version` on until it returns false.
+    /// Calls `body` with each event of `stream` from `version` on until it returns false. The stream is
+    /// found by following each record's link to its stream's previous event back from the stream's head.
     public func forEachEvent(inStream stream: String, fromVersion version: UInt64 = 1, _ body: (RecordedEvent) throws -> Bool) throws {
-        let prefix = StreamKey.prefix(stream)
-        try transaction.walk(log.streamIndex, from: StreamKey.make(stream, version)) { key, value in
-            guard key.starts(with: prefix), key.count == prefix.count + 8 else { return false }
-            guard let position = bigEndianValue(value), let event = try event(at: position) else {
-                throw LogError.corrupt(position: 0, reason: "the stream index of \(stream) points at a missing event")
+        let head = try log.storedStreamHead(stream, transaction)
+        var positions: [UInt64] = []
+        var next = head.lastPosition
+        var expectedVersion = head.version
+        while next != 0, expectedVersion >= max(version, 1) {
+            let link = try bigEndianKey(next).withUnsafeBytes { key in
+                try transaction.withValue(in: log.events, key: key) { RecordCodec.streamLink(of: $0) }
             }
-            return try body(event)
+            guard let found = link, let (storedVersion, previous) = found, storedVersion == expectedVersion, previous < next else {
+                throw LogError.corrupt(position: next, reason: "the stream link of \(stream) at version \(expectedVersion) is broken")
+            }
+            positions.append(next)
+            next = previous
+            expectedVersion -= 1
+        }
+        for position in positions.reversed() {
+            guard let event = try event(at: position) else { throw LogError.corrupt(position: position, reason: "missing from stream \(stream)") }
+            guard try body(event) else { return }
         }
     }
 
     /// The current version of `stream` (0 when it has none).
     public func streamVersion(_ stream: String) throws -> UInt64 {
-        try log.storedStreamVersion(stream, transaction)
+        try log.storedStreamHead(stream, transaction).version
     }
 
     /// The positions of an earlier command with this id, and its request digest, if any.
@@ -541,21 +549,35 @@ public struct LogReader: ~Copyable {
     }
 }
 
-/// Keys of the stream index: the stream's UTF-8 bytes, a 0 byte, the version as u64be. The 0 byte keeps
-/// one stream's keys together and before any longer stream id that starts with it.
-enum StreamKey {
-    static func prefix(_ stream: String) -> [UInt8] { Array(stream.utf8) + [0] }
-    static func make(_ stream: String, _ version: UInt64) -> [UInt8] { prefix(stream) + bigEndianKey(version) }
+/// A stream's head as stored in `stream-heads`: its version and the position of its last event.
+struct StreamHead: Equatable {
+    var version: UInt64
+    var lastPosition: UInt64
+
+    static let empty = StreamHead(version: 0, lastPosition: 0)
+
+    var encoded: [UInt8] {
+        var writer = ByteWriter(capacity: 16)
+        writer.write(version)
+        writer.write(lastPosition)
+        return writer.bytes
+    }
 }
 
 extension EventLog {
-    func storedStreamVersion(_ stream: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> UInt64 {
-        guard !stream.isEmpty else { return 0 }
+    func storedStreamHead(_ stream: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> StreamHead {
+        guard !stream.isEmpty, stream.utf8.count <= LogLimits.streamBytesMax else { return .empty }
         let key = Array(stream.utf8)
-        let version = try key.withUnsafeBytes { key in try txn.withValue(in: streamHeads, key: key) { bigEndianValue($0) } }
-        guard let version else { return 0 }
-        guard let version else { throw LogError.corrupt(position: 0, reason: "the stream head of \(stream) is malformed") }
-        return version
+        let head = try key.withUnsafeBytes { key in
+            try txn.withValue(in: streamHeads, key: key) { value -> StreamHead? in
+                guard value.count == 16, let version = bigEndianValue(value),
+                      let last = bigEndianValue(UnsafeRawBufferPointer(rebasing: value[8..<16])) else { return nil }
+                return StreamHead(version: version, lastPosition: last)
+            }
+        }
+        guard let head else { return .empty }
+        guard let head else { throw LogError.corrupt(position: 0, reason: "the stream head of \(stream) is malformed") }
+        return head
     }
 
     func commandRecord(_ commandId: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> (first: UInt64, last: UInt64, digest: Hash)? {

@@ -89,6 +89,9 @@ public struct RecordedEvent: Sendable, Equatable {
     public var stream: String
     /// Its version within the stream, from 1, without gaps.
     public var streamVersion: UInt64
+    /// The position of the stream's previous event (0 for the stream's first): streams are read by
+    /// following these links back from the stream's head, so no per-event index is written.
+    public var previousPositionInStream: UInt64
     /// The event type (for example `hours.logged`).
     public var type: String
     /// The payload's schema version for this type.
@@ -124,22 +127,23 @@ public struct RecordError: Error, Sendable, CustomStringConvertible {
 ///     32  formatVersion     u8 (1)
 ///     33  position          u64be
 ///     41  streamVersion     u64be
-///     49  occurredAtMs      i64be   milliseconds since the Unix epoch
-///     57  occurredOffset    i16be   minutes east of UTC
-///     59  recordedAtMs      i64be
-///     67  schemaVersion     u16be
-///     69  stream            u16be length, UTF-8
+///     49  previousInStream  u64be   position of the stream's previous event, 0 for its first
+///     57  occurredAtMs      i64be   milliseconds since the Unix epoch
+///     65  occurredOffset    i16be   minutes east of UTC
+///     67  recordedAtMs      i64be
+///     75  schemaVersion     u16be
+///     77  stream            u16be length, UTF-8
 ///         type              u16be length, UTF-8
 ///         commandId         u16be length, UTF-8
 ///         actor             u16be length, UTF-8
 ///         payload           u32be length, bytes
 ///     end-32 hash           32 bytes = SHA-256(bytes[0 ..< end-32])
 enum RecordCodec {
-    static let fixedHeaderBytes = 69
+    static let fixedHeaderBytes = 77
 
     /// Writes the record for `event` (whose hash fields are ignored) into `writer`, computes its hash and
     /// returns it; `writer` then holds the whole stored value.
-    static func encode(position: UInt64, stream: String, streamVersion: UInt64, type: String, schemaVersion: UInt16,
+    static func encode(position: UInt64, stream: String, streamVersion: UInt64, previousInStream: UInt64, type: String, schemaVersion: UInt16,
                        commandId: String, actor: String, occurredAt: Timestamp, recordedAt: Timestamp,
                        payload: UnsafeRawBufferPointer, previousHash: Hash, into writer: inout ByteWriter) -> Hash {
         writer.bytes.removeAll(keepingCapacity: true)
@@ -147,11 +151,12 @@ enum RecordCodec {
         writer.write(LogLimits.recordFormatVersion)
         writer.write(position)
         writer.write(streamVersion)
+        writer.write(previousInStream)
         writer.write(occurredAt.epochMilliseconds)
         writer.write(occurredAt.offsetMinutes)
         writer.write(recordedAt.epochMilliseconds)
         writer.write(schemaVersion)
-        assert(writer.bytes.count == fixedHeaderBytes, "the fixed header, previous hash included, is 69 bytes")
+        assert(writer.bytes.count == fixedHeaderBytes, "the fixed header, previous hash included, is 77 bytes")
         writer.writeShortText(stream)
         writer.writeShortText(type)
         writer.writeShortText(commandId)
@@ -167,6 +172,14 @@ enum RecordCodec {
     static func position(of record: UnsafeRawBufferPointer) -> UInt64? {
         guard record.count >= fixedHeaderBytes + 32 else { return nil }
         return bigEndianValue(UnsafeRawBufferPointer(rebasing: record[33..<41]))
+    }
+
+    /// A record's stream version and the position of its stream's previous event, read from the fixed header.
+    static func streamLink(of record: UnsafeRawBufferPointer) -> (version: UInt64, previous: UInt64)? {
+        guard record.count >= fixedHeaderBytes + 12 + 32,
+              let version = bigEndianValue(UnsafeRawBufferPointer(rebasing: record[41..<49])),
+              let previous = bigEndianValue(UnsafeRawBufferPointer(rebasing: record[49..<57])) else { return nil }
+        return (version, previous)
     }
 
     /// Recomputes a record's hash and compares it with the stored one. Returns the stored previous hash and
@@ -191,6 +204,8 @@ enum RecordCodec {
             let position = try reader.readUInt64()
             guard position == expectedPosition else { throw RecordError(position: expectedPosition, reason: "stored under key \(expectedPosition) but holds position \(position)") }
             _ = try reader.readUInt64()
+            let previousInStream = try reader.readUInt64()
+            guard previousInStream < position else { throw RecordError(position: expectedPosition, reason: "its stream's previous position \(previousInStream) is not before it") }
             _ = try reader.readInt64()
             let offset = try reader.readInt16()
             guard abs(Int(offset)) <= 18 * 60 else { throw RecordError(position: expectedPosition, reason: "offset \(offset) minutes is out of range") }
@@ -228,6 +243,10 @@ enum RecordCodec {
                 throw RecordError(position: expectedPosition, reason: "stored under key \(expectedPosition) but holds position \(position)")
             }
             let streamVersion = try reader.readUInt64()
+            let previousInStream = try reader.readUInt64()
+            guard previousInStream < position else {
+                throw RecordError(position: expectedPosition, reason: "its stream's previous position \(previousInStream) is not before it")
+            }
             let occurredMs = try reader.readInt64()
             let offset = try reader.readInt16()
             guard abs(Int(offset)) <= 18 * 60 else { throw RecordError(position: expectedPosition, reason: "offset \(offset) minutes is out of range") }
@@ -246,7 +265,7 @@ enum RecordCodec {
             guard reader.remaining == 0 else {
                 throw RecordError(position: expectedPosition, reason: "\(reader.remaining) bytes after the hash")
             }
-            return RecordedEvent(position: position, stream: stream, streamVersion: streamVersion, type: type,
+            return RecordedEvent(position: position, stream: stream, streamVersion: streamVersion, previousPositionInStream: previousInStream, type: type,
                                  schemaVersion: schemaVersion, commandId: commandId, actor: actor,
                                  occurredAt: Timestamp(epochMilliseconds: occurredMs, offsetMinutes: offset),
                                  recordedAt: Timestamp(epochMilliseconds: recordedMs, offsetMinutes: 0),
