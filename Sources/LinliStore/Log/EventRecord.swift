@@ -1,4 +1,5 @@
 import Crypto
+import Glibc
 
 /// The limits of the log. Every input has one; each is tested.
 public enum LogLimits {
@@ -57,7 +58,7 @@ public struct Hash: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether these are the 32 bytes in `raw`.
     public func equals(_ raw: UnsafeRawBufferPointer) -> Bool {
-        withUnsafeBytes { $0.elementsEqual(raw) }
+        raw.count == 32 && withUnsafeBytes { memcmp($0.baseAddress!, raw.baseAddress!, 32) == 0 }
     }
 
     public static func == (lhs: Hash, rhs: Hash) -> Bool {
@@ -189,7 +190,7 @@ enum RecordCodec {
         let bodyEnd = record.count - 32
         let computed = SHA256.hash(data: UnsafeRawBufferPointer(rebasing: record[0..<bodyEnd]))
         let stored = UnsafeRawBufferPointer(rebasing: record[bodyEnd...])
-        let valid = computed.withUnsafeBytes { $0.elementsEqual(stored) }
+        let valid = computed.withUnsafeBytes { memcmp($0.baseAddress!, stored.baseAddress!, 32) == 0 }
         return (UnsafeRawBufferPointer(rebasing: record[0..<32]), stored, valid)
     }
 
@@ -213,7 +214,7 @@ enum RecordCodec {
             _ = try reader.readUInt16()
             for _ in 0..<4 {
                 let count = Int(try reader.readUInt16())
-                let valid = try reader.withBytes(count) { String(validating: $0.bindMemory(to: UInt8.self), as: UTF8.self) != nil }
+                let valid = try reader.withBytes(count) { isValidUTF8($0) }
                 guard valid else { throw RecordError(position: expectedPosition, reason: "cannot decode: invalid UTF-8 in a name") }
             }
             let payloadCount = Int(try reader.readUInt32())
@@ -285,4 +286,11 @@ extension Hash {
     public static func sha256(_ text: String) -> Hash {
         Array(text.utf8).withUnsafeBytes { sha256($0) }
     }
+}
+
+/// Whether bytes are valid UTF-8; ASCII, the common case for ids and types, is checked without decoding.
+@inline(__always)
+func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    if bytes.allSatisfy({ $0 < 0x80 }) { return true }
+    return String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self) != nil
 }

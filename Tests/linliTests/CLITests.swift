@@ -1,0 +1,165 @@
+import Foundation
+import Testing
+
+/// Runs the built `linli` binary as a child process.
+struct CLI {
+    static let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("linli")
+
+    @discardableResult
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["LINLI_STORE"] = nil
+        env["LINLI_ACTOR"] = nil
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+}
+
+final class TemporaryDirectory {
+    let path: String
+    init() {
+        path = NSTemporaryDirectory() + "linli-cli-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    func sub(_ name: String) -> String { path + "/" + name }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// Commands that set up a small community, as an administrator would type them.
+let setup = """
+{"command":"community.register","id":"s-1","actor":"admin","at":"2024-01-01T09:00:00+08:00","community":"jiangshan","name":"市中心社区","district":"虎山街道"}
+{"command":"role.grant","id":"s-2","actor":"admin","at":"2024-01-01T09:00:00+08:00","subject":"gw-1","role":"gridWorker","community":"jiangshan"}
+{"command":"role.grant","id":"s-3","actor":"admin","at":"2024-01-01T09:00:00+08:00","subject":"sw-1","role":"socialWorker","community":"jiangshan"}
+{"command":"role.grant","id":"s-4","actor":"admin","at":"2024-01-01T09:00:00+08:00","subject":"sk-1","role":"storeKeeper","community":"jiangshan"}
+{"command":"points.rate.set","id":"s-5","actor":"admin","at":"2024-01-01T00:00:00+08:00","community":"jiangshan","pointsPerHour":10}
+{"command":"resident.register","id":"s-6","actor":"gw-1","at":"2024-01-02T09:00:00+08:00","resident":"r-1","community":"jiangshan","household":"h-1","name":"王秀英","birthYear":1948}
+{"command":"resident.register","id":"s-7","actor":"gw-1","at":"2024-01-02T09:00:00+08:00","resident":"r-2","community":"jiangshan","household":"h-2","name":"Li Jianguo","birthYear":1975}
+"""
+
+@Suite("The linli command line, run as a child process", .serialized)
+struct CLITests {
+    func initialised() throws -> TemporaryDirectory {
+        let dir = TemporaryDirectory()
+        let created = try CLI.run(["init", "--admin", "admin", "--store", dir.sub("s")])
+        #expect(created.status == 0, "\(created.err)")
+        let applied = try CLI.run(["apply", "-", "--store", dir.sub("s")], stdin: setup)
+        #expect(applied.status == 0, "\(applied.err)")
+        #expect(applied.out == "applied 7, rejected 0, events appended 7, head position 8\n")
+        return dir
+    }
+
+    @Test("a store is chosen by --store, else LINLI_STORE; a missing store says how to create one (exit 3)")
+    func storeSelection() throws {
+        let dir = try initialised()
+        let viaEnv = try CLI.run(["balance", "resident:r-1", "--json"], environment: ["LINLI_STORE": dir.sub("s")])
+        #expect(viaEnv.status == 0)
+        let missing = try CLI.run(["balance", "resident:r-1", "--store", dir.sub("nothing")])
+        #expect(missing.status == 3)
+        #expect(missing.err.contains("linli init --admin ID --store \(dir.sub("nothing"))"))
+        let file = dir.sub("file")
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        let notStore = try CLI.run(["balance", "resident:r-1", "--store", file])
+        #expect(notStore.status == 3 && notStore.err.contains("regular file"))
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "x")
+    }
+
+    @Test("apply is atomic: every rejected line on stderr as LINE: reason: message, nothing written, exit 1; --continue commits the rest")
+    func applyModes() throws {
+        let dir = try initialised()
+        let store = dir.sub("s")
+        let batch = """
+        {"command":"hours.log","id":"h-1","actor":"gw-1","at":"2024-03-01T09:30:00+08:00","log":"l-1","volunteer":"r-1","minutes":90,"activity":"敲门入户","category":"visit"}\r
+        \r
+        {"command":"hours.verify","id":"h-2","actor":"sw-1","at":"2024-03-01T18:00:00+08:00","log":"l-1"}
+        {"command":"hours.log","id":"h-3","actor":"gw-1","at":"2024-03-01T09:30:00+08:00","log":"l-2","volunteer":"r-404","minutes":90,"activity":"巡逻","category":"visit"}
+        {"command":"hours.log","id":"h-4","actor":"gw-1","at":"2024-03-01T09:30:00","log":"l-3","volunteer":"r-1","minutes":90,"activity":"巡逻","category":"visit"}
+
+        """
+        let path = dir.sub("batch.ndjson")
+        try batch.write(toFile: path, atomically: true, encoding: .utf8)
+        let atomic = try CLI.run(["apply", path, "--store", store])
+        #expect(atomic.status == 1)
+        let errors = atomic.err.split(separator: "\n").filter { $0.first?.isNumber == true }
+        #expect(errors == [
+            "4: unknownResident: volunteer: no resident \"r-404\"",
+            "5: invalidField: at: \"2024-03-01T09:30:00\" is not an ISO 8601 time with an offset and a possible date",
+        ])
+        #expect(!atomic.err.contains("1: ") && !atomic.err.contains("3: "), "valid lines are never named")
+        #expect(try CLI.run(["balance", "resident:r-1", "--store", store, "--json"]).out.contains("\"balance\":0"))
+        let continued = try CLI.run(["apply", path, "--continue", "--store", store])
+        #expect(continued.status == 1)
+        #expect(continued.out == "applied 2, rejected 2, events appended 2, head position 10\n")
+        #expect(try CLI.run(["balance", "resident:r-1", "--store", store, "--json"]).out.contains("\"balance\":15"))
+    }
+
+    @Test("balance --json has the contract's fields; statement lines trace to positions")
+    func jsonShapes() throws {
+        let dir = try initialised()
+        let store = dir.sub("s")
+        #expect(try CLI.run(["hours", "log", "--log", "l-1", "--volunteer", "r-1", "--minutes", "120", "--activity", "敲门入户", "--category", "visit",
+                             "--as", "gw-1", "--at", "2024-03-01T09:30:00+08:00", "--id", "c-1", "--store", store]).status == 0)
+        let verify = try CLI.run(["hours", "verify", "--log", "l-1", "--store", store, "--id", "c-2"], environment: ["LINLI_ACTOR": "sw-1"])
+        #expect(verify.status == 0 && verify.out == "hours.verify c-2: recorded at position 10\n", "\(verify.out)\(verify.err)")
+        let balance = try CLI.run(["balance", "resident:r-1", "--json", "--store", store])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(balance.out.utf8)) as? [String: Any])
+        #expect(json["account"] as? String == "resident:r-1")
+        #expect(json["balance"] as? Int == 20 && json["credited"] as? Int == 20 && json["debited"] as? Int == 0)
+        #expect(json["position"] as? Int == 10)
+        let issuance = try #require(try JSONSerialization.jsonObject(with: Data(try CLI.run(["balance", "issuance:jiangshan", "--json", "--store", store]).out.utf8)) as? [String: Any])
+        #expect(issuance["balance"] as? Int == -20)
+        let statement = try #require(try JSONSerialization.jsonObject(with: Data(try CLI.run(["statement", "resident:r-1", "--json", "--store", store]).out.utf8)) as? [String: Any])
+        let postings = try #require(statement["postings"] as? [[String: Any]])
+        #expect(postings.count == 1 && postings[0]["position"] as? Int == 10 && postings[0]["balance"] as? Int == 20 && postings[0]["pointsPerHour"] as? Int == 10)
+        // Rejections: exit 1 and the reason.
+        let short = try CLI.run(["points", "transfer", "--from", "r-1", "--to", "r-2", "--points", "21", "--reason", "转赠", "--as", "r-1", "--store", store])
+        #expect(short.status == 1 && short.err.contains("insufficientBalance"))
+    }
+
+    @Test("tables line up Chinese names (two cells each); CSV quotes")
+    func goldenTable() throws {
+        let dir = try initialised()
+        let store = dir.sub("s")
+        for (item, name, price) in [("rice", "大米5斤", "20"), ("towel", "towel, white", "5")] {
+            #expect(try CLI.run(["gift", "stock", "--item", item, "--community", "jiangshan", "--name", name, "--price", price, "--quantity", "3",
+                                 "--as", "sk-1", "--store", store]).status == 0)
+        }
+        let table = try CLI.run(["stock", "--store", store])
+        #expect(table.out == """
+        item   name          price  quantity
+        ─────  ────────────  ─────  ────────
+        rice   大米5斤          20         3
+        towel  towel, white      5         3
+
+        """)
+        let csv = try CLI.run(["stock", "--csv", "--store", store])
+        #expect(csv.out == "item,name,price,quantity\nrice,大米5斤,20,3\ntowel,\"towel, white\",5,3\n")
+    }
+
+    @Test("exit codes: 0, 1, 2, 3")
+    func exitCodes() throws {
+        let dir = try initialised()
+        #expect(try CLI.run(["stock", "--store", dir.sub("s")]).status == 0)
+        #expect(try CLI.run(["apply", "-", "--store", dir.sub("s")], stdin: "{not json}\n").status == 1)
+        let usage = try CLI.run(["balance", "--store", dir.sub("s")])
+        #expect(usage.status == 2 && usage.err.contains("Usage"))
+        #expect(try CLI.run(["frobnicate"]).status == 2)
+        #expect(try CLI.run(["stock", "--json", "--csv", "--store", dir.sub("s")]).status == 2)
+        #expect(try CLI.run(["stock", "--store", dir.sub("none")]).status == 3)
+        let help = try CLI.run(["--help"])
+        #expect(help.status == 0 && help.out.contains("Exit codes: 0 success; 1"))
+    }
+}
