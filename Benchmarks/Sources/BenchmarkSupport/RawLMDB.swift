@@ -65,6 +65,35 @@ public final class RawLMDB: @unchecked Sendable {
         precondition(mdb_txn_commit(txn) == 0)
     }
 
+    /// Stores key/value pairs (in key order) in one transaction.
+    public func putKeyed(_ pairs: [([UInt8], [UInt8])]) {
+        var txn: OpaquePointer?
+        precondition(mdb_txn_begin(env, nil, 0, &txn) == 0)
+        for (key, value) in pairs {
+            key.withUnsafeBytes { k in
+                value.withUnsafeBytes { v in
+                    var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+                    var vv = MDB_val(mv_size: v.count, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
+                    precondition(mdb_put(txn, dbi, &kv, &vv, 0) == 0)
+                }
+            }
+        }
+        precondition(mdb_txn_commit(txn) == 0)
+    }
+
+    /// A read transaction, one `mdb_get`, a copy of the value: the raw cost of a balance look-up.
+    public func get(_ key: [UInt8]) -> [UInt8]? {
+        var txn: OpaquePointer?
+        precondition(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn) == 0)
+        defer { mdb_txn_abort(txn) }
+        return key.withUnsafeBytes { k -> [UInt8]? in
+            var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+            var vv = MDB_val()
+            guard mdb_get(txn, dbi, &kv, &vv) == 0 else { return nil }
+            return Array(UnsafeRawBufferPointer(start: vv.mv_data, count: vv.mv_size))
+        }
+    }
+
     /// One put and one durable commit: the raw cost of a single-event write.
     public func putAndCommit(_ value: [UInt8]) {
         var txn: OpaquePointer?

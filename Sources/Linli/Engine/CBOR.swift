@@ -142,8 +142,14 @@ public enum CBOR {
     static func text(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int, _ count: UInt64) throws(DecodeError) -> String {
         guard count <= UInt64(bytes.count - offset) else { throw DecodeError(offset: offset, reason: "text longer than the input") }
         let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + Int(count))])
-        guard let value = String(validating: slice.bindMemory(to: UInt8.self), as: UTF8.self) else {
-            throw DecodeError(offset: offset, reason: "invalid UTF-8 in text")
+        let value: String
+        if slice.allSatisfy({ $0 < 0x80 }) {
+            value = String(decoding: slice, as: UTF8.self)
+        } else {
+            guard let text = String(validating: slice.bindMemory(to: UInt8.self), as: UTF8.self) else {
+                throw DecodeError(offset: offset, reason: "invalid UTF-8 in text")
+            }
+            value = text
         }
         offset += Int(count)
         return value

@@ -135,8 +135,8 @@ public struct Command: Sendable, Equatable {
     public let at: Timestamp
     /// The fields, validated against the command's spec.
     public let fields: [String: JSONValue]
-    /// The whole command as JSON, canonical (keys sorted): its digest makes the id idempotent.
-    public let canonical: String
+    /// SHA-256 of the whole command as canonical JSON (keys sorted): it makes the id idempotent.
+    public let digest: Hash
 
     /// Builds and validates a command from typed values, as an embedder does:
     /// `try Command("hours.log", id: "c-1", actor: "w-01", at: t, ["log": "l-1", "volunteer": "r-12", "minutes": 90, …])`.
@@ -160,8 +160,7 @@ public struct Command: Sendable, Equatable {
             throw Rejection.invalid("at", "\"\(atText)\" is not an ISO 8601 time with an offset and a possible date")
         }
         var fields: [String: JSONValue] = [:]
-        let known = Set(spec.fields.map(\.name)).union(["command", "id", "actor", "at"])
-        for (key, _) in pairs where !known.contains(key) {
+        for (key, _) in pairs where !Command.envelope.contains(key) && !spec.fields.contains(where: { $0.name == key }) {
             throw Rejection.invalid(key, "unknown field for \(name)")
         }
         for field in spec.fields {
@@ -177,7 +176,7 @@ public struct Command: Sendable, Equatable {
         self.actor = actor
         self.at = at
         self.fields = fields
-        self.canonical = json.canonicalText
+        self.digest = json.canonicalBytes.withUnsafeBytes { Hash.sha256($0) }
     }
 
     /// A string field (an id, a text or an enumeration value); "" when absent.
@@ -204,7 +203,9 @@ public struct Command: Sendable, Equatable {
         return items.compactMap { if case .string(let value) = $0 { return value } else { return nil } }
     }
 
-    public static func == (lhs: Command, rhs: Command) -> Bool { lhs.canonical == rhs.canonical }
+    public static func == (lhs: Command, rhs: Command) -> Bool { lhs.digest == rhs.digest }
+
+    static let envelope = ["command", "id", "actor", "at"]
 }
 
 /// Field checks, each throwing an `invalidField` rejection that names the field and the value.
@@ -224,14 +225,14 @@ enum Validation {
             guard text.utf8.count <= FieldLimits.idBytesMax else {
                 throw Rejection.invalid(field, "is \(text.utf8.count) bytes; identifiers are at most \(FieldLimits.idBytesMax)")
             }
-            guard !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            guard !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
                 throw Rejection.invalid(field, "must not contain control characters")
             }
         case let .text(maxBytes, nonEmpty):
             guard case .string(let text) = value else { throw Rejection.invalid(field, "must be a string, not \(value.typeName)") }
-            if nonEmpty && text.trimmingSpaces.isEmpty { throw Rejection.invalid(field, "must not be empty") }
+            if nonEmpty && text.isBlank { throw Rejection.invalid(field, "must not be empty") }
             guard text.utf8.count <= maxBytes else { throw Rejection.invalid(field, "is \(text.utf8.count) bytes; the limit is \(maxBytes)") }
-            guard !text.unicodeScalars.contains(where: { $0.value == 0 }) else { throw Rejection.invalid(field, "must not contain NUL") }
+            guard !text.utf8.contains(0) else { throw Rejection.invalid(field, "must not contain NUL") }
         case .int(let range):
             guard case .int(let number) = value else { throw Rejection.invalid(field, "must be a whole number, not \(value.typeName)") }
             guard range.contains(number) else {
@@ -267,11 +268,11 @@ enum Validation {
 }
 
 extension String {
-    var trimmingSpaces: Substring {
-        var slice = Substring(self)
-        while let first = slice.first, first.isWhitespace { slice = slice.dropFirst() }
-        while let last = slice.last, last.isWhitespace { slice = slice.dropLast() }
-        return slice
+    /// Whether the text is empty or only white space (ASCII or Unicode, the ideographic space included).
+    var isBlank: Bool {
+        // Fast path: any ASCII byte that is not white space settles it.
+        if utf8.contains(where: { $0 < 0x80 && $0 != 0x20 && ($0 < 0x09 || $0 > 0x0D) }) { return false }
+        return unicodeScalars.allSatisfy { $0.properties.isWhitespace }
     }
 }
 

@@ -63,13 +63,16 @@ final class Decision {
     }
 
     /// Refuses the command unless the actor holds one of `staff` in the command's community, or holds
-    /// `resident` there and `asResident` is true (the command is the resident's own).
+    /// `resident` there and `asResident` is true (the command is the resident's own). Each grant is one
+    /// exact look-up: (actor, community, role), or (actor, "*", admin) for the administrator made by `init`.
     func authorize(_ staff: Set<Role>, asResident: Bool = false, _ txn: borrowing some TransactionReading & ~Copyable) throws {
         let actor = command.actor
-        let held = try roles(of: actor, in: community, txn)
-        if !held.isDisjoint(with: staff) { return }
-        if asResident && held.contains(.resident) { return }
-        let known = try !held.isEmpty || isKnownActor(actor, txn)
+        for role in staff {
+            if try txn.value(in: tables.registry["roles"], key: compositeKey(actor, community, role.rawValue)) != nil { return }
+        }
+        if staff.contains(.admin), try txn.value(in: tables.registry["roles"], key: compositeKey(actor, "*", Role.admin.rawValue)) != nil { return }
+        if asResident, let resident = try Rows.get(tables.registry["residents"], actor, txn), resident.string("community") == community { return }
+        let known = try isKnownActor(actor, txn)
         let needed = staff.map(\.rawValue).sorted() + (asResident ? ["resident (for themselves)"] : [])
         throw Rejection(.unauthorized, field: "actor",
                         known ? "actor: \(actor) may not run \(command.name) in \(community.isEmpty ? "this community" : community); it needs \(needed.joined(separator: " or "))"

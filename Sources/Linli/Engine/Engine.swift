@@ -191,7 +191,7 @@ public final class Engine: @unchecked Sendable {
     private struct RollbackWith: Error { let report: BatchReport }
 
     private func execute(_ command: Command, _ writer: borrowing LogWriter, _ tables: Tables) throws -> CommandOutcome {
-        let digest = Hash.sha256(command.canonical)
+        let digest = command.digest
         if let earlier = try writer.commandRecord(command.id) {
             guard earlier.digest == digest else {
                 return .rejected(Rejection(.duplicateCommandId, field: "id", "id: \(command.id) was used at position \(earlier.first) for a different command"))

@@ -55,18 +55,26 @@ public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressi
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Compact JSON with object keys sorted: the canonical form whose digest makes a command idempotent.
-    public var canonicalText: String { sortedKeys.text }
-
-    var sortedKeys: JSONValue {
-        switch self {
-        case .array(let items): return .array(items.map(\.sortedKeys))
-        case .object(let pairs): return .object(pairs.map { ($0.0, $0.1.sortedKeys) }.sorted { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) })
-        default: return self
-        }
+    /// Compact JSON with object keys sorted by their UTF-8 bytes, at every depth: the canonical form whose
+    /// digest makes a command idempotent (the same body with other spacing or key order is the same command).
+    public var canonicalText: String {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        write(into: &out, sortingKeys: true)
+        return String(decoding: out, as: UTF8.self)
     }
 
-    func write(into out: inout [UInt8]) {
+    /// The canonical form's bytes.
+    public var canonicalBytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        write(into: &out, sortingKeys: true)
+        return out
+    }
+
+    func write(into out: inout [UInt8]) { write(into: &out, sortingKeys: false) }
+
+    func write(into out: inout [UInt8], sortingKeys: Bool) {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
@@ -76,24 +84,37 @@ public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressi
             out.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                item.write(into: &out)
+                item.write(into: &out, sortingKeys: sortingKeys)
             }
             out.append(UInt8(ascii: "]"))
         case .object(let pairs):
             out.append(UInt8(ascii: "{"))
-            for (index, pair) in pairs.enumerated() {
+            var order = Array(pairs.indices)
+            if sortingKeys { order.sort { pairs[$0].0.utf8.lexicographicallyPrecedes(pairs[$1].0.utf8) } }
+            for (index, pairIndex) in order.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                JSONValue.writeString(pair.0, into: &out)
+                JSONValue.writeString(pairs[pairIndex].0, into: &out)
                 out.append(UInt8(ascii: ":"))
-                pair.1.write(into: &out)
+                pairs[pairIndex].1.write(into: &out, sortingKeys: sortingKeys)
             }
             out.append(UInt8(ascii: "}"))
         }
     }
 
     static func writeString(_ value: String, into out: inout [UInt8]) {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
         out.append(UInt8(ascii: "\""))
+        // Most texts need no escape: copy them whole.
+        var text = value
+        let plain = text.withUTF8 { utf8 -> Bool in
+            for byte in utf8 where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return false }
+            out.append(contentsOf: utf8)
+            return true
+        }
+        if plain {
+            out.append(UInt8(ascii: "\""))
+            return
+        }
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [92, 34])
@@ -198,14 +219,14 @@ public struct JSONParser {
         guard depth <= Self.depthMax else { throw error("nested deeper than \(Self.depthMax)") }
         index += 1
         var pairs: [(String, JSONValue)] = []
-        var keys = Set<String>()
         skipSpace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(pairs) }
         while true {
             skipSpace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key in quotes") }
             let key = try parseString()
-            guard keys.insert(key).inserted else { throw error("duplicate key \"\(key)\"") }
+            // Commands have a dozen keys at most: a linear scan beats hashing them.
+            guard !pairs.contains(where: { $0.0 == key }) else { throw error("duplicate key \"\(key)\"") }
             skipSpace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after key \"\(key)\"") }
             index += 1
@@ -274,6 +295,14 @@ public struct JSONParser {
 
     mutating func parseString() throws(JSONSyntaxError) -> String {
         index += 1
+        // Fast path: no escape before the closing quote; the line was validated as UTF-8 already.
+        var end = index
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            let text = bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[index..<end]), as: UTF8.self) }
+            index = end + 1
+            return text
+        }
         var out: [UInt8] = []
         while true {
             guard index < bytes.count else { throw error("unterminated string") }

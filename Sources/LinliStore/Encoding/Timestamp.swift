@@ -58,7 +58,12 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     /// millisecond), and an offset that must be there (`Z` or `±HH:MM`). Returns nil for anything else,
     /// an impossible date (`2023-02-29`) included.
     public init?(iso8601 text: String) {
-        let c = Array(text.utf8)
+        var text = text
+        guard let parsed = text.withUTF8({ Timestamp.parse($0) }) else { return nil }
+        self = parsed
+    }
+
+    private static func parse(_ c: UnsafeBufferPointer<UInt8>) -> Timestamp? {
         guard c.count >= 20, c.count <= 40 else { return nil }
         func digits(_ start: Int, _ count: Int) -> Int? {
             guard start + count <= c.count else { return nil }
@@ -100,7 +105,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         }
         let days = daysFromCivil(year, month, day)
         let localMs = Int64(days) * 86_400_000 + Int64(hour * 3_600_000 + minute * 60_000 + second * 1000 + millisecond)
-        self.init(epochMilliseconds: localMs - Int64(offset) * 60_000, offsetMinutes: Int16(offset))
+        return Timestamp(epochMilliseconds: localMs - Int64(offset) * 60_000, offsetMinutes: Int16(offset))
     }
 }
 

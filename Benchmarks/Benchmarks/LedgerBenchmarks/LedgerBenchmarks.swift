@@ -1,0 +1,157 @@
+// The points ledger beside raw LMDB (issue 3): applying ledger commands in batches of 1,000, and a
+// balance read.
+import Benchmark
+import BenchmarkSupport
+import Foundation
+import Linli
+
+let residentsCount = 1_000
+let batchCommands = 1_000
+let batchesMax = 100
+
+func line(_ name: String, _ id: String, _ actor: String, _ at: String, _ fields: [(String, JSONValue)]) -> [UInt8] {
+    Array(JSONValue.object([("command", .string(name)), ("id", .string(id)), ("actor", .string(actor)), ("at", .string(at))] + fields).text.utf8)
+}
+
+/// A store with a community, staff, 1,000 residents, a rate and a well-stocked gift.
+func preparedEngine(_ name: String) -> Engine {
+    let engine = try! Engine.create(at: temporaryStorePath(name), admin: "admin", at: Timestamp(iso8601: "2024-01-01T08:00:00+08:00"))
+    var lines = [
+        line("community.register", "s-0", "admin", "2024-01-01T08:00:00+08:00", [("community", "jiangshan"), ("name", "市中心社区"), ("district", "虎山街道")]),
+        line("points.rate.set", "s-1", "admin", "2024-01-01T08:00:00+08:00", [("community", "jiangshan"), ("pointsPerHour", 10)]),
+    ]
+    for (index, (subject, role)) in [("gw-1", "gridWorker"), ("sw-1", "socialWorker"), ("sk-1", "storeKeeper")].enumerated() {
+        lines.append(line("role.grant", "s-r\(index)", "admin", "2024-01-01T08:00:00+08:00", [("subject", .string(subject)), ("role", .string(role)), ("community", "jiangshan")]))
+    }
+    for index in 0..<residentsCount {
+        lines.append(line("resident.register", "s-p\(index)", "gw-1", "2024-01-02T08:00:00+08:00", [("resident", .string("r-\(index)")), ("community", "jiangshan"),
+                                                                                                 ("household", .string("h-\(index / 3)")), ("name", "王秀英"), ("birthYear", 1950)]))
+    }
+    lines.append(line("gift.stock", "s-g", "sk-1", "2024-01-02T08:00:00+08:00", [("item", "towel"), ("community", "jiangshan"), ("name", "毛巾"), ("pricePoints", 1), ("quantity", 1_000_000)]))
+    let report = try! engine.apply(lines: lines)
+    precondition(report.committed, "set-up rejected: \(report.rejections.first.map { "\($0.rejection)" } ?? "")")
+    return engine
+}
+
+/// 100 batches of 1,000 commands: hours.log, hours.verify of the previous batch's logs, and gift.redeem
+/// by residents who have points, the mix of a year at the charity store. The generator keeps balances so
+/// that no line is rejected.
+let ledgerBatches: [[[UInt8]]] = {
+    var batches: [[[UInt8]]] = []
+    var pending: [(log: String, resident: Int, minutes: Int64)] = []
+    var balances = [Int64](repeating: 0, count: residentsCount)
+    var n = 0
+    for batch in 0..<batchesMax {
+        var lines: [[UInt8]] = []
+        let day = String(format: "2024-%02d-%02dT", 2 + batch / 28, 1 + batch % 28)
+        var verifiable = pending
+        pending = []
+        while lines.count < batchCommands {
+            n += 1
+            let resident = (n * 7919) % residentsCount
+            if n % 5 == 0, balances[resident] >= 1 {
+                balances[resident] -= 1
+                lines.append(line("gift.redeem", "c-\(n)", "sk-1", day + "18:00:00+08:00", [("redemption", .string("x-\(n)")), ("resident", .string("r-\(resident)")), ("item", "towel"), ("quantity", 1)]))
+            } else if let next = verifiable.popLast(), n % 2 == 0 {
+                balances[next.resident] += next.minutes * 10 / 60
+                lines.append(line("hours.verify", "c-\(n)", "sw-1", day + "17:00:00+08:00", [("log", .string(next.log))]))
+            } else {
+                let minutes = Int64(30 + n % 8 * 15)
+                pending.append(("l-\(n)", resident, minutes))
+                lines.append(line("hours.log", "c-\(n)", "gw-1", day + "09:30:00+08:00", [("log", .string("l-\(n)")), ("volunteer", .string("r-\(resident)")),
+                                                                                         ("minutes", .int(minutes)), ("activity", "敲门入户"), ("category", "visit")]))
+            }
+        }
+        pending += verifiable
+        batches.append(lines)
+    }
+    return batches
+}()
+
+/// Applies every batch to a fresh store and returns the records each batch appended (the raw baseline
+/// appends exactly these bytes). package-benchmark runs each benchmark in a process of its own, so the
+/// baseline makes them itself, outside its measurement.
+func recordsPerBatch() throws -> [[[UInt8]]] {
+    let engine = preparedEngine("ledger-records")
+    defer { try? FileManager.default.removeItem(atPath: engine.log.path) }
+    let events = try engine.log.environment.database(named: "events", create: false)
+    var out: [[[UInt8]]] = []
+    for batch in ledgerBatches {
+        let first = try engine.log.head.position + 1
+        let report = try engine.apply(lines: batch)
+        precondition(report.committed && report.rejected == 0)
+        out.append(try engine.log.environment.read { txn in
+            var records: [[UInt8]] = []
+            try txn.walk(events, from: bigEndianKey(first)) { _, value in records.append(Array(value)); return true }
+            return records
+        })
+    }
+    return out
+}
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .throughput], timeUnits: .microseconds,
+                                           warmupIterations: 0, maxDuration: .seconds(30), maxIterations: batchesMax)
+
+    // Applying 100 batches of 1,000 ledger commands; each iteration is one batch.
+    Benchmark("ledger apply 1000 commands · linli") { (benchmark: Benchmark) throws in
+        let engine = preparedEngine("ledger")
+        var batch = 0
+        for _ in benchmark.scaledIterations {
+            benchmark.startMeasurement()
+            let report = try engine.apply(lines: ledgerBatches[batch % batchesMax])
+            benchmark.stopMeasurement()
+            precondition(report.committed && report.rejected == 0, "a benchmark line was rejected: \(report.rejections.first.map { "\($0.rejection)" } ?? "")")
+            batch += 1
+        }
+        try? FileManager.default.removeItem(atPath: engine.log.path)
+    }
+
+    // The raw append of the very events those batches produced, one transaction per batch.
+    Benchmark("ledger apply 1000 commands · raw") { (benchmark: Benchmark) throws in
+        let raw = RawLMDB(path: temporaryStorePath("ledger-raw"))
+        let appendedRecords = try recordsPerBatch()
+        var batch = 0
+        for _ in benchmark.scaledIterations {
+            let records = appendedRecords[batch % appendedRecords.count]
+            benchmark.startMeasurement()
+            raw.appendRecords(records)
+            benchmark.stopMeasurement()
+            batch += 1
+        }
+        try? FileManager.default.removeItem(atPath: raw.path)
+    }
+
+    // A balance read, in-process: 1,000 reads per iteration (the figure is per 1,000).
+    Benchmark("balance read x1000 · linli", configuration: .init(maxDuration: .seconds(5), maxIterations: 2_000)) { (benchmark: Benchmark) throws in
+        let engine = preparedEngine("balance")
+        let report = try engine.apply(lines: ledgerBatches[0] + ledgerBatches[1])
+        precondition(report.committed)
+        let accounts = (0..<residentsCount).map { "resident:r-\($0)" }
+        var index = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            for _ in 0..<1_000 {
+                blackHole(try engine.balance(of: accounts[index % residentsCount]))
+                index += 1
+            }
+        }
+        benchmark.stopMeasurement()
+        try? FileManager.default.removeItem(atPath: engine.log.path)
+    }
+    Benchmark("balance read x1000 · raw", configuration: .init(maxDuration: .seconds(5), maxIterations: 2_000)) { (benchmark: Benchmark) throws in
+        // The same 1,000 keys and row sizes in a bare environment: a read transaction and one mdb_get each.
+        let raw = RawLMDB(path: temporaryStorePath("balance-raw"))
+        raw.putKeyed((0..<residentsCount).map { (Array("resident:r-\($0)".utf8), [UInt8](repeating: 7, count: 60)) })
+        var index = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            for _ in 0..<1_000 {
+                blackHole(raw.get(Array("resident:r-\(index % residentsCount)".utf8)))
+                index += 1
+            }
+        }
+        benchmark.stopMeasurement()
+        try? FileManager.default.removeItem(atPath: raw.path)
+    }
+}
