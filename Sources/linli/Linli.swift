@@ -21,7 +21,7 @@ struct LinliCLI: ParsableCommand {
         """,
         version: LinliVersion.string,
         subcommands: [Init.self, Apply.self, Balance.self, Statement.self, Stock.self, Wishes.self, Fund.self,
-                      Hours.self, Gift.self, Points.self, Export.self, Demo.self]
+                      Hours.self, Gift.self, Points.self, Audit.self, Export.self, Demo.self]
     )
 }
 

@@ -163,3 +163,34 @@ struct CLITests {
         #expect(help.status == 0 && help.out.contains("Exit codes: 0 success; 1"))
     }
 }
+
+@Suite("linli audit verify, run as a child process", .serialized)
+struct AuditCLITests {
+    @Test("exit 0 and ok on a clean store; exit 1 naming the position when a copy's payload byte is flipped")
+    func auditVerify() throws {
+        let dir = TemporaryDirectory()
+        let store = dir.sub("s")
+        #expect(try CLI.run(["init", "--admin", "admin", "--store", store]).status == 0)
+        #expect(try CLI.run(["apply", "-", "--store", store], stdin: setup).status == 0)
+        let clean = try CLI.run(["audit", "verify", "--json", "--store", store])
+        #expect(clean.status == 0, "\(clean.out)\(clean.err)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(clean.out.utf8)) as? [String: Any])
+        #expect(json["ok"] as? Bool == true && json["events"] as? Int == 8 && (json["mismatches"] as? [Any])?.isEmpty == true)
+        #expect((json["head"] as? String)?.count == 64)
+        // A copy of the store with the name 王秀英 altered in place: the chain breaks at that event.
+        let copy = dir.sub("copy")
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        var data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: store + "/data.mdb")))
+        let needle = Array("王秀英".utf8)
+        let places = data.indices.filter { data[$0] == needle[0] && data[$0...].starts(with: needle) }
+        #expect(!places.isEmpty)
+        for at in places { data[at + 3] ^= 0x01 }
+        try Data(data).write(to: URL(fileURLWithPath: copy + "/data.mdb"))
+        let tampered = try CLI.run(["audit", "verify", "--json", "--store", copy])
+        #expect(tampered.status == 1)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(tampered.out.utf8)) as? [String: Any])
+        #expect(report["ok"] as? Bool == false)
+        let failures = try #require(report["mismatches"] as? [[String: Any]])
+        #expect(failures.contains { $0["kind"] as? String == "chain" && $0["position"] as? Int == 7 }, "\(failures)")
+    }
+}

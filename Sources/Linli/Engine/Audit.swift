@@ -1,0 +1,65 @@
+import LinliStore
+
+/// What `linli audit verify` reports: the chain re-checked over every event, and every projection
+/// rebuilt from position 1 and compared with the stored one.
+public struct AuditReport: Sendable {
+    /// The chain check.
+    public var chain: ChainReport
+    /// The projection comparison.
+    public var projections: ProjectionReport
+    /// True when both hold.
+    public var ok: Bool { chain.ok && projections.ok }
+
+    /// The report as one JSON document: `{"ok","events","head","mismatches":[...]}` (DOMAIN.md section 4).
+    /// A chain failure is `{"kind":"chain","position","reason"}`; a projection mismatch is
+    /// `{"kind":"projection","projection","database","key","stored","rebuilt","position"}`, where
+    /// `position` is the last event that wrote the key (from the stored value, else the rebuilt one).
+    public var json: JSONValue {
+        var mismatches: [JSONValue] = chain.failures.map { ["kind": "chain", "position": .int(Int64($0.position)), "reason": .string($0.reason)] }
+        for mismatch in projections.mismatches {
+            mismatches.append([
+                "kind": "projection", "projection": .string(mismatch.projection), "database": .string(mismatch.database),
+                "key": .string(AuditRendering.key(mismatch.key)),
+                "stored": mismatch.stored.map(AuditRendering.value) ?? .null,
+                "rebuilt": mismatch.rebuilt.map(AuditRendering.value) ?? .null,
+                "position": .int(Int64(AuditRendering.position(mismatch.stored ?? mismatch.rebuilt ?? []))),
+            ])
+        }
+        return [
+            "ok": .bool(ok), "events": .int(Int64(chain.events)), "head": .string(chain.head.hash.hex),
+            "headPosition": .int(Int64(chain.head.position)), "mismatches": .array(mismatches),
+        ]
+    }
+}
+
+/// How stored keys and values are shown to a person.
+public enum AuditRendering {
+    /// A key as text: its parts (separated by NUL bytes in storage) joined by "/", an 8-byte part in hex.
+    public static func key(_ bytes: [UInt8]) -> String {
+        bytes.split(separator: 0, omittingEmptySubsequences: false).map { part -> String in
+            if let text = String(validating: part, as: UTF8.self), !text.utf8.contains(where: { $0 < 0x20 }) { return text }
+            return "0x" + hexString(part)
+        }.joined(separator: "/")
+    }
+
+    /// A projection value (position ‖ CBOR) as JSON; hex when it does not decode.
+    public static func value(_ bytes: [UInt8]) -> JSONValue {
+        guard bytes.count > 8, let decoded = try? CBOR.decode(Array(bytes[8...])) else { return .string(hexString(bytes)) }
+        return decoded
+    }
+
+    /// The position of the last event that wrote a projection value.
+    public static func position(_ bytes: [UInt8]) -> UInt64 {
+        bytes.withUnsafeBytes { bigEndianValue($0) } ?? 0
+    }
+}
+
+extension Engine {
+    /// Re-checks the hash chain over every event, then rebuilds every projection from position 1 into
+    /// scratch databases and compares each with the stored one.
+    public func audit(progress: ((String, UInt64, UInt64) -> Void)? = nil) throws -> AuditReport {
+        let chain = try log.verifyChain { progress?("chain", $0, $1) }
+        let projections = try log.verifyProjections { progress?("projections", $0, $1) }
+        return AuditReport(chain: chain, projections: projections)
+    }
+}
