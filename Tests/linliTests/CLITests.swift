@@ -77,6 +77,36 @@ struct CLITests {
         #expect(try String(contentsOfFile: file, encoding: .utf8) == "x")
     }
 
+    @Test("an unreadable store is a store error (exit 3) that says why, and is left as it was")
+    func unreadableStore() throws {
+        let dir = try initialised()
+        let store = dir.sub("s")
+        let before = try FileManager.default.contentsOfDirectory(atPath: store).sorted()
+        let data = try Data(contentsOf: URL(fileURLWithPath: store + "/data.mdb"))
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: store)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir.path)
+        // Run as the unprivileged user `nobody` (root reads everything), through util-linux's setpriv.
+        let setpriv = URL(fileURLWithPath: "/usr/bin/setpriv")
+        try #require(FileManager.default.isExecutableFile(atPath: setpriv.path), "setpriv (util-linux) is needed for this test")
+        // A copy of the binary in the test's own folder, so that `nobody` can reach it wherever CI cloned.
+        let binary = dir.sub("linli")
+        try FileManager.default.copyItem(atPath: CLI.binary.path, toPath: binary)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: binary)
+        let process = Process()
+        process.executableURL = setpriv
+        process.arguments = ["--reuid", "65534", "--regid", "65534", "--clear-groups", binary, "balance", "resident:r-1", "--store", store]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 3)
+        #expect(message.contains("Permission denied"), "\(message)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store).sorted() == before)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: store + "/data.mdb")) == data)
+    }
+
     @Test("apply is atomic: every rejected line on stderr as LINE: reason: message, nothing written, exit 1; --continue commits the rest")
     func applyModes() throws {
         let dir = try initialised()
