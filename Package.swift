@@ -50,8 +50,10 @@ let package = Package(
             name: "linli-crashtest",
             dependencies: ["LinliStore"]
         ),
-        .testTarget(name: "LinliStoreTests", dependencies: ["LinliStore"]),
-        .testTarget(name: "LinliTests", dependencies: ["Linli"]),
-        .testTarget(name: "linliTests", dependencies: ["Linli"]),
+        // Temporary folders, seeded randomness and child processes, shared by the test targets.
+        .target(name: "LinliTestSupport", path: "Tests/Support"),
+        .testTarget(name: "LinliStoreTests", dependencies: ["LinliStore", "LinliTestSupport"]),
+        .testTarget(name: "LinliTests", dependencies: ["Linli", "LinliTestSupport"]),
+        .testTarget(name: "linliTests", dependencies: ["Linli", "LinliTestSupport"]),
     ]
 )

@@ -1,17 +1,7 @@
 import Foundation
 @testable import Linli
+@_exported import LinliTestSupport
 import Testing
-
-/// A temporary directory that removes itself; every test gets its own.
-final class TemporaryDirectory {
-    let path: String
-    init() {
-        path = NSTemporaryDirectory() + "linli-test-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    func sub(_ name: String) -> String { path + "/" + name }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
 
 let fixedClock: @Sendable () -> Timestamp = { Timestamp(epochMilliseconds: 1_717_200_000_000) }
 

@@ -22,7 +22,7 @@ public final class EventCountsProjection: Projection {
     public static func streamCounts(_ reader: borrowing LogReader) throws -> [String: UInt64] {
         let databases = reader.databases(of: "event-counts")
         var out: [String: UInt64] = [:]
-        try reader.withTransaction { txn in
+        _ = try reader.withTransaction { txn in
             try txn.walk(databases["by-stream"]) { key, value in
                 out[String(decoding: key, as: UTF8.self)] = bigEndianValue(value)
                 return true

@@ -99,7 +99,7 @@ extension EventLog {
                     let from = (checkpoint?.position ?? 0) + 1
                     guard from <= head.position else { continue }
                     let to = min(head.position, from + replayChunkEvents - 1)
-                    try replay(from: from, to: to, into: [slot], txn)
+                    try replay(from: from, to: to, reading: txn, into: [slot], writing: txn)
                     let updated = ProjectionCheckpoint(version: slot.projection.version, generation: slot.databases.generation, position: to)
                     try txn.put(meta, key: key, value: updated.encoded)
                     if to < head.position { allCaughtUp = false }
@@ -110,15 +110,17 @@ extension EventLog {
         }
     }
 
-    /// Applies the events from `from` to `to` (inclusive) to the given projections.
-    func replay(from: UInt64, to: UInt64, into slots: [ProjectionSlot], _ txn: borrowing WriteTransaction) throws {
+    /// Applies the events from `from` to `to` (inclusive), read in `source`, to the given projections,
+    /// written in `target` (the same transaction, or a scratch environment's for an audit).
+    func replay(from: UInt64, to: UInt64, reading source: borrowing some TransactionReading & ~Copyable,
+                into slots: [ProjectionSlot], writing target: borrowing WriteTransaction) throws {
         guard from <= to else { return }
         var expected = from
-        try txn.walk(events, from: bigEndianKey(from)) { key, record in
+        try source.walk(events, from: bigEndianKey(from)) { key, record in
             guard let position = bigEndianValue(key), position <= to else { return false }
             guard position == expected else { throw LogError.corrupt(position: expected, reason: "missing; the next stored position is \(position)") }
             let event = try RecordCodec.decode(record, expectedPosition: position)
-            for slot in slots { try slot.projection.apply(event, in: txn, databases: slot.databases) }
+            for slot in slots { try slot.projection.apply(event, in: target, databases: slot.databases) }
             expected += 1
             return true
         }
@@ -146,7 +148,7 @@ extension EventLog {
             let (finished, head) = try environment.write { txn -> (Bool, UInt64) in
                 let head = try readHead(txn).position
                 let to = min(head, next + replayChunkEvents - 1)
-                try replay(from: next, to: to, into: fresh, txn)
+                try replay(from: next, to: to, reading: txn, into: fresh, writing: txn)
                 next = to + 1
                 guard to == head else { return (false, head) }
                 // Swap: the checkpoints name the fresh generation and the epoch tells other processes.

@@ -57,16 +57,7 @@ extension EventLog {
             while next <= head {
                 let to = min(head, next + replayChunkEvents - 1)
                 try scratch.write { scratchTxn in
-                    var expected = next
-                    try txn.walk(events, from: bigEndianKey(next)) { key, record in
-                        guard let position = bigEndianValue(key), position <= to else { return false }
-                        guard position == expected else { throw LogError.corrupt(position: expected, reason: "missing; the next stored position is \(position)") }
-                        let event = try RecordCodec.decode(record, expectedPosition: position)
-                        for slot in scratchSlots { try slot.projection.apply(event, in: scratchTxn, databases: slot.databases) }
-                        expected += 1
-                        return true
-                    }
-                    guard expected == to + 1 else { throw LogError.corrupt(position: expected, reason: "missing while replaying to \(to)") }
+                    try replay(from: next, to: to, reading: txn, into: scratchSlots, writing: scratchTxn)
                 }
                 progress?(to, head)
                 next = to + 1

@@ -2,18 +2,6 @@ import Foundation
 @testable import Linli
 import Testing
 
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-}
-
 /// Every key and value of every projection database: the state a rebuild must reproduce byte for byte.
 func projectionDump(_ engine: Engine) throws -> [String: [[UInt8]: [UInt8]]] {
     try engine.log.read { reader in
