@@ -100,9 +100,10 @@ public final class Engine: @unchecked Sendable {
 
     /// Creates a store at `path` whose first event makes `admin` an administrator of every community.
     public static func create(at path: String, admin: String, at: Timestamp? = nil, options: Options = Options()) throws -> Engine {
+        // Checked before anything is created, so that a bad id leaves no half-made store behind.
+        guard (try? Validation.id(.string(admin), "admin")) != nil else { throw Rejection.invalid("admin", "\"\(admin)\" is not a valid identifier") }
         let log = try EventLog.create(at: path, options: logOptions(options))
         let engine = Engine(log: log)
-        guard (try? Validation.id(.string(admin), "admin")) != nil else { throw Rejection.invalid("admin", "\"\(admin)\" is not a valid identifier") }
         let occurred = at ?? options.clock().inOffset(Timestamp.shanghaiOffsetMinutes)
         let payload: JSONValue = ["admin": .string(admin), "formatVersion": 1]
         _ = try log.append(AppendCommand(commandId: "init", requestDigest: Hash.sha256(payload.canonicalText), actor: admin,
