@@ -180,28 +180,13 @@ public struct Command: Sendable, Equatable {
     }
 
     /// A string field (an id, a text or an enumeration value); "" when absent.
-    public func string(_ name: String) -> String {
-        if case .string(let value)? = fields[name] { return value }
-        return ""
-    }
-
+    public func string(_ name: String) -> String { fields[name]?.stringValue ?? "" }
     /// An optional string field.
-    public func optionalString(_ name: String) -> String? {
-        if case .string(let value)? = fields[name] { return value }
-        return nil
-    }
-
+    public func optionalString(_ name: String) -> String? { fields[name]?.stringValue }
     /// A whole-number field; 0 when absent.
-    public func int(_ name: String) -> Int64 {
-        if case .int(let value)? = fields[name] { return value }
-        return 0
-    }
-
+    public func int(_ name: String) -> Int64 { fields[name]?.intValue ?? 0 }
     /// A list of strings.
-    public func strings(_ name: String) -> [String] {
-        guard case .array(let items)? = fields[name] else { return [] }
-        return items.compactMap { if case .string(let value) = $0 { return value } else { return nil } }
-    }
+    public func strings(_ name: String) -> [String] { fields[name]?.stringsValue ?? [] }
 
     public static func == (lhs: Command, rhs: Command) -> Bool { lhs.digest == rhs.digest }
 

@@ -38,25 +38,9 @@ final class Decision {
 
     // MARK: Authorization (section 3 and 5)
 
-    /// The roles `subject` holds in `community`: granted ones, `admin` from `init` (every community), and
-    /// `resident` when registered there.
-    func roles(of subject: String, in community: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Set<Role> {
-        var held = Set<Role>()
-        for scope in [community, "*"] {
-            try Rows.scan(tables.registry["roles"], prefix: compositeKey(subject, scope) + [0], txn) { key, row in
-                if let role = Role(rawValue: row.string("role")) { held.insert(role) }
-                return true
-            }
-        }
-        if let resident = try Rows.get(tables.registry["residents"], subject, txn), resident.string("community") == community {
-            held.insert(.resident)
-        }
-        return held
-    }
-
     /// Whether `subject` is known at all: registered, or holding a role anywhere.
     func isKnownActor(_ subject: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Bool {
-        if try Rows.get(tables.registry["residents"], subject, txn) != nil { return true }
+        if try exists(tables.registry["residents"], subject, txn) { return true }
         var found = false
         try Rows.scan(tables.registry["roles"], prefix: Array(subject.utf8) + [0], txn) { _, _ in found = true; return false }
         return found
@@ -68,9 +52,9 @@ final class Decision {
     func authorize(_ staff: Set<Role>, asResident: Bool = false, _ txn: borrowing some TransactionReading & ~Copyable) throws {
         let actor = command.actor
         for role in staff {
-            if try txn.value(in: tables.registry["roles"], key: compositeKey(actor, community, role.rawValue)) != nil { return }
+            if try exists(tables.registry["roles"], compositeKey(actor, community, role.rawValue), txn) { return }
         }
-        if staff.contains(.admin), try txn.value(in: tables.registry["roles"], key: compositeKey(actor, "*", Role.admin.rawValue)) != nil { return }
+        if staff.contains(.admin), try exists(tables.registry["roles"], compositeKey(actor, "*", Role.admin.rawValue), txn) { return }
         if asResident, let resident = try Rows.get(tables.registry["residents"], actor, txn), resident.string("community") == community { return }
         let known = try isKnownActor(actor, txn)
         let needed = staff.map(\.rawValue).sorted() + (asResident ? ["resident (for themselves)"] : [])
@@ -89,9 +73,26 @@ final class Decision {
         return row
     }
 
+    /// Whether a key is present; nothing is decoded.
+    func exists(_ database: Database, _ key: [UInt8], _ txn: borrowing some TransactionReading & ~Copyable) throws -> Bool {
+        try key.withUnsafeBytes { key in try txn.withValue(in: database, key: key) { _ in true } } ?? false
+    }
+
+    func exists(_ database: Database, _ id: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Bool {
+        try exists(database, Array(id.utf8), txn)
+    }
+
+    /// Refuses unless `field` names a registered resident or organization (donors, claimants, beneficiaries).
+    func requireResidentOrOrganization(_ field: String, _ reason: Rejection.Reason, _ txn: borrowing some TransactionReading & ~Copyable) throws {
+        let id = command.string(field)
+        guard try exists(tables.registry["residents"], id, txn) || exists(tables.registry["organizations"], id, txn) else {
+            throw Rejection(reason, field: field, "\(field): no resident or organization \"\(id)\"")
+        }
+    }
+
     func requireAbsent(_ database: Database, _ id: String, field: String, what: String,
                        _ txn: borrowing some TransactionReading & ~Copyable) throws {
-        if try Rows.get(database, id, txn) != nil {
+        if try exists(database, id, txn) {
             throw Rejection(.duplicateId, field: field, "\(field): \(what) \"\(id)\" exists already")
         }
     }

@@ -9,28 +9,13 @@ public struct Row: Sendable, Equatable {
     public var value: JSONValue
 
     /// A string field of the value; "" when absent.
-    public func string(_ key: String) -> String {
-        if case .string(let text)? = value[key] { return text }
-        return ""
-    }
-
+    public func string(_ key: String) -> String { value[key]?.stringValue ?? "" }
     /// An integer field of the value; 0 when absent.
-    public func int(_ key: String) -> Int64 {
-        if case .int(let number)? = value[key] { return number }
-        return 0
-    }
-
+    public func int(_ key: String) -> Int64 { value[key]?.intValue ?? 0 }
     /// A list of strings in the value.
-    public func strings(_ key: String) -> [String] {
-        guard case .array(let items)? = value[key] else { return [] }
-        return items.compactMap { if case .string(let text) = $0 { return text } else { return nil } }
-    }
-
+    public func strings(_ key: String) -> [String] { value[key]?.stringsValue ?? [] }
     /// A boolean field; false when absent.
-    public func bool(_ key: String) -> Bool {
-        if case .bool(let flag)? = value[key] { return flag }
-        return false
-    }
+    public func bool(_ key: String) -> Bool { value[key] == .bool(true) }
 }
 
 /// A composite key: the parts' UTF-8 bytes joined by a 0 byte (identifiers never hold NUL).
@@ -118,6 +103,12 @@ extension JSONValue {
     var intValue: Int64? {
         if case .int(let number) = self { return number }
         return nil
+    }
+
+    /// The strings of an array (other items skipped), or nil for any other value.
+    var stringsValue: [String]? {
+        guard case .array(let items) = self else { return nil }
+        return items.compactMap(\.stringValue)
     }
 }
 

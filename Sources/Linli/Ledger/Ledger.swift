@@ -4,8 +4,6 @@ import LinliStore
 /// adjustments, the charity store (邻礼公益超市), micro-wishes (微心愿) and care funds (DOMAIN.md section 2).
 enum LedgerDomain {
     static let fundSources = ["charitySale", "enterprise", "donation"]
-    /// The category whose rate applies to mutual-help hours (section 5).
-    static let mutualHelpCategory = "mutualHelp"
 
     static let handlers: [CommandHandler] = [
         CommandHandler(spec: CommandSpec(name: "points.rate.set", fields: [
@@ -81,10 +79,7 @@ enum LedgerDomain {
             d.community = d.command.string("community")
             _ = try d.communityRow(d.community, txn)
             try d.authorize([.storeKeeper], txn)
-            if let donor = d.command.optionalString("donor"), try Rows.get(d.tables.registry["organizations"], donor, txn) == nil,
-               try Rows.get(d.tables.registry["residents"], donor, txn) == nil {
-                throw Rejection(.unknownOrganization, field: "donor", "donor: no organization or resident \"\(donor)\"")
-            }
+            if d.command.optionalString("donor") != nil { try d.requireResidentOrOrganization("donor", .unknownOrganization, txn) }
             if let item = try Rows.get(d.tables.ledger["items"], d.command.string("item"), txn) {
                 guard item.string("community") == d.community else {
                     throw Rejection.invalid("community", "item \(d.command.string("item")) belongs to \(item.string("community"))")
@@ -159,10 +154,7 @@ enum LedgerDomain {
             let fund = try d.require(d.tables.ledger["funds"], d.command.string("fund"), .unknownFund, field: "fund", what: "fund", txn)
             d.community = fund.string("community")
             try d.authorize([.socialWorker], txn)
-            let beneficiary = d.command.string("beneficiary")
-            if try Rows.get(d.tables.registry["residents"], beneficiary, txn) == nil, try Rows.get(d.tables.registry["organizations"], beneficiary, txn) == nil {
-                throw Rejection(.unknownResident, field: "beneficiary", "beneficiary: no resident or organization \"\(beneficiary)\"")
-            }
+            try d.requireResidentOrOrganization("beneficiary", .unknownResident, txn)
             guard d.command.int("amountFen") <= fund.int("balanceFen") else {
                 throw Rejection(.insufficientFunds, field: "amountFen", "amountFen: \(d.command.int("amountFen")) asked, fund \(d.command.string("fund")) holds \(fund.int("balanceFen"))")
             }
@@ -178,10 +170,7 @@ enum LedgerDomain {
             guard states.contains(wish.string("state")) else {
                 throw Rejection(.illegalTransition, field: "wish", "wish: \(d.command.string("wish")) is \(wish.string("state")); \(name) needs \(states.joined(separator: " or "))")
             }
-            if let claimant = d.command.optionalString("claimant"), try Rows.get(d.tables.registry["organizations"], claimant, txn) == nil,
-               try Rows.get(d.tables.registry["residents"], claimant, txn) == nil {
-                throw Rejection(.unknownClaimant, field: "claimant", "claimant: no organization or resident \"\(claimant)\"")
-            }
+            if d.command.optionalString("claimant") != nil { try d.requireResidentOrOrganization("claimant", .unknownClaimant, txn) }
             d.emit(event, stream: "wish:\(d.command.string("wish"))", d.fieldPairs())
         })
     }

@@ -269,7 +269,7 @@ public final class EventLog: @unchecked Sendable {
         try txn.put(meta, key: StoreLayout.headKey, value: session.head.encoded)
         for slot in session.slots {
             let checkpoint = ProjectionCheckpoint(version: slot.projection.version, generation: slot.databases.generation, position: session.head.position)
-            try txn.put(meta, key: StoreLayout.projectionKey(slot.projection.name), value: checkpoint.encoded)
+            try writeCheckpoint(checkpoint, for: slot.projection.name, txn)
         }
     }
 
@@ -488,10 +488,7 @@ public struct LogReader: ~Copyable {
     public func checkpoints() throws -> [String: ProjectionCheckpoint] {
         var out: [String: ProjectionCheckpoint] = [:]
         for slot in slots {
-            let key = StoreLayout.projectionKey(slot.projection.name)
-            if let checkpoint = try key.withUnsafeBytes({ try transaction.withValue(in: log.meta, key: $0) { ProjectionCheckpoint($0) } }) ?? nil {
-                out[slot.projection.name] = checkpoint
-            }
+            out[slot.projection.name] = try log.readCheckpoint(slot.projection.name, transaction)
         }
         return out
     }

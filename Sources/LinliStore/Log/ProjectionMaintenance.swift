@@ -19,6 +19,17 @@ let replayChunkEvents: UInt64 = 50_000
 extension EventLog {
     func currentSlots() -> [ProjectionSlot] { slotsLock.withLock { slots } }
 
+    /// A projection's checkpoint as the meta database records it, or nil when it has none.
+    func readCheckpoint(_ name: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> ProjectionCheckpoint? {
+        let key = StoreLayout.projectionKey(name)
+        return try key.withUnsafeBytes { try txn.withValue(in: meta, key: $0) { ProjectionCheckpoint($0) } } ?? nil
+    }
+
+    /// Records a projection's checkpoint in the meta database, in the caller's write transaction.
+    func writeCheckpoint(_ checkpoint: ProjectionCheckpoint, for name: String, _ txn: borrowing WriteTransaction) throws {
+        try txn.put(meta, key: StoreLayout.projectionKey(name), value: checkpoint.encoded)
+    }
+
     /// The projections epoch: one more at every swap of rebuilt projections.
     func readEpoch(_ txn: borrowing some TransactionReading & ~Copyable) throws -> UInt64 {
         let stored = try StoreLayout.epochKey.withUnsafeBytes { key in try txn.withValue(in: meta, key: key) { bigEndianValue($0) } }
@@ -54,10 +65,7 @@ extension EventLog {
         try environment.read { txn in
             epoch = try readEpoch(txn)
             for projection in options.projections {
-                let key = StoreLayout.projectionKey(projection.name)
-                if let checkpoint = try key.withUnsafeBytes({ try txn.withValue(in: meta, key: $0) { ProjectionCheckpoint($0) } }) ?? nil {
-                    checkpoints[projection.name] = checkpoint
-                }
+                checkpoints[projection.name] = try readCheckpoint(projection.name, txn)
             }
         }
         for projection in options.projections {
@@ -94,14 +102,12 @@ extension EventLog {
                 let head = try readHead(txn)
                 var allCaughtUp = true
                 for slot in currentSlots() {
-                    let key = StoreLayout.projectionKey(slot.projection.name)
-                    let checkpoint = try key.withUnsafeBytes { try txn.withValue(in: meta, key: $0) { ProjectionCheckpoint($0) } } ?? nil
-                    let from = (checkpoint?.position ?? 0) + 1
+                    let from = (try readCheckpoint(slot.projection.name, txn)?.position ?? 0) + 1
                     guard from <= head.position else { continue }
                     let to = min(head.position, from + replayChunkEvents - 1)
                     try replay(from: from, to: to, reading: txn, into: [slot], writing: txn)
                     let updated = ProjectionCheckpoint(version: slot.projection.version, generation: slot.databases.generation, position: to)
-                    try txn.put(meta, key: key, value: updated.encoded)
+                    try writeCheckpoint(updated, for: slot.projection.name, txn)
                     if to < head.position { allCaughtUp = false }
                 }
                 return allCaughtUp
@@ -154,7 +160,7 @@ extension EventLog {
                 // Swap: the checkpoints name the fresh generation and the epoch tells other processes.
                 for slot in fresh {
                     let checkpoint = ProjectionCheckpoint(version: slot.projection.version, generation: slot.databases.generation, position: head)
-                    try txn.put(meta, key: StoreLayout.projectionKey(slot.projection.name), value: checkpoint.encoded)
+                    try writeCheckpoint(checkpoint, for: slot.projection.name, txn)
                 }
                 let epoch = try readEpoch(txn)
                 try txn.put(meta, key: StoreLayout.epochKey, value: bigEndianKey(epoch + 1))
