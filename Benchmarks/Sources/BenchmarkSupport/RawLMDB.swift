@@ -151,6 +151,18 @@ public func temporaryStorePath(_ name: String) -> String {
     return path
 }
 
+/// The temporary stores this process made, removed when it exits.
+nonisolated(unsafe) var temporaryPaths: [String] = []
+
+/// Registers a temporary store for removal at exit and returns its path.
+public func tracked(_ path: String) -> String {
+    if temporaryPaths.isEmpty {
+        atexit { for path in temporaryPaths { try? FileManager.default.removeItem(atPath: path) } }
+    }
+    temporaryPaths.append(path)
+    return path
+}
+
 /// Deterministic bytes of a given size (SplitMix64).
 public func deterministicBytes(_ count: Int, seed: UInt64) -> [UInt8] {
     var state = seed

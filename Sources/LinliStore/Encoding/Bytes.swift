@@ -28,7 +28,8 @@ public struct ByteWriter: Sendable {
     @inlinable public mutating func write(_ value: Int16) { writeBigEndian(UInt64(UInt16(bitPattern: value)), count: 2) }
 
     @inlinable mutating func writeBigEndian(_ value: UInt64, count: Int) {
-        Swift.withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0[(8 - count)...]) }
+        // Rebased, so that the append is one memcpy rather than an element-by-element slice copy.
+        Swift.withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[(8 - count)...])) }
     }
 
     /// Appends a `u16be` length and the text's UTF-8 bytes (the caller has checked the length fits).
