@@ -22,6 +22,12 @@ public enum CBOR {
         case .bool(let flag): out.append(flag ? 0xF5 : 0xF4)
         case .int(let number):
             if number >= 0 { head(0, UInt64(number), &out) } else { head(1, UInt64(-(number + 1)), &out) }
+        case let .decimal(units, scale):
+            // RFC 8949 §3.4.4 decimal fraction: tag 4 [exponent, mantissa]. Queries make these; nothing stores them.
+            head(6, 4, &out)
+            head(4, 2, &out)
+            encode(.int(-Int64(scale)), into: &out)
+            encode(.int(units), into: &out)
         case .string(let text):
             head(3, UInt64(text.utf8.count), &out)
             out.append(contentsOf: text.utf8)

@@ -45,6 +45,13 @@ public struct Rejection: Error, Sendable, Equatable, CustomStringConvertible {
         public static let unknownFund = Reason(rawValue: "unknownFund")
         public static let unknownClaimant = Reason(rawValue: "unknownClaimant")
         public static let unknownSubject = Reason(rawValue: "unknownSubject")
+        public static let unknownIssue = Reason(rawValue: "unknownIssue")
+        public static let unknownMeeting = Reason(rawValue: "unknownMeeting")
+        public static let unknownParticipant = Reason(rawValue: "unknownParticipant")
+        public static let unknownDispute = Reason(rawValue: "unknownDispute")
+        public static let unknownElder = Reason(rawValue: "unknownElder")
+        public static let unknownStation = Reason(rawValue: "unknownStation")
+        public static let unknownVisit = Reason(rawValue: "unknownVisit")
     }
 
     /// The reason code.
@@ -98,6 +105,8 @@ public indirect enum FieldType: Sendable {
     case object([FieldSpec])
     /// Any JSON object (free-form sections such as a survey's), nested at most as the parser allows.
     case anyObject
+    /// A time: ISO 8601 with an offset and a possible date, as `at` is.
+    case time
 }
 
 /// One field of a command.
@@ -244,6 +253,11 @@ enum Validation {
                 } else if spec.required {
                     throw Rejection.invalid("\(field).\(spec.name)", "required")
                 }
+            }
+        case .time:
+            guard case .string(let text) = value else { throw Rejection.invalid(field, "must be an ISO 8601 time, not \(value.typeName)") }
+            guard Timestamp(iso8601: text) != nil else {
+                throw Rejection.invalid(field, "\"\(text)\" is not an ISO 8601 time with an offset and a possible date")
             }
         case .anyObject:
             guard case .object = value else { throw Rejection.invalid(field, "must be an object, not \(value.typeName)") }

@@ -116,7 +116,7 @@ struct CommandHandler: Sendable {
 public enum CommandCatalog {
     static let handlers: [String: CommandHandler] = {
         var all: [String: CommandHandler] = [:]
-        for handler in RegistryDomain.handlers + LedgerDomain.handlers {
+        for handler in RegistryDomain.handlers + LedgerDomain.handlers + DeliberationDomain.handlers {
             precondition(all[handler.spec.name] == nil, "two handlers for \(handler.spec.name)")
             all[handler.spec.name] = handler
         }

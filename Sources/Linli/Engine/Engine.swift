@@ -5,10 +5,12 @@ import LinliStore
 public struct Tables: Sendable {
     let registry: ProjectionDatabases
     let ledger: ProjectionDatabases
+    let deliberation: ProjectionDatabases
 
     init(_ lookup: (String) -> ProjectionDatabases) {
         registry = lookup("registry")
         ledger = lookup("ledger")
+        deliberation = lookup("deliberation")
     }
 }
 
@@ -85,7 +87,7 @@ public final class Engine: @unchecked Sendable {
     public let log: EventLog
 
     /// The projections every engine registers, in the order they apply an event.
-    static func makeProjections() -> [any Projection] { [RegistryProjection(), LedgerProjection()] }
+    static func makeProjections() -> [any Projection] { [RegistryProjection(), LedgerProjection(), DeliberationProjection()] }
 
     static func logOptions(_ options: Options) -> EventLog.Options {
         var logOptions = EventLog.Options()

@@ -10,6 +10,9 @@ public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressi
     case string(String)
     case array([JSONValue])
     case object([(String, JSONValue)])
+    /// An exact decimal, `units / 10^scale`, for figures that are means (an issue's priority). Only queries
+    /// produce it: commands never carry fractions, and stored values keep the whole numbers it came from.
+    case decimal(units: Int64, scale: UInt8)
 
     public init(stringLiteral value: String) { self = .string(value) }
     public init(integerLiteral value: Int64) { self = .int(value) }
@@ -26,6 +29,7 @@ public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressi
         case let (.string(a), .string(b)): return a == b
         case let (.array(a), .array(b)): return a == b
         case let (.object(a), .object(b)): return a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case let (.decimal(a, x), .decimal(b, y)): return a == b && x == y
         default: return false
         }
     }
@@ -42,6 +46,7 @@ public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressi
         case .null: return "null"
         case .bool: return "boolean"
         case .int: return "integer"
+        case .decimal: return "decimal"
         case .string: return "string"
         case .array: return "array"
         case .object: return "object"
@@ -79,6 +84,7 @@ public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressi
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
         case .int(let value): out.append(contentsOf: String(value).utf8)
+        case let .decimal(units, scale): out.append(contentsOf: JSONValue.decimalText(units, scale: scale).utf8)
         case .string(let value): JSONValue.writeString(value, into: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))
@@ -99,6 +105,28 @@ public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressi
             }
             out.append(UInt8(ascii: "}"))
         }
+    }
+
+    /// `units / 10^scale` written exactly, without trailing zeros after the point ("3.5", "4", "-0.25").
+    static func decimalText(_ units: Int64, scale: UInt8) -> String {
+        guard scale > 0 else { return String(units) }
+        var digits = String(units.magnitude)
+        if digits.count <= Int(scale) { digits = String(repeating: "0", count: Int(scale) - digits.count + 1) + digits }
+        var fraction = String(digits.suffix(Int(scale)))
+        while fraction.last == "0" { fraction.removeLast() }
+        let whole = String(digits.dropLast(Int(scale)))
+        return (units < 0 ? "-" : "") + whole + (fraction.isEmpty ? "" : "." + fraction)
+    }
+
+    /// An exact ratio rounded half away from zero to `scale` decimal places (`denominator` > 0).
+    static func rounded(_ numerator: Int64, over denominator: Int64, scale: UInt8) -> JSONValue {
+        precondition(denominator > 0, "a ratio needs a positive denominator")
+        var factor: Int64 = 1
+        for _ in 0..<scale { factor *= 10 }
+        let scaled = numerator.multipliedFullWidth(by: factor)
+        let (quotient, remainder) = denominator.dividingFullWidth(scaled)
+        let roundAway = remainder.magnitude * 2 >= denominator.magnitude
+        return .decimal(units: quotient + (roundAway ? (numerator < 0 ? -1 : 1) : 0), scale: scale)
     }
 
     static func writeString(_ value: String, into out: inout [UInt8]) {

@@ -63,6 +63,13 @@ enum Rows {
         try put(database, Array(key.utf8), value, position: position, txn)
     }
 
+    /// The values of every row keyed `id ‖ 0 ‖ …` (an entity's comments, votes, timeline…), in key order.
+    static func values(_ database: Database, under id: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> [JSONValue] {
+        var out: [JSONValue] = []
+        try scan(database, prefix: compositeKey(id) + [0], txn) { _, row in out.append(row.value); return true }
+        return out
+    }
+
     /// Every row whose key starts with `prefix`, in key order, until `body` returns false.
     static func scan(_ database: Database, prefix: [UInt8] = [], _ txn: borrowing some TransactionReading & ~Copyable,
                      _ body: ([UInt8], Row) throws -> Bool) throws {

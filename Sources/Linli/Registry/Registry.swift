@@ -121,8 +121,9 @@ enum RegistryDomain {
 /// The registry's projection: look-ups by id for every registered entity, and the role grants.
 final class RegistryProjection: Projection {
     let name = "registry"
-    let version: UInt32 = 1
-    let databaseNames = ["communities", "residents", "organizations", "teams", "units", "roles"]
+    /// 2: units indexed by owner and by community (for owners' assemblies).
+    let version: UInt32 = 2
+    let databaseNames = ["communities", "residents", "organizations", "teams", "units", "units-by-owner", "units-by-community", "roles"]
 
     func apply(_ event: RecordedEvent, in txn: borrowing WriteTransaction, databases db: ProjectionDatabases) throws {
         guard Self.types.contains(event.type) else { return }
@@ -153,6 +154,9 @@ final class RegistryProjection: Projection {
             try Rows.put(db["teams"], e.string("team"), row.value.setting("members", .array(members.map { .string($0) })), position: p, txn)
         case "unit.registered":
             try Rows.put(db["units"], e.string("unit"), e.payload, position: p, txn)
+            // Look-ups for owners' assemblies: an owner's units, and a community's units.
+            try Rows.put(db["units-by-owner"], compositeKey(e.string("owner"), e.string("unit")), e.payload, position: p, txn)
+            try Rows.put(db["units-by-community"], compositeKey(e.string("community"), e.string("unit")), e.payload, position: p, txn)
         case "role.granted":
             try Rows.put(db["roles"], compositeKey(e.string("subject"), e.string("community"), e.string("role")), e.payload, position: p, txn)
         case "role.revoked":

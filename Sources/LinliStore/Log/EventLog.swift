@@ -135,7 +135,8 @@ public final class EventLog: @unchecked Sendable {
     public let environment: Environment
     /// The store's directory.
     public let path: String
-    let options: Options
+    /// The options the log was opened with.
+    public let options: Options
     let events: Database
     let streamHeads: Database
     let commands: Database

@@ -6,7 +6,7 @@ import Testing
 func projectionDump(_ engine: Engine) throws -> [String: [[UInt8]: [UInt8]]] {
     try engine.log.read { reader in
         var out: [String: [[UInt8]: [UInt8]]] = [:]
-        for name in ["registry", "ledger"] {
+        for name in Engine.makeProjections().map(\.name) {
             for (table, database) in reader.databases(of: name).all {
                 var rows: [[UInt8]: [UInt8]] = [:]
                 try reader.withTransaction { txn in try txn.walk(database) { rows[Array($0)] = Array($1); return true } }

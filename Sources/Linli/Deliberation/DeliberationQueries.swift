@@ -1,0 +1,122 @@
+import LinliStore
+
+/// One issue in the library, as `linli issues` lists it.
+public struct IssueSummary: Sendable, Equatable {
+    public var issue: String
+    public var community: String
+    public var state: String
+    public var title: String
+    /// Assessments counted, and the sum of all their scores: priority = mean of the three means =
+    /// `scoreSum / (3 × assessments)`.
+    public var assessments: Int64
+    public var scoreSum: Int64
+    /// Comments by stance.
+    public var support: Int64, oppose: Int64, neutral: Int64
+    /// Occurred time the issue entered its current state (ms since 1970).
+    public var stateSinceMs: Int64
+    /// The position of the last event that changed the issue.
+    public var position: UInt64
+
+    /// The priority as an exact decimal (three places, rounded half up), or null when never assessed.
+    public var priority: JSONValue {
+        assessments == 0 ? .null : JSONValue.rounded(scoreSum, over: assessments * 3, scale: 3)
+    }
+
+    /// Whether this issue goes before `other` on the agenda: higher priority first (compared exactly, by
+    /// cross-multiplying), unassessed last, then by id.
+    public func precedes(_ other: IssueSummary) -> Bool {
+        switch (assessments, other.assessments) {
+        case (0, 0): return issue < other.issue
+        case (0, _): return false
+        case (_, 0): return true
+        default:
+            let left = scoreSum * other.assessments, right = other.scoreSum * assessments
+            return left != right ? left > right : issue < other.issue
+        }
+    }
+
+    init(_ row: Row) {
+        issue = row.string("issue")
+        community = row.string("community")
+        state = row.string("state")
+        title = row.string("title")
+        assessments = row.int("assessments")
+        scoreSum = row.int("importanceSum") + row.int("urgencySum") + row.int("feasibilitySum")
+        support = row.value["stances"]?["support"]?.intValue ?? 0
+        oppose = row.value["stances"]?["oppose"]?.intValue ?? 0
+        neutral = row.value["stances"]?["neutral"]?.intValue ?? 0
+        stateSinceMs = row.int("stateSinceMs")
+        position = row.position
+    }
+}
+
+extension Engine {
+    /// The issue library, highest priority first (unassessed last), optionally of one state or community.
+    public func issues(state: String? = nil, community: String? = nil) throws -> [IssueSummary] {
+        try rows(of: \.deliberation, "issues").map(IssueSummary.init)
+            .filter { (state == nil || $0.state == state) && (community == nil || $0.community == community) }
+            .sorted { $0.precedes($1) }
+    }
+
+    /// Issues per community and state (zero counts left out).
+    public func issueCounts() throws -> [(community: String, state: String, count: Int64)] {
+        try rows(of: \.deliberation, "counts").compactMap { row in
+            row.int("count") == 0 ? nil : (row.string("community"), row.string("state"), row.int("count"))
+        }
+    }
+
+    /// One issue as `linli issue ID --json` shows it: state, priority, scores, comments (its own and those of
+    /// the issues merged into it), meetings with tallies, outcome, the days spent in each step, and the
+    /// timeline with positions. `now` closes the current step's time (default: the engine's clock).
+    public func issueDocument(_ id: String, now: Timestamp? = nil) throws -> JSONValue? {
+        let nowMs = (now ?? log.options.clock()).epochMilliseconds
+        return try read { reader, tables in
+            try reader.withTransaction { txn -> JSONValue? in
+                let db = tables.deliberation
+                guard let row = try Rows.get(db["issues"], id, txn) else { return nil }
+                let summary = IssueSummary(row)
+                // The comments of merged issues are carried over to the survivor's view (and theirs, recursively).
+                var comments: [JSONValue] = []
+                var pending = [id], seen: Set<String> = []
+                while let next = pending.popLast(), seen.insert(next).inserted, seen.count <= 10_000 {
+                    comments += try Rows.values(db["comments"], under: next, txn)
+                    if let merged = try Rows.get(db["issues"], next, txn) { pending += merged.strings("mergedFrom") }
+                }
+                comments.sort { ($0["position"]?.intValue ?? 0) < ($1["position"]?.intValue ?? 0) }
+                var meetings: [JSONValue] = []
+                for meetingId in row.strings("meetings") {
+                    guard let meeting = try Rows.get(db["meetings"], meetingId, txn) else { continue }
+                    meetings.append([
+                        "meeting": .string(meetingId), "format": .string(meeting.string("format")), "rule": .string(meeting.string("rule")),
+                        "state": .string(meeting.string("state")), "startsAt": .string(meeting.string("startsAt")),
+                        "passed": meeting.value["passed"] ?? .null, "tally": meeting.value["tally"] ?? .null,
+                        "resolution": meeting.value["resolution"] ?? .null, "attendees": .array(try Rows.values(db["attendance"], under: meetingId, txn)),
+                        "opinions": .array(try Rows.values(db["opinions"], under: meetingId, txn)),
+                    ])
+                }
+                var steps = row.value["stepMs"] ?? .object([])
+                let current = row.string("state")
+                if !DeliberationDomain.closedStates.contains(current) {
+                    steps = steps.setting(current, .int((steps[current]?.intValue ?? 0) + max(0, nowMs - summary.stateSinceMs)))
+                }
+                let stepDays = JSONValue.object(steps.pairs.map { ($0.0, JSONValue.rounded($0.1.intValue ?? 0, over: 86_400_000, scale: 1)) })
+                return [
+                    "issue": .string(id), "community": .string(summary.community), "state": .string(current),
+                    "priority": summary.priority, "title": .string(summary.title), "description": row.value["description"] ?? .null,
+                    "category": row.value["category"] ?? .null, "scope": row.value["scope"] ?? .null, "channel": row.value["channel"] ?? .null,
+                    "proposer": row.value["proposer"] ?? .null, "mergedInto": row.value["mergedInto"] ?? .null,
+                    "mergedFrom": row.value["mergedFrom"] ?? .array([]),
+                    "scores": .array(try Rows.values(db["assessments"], under: id, txn)),
+                    "stances": ["support": .int(summary.support), "oppose": .int(summary.oppose), "neutral": .int(summary.neutral)],
+                    "comments": .array(comments), "meetings": .array(meetings), "outcome": row.value["outcome"] ?? .null,
+                    "stepDays": stepDays, "timeline": .array(try Rows.values(db["timeline"], under: id, txn)), "position": .int(Int64(row.position)),
+                ]
+            }
+        }
+    }
+
+    /// A meeting's stored row (state, format, rule, and once closed its tally), or nil.
+    public func meeting(_ id: String) throws -> Row? {
+        try read { reader, tables in try reader.withTransaction { try Rows.get(tables.deliberation["meetings"], id, $0) } }
+    }
+}
