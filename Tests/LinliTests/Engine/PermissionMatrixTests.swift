@@ -23,7 +23,35 @@ struct PermissionMatrixTests {
         "gift.stock": ["storeKeeper"], "gift.redeem": ["storeKeeper"], "redemption.reverse": ["storeKeeper"],
         "wish.post": ["socialWorker"], "wish.claim": ["socialWorker"], "wish.fulfil": ["socialWorker"], "wish.cancel": ["socialWorker"],
         "fund.income": ["socialWorker"], "fund.disburse": ["socialWorker"],
+        "issue.propose": ["resident"], "issue.comment": ["resident"],
+        "issue.assess": ["convener"], "issue.admit": ["convener"], "issue.decline": ["convener"], "issue.merge": ["convener"],
+        "meeting.schedule": ["convener"], "meeting.attend": ["convener"], "meeting.opinion": ["convener"], "meeting.close": ["convener"],
+        "vote.cast": ["convener", "resident"],
+        "outcome.submit": ["convener"], "outcome.progress": ["convener"], "outcome.implement": ["convener"], "outcome.evaluate": ["convener"],
     ]
+
+    /// Set-up lines that bring a fresh issue to `state` (see DeliberationWorld for the same path).
+    static func issueSetup(_ issue: String, _ state: String) -> [(String, String, [(String, JSONValue)])] {
+        let id = JSONValue.string(issue), meeting = JSONValue.string("\(issue)-m")
+        var lines: [(String, String, [(String, JSONValue)])] = [
+            ("issue.propose", "r-1", [("issue", id), ("community", "jiangshan"), ("scope", ["level": "community", "ref": "jiangshan"]), ("title", "停车"),
+                                      ("description", "车位不足"), ("category", "parking"), ("channel", "doorKnock")]),
+        ]
+        let path: [(String, String, [(String, JSONValue)])] = [
+            ("issue.assess", "cv-1", [("issue", id), ("importance", 3), ("urgency", 3), ("feasibility", 3)]),
+            ("issue.admit", "cv-1", [("issue", id)]),
+            ("meeting.schedule", "cv-1", [("meeting", meeting), ("issue", id), ("format", "triParty"), ("rule", "simpleMajority"), ("startsAt", "2024-03-09T19:00:00+08:00")]),
+            ("meeting.attend", "cv-1", [("meeting", meeting), ("participant", "r-1"), ("role", "resident")]),
+            ("vote.cast", "r-1", [("meeting", meeting), ("participant", "r-1"), ("choice", "for")]),
+            ("meeting.close", "cv-1", [("meeting", meeting), ("resolution", "通过")]),
+            ("outcome.submit", "cv-1", [("issue", id), ("department", "城管")]),
+            ("outcome.progress", "cv-1", [("issue", id), ("percent", 10), ("note", "开工")]),
+            ("outcome.implement", "cv-1", [("issue", id)]),
+        ]
+        let steps = ["proposed": 0, "assessed": 1, "onAgenda": 2, "inDeliberation": 3, "attended": 4, "resolved": 6, "submitted": 7, "implementing": 8, "implemented": 9][state]!
+        lines += path.prefix(steps)
+        return lines
+    }
 
     /// For each command: the set-up lines (run by the right staff) that make it valid, and the command's fields.
     /// `n` makes every attempt's ids fresh.
@@ -78,6 +106,24 @@ struct PermissionMatrixTests {
         case "fund.disburse":
             return ([("fund.income", "sw-1", [("fund", s("f")), ("community", "jiangshan"), ("source", "donation"), ("amountFen", 500)])],
                     [("fund", s("f")), ("beneficiary", "r-3"), ("amountFen", 100), ("purpose", "慰问")])
+        case "issue.propose":
+            return ([], [("issue", s("i")), ("community", "jiangshan"), ("scope", ["level": "compound", "ref": "鹿溪小区"]), ("title", "宠物"),
+                         ("description", "遛狗不牵绳"), ("category", "pets"), ("channel", "wechatGroup")])
+        case "issue.comment": return (issueSetup("i-\(n)", "proposed"), [("issue", s("i")), ("resident", "r-1"), ("stance", "support"), ("text", "赞成")])
+        case "issue.assess": return (issueSetup("i-\(n)", "proposed"), [("issue", s("i")), ("importance", 2), ("urgency", 2), ("feasibility", 2)])
+        case "issue.admit": return (issueSetup("i-\(n)", "assessed"), [("issue", s("i"))])
+        case "issue.decline": return (issueSetup("i-\(n)", "assessed"), [("issue", s("i")), ("reason", "重复")])
+        case "issue.merge": return (issueSetup("i-\(n)", "proposed") + issueSetup("j-\(n)", "proposed"), [("issue", s("i")), ("into", s("j"))])
+        case "meeting.schedule":
+            return (issueSetup("i-\(n)", "onAgenda"), [("meeting", s("m")), ("issue", s("i")), ("format", "communityConsultation"), ("rule", "twoThirds"), ("startsAt", "2024-03-09T19:00:00+08:00")])
+        case "meeting.attend": return (issueSetup("i-\(n)", "inDeliberation"), [("meeting", .string("i-\(n)-m")), ("participant", "r-2"), ("role", "resident")])
+        case "meeting.opinion": return (issueSetup("i-\(n)", "attended"), [("meeting", .string("i-\(n)-m")), ("participant", "r-1"), ("text", "同意")])
+        case "vote.cast": return (issueSetup("i-\(n)", "attended"), [("meeting", .string("i-\(n)-m")), ("participant", "r-1"), ("choice", "for")])
+        case "meeting.close": return (issueSetup("i-\(n)", "attended"), [("meeting", .string("i-\(n)-m")), ("resolution", "通过")])
+        case "outcome.submit": return (issueSetup("i-\(n)", "resolved"), [("issue", s("i")), ("department", "住建局")])
+        case "outcome.progress": return (issueSetup("i-\(n)", "submitted"), [("issue", s("i")), ("percent", 50), ("note", "过半")])
+        case "outcome.implement": return (issueSetup("i-\(n)", "implementing"), [("issue", s("i"))])
+        case "outcome.evaluate": return (issueSetup("i-\(n)", "implemented"), [("issue", s("i")), ("evaluator", "r-2"), ("satisfaction", 4)])
         default:
             Issue.record("no scenario for \(name)")
             return ([], [])
