@@ -23,7 +23,7 @@ enum DeliberationDomain {
             d.community = d.command.string("community")
             _ = try d.communityRow(d.community, txn)
             try d.authorize([], asResident: true, txn)
-            try checkProposal(d, scope: d.command.fields["scope"] ?? .null, field: "scope", txn)
+            try checkProposal(d, issueId: d.command.string("issue"), field: "issue", scope: d.command.fields["scope"] ?? .null, scopeField: "scope", txn)
             d.emit("issue.proposed", stream: "issue:\(d.command.string("issue"))", expected: .noStream,
                    d.fieldPairs() + [("proposer", .string(d.command.actor))])
         }),
@@ -178,10 +178,11 @@ enum DeliberationDomain {
     }
 
     /// Checks a new issue: a fresh id, and a scope whose community-level ref is the community itself.
-    static func checkProposal(_ d: Decision, scope: JSONValue, field: String, _ txn: borrowing some TransactionReading & ~Copyable) throws {
-        try d.requireAbsent(d.tables.deliberation["issues"], d.command.string("issue"), field: "issue", what: "issue", txn)
+    static func checkProposal(_ d: Decision, issueId: String, field: String, scope: JSONValue, scopeField: String,
+                              _ txn: borrowing some TransactionReading & ~Copyable) throws {
+        try d.requireAbsent(d.tables.deliberation["issues"], issueId, field: field, what: "issue", txn)
         if scope["level"]?.stringValue == "community", scope["ref"]?.stringValue != d.community {
-            throw Rejection.invalid("\(field).ref", "a community-level scope's ref is the community, \(d.community)")
+            throw Rejection.invalid("\(scopeField).ref", "a community-level scope's ref is the community, \(d.community)")
         }
     }
 

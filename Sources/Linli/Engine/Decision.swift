@@ -116,7 +116,8 @@ struct CommandHandler: Sendable {
 public enum CommandCatalog {
     static let handlers: [String: CommandHandler] = {
         var all: [String: CommandHandler] = [:]
-        for handler in RegistryDomain.handlers + LedgerDomain.handlers + DeliberationDomain.handlers {
+        for handler in RegistryDomain.handlers + LedgerDomain.handlers + DeliberationDomain.handlers
+            + MediationDomain.handlers + EldersDomain.handlers {
             precondition(all[handler.spec.name] == nil, "two handlers for \(handler.spec.name)")
             all[handler.spec.name] = handler
         }

@@ -6,11 +6,15 @@ public struct Tables: Sendable {
     let registry: ProjectionDatabases
     let ledger: ProjectionDatabases
     let deliberation: ProjectionDatabases
+    let mediation: ProjectionDatabases
+    let elders: ProjectionDatabases
 
     init(_ lookup: (String) -> ProjectionDatabases) {
         registry = lookup("registry")
         ledger = lookup("ledger")
         deliberation = lookup("deliberation")
+        mediation = lookup("mediation")
+        elders = lookup("elders")
     }
 }
 
@@ -87,7 +91,7 @@ public final class Engine: @unchecked Sendable {
     public let log: EventLog
 
     /// The projections every engine registers, in the order they apply an event.
-    static func makeProjections() -> [any Projection] { [RegistryProjection(), LedgerProjection(), DeliberationProjection()] }
+    static func makeProjections() -> [any Projection] { [RegistryProjection(), LedgerProjection(), DeliberationProjection(), MediationProjection(), EldersProjection()] }
 
     static func logOptions(_ options: Options) -> EventLog.Options {
         var logOptions = EventLog.Options()

@@ -180,15 +180,24 @@ enum LedgerDomain {
         guard log.string("state") == "pending" else {
             throw Rejection(.illegalTransition, field: "log", "log: \(log.string("log")) is \(log.string("state")), not pending")
         }
-        let occurredMs = log.int("atMs")
-        guard let rate = try LedgerProjection.rate(d.tables, community: d.community, category: log.string("category"), atMs: occurredMs, txn) else {
-            throw Rejection(.illegalTransition, field: "log", "log: no points rate for \(d.community) was in force at \(log.string("at"))")
+        try emitVerifiedHours(d, log: log.string("log"), volunteer: log.string("volunteer"), minutes: log.int("minutes"), category: log.string("category"),
+                              community: d.community, occurred: log.string("at"), occurredMs: log.int("atMs"), field: "log", txn)
+    }
+
+    /// Emits `hours.verified` for a log: points = floor(minutes × rate / 60) at the rate in force for the
+    /// category (else the community default) at the hours' occurred time. Shared by `hours.verify` and by
+    /// mutual-help deliveries, which log and verify hours in the same append.
+    static func emitVerifiedHours(_ d: Decision, log: String, volunteer: String, minutes: Int64, category: String, community: String,
+                                  occurred: String, occurredMs: Int64, field: String, _ txn: borrowing some TransactionReading & ~Copyable) throws {
+        guard let rate = try LedgerProjection.rate(d.tables, community: community, category: category, atMs: occurredMs, txn) else {
+            throw Rejection(.illegalTransition, field: field, "\(field): no points rate for \(community) was in force at \(occurred)")
         }
-        let points = log.int("minutes") * rate.pointsPerHour / 60
-        d.emit("hours.verified", stream: "hours:\(log.string("log"))", [
-            ("log", .string(log.string("log"))), ("volunteer", .string(log.string("volunteer"))),
-            ("minutes", .int(log.int("minutes"))), ("category", .string(log.string("category"))),
+        let points = minutes * rate.pointsPerHour / 60
+        assert(points >= 0 && points <= minutes * rate.pointsPerHour, "points are floor(minutes × rate / 60)")
+        d.emit("hours.verified", stream: "hours:\(log)", [
+            ("log", .string(log)), ("volunteer", .string(volunteer)), ("minutes", .int(minutes)), ("category", .string(category)),
             ("pointsPerHour", .int(rate.pointsPerHour)), ("rateSetAt", .int(Int64(rate.position))), ("points", .int(points)),
+            ("community", .string(community)),
         ])
     }
 

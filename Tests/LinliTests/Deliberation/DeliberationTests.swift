@@ -219,10 +219,3 @@ struct DeliberationTests {
         _ = try w.refused(.invalidField, "meeting.schedule", actor: "cv-1", [("meeting", "m"), ("issue", "x"), ("format", "triParty"), ("rule", "simpleMajority"), ("startsAt", "2024-02-30T19:00:00+08:00")])
     }
 }
-
-extension JSONValue {
-    var arrayValue: [JSONValue]? {
-        if case .array(let items) = self { return items }
-        return nil
-    }
-}

@@ -28,7 +28,24 @@ struct PermissionMatrixTests {
         "meeting.schedule": ["convener"], "meeting.attend": ["convener"], "meeting.opinion": ["convener"], "meeting.close": ["convener"],
         "vote.cast": ["convener", "resident"],
         "outcome.submit": ["convener"], "outcome.progress": ["convener"], "outcome.implement": ["convener"], "outcome.evaluate": ["convener"],
+        "dispute.report": ["gridWorker", "mediator", "resident"], "dispute.assign": ["mediator"], "dispute.session": ["mediator"],
+        "dispute.resolve": ["mediator"], "dispute.escalate": ["mediator"], "dispute.withdraw": ["mediator"], "dispute.followUp": ["mediator"],
+        "elder.survey": ["socialWorker"], "elder.tier.assign": ["socialWorker"], "elder.plan.set": ["socialWorker"],
+        "elder.tier.policy": ["admin"], "station.register": ["admin"], "service.deliver": ["gridWorker"], "visit.log": ["gridWorker"],
     ]
+
+    /// Set-up lines that bring a fresh dispute to `state`.
+    static func disputeSetup(_ dispute: String, _ state: String) -> [(String, String, [(String, JSONValue)])] {
+        let id = JSONValue.string(dispute)
+        let path: [(String, String, [(String, JSONValue)])] = [
+            ("dispute.report", "gw-1", [("dispute", id), ("community", "jiangshan"), ("parties", ["r-1", "r-2"]), ("category", "noise"),
+                                        ("description", "楼上装修噪音"), ("channel", "doorKnock")]),
+            ("dispute.assign", "md-1", [("dispute", id), ("mediator", "md-1")]),
+            ("dispute.session", "md-1", [("dispute", id), ("session", .string("\(dispute)-s1")), ("attendees", ["r-1", "r-2", "md-1"]), ("notes", "双方陈述")]),
+            ("dispute.resolve", "md-1", [("dispute", id), ("agreement", "施工时间限定在工作日白天")]),
+        ]
+        return Array(path.prefix(["reported": 1, "assigned": 2, "mediating": 3, "resolved": 4][state]!))
+    }
 
     /// Set-up lines that bring a fresh issue to `state` (see DeliberationWorld for the same path).
     static func issueSetup(_ issue: String, _ state: String) -> [(String, String, [(String, JSONValue)])] {
@@ -124,6 +141,29 @@ struct PermissionMatrixTests {
         case "outcome.progress": return (issueSetup("i-\(n)", "submitted"), [("issue", s("i")), ("percent", 50), ("note", "过半")])
         case "outcome.implement": return (issueSetup("i-\(n)", "implementing"), [("issue", s("i"))])
         case "outcome.evaluate": return (issueSetup("i-\(n)", "implemented"), [("issue", s("i")), ("evaluator", "r-2"), ("satisfaction", 4)])
+        case "dispute.report":
+            return ([], [("dispute", s("d")), ("community", "jiangshan"), ("parties", ["r-1", "public"]), ("category", "parking"),
+                         ("description", "占用消防通道"), ("channel", "other")])
+        case "dispute.assign": return (disputeSetup("d-\(n)", "reported"), [("dispute", s("d")), ("mediator", "md-1")])
+        case "dispute.session": return (disputeSetup("d-\(n)", "assigned"), [("dispute", s("d")), ("session", s("s")), ("attendees", ["r-1"]), ("notes", "")])
+        case "dispute.resolve": return (disputeSetup("d-\(n)", "mediating"), [("dispute", s("d")), ("agreement", "和解")])
+        case "dispute.escalate": return (disputeSetup("d-\(n)", "reported"), [("dispute", s("d")), ("to", ["department": "司法所"]), ("reason", "涉及法律")])
+        case "dispute.withdraw": return (disputeSetup("d-\(n)", "reported"), [("dispute", s("d")), ("reason", "已自行和解")])
+        case "dispute.followUp": return (disputeSetup("d-\(n)", "resolved"), [("dispute", s("d")), ("satisfaction", 5), ("notes", "满意")])
+        case "elder.survey":
+            return ([], [("elder", "r-3"), ("basic", ["livingAlone": true]), ("health", ["adl": 55, "conditions": ["高血压"]]), ("needs", ["mealDelivery"]),
+                         ("serviceWillingness", ["willing": true]), ("workWillingness", ["willing": false])])
+        case "elder.tier.policy":
+            return ([], [("community", "jiangshan"), ("bands", [["minAdl": 100, "maxAdl": 100, "tier": 0], ["minAdl": 61, "maxAdl": 99, "tier": 1],
+                                                                 ["minAdl": 41, "maxAdl": 60, "tier": 2], ["minAdl": 0, "maxAdl": 40, "tier": 3]])])
+        case "elder.tier.assign": return ([], [("elder", "r-3"), ("tier", 2), ("reason", "独居且行动不便")])
+        case "elder.plan.set": return ([], [("elder", "r-3"), ("services", [["service": "mealDelivery", "perWeek": 7]])])
+        case "station.register": return ([], [("station", s("st")), ("community", "jiangshan"), ("kind", "station"), ("functions", ["助餐点", "应急设备"])])
+        case "service.deliver":
+            return ([], [("delivery", s("dl")), ("elder", "r-3"), ("service", "mealDelivery"), ("provider", "r-3"), ("mode", "self"), ("minutes", 30)])
+        case "visit.log":
+            return ([("team.form", "admin", [("team", s("t")), ("community", "jiangshan"), ("name", "敲门嫂"), ("kind", "doorKnock"), ("members", ["gw-1"])])],
+                    [("visit", s("v")), ("elder", "r-3"), ("visitor", "gw-1"), ("team", s("t")), ("observations", "精神好"), ("concern", false)])
         default:
             Issue.record("no scenario for \(name)")
             return ([], [])

@@ -1,0 +1,114 @@
+import LinliStore
+
+/// The elder-services projection: each elder's latest survey and tier override, every survey, the tier
+/// policies and plans by occurred time, stations, each elder's history in occurred-time order, deliveries
+/// per ISO week and service, open concerns, and mutual help per volunteer.
+final class EldersProjection: Projection {
+    let name = "elders"
+    let version: UInt32 = 1
+    let databaseNames = ["elders", "surveys", "policies", "plans", "stations", "hubs", "history", "deliveries", "visits",
+                         "adherence", "concerns", "mutual"]
+
+    static let types: Set<String> = ["elder.surveyed", "elder.tierPolicySet", "elder.tierAssigned", "elder.planSet", "station.registered",
+                                     "service.delivered", "visit.logged", "dispute.reported"]
+
+    func apply(_ event: RecordedEvent, in txn: borrowing WriteTransaction, databases db: ProjectionDatabases) throws {
+        guard Self.types.contains(event.type) else { return }
+        let e = try DomainEvent(event)
+        let p = e.position
+        let at = event.occurredAt, atMs = at.epochMilliseconds
+        let time = LedgerProjection.sortableTime(atMs)
+        let elderId = e.string("elder")
+        switch event.type {
+        case "elder.surveyed":
+            // The latest survey by occurred time governs; every survey stays in `surveys` and the log.
+            let survey: JSONValue = e.payload.removing("community").setting("at", .string(at.iso8601)).setting("atMs", .int(atMs))
+                .setting("position", .int(Int64(p))).setting("actor", .string(event.actor))
+            try Rows.put(db["surveys"], compositeKey(elderId) + [0] + time + bigEndianKey(p), survey, position: p, txn)
+            var elder = try elderRow(db, txn, e)
+            if (elder["survey"]?["atMs"]?.intValue ?? .min) <= atMs { elder = elder.setting("survey", survey) }
+            try Rows.put(db["elders"], elderId, elder, position: p, txn)
+        case "elder.tierAssigned":
+            let override: JSONValue = ["tier": .int(e.int("tier")), "reason": .string(e.string("reason")), "at": .string(at.iso8601),
+                                       "atMs": .int(atMs), "position": .int(Int64(p)), "actor": .string(event.actor)]
+            var elder = try elderRow(db, txn, e)
+            if (elder["override"]?["atMs"]?.intValue ?? .min) <= atMs { elder = elder.setting("override", override) }
+            try Rows.put(db["elders"], elderId, elder, position: p, txn)
+        case "elder.tierPolicySet":
+            try Rows.put(db["policies"], compositeKey(e.string("community")) + [0] + time + bigEndianKey(p), [
+                "bands": e.payload["bands"] ?? .array([]), "livingAloneRaise": .int(e.payload["livingAloneRaise"]?.intValue ?? 1),
+                "at": .string(at.iso8601),
+            ], position: p, txn)
+        case "elder.planSet":
+            try Rows.put(db["plans"], compositeKey(elderId) + [0] + time + bigEndianKey(p),
+                         ["services": e.payload["services"] ?? .array([]), "at": .string(at.iso8601)], position: p, txn)
+            try Rows.put(db["elders"], elderId, try elderRow(db, txn, e), position: p, txn)
+        case "station.registered":
+            try Rows.put(db["stations"], e.string("station"), e.payload.setting("deliveries", 0).setting("minutes", 0), position: p, txn)
+            if e.string("kind") == "hub" {
+                try Rows.put(db["hubs"], e.string("community"), ["station": .string(e.string("station"))], position: p, txn)
+            }
+        case "service.delivered":
+            let delivery = e.string("delivery"), service = e.string("service"), minutes = e.int("minutes")
+            var entry: [(String, JSONValue)] = [("kind", "delivery"), ("delivery", .string(delivery)), ("service", .string(service)),
+                                                ("mode", .string(e.string("mode"))), ("provider", .string(e.string("provider"))),
+                                                ("minutes", .int(minutes)), ("at", .string(at.iso8601)), ("position", .int(Int64(p)))]
+            if let station = e.payload["station"] { entry.append(("station", station)) }
+            try Rows.put(db["history"], compositeKey(elderId) + [0] + time + bigEndianKey(p), .object(entry), position: p, txn)
+            try Rows.put(db["deliveries"], delivery, ["elder": .string(elderId), "at": .string(at.iso8601)], position: p, txn)
+            let week = ISOWeek(containing: at)
+            let weekKey = compositeKey(elderId) + [0] + bigEndianKey(UInt64(bitPattern: Int64(week.mondayDay))) + [0] + Array(service.utf8)
+            let counted = try Rows.get(db["adherence"], weekKey, txn)
+            try Rows.put(db["adherence"], weekKey, ["delivered": .int((counted?.int("delivered") ?? 0) + 1),
+                                                    "minutes": .int((counted?.int("minutes") ?? 0) + minutes)], position: p, txn)
+            if let station = e.payload["station"]?.stringValue {
+                guard let row = try Rows.get(db["stations"], station, txn) else { throw missing(e, "station") }
+                try Rows.put(db["stations"], station, row.value.setting("deliveries", .int(row.int("deliveries") + 1))
+                    .setting("minutes", .int(row.int("minutes") + minutes)), position: p, txn)
+            }
+            if e.string("mode") == "mutual" {
+                let provider = e.string("provider")
+                let row = try Rows.get(db["mutual"], provider, txn)
+                try Rows.put(db["mutual"], provider, ["provider": .string(provider), "minutes": .int((row?.int("minutes") ?? 0) + minutes),
+                                                      "deliveries": .int((row?.int("deliveries") ?? 0) + 1)], position: p, txn)
+            }
+            try closeConcern(db, txn, elder: elderId, atMs: atMs)
+        case "visit.logged":
+            let visit = e.string("visit"), concern = e.payload["concern"] == .bool(true)
+            let entry: JSONValue = ["kind": "visit", "visit": .string(visit), "visitor": .string(e.string("visitor")), "team": .string(e.string("team")),
+                                    "observations": .string(e.string("observations")), "concern": .bool(concern), "at": .string(at.iso8601),
+                                    "position": .int(Int64(p))]
+            try Rows.put(db["history"], compositeKey(elderId) + [0] + time + bigEndianKey(p), entry, position: p, txn)
+            try Rows.put(db["visits"], visit, e.payload.setting("at", .string(at.iso8601)), position: p, txn)
+            if concern {
+                // A later visit with a concern keeps the follow-up open, now on this visit.
+                let open = try Rows.get(db["concerns"], elderId, txn)
+                if (open?.int("atMs") ?? .min) <= atMs {
+                    try Rows.put(db["concerns"], elderId, ["elder": .string(elderId), "visit": .string(visit), "at": .string(at.iso8601),
+                                                           "atMs": .int(atMs), "observations": .string(e.string("observations")),
+                                                           "community": .string(e.string("community"))], position: p, txn)
+                }
+            } else {
+                try closeConcern(db, txn, elder: elderId, atMs: atMs)
+            }
+        case "dispute.reported":
+            // The visit that noticed the dispute links to it, as the dispute links to the visit.
+            guard let visit = e.payload["visit"]?.stringValue else { return }
+            guard let row = try Rows.get(db["visits"], visit, txn) else { throw missing(e, "visit") }
+            try Rows.put(db["visits"], visit, row.value.setting("dispute", .string(e.string("dispute"))), position: p, txn)
+        default:
+            break
+        }
+    }
+
+    private func elderRow(_ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, _ e: DomainEvent) throws -> JSONValue {
+        try Rows.get(db["elders"], e.string("elder"), txn)?.value
+            ?? ["elder": .string(e.string("elder")), "community": .string(e.string("community"))]
+    }
+
+    /// A visit without concern, or a delivery, at or after the concern's time closes the follow-up.
+    private func closeConcern(_ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, elder: String, atMs: Int64) throws {
+        guard let open = try Rows.get(db["concerns"], elder, txn), open.int("atMs") <= atMs else { return }
+        try txn.delete(db["concerns"], key: Array(elder.utf8))
+    }
+}

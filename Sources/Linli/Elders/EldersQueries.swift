@@ -1,0 +1,174 @@
+import LinliStore
+
+/// One elder as `linli elders` lists them: tier and this week's plan adherence.
+public struct ElderSummary: Sendable, Equatable {
+    public var elder: String
+    public var name: String
+    public var community: String
+    /// The tier, or nil when never surveyed nor assigned.
+    public var tier: Int64?
+    /// Why the tier is what it is (survey, band, living alone, policy; or the override).
+    public var tierReason: String
+    /// The week counted.
+    public var week: ISOWeek
+    /// Deliveries planned this week (sum of perWeek), expected by now (pro rata by day), and delivered.
+    public var planned: Int64, expectedToDate: Int64, delivered: Int64
+    /// Whether any planned service has fewer deliveries than expected by now.
+    public var behindPlan: Bool
+}
+
+/// One planned service in one week: planned, expected by now, and delivered.
+public struct ServiceAdherence: Sendable, Equatable {
+    public var service: String
+    public var perWeek: Int64
+    /// perWeek × days of the week passed (today included) / 7, rounded down; perWeek for a past week.
+    public var expectedToDate: Int64
+    public var delivered: Int64
+    public var behind: Bool { delivered < expectedToDate }
+
+    var json: JSONValue {
+        ["service": .string(service), "perWeek": .int(perWeek), "expectedToDate": .int(expectedToDate), "delivered": .int(delivered), "behind": .bool(behind)]
+    }
+}
+
+extension Engine {
+    /// One elder as `linli elder ID --json` shows them: tier (integer or null) with its reason, the plan in
+    /// force, the full history of deliveries and visits in occurred-time order, this week's adherence, the
+    /// open concern and the latest survey. `now` fixes "this week" (default: the engine's clock).
+    public func elderDocument(_ id: String, now: Timestamp? = nil) throws -> JSONValue? {
+        let nowTime = now ?? log.options.clock()
+        return try read { reader, tables in
+            try reader.withTransaction { txn -> JSONValue? in
+                guard let resident = try Rows.get(tables.registry["residents"], id, txn) else { return nil }
+                let row = try Rows.get(tables.elders["elders"], id, txn)
+                let (tier, reason) = try EldersQueries.tier(tables, row, txn)
+                let week = ISOWeek(containing: nowTime)
+                let plan = try EldersQueries.plan(tables, elder: id, beforeMs: nowTime.epochMilliseconds + 1, txn)
+                let adherence = try EldersQueries.adherence(tables, elder: id, week: week, now: nowTime, txn)
+                return [
+                    "elder": .string(id), "name": .string(resident.string("name")), "community": .string(resident.string("community")),
+                    "tier": tier.map { .int($0) } ?? .null, "tierReason": .string(reason),
+                    "plan": plan?.value["services"] ?? .array([]), "planSince": plan?.value["at"] ?? .null,
+                    "history": .array(try Rows.values(tables.elders["history"], under: id, txn)),
+                    "adherence": ["week": .string(week.description), "services": .array(adherence.map(\.json))],
+                    "openConcern": try Rows.get(tables.elders["concerns"], id, txn)?.value.removing("atMs") ?? .null,
+                    "survey": row?.value["survey"]?.removing("atMs") ?? .null,
+                    "surveys": .int(Int64(try Rows.values(tables.elders["surveys"], under: id, txn).count)),
+                ]
+            }
+        }
+    }
+
+    /// An elder's deliveries and visits in occurred-time order (the hot read of a service history).
+    public func elderHistory(_ id: String) throws -> [JSONValue] {
+        try read { reader, tables in try reader.withTransaction { try Rows.values(tables.elders["history"], under: id, $0) } }
+    }
+
+    /// Every surveyed, assigned or planned elder with tier and this week's adherence; optionally only one
+    /// tier, or only those behind plan.
+    public func elders(tier: Int64? = nil, behindPlan: Bool = false, now: Timestamp? = nil) throws -> [ElderSummary] {
+        let nowTime = now ?? log.options.clock()
+        let week = ISOWeek(containing: nowTime)
+        return try read { reader, tables in
+            try reader.withTransaction { txn in
+                var out: [ElderSummary] = []
+                var rows: [Row] = []
+                try Rows.scan(tables.elders["elders"], txn) { _, row in rows.append(row); return true }
+                for row in rows {
+                    let id = row.string("elder")
+                    let (elderTier, reason) = try EldersQueries.tier(tables, row, txn)
+                    if let tier, elderTier != tier { continue }
+                    let services = try EldersQueries.adherence(tables, elder: id, week: week, now: nowTime, txn)
+                    let summary = ElderSummary(
+                        elder: id, name: try Rows.get(tables.registry["residents"], id, txn)?.string("name") ?? "", community: row.string("community"),
+                        tier: elderTier, tierReason: reason, week: week, planned: services.reduce(0) { $0 + $1.perWeek },
+                        expectedToDate: services.reduce(0) { $0 + $1.expectedToDate }, delivered: services.reduce(0) { $0 + min($1.delivered, $1.perWeek) },
+                        behindPlan: services.contains { $0.behind })
+                    if behindPlan && !summary.behindPlan { continue }
+                    out.append(summary)
+                }
+                return out
+            }
+        }
+    }
+
+    /// Elders per community and tier ("none" for those never surveyed nor assigned).
+    public func tierDistribution() throws -> [(community: String, tier: String, count: Int)] {
+        var counts: [String: [String: Int]] = [:]
+        for elder in try elders() { counts[elder.community, default: [:]][elder.tier.map { String($0) } ?? "none", default: 0] += 1 }
+        return counts.keys.sorted().flatMap { community in counts[community]!.keys.sorted().map { (community, $0, counts[community]![$0]!) } }
+    }
+
+    /// Follow-ups opened by a visit with a concern and not yet closed by a later visit or delivery.
+    public func openConcerns() throws -> [Row] { try rows(of: \.elders, "concerns") }
+
+    /// Minutes and deliveries of mutual help (互助) per volunteer.
+    public func mutualHelp() throws -> [Row] { try rows(of: \.elders, "mutual") }
+
+    /// The 1+N stations with their functions and the deliveries made at each.
+    public func stations() throws -> [Row] { try rows(of: \.elders, "stations") }
+}
+
+/// The rules read back at query time, so that a tier always reflects the policy in force at the survey's
+/// occurred time, even a policy recorded later with an earlier occurred time.
+enum EldersQueries {
+    /// The tier and its reason: the later (by occurred time) of the latest survey under its policy and the
+    /// latest override.
+    static func tier(_ tables: Tables, _ row: Row?, _ txn: borrowing some TransactionReading & ~Copyable) throws -> (Int64?, String) {
+        let survey = row?.value["survey"], override = row?.value["override"]
+        let surveyMs = survey?["atMs"]?.intValue, overrideMs = override?["atMs"]?.intValue
+        if let override, let overrideMs, overrideMs >= (surveyMs ?? .min) {
+            let tier = override["tier"]?.intValue ?? 0
+            return (tier, "assigned tier \(tier) by \(override["actor"]?.stringValue ?? "?") at \(override["at"]?.stringValue ?? "?") (position \(override["position"]?.intValue ?? 0)): \(override["reason"]?.stringValue ?? "")")
+        }
+        guard let survey, let surveyMs else { return (nil, "not surveyed") }
+        let community = row?.string("community") ?? ""
+        var policy = TierPolicy.standard
+        var policyText = "the default policy"
+        let prefix = compositeKey(community) + [0]
+        try txn.walk(tables.elders["policies"], from: prefix + LedgerProjection.sortableTime(surveyMs) + bigEndianKey(UInt64.max), reverse: true) { key, value in
+            guard key.starts(with: prefix) else { return false }
+            let stored = try Rows.decode(value, in: tables.elders["policies"])
+            policy = try TierPolicy(bands: stored.value["bands"] ?? .null, livingAloneRaise: stored.int("livingAloneRaise"))
+            policyText = "the policy of \(stored.string("at")) (position \(stored.position))"
+            return false
+        }
+        let adl = survey["adl"]?.intValue ?? survey["health"]?["adl"]?.intValue ?? 0
+        let alone = survey["basic"]?["livingAlone"] == .bool(true)
+        let (tier, band) = policy.tier(adl: adl, livingAlone: alone)
+        var reason = "ADL \(adl) in band \(band.minAdl)–\(band.maxAdl) → tier \(band.tier)"
+        if alone && policy.livingAloneRaise > 0 { reason += "; living alone → tier \(tier)" }
+        reason += ", under \(policyText); survey of \(survey["at"]?.stringValue ?? "?") (position \(survey["position"]?.intValue ?? 0))"
+        return (tier, reason)
+    }
+
+    /// The plan in force before `beforeMs` (the latest set at or before it), or nil.
+    static func plan(_ tables: Tables, elder: String, beforeMs: Int64, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Row? {
+        let prefix = compositeKey(elder) + [0]
+        var found: Row?
+        try txn.walk(tables.elders["plans"], from: prefix + LedgerProjection.sortableTime(beforeMs - 1) + bigEndianKey(UInt64.max), reverse: true) { key, value in
+            guard key.starts(with: prefix) else { return false }
+            found = try Rows.decode(value, in: tables.elders["plans"])
+            return false
+        }
+        return found
+    }
+
+    /// Adherence in a week: the plan in force at the week's end (or now, this week) against the deliveries
+    /// counted in that week, per service.
+    static func adherence(_ tables: Tables, elder: String, week: ISOWeek, now: Timestamp,
+                          _ txn: borrowing some TransactionReading & ~Copyable) throws -> [ServiceAdherence] {
+        let nowMs = now.epochMilliseconds
+        let current = week.startMs <= nowMs && nowMs < week.endMs
+        guard let plan = try plan(tables, elder: elder, beforeMs: current ? nowMs + 1 : week.endMs, txn) else { return [] }
+        let daysPassed: Int64 = current ? Int64(now.dayNumber() - week.mondayDay + 1) : 7
+        var out: [ServiceAdherence] = []
+        for item in plan.value["services"]?.arrayValue ?? [] {
+            let service = item["service"]?.stringValue ?? "", perWeek = item["perWeek"]?.intValue ?? 0
+            let key = compositeKey(elder) + [0] + bigEndianKey(UInt64(bitPattern: Int64(week.mondayDay))) + [0] + Array(service.utf8)
+            let delivered = try Rows.get(tables.elders["adherence"], key, txn)?.int("delivered") ?? 0
+            out.append(ServiceAdherence(service: service, perWeek: perWeek, expectedToDate: perWeek * daysPassed / 7, delivered: delivered))
+        }
+        return out
+    }
+}
