@@ -104,7 +104,7 @@ extension Engine {
                     "issue": .string(id), "community": .string(summary.community), "state": .string(current),
                     "priority": summary.priority, "title": .string(summary.title), "description": row.value["description"] ?? .null,
                     "category": row.value["category"] ?? .null, "scope": row.value["scope"] ?? .null, "channel": row.value["channel"] ?? .null,
-                    "proposer": row.value["proposer"] ?? .null, "mergedInto": row.value["mergedInto"] ?? .null,
+                    "proposer": row.value["proposer"] ?? .null, "dispute": row.value["dispute"] ?? .null, "mergedInto": row.value["mergedInto"] ?? .null,
                     "mergedFrom": row.value["mergedFrom"] ?? .array([]),
                     "scores": .array(try Rows.values(db["assessments"], under: id, txn)),
                     "stances": ["support": .int(summary.support), "oppose": .int(summary.oppose), "neutral": .int(summary.neutral)],
