@@ -105,3 +105,93 @@ func record(_ name: String, _ store: StoreOptions, _ actor: ActorOptions, _ fiel
         throw ExitError.rejected("linli: \(rejection.reason): \(rejection.message)")
     }
 }
+
+/// `--as-of TIME` and `--at-position N`: answer a query as the projections stood then, by replaying that
+/// part of the log into scratch databases (the store is not touched).
+struct AsOfOptions: ParsableArguments {
+    @Option(name: .customLong("as-of"), help: "Answer as of this occurred time (ISO 8601 with offset).")
+    var asOf: String?
+
+    @Option(name: .customLong("at-position"), help: "Answer as of this log position.")
+    var atPosition: UInt64?
+
+    /// The as-of time, which also stands for "now" in ages and this week's adherence.
+    var now: Timestamp? { asOf.flatMap { Timestamp(iso8601: $0) } }
+
+    func validate() throws {
+        if let asOf, Timestamp(iso8601: asOf) == nil { throw ValidationError("--as-of \(asOf) is not ISO 8601 with an offset, e.g. 2024-03-31T23:59:59+08:00") }
+    }
+
+    /// The live engine, or a time-travel view of it.
+    func engine(_ store: StoreOptions) throws -> Engine {
+        let engine = try store.open(readOnly: true)
+        guard asOf != nil || atPosition != nil else { return engine }
+        let bar = ProgressBar(label: "replaying")
+        let view = try engine.asOf(now, position: atPosition, progress: bar.update)
+        bar.finish()
+        if let scope = view.historicalScope, !scope.skipped.isEmpty {
+            printError("linli: as of \(asOf ?? "position \(scope.position)"): \(scope.replayed) events replayed, \(scope.skipped.count) left out (occurred later, or depending on events that did)")
+        }
+        return view
+    }
+}
+
+/// A progress bar with rate and ETA on standard error, drawn only when standard error is a terminal.
+final class ProgressBar {
+    let label: String
+    let enabled = isatty(STDERR_FILENO) == 1
+    let start = Date()
+    var lastDraw = Date.distantPast
+
+    init(label: String) { self.label = label }
+
+    func update(_ done: UInt64, _ total: UInt64) {
+        guard enabled, total > 0, Date().timeIntervalSince(lastDraw) > 0.1 || done == total else { return }
+        lastDraw = Date()
+        let elapsed = max(Date().timeIntervalSince(start), 0.001)
+        let rate = Double(done) / elapsed
+        let eta = rate > 0 ? Double(total - min(done, total)) / rate : 0
+        let filled = Int(30 * Double(done) / Double(total))
+        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: 30 - filled)
+        FileHandle.standardError.write(Data("\r\(label) \(bar) \(done * 100 / total)% \(Int(rate))/s ETA \(Int(eta))s ".utf8))
+    }
+
+    func finish() {
+        if enabled && lastDraw != .distantPast { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}
+
+/// Prints one entity: its JSON document, or for people a summary block and a table (CSV: the table only).
+func emitDocument(_ format: OutputFormat, _ document: JSONValue, summary: [(String, String)], header: [String], rows: [[String]], rightAligned: Set<Int> = []) {
+    switch format {
+    case .json: print(document.text)
+    case .csv: print(renderCSV(header, rows), terminator: "")
+    case .table:
+        let width = summary.map { displayWidth($0.0) }.max() ?? 0
+        for (key, value) in summary { print(key + String(repeating: " ", count: width - displayWidth(key)) + "  " + value) }
+        print("")
+        print(renderTable(header, rows, rightAligned: rightAligned), terminator: "")
+    }
+}
+
+extension Optional where Wrapped == JSONValue {
+    /// The value as a person reads it in a table: text unquoted, null empty, anything else as JSON.
+    var plain: String {
+        switch self {
+        case .none, .some(.null): return ""
+        case .some(.string(let text)): return text
+        case .some(let value): return value.text
+        }
+    }
+
+    /// The items of an array value ([] otherwise).
+    var items: [JSONValue] {
+        if case .some(.array(let items)) = self { return items }
+        return []
+    }
+}
+
+extension JSONValue {
+    /// The value as a person reads it in a table.
+    var plain: String { Optional(self).plain }
+}

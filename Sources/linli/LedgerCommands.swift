@@ -77,6 +77,33 @@ struct Wishes: ParsableCommand {
 }
 
 struct Fund: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Care funds: show one, record income, disburse.", subcommands: [Show.self, Income.self, Disburse.self], defaultSubcommand: Show.self)
+
+    struct Income: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Money into a fund (the first income opens it).",
+                                                        discussion: "Sources: charitySale, enterprise, donation. Example: linli fund income --fund care-fund --community jiangshan --source charitySale --amount-fen 12800 --as sw-01")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The fund.") var fund: String
+        @Option(help: "The community.") var community: String
+        @Option(help: "charitySale, enterprise or donation.") var source: String
+        @Option(help: "Amount in fen (1 yuan = 100 fen).") var amountFen: Int64
+        func run() throws { try record("fund.income", store, actor, ["fund": .string(fund), "community": .string(community), "source": .string(source), "amountFen": .int(amountFen)]) }
+    }
+
+    struct Disburse: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Money out of a fund (never below zero).",
+                                                        discussion: "Example: linli fund disburse --fund care-fund --beneficiary r-3 --amount-fen 5000 --purpose 节日慰问 --as sw-01")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The fund.") var fund: String
+        @Option(help: "A resident or organization.") var beneficiary: String
+        @Option(help: "Amount in fen.") var amountFen: Int64
+        @Option(help: "What for.") var purpose: String
+        func run() throws { try record("fund.disburse", store, actor, ["fund": .string(fund), "beneficiary": .string(beneficiary), "amountFen": .int(amountFen), "purpose": .string(purpose)]) }
+    }
+
+    struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "A care fund's balance and every movement with its running balance.", discussion: "Example: linli fund care-fund --json")
 
     @OptionGroup var store: StoreOptions
@@ -91,6 +118,7 @@ struct Fund: ParsableCommand {
              rows: movements.map { ["\($0.position)", $0.string("at"), $0.string("kind"), "\($0.int("amountFen"))", "\($0.int("balanceFen"))"] },
              rightAligned: [0, 3, 4])
     }
+}
 }
 
 extension JSONValue {

@@ -20,8 +20,13 @@ struct LinliCLI: ParsableCommand {
           linli balance resident:r-12 --store ./js.store --json
         """,
         version: LinliVersion.string,
-        subcommands: [Init.self, Apply.self, Balance.self, Statement.self, Stock.self, Wishes.self, Fund.self,
-                      Hours.self, Gift.self, Points.self, Audit.self, Export.self, Demo.self]
+        subcommands: [Init.self, Apply.self, Export.self, Audit.self, Demo.self,
+                      // Queries of DOMAIN.md section 4.
+                      Balance.self, Statement.self, Stock.self, Wishes.self, Fund.self, Issues.self, IssueCommand.self,
+                      Elders.self, ElderCommand.self, Disputes.self, DisputeCommand.self, Station.self,
+                      // One subcommand family per command family, so that daily actions need no JSON.
+                      Community.self, Resident.self, Organization.self, Team.self, Unit.self, RoleCommand.self,
+                      Hours.self, Points.self, Gift.self, Wish.self, Meeting.self, Vote.self, Outcome.self]
     )
 }
 

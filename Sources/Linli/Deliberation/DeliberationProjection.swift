@@ -102,7 +102,7 @@ final class DeliberationProjection: Projection {
         case "outcome.progressed":
             let percent = e.int("percent")
             let outcome = issue["outcome"] ?? .object([])
-            assert(percent >= outcome["percent"]?.intValue ?? 0, "progress never decreases")
+            guard percent >= outcome["percent"]?.intValue ?? 0 else { throw LogError.corrupt(position: p, reason: "progress of \(issueId) decreases") }
             issue = issue.setting("outcome", outcome.setting("percent", .int(percent)))
         case "outcome.evaluated":
             let outcome = (issue["outcome"] ?? .object([])).setting("evaluator", .string(e.string("evaluator")))

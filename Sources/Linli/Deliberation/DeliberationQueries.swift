@@ -70,53 +70,51 @@ extension Engine {
     /// timeline with positions. `now` closes the current step's time (default: the engine's clock).
     public func issueDocument(_ id: String, now: Timestamp? = nil) throws -> JSONValue? {
         let nowMs = (now ?? log.options.clock()).epochMilliseconds
-        return try read { reader, tables in
-            try reader.withTransaction { txn -> JSONValue? in
-                let db = tables.deliberation
-                guard let row = try Rows.get(db["issues"], id, txn) else { return nil }
-                let summary = IssueSummary(row)
-                // The comments of merged issues are carried over to the survivor's view (and theirs, recursively).
-                var comments: [JSONValue] = []
-                var pending = [id], seen: Set<String> = []
-                while let next = pending.popLast(), seen.insert(next).inserted, seen.count <= 10_000 {
-                    comments += try Rows.values(db["comments"], under: next, txn)
-                    if let merged = try Rows.get(db["issues"], next, txn) { pending += merged.strings("mergedFrom") }
-                }
-                comments.sort { ($0["position"]?.intValue ?? 0) < ($1["position"]?.intValue ?? 0) }
-                var meetings: [JSONValue] = []
-                for meetingId in row.strings("meetings") {
-                    guard let meeting = try Rows.get(db["meetings"], meetingId, txn) else { continue }
-                    meetings.append([
-                        "meeting": .string(meetingId), "format": .string(meeting.string("format")), "rule": .string(meeting.string("rule")),
-                        "state": .string(meeting.string("state")), "startsAt": .string(meeting.string("startsAt")),
-                        "passed": meeting.value["passed"] ?? .null, "tally": meeting.value["tally"] ?? .null,
-                        "resolution": meeting.value["resolution"] ?? .null, "attendees": .array(try Rows.values(db["attendance"], under: meetingId, txn)),
-                        "opinions": .array(try Rows.values(db["opinions"], under: meetingId, txn)),
-                    ])
-                }
-                var steps = row.value["stepMs"] ?? .object([])
-                let current = row.string("state")
-                if !DeliberationDomain.closedStates.contains(current) {
-                    steps = steps.setting(current, .int((steps[current]?.intValue ?? 0) + max(0, nowMs - summary.stateSinceMs)))
-                }
-                let stepDays = JSONValue.object(steps.pairs.map { ($0.0, JSONValue.rounded($0.1.intValue ?? 0, over: 86_400_000, scale: 1)) })
-                return [
-                    "issue": .string(id), "community": .string(summary.community), "state": .string(current),
-                    "priority": summary.priority, "title": .string(summary.title), "description": row.value["description"] ?? .null,
-                    "category": row.value["category"] ?? .null, "scope": row.value["scope"] ?? .null, "channel": row.value["channel"] ?? .null,
-                    "proposer": row.value["proposer"] ?? .null, "dispute": row.value["dispute"] ?? .null, "mergedInto": row.value["mergedInto"] ?? .null,
-                    "mergedFrom": row.value["mergedFrom"] ?? .array([]),
-                    "scores": .array(try Rows.values(db["assessments"], under: id, txn)),
-                    "stances": ["support": .int(summary.support), "oppose": .int(summary.oppose), "neutral": .int(summary.neutral)],
-                    "comments": .array(comments), "meetings": .array(meetings), "outcome": row.value["outcome"] ?? .null,
-                    "stepDays": stepDays, "timeline": .array(try Rows.values(db["timeline"], under: id, txn)), "position": .int(Int64(row.position)),
-                ]
+        return try view { txn, tables -> JSONValue? in
+            let db = tables.deliberation
+            guard let row = try Rows.get(db["issues"], id, txn) else { return nil }
+            let summary = IssueSummary(row)
+            // The comments of merged issues are carried over to the survivor's view (and theirs, recursively).
+            var comments: [JSONValue] = []
+            var pending = [id], seen: Set<String> = []
+            while let next = pending.popLast(), seen.insert(next).inserted, seen.count <= 10_000 {
+                comments += try Rows.values(db["comments"], under: next, txn)
+                if let merged = try Rows.get(db["issues"], next, txn) { pending += merged.strings("mergedFrom") }
             }
+            comments.sort { ($0["position"]?.intValue ?? 0) < ($1["position"]?.intValue ?? 0) }
+            var meetings: [JSONValue] = []
+            for meetingId in row.strings("meetings") {
+                guard let meeting = try Rows.get(db["meetings"], meetingId, txn) else { continue }
+                meetings.append([
+                    "meeting": .string(meetingId), "format": .string(meeting.string("format")), "rule": .string(meeting.string("rule")),
+                    "state": .string(meeting.string("state")), "startsAt": .string(meeting.string("startsAt")),
+                    "passed": meeting.value["passed"] ?? .null, "tally": meeting.value["tally"] ?? .null,
+                    "resolution": meeting.value["resolution"] ?? .null, "attendees": .array(try Rows.values(db["attendance"], under: meetingId, txn)),
+                    "opinions": .array(try Rows.values(db["opinions"], under: meetingId, txn)),
+                ])
+            }
+            var steps = row.value["stepMs"] ?? .object([])
+            let current = row.string("state")
+            if !DeliberationDomain.closedStates.contains(current) {
+                steps = steps.setting(current, .int((steps[current]?.intValue ?? 0) + max(0, nowMs - summary.stateSinceMs)))
+            }
+            let stepDays = JSONValue.object(steps.pairs.map { ($0.0, JSONValue.rounded($0.1.intValue ?? 0, over: 86_400_000, scale: 1)) })
+            return [
+                "issue": .string(id), "community": .string(summary.community), "state": .string(current),
+                "priority": summary.priority, "title": .string(summary.title), "description": row.value["description"] ?? .null,
+                "category": row.value["category"] ?? .null, "scope": row.value["scope"] ?? .null, "channel": row.value["channel"] ?? .null,
+                "proposer": row.value["proposer"] ?? .null, "dispute": row.value["dispute"] ?? .null, "mergedInto": row.value["mergedInto"] ?? .null,
+                "mergedFrom": row.value["mergedFrom"] ?? .array([]),
+                "scores": .array(try Rows.values(db["assessments"], under: id, txn)),
+                "stances": ["support": .int(summary.support), "oppose": .int(summary.oppose), "neutral": .int(summary.neutral)],
+                "comments": .array(comments), "meetings": .array(meetings), "outcome": row.value["outcome"] ?? .null,
+                "stepDays": stepDays, "timeline": .array(try Rows.values(db["timeline"], under: id, txn)), "position": .int(Int64(row.position)),
+            ]
         }
     }
 
     /// A meeting's stored row (state, format, rule, and once closed its tally), or nil.
     public func meeting(_ id: String) throws -> Row? {
-        try read { reader, tables in try reader.withTransaction { try Rows.get(tables.deliberation["meetings"], id, $0) } }
+        try view { txn, tables in try Rows.get(tables.deliberation["meetings"], id, txn) }
     }
 }

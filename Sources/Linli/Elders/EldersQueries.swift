@@ -37,31 +37,29 @@ extension Engine {
     /// open concern and the latest survey. `now` fixes "this week" (default: the engine's clock).
     public func elderDocument(_ id: String, now: Timestamp? = nil) throws -> JSONValue? {
         let nowTime = now ?? log.options.clock()
-        return try read { reader, tables in
-            try reader.withTransaction { txn -> JSONValue? in
-                guard let resident = try Rows.get(tables.registry["residents"], id, txn) else { return nil }
-                let row = try Rows.get(tables.elders["elders"], id, txn)
-                let (tier, reason) = try EldersQueries.tier(tables, row, txn)
-                let week = ISOWeek(containing: nowTime)
-                let plan = try EldersQueries.plan(tables, elder: id, beforeMs: nowTime.epochMilliseconds + 1, txn)
-                let adherence = try EldersQueries.adherence(tables, elder: id, week: week, now: nowTime, txn)
-                return [
-                    "elder": .string(id), "name": .string(resident.string("name")), "community": .string(resident.string("community")),
-                    "tier": tier.map { .int($0) } ?? .null, "tierReason": .string(reason),
-                    "plan": plan?.value["services"] ?? .array([]), "planSince": plan?.value["at"] ?? .null,
-                    "history": .array(try Rows.values(tables.elders["history"], under: id, txn)),
-                    "adherence": ["week": .string(week.description), "services": .array(adherence.map(\.json))],
-                    "openConcern": try Rows.get(tables.elders["concerns"], id, txn)?.value.removing("atMs") ?? .null,
-                    "survey": row?.value["survey"]?.removing("atMs") ?? .null,
-                    "surveys": .int(Int64(try Rows.values(tables.elders["surveys"], under: id, txn).count)),
-                ]
-            }
+        return try view { txn, tables -> JSONValue? in
+            guard let resident = try Rows.get(tables.registry["residents"], id, txn) else { return nil }
+            let row = try Rows.get(tables.elders["elders"], id, txn)
+            let (tier, reason) = try EldersQueries.tier(tables, row, txn)
+            let week = ISOWeek(containing: nowTime)
+            let plan = try EldersQueries.plan(tables, elder: id, beforeMs: nowTime.epochMilliseconds + 1, txn)
+            let adherence = try EldersQueries.adherence(tables, elder: id, week: week, now: nowTime, txn)
+            return [
+                "elder": .string(id), "name": .string(resident.string("name")), "community": .string(resident.string("community")),
+                "tier": tier.map { .int($0) } ?? .null, "tierReason": .string(reason),
+                "plan": plan?.value["services"] ?? .array([]), "planSince": plan?.value["at"] ?? .null,
+                "history": .array(try Rows.values(tables.elders["history"], under: id, txn)),
+                "adherence": ["week": .string(week.description), "services": .array(adherence.map(\.json))],
+                "openConcern": try Rows.get(tables.elders["concerns"], id, txn)?.value.removing("atMs") ?? .null,
+                "survey": row?.value["survey"]?.removing("atMs") ?? .null,
+                "surveys": .int(Int64(try Rows.values(tables.elders["surveys"], under: id, txn).count)),
+            ]
         }
     }
 
     /// An elder's deliveries and visits in occurred-time order (the hot read of a service history).
     public func elderHistory(_ id: String) throws -> [JSONValue] {
-        try read { reader, tables in try reader.withTransaction { try Rows.values(tables.elders["history"], under: id, $0) } }
+        try view { txn, tables in try Rows.values(tables.elders["history"], under: id, txn) }
     }
 
     /// Every surveyed, assigned or planned elder with tier and this week's adherence; optionally only one
@@ -69,26 +67,24 @@ extension Engine {
     public func elders(tier: Int64? = nil, behindPlan: Bool = false, now: Timestamp? = nil) throws -> [ElderSummary] {
         let nowTime = now ?? log.options.clock()
         let week = ISOWeek(containing: nowTime)
-        return try read { reader, tables in
-            try reader.withTransaction { txn in
-                var out: [ElderSummary] = []
-                var rows: [Row] = []
-                try Rows.scan(tables.elders["elders"], txn) { _, row in rows.append(row); return true }
-                for row in rows {
-                    let id = row.string("elder")
-                    let (elderTier, reason) = try EldersQueries.tier(tables, row, txn)
-                    if let tier, elderTier != tier { continue }
-                    let services = try EldersQueries.adherence(tables, elder: id, week: week, now: nowTime, txn)
-                    let summary = ElderSummary(
-                        elder: id, name: try Rows.get(tables.registry["residents"], id, txn)?.string("name") ?? "", community: row.string("community"),
-                        tier: elderTier, tierReason: reason, week: week, planned: services.reduce(0) { $0 + $1.perWeek },
-                        expectedToDate: services.reduce(0) { $0 + $1.expectedToDate }, delivered: services.reduce(0) { $0 + min($1.delivered, $1.perWeek) },
-                        behindPlan: services.contains { $0.behind })
-                    if behindPlan && !summary.behindPlan { continue }
-                    out.append(summary)
-                }
-                return out
+        return try view { txn, tables in
+            var out: [ElderSummary] = []
+            var rows: [Row] = []
+            try Rows.scan(tables.elders["elders"], txn) { _, row in rows.append(row); return true }
+            for row in rows {
+                let id = row.string("elder")
+                let (elderTier, reason) = try EldersQueries.tier(tables, row, txn)
+                if let tier, elderTier != tier { continue }
+                let services = try EldersQueries.adherence(tables, elder: id, week: week, now: nowTime, txn)
+                let summary = ElderSummary(
+                    elder: id, name: try Rows.get(tables.registry["residents"], id, txn)?.string("name") ?? "", community: row.string("community"),
+                    tier: elderTier, tierReason: reason, week: week, planned: services.reduce(0) { $0 + $1.perWeek },
+                    expectedToDate: services.reduce(0) { $0 + $1.expectedToDate }, delivered: services.reduce(0) { $0 + min($1.delivered, $1.perWeek) },
+                    behindPlan: services.contains { $0.behind })
+                if behindPlan && !summary.behindPlan { continue }
+                out.append(summary)
             }
+            return out
         }
     }
 

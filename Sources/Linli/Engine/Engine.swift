@@ -102,7 +102,17 @@ public final class Engine: @unchecked Sendable {
         return logOptions
     }
 
-    private init(log: EventLog) { self.log = log }
+    /// Projections rebuilt from part of the log, for a time-travel view (nil: the live store).
+    let scratch: ScratchProjections?
+
+    private init(log: EventLog, scratch: ScratchProjections? = nil) {
+        self.log = log
+        self.scratch = scratch
+    }
+
+    /// Whether this engine is a time-travel view (see ``asOf(_:position:)``): it answers queries and
+    /// refuses commands.
+    public var isHistoricalView: Bool { scratch != nil }
 
     /// Creates a store at `path` whose first event makes `admin` an administrator of every community.
     public static func create(at path: String, admin: String, at: Timestamp? = nil, options: Options = Options()) throws -> Engine {
@@ -128,6 +138,7 @@ public final class Engine: @unchecked Sendable {
     /// Executes one command: appends its events atomically, or throws the ``Rejection`` and writes nothing.
     @discardableResult
     public func execute(_ command: Command) throws -> CommandOutcome {
+        precondition(scratch == nil, "a time-travel view takes no commands")
         let report = try run([.success(command)], mode: .atomic)
         if let rejection = report.outcomes[0].rejection { throw rejection }
         return report.outcomes[0]
@@ -144,7 +155,8 @@ public final class Engine: @unchecked Sendable {
     /// Applies NDJSON lines (one command each; a trailing CR is ignored; empty lines are skipped) in one
     /// write transaction. Atomic by default.
     public func apply(lines: [[UInt8]], mode: BatchMode = .atomic) throws -> BatchReport {
-        try run(lines.map(Self.parse), mode: mode)
+        precondition(scratch == nil, "a time-travel view takes no commands")
+        return try run(lines.map(Self.parse), mode: mode)
     }
 
     /// Parses one NDJSON line into a command, or the rejection that says why not; nil for an empty line.
@@ -231,8 +243,35 @@ public final class Engine: @unchecked Sendable {
 
     // MARK: Reading
 
-    /// Runs `body` over one consistent snapshot of the log and every projection.
+    /// Runs `body` over one consistent snapshot of the live log and every live projection.
     public func read<R>(_ body: (borrowing LogReader, Tables) throws -> R) throws -> R {
         try log.read { reader in try body(reader, Tables { reader.databases(of: $0) }) }
+    }
+
+    /// Runs `body` over one consistent snapshot of the projections the queries read: the live ones, or in
+    /// a time-travel view the scratch ones.
+    func view<R>(_ body: (borrowing ReadTransaction, Tables) throws -> R) throws -> R {
+        if let scratch {
+            let tables = Tables { scratch.databases[$0]! }
+            return try scratch.environment.read { txn in try body(txn, tables) }
+        }
+        return try log.read { reader in
+            let tables = Tables { reader.databases(of: $0) }
+            return try reader.withTransaction { txn in try body(txn, tables) }
+        }
+    }
+
+    // MARK: Time travel
+
+    /// A read-only view of the projections as they stood at an occurred time (every event that occurred at
+    /// or before `time`), or at a position (every event up to it), or both. Built by replaying that part of
+    /// the log into scratch databases; the store is not touched. Every query of the view answers for then.
+    public func asOf(_ time: Timestamp? = nil, position: UInt64? = nil, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> Engine {
+        Engine(log: log, scratch: try log.scratchProjections(upTo: position, occurredAtOrBefore: time, progress: progress))
+    }
+
+    /// For a time-travel view: the last position replayed, and the events left out.
+    public var historicalScope: (position: UInt64, replayed: UInt64, skipped: [UInt64])? {
+        scratch.map { ($0.position, $0.replayed, $0.skipped) }
     }
 }

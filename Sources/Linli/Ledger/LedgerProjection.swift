@@ -74,7 +74,6 @@ final class LedgerProjection: Projection {
             let redeem = event.type == "gift.redeemed"
             guard let item = try Rows.get(db["items"], e.string("item"), txn) else { throw missing(e, "item") }
             let quantity = item.int("quantity") + (redeem ? -e.int("quantity") : e.int("quantity"))
-            assert(quantity >= 0, "stock below zero at position \(p)")
             guard quantity >= 0 else { throw LogError.corrupt(position: p, reason: "stock of \(e.string("item")) below zero") }
             try Rows.put(db["items"], e.string("item"), item.value.setting("quantity", .int(quantity)), position: p, txn)
             let resident = "resident:\(e.string("resident"))", store = "store:\(community)"
@@ -100,7 +99,6 @@ final class LedgerProjection: Projection {
             guard income || existing != nil else { throw missing(e, "fund") }
             let amount = e.int("amountFen")
             let balance = (existing?.int("balanceFen") ?? 0) + (income ? amount : -amount)
-            assert(balance >= 0, "fund below zero at position \(p)")
             guard balance >= 0 else { throw LogError.corrupt(position: p, reason: "fund \(e.string("fund")) below zero") }
             let value: JSONValue = [
                 "fund": .string(e.string("fund")), "community": .string(existing?.string("community") ?? community),

@@ -28,24 +28,20 @@ public struct StockItem: Sendable, Equatable {
 extension Engine {
     /// An account's balance with its gross credits and debits (zeros when nothing ever posted to it).
     public func balance(of account: String) throws -> Balance {
-        try read { reader, tables in
-            try reader.withTransaction { txn in try tables.ledgerBalance(account, txn) }
-        }
+        try view { txn, tables in try tables.ledgerBalance(account, txn) }
     }
 
     /// Every posting of an account, oldest first, with its running balance.
     public func statement(of account: String) throws -> [StatementLine] {
-        try read { reader, tables in
-            try reader.withTransaction { txn in
-                var lines: [StatementLine] = []
-                try Rows.scan(tables.ledger["postings"], prefix: Array(account.utf8) + [0], txn) { key, row in
-                    guard key.count == account.utf8.count + 9 else { return true }
-                    lines.append(StatementLine(position: row.position, type: row.string("type"), counterAccount: row.string("counterAccount"),
-                                               amount: row.int("amount"), balance: row.int("balance"), detail: row.value))
-                    return true
-                }
-                return lines
+        try view { txn, tables in
+            var lines: [StatementLine] = []
+            try Rows.scan(tables.ledger["postings"], prefix: Array(account.utf8) + [0], txn) { key, row in
+                guard key.count == account.utf8.count + 9 else { return true }
+                lines.append(StatementLine(position: row.position, type: row.string("type"), counterAccount: row.string("counterAccount"),
+                                           amount: row.int("amount"), balance: row.int("balance"), detail: row.value))
+                return true
             }
+            return lines
         }
     }
 
@@ -65,16 +61,14 @@ extension Engine {
 
     /// A fund and its movements with running balances, or nil when there is no such fund.
     public func fund(_ id: String) throws -> (fund: Row, movements: [Row])? {
-        try read { reader, tables in
-            try reader.withTransaction { txn in
-                guard let fund = try Rows.get(tables.ledger["funds"], id, txn) else { return nil }
-                var movements: [Row] = []
-                try Rows.scan(tables.ledger["fund-movements"], prefix: Array(id.utf8) + [0], txn) { key, row in
-                    if key.count == id.utf8.count + 9 { movements.append(row) }
-                    return true
-                }
-                return (fund, movements)
+        try view { txn, tables in
+            guard let fund = try Rows.get(tables.ledger["funds"], id, txn) else { return nil }
+            var movements: [Row] = []
+            try Rows.scan(tables.ledger["fund-movements"], prefix: Array(id.utf8) + [0], txn) { key, row in
+                if key.count == id.utf8.count + 9 { movements.append(row) }
+                return true
             }
+            return (fund, movements)
         }
     }
 
@@ -92,17 +86,15 @@ extension Engine {
 
     /// A registered resident, or nil.
     public func resident(_ id: String) throws -> Row? {
-        try read { reader, tables in try reader.withTransaction { try Rows.get(tables.registry["residents"], id, $0) } }
+        try view { txn, tables in try Rows.get(tables.registry["residents"], id, txn) }
     }
 
     /// Every row of one projection database, in key order.
     func rows(of domain: KeyPath<Tables, ProjectionDatabases>, _ name: String) throws -> [Row] {
-        try read { reader, tables in
-            try reader.withTransaction { txn in
-                var out: [Row] = []
-                try Rows.scan(tables[keyPath: domain][name], txn) { _, row in out.append(row); return true }
-                return out
-            }
+        try view { txn, tables in
+            var out: [Row] = []
+            try Rows.scan(tables[keyPath: domain][name], txn) { _, row in out.append(row); return true }
+            return out
         }
     }
 }

@@ -38,7 +38,8 @@ public struct DisputeSummary: Sendable, Equatable {
         position = row.position
     }
 
-    var json: JSONValue {
+    /// The summary as `linli disputes --json` prints it.
+    public var jsonValue: JSONValue {
         ["dispute": .string(dispute), "community": .string(community), "state": .string(state), "category": .string(category),
          "reportedAt": .string(reportedAt), "ageDays": .int(Int64(ageDays)), "hoursToAssignment": hoursToAssignment,
          "hoursToResolution": hoursToResolution, "sessions": .int(sessions), "position": .int(Int64(position))]
@@ -58,21 +59,19 @@ extension Engine {
     /// sessions and the timeline with positions.
     public func disputeDocument(_ id: String, now: Timestamp? = nil) throws -> JSONValue? {
         let nowTime = now ?? log.options.clock()
-        return try read { reader, tables in
-            try reader.withTransaction { txn -> JSONValue? in
-                guard let row = try Rows.get(tables.mediation["disputes"], id, txn) else { return nil }
-                var document = DisputeSummary(row, now: nowTime).json.pairs
-                for key in ["parties", "description", "channel", "visit", "mediator", "team", "agreement", "escalatedTo", "escalationReason",
-                            "withdrawalReason", "satisfaction", "followUpNotes"] {
-                    document.append((key, row.value[key] ?? .null))
-                }
-                let timeline = try Rows.values(tables.mediation["timeline"], under: id, txn)
-                // An escalation into the issue library names the issue it proposed.
-                let issue = timeline.compactMap { $0["detail"]?["to"]?["issue"] }.first ?? .null
-                document.append(("issue", issue))
-                document.append(("timeline", .array(timeline)))
-                return .object(document)
+        return try view { txn, tables -> JSONValue? in
+            guard let row = try Rows.get(tables.mediation["disputes"], id, txn) else { return nil }
+            var document = DisputeSummary(row, now: nowTime).jsonValue.pairs
+            for key in ["parties", "description", "channel", "visit", "mediator", "team", "agreement", "escalatedTo", "escalationReason",
+                        "withdrawalReason", "satisfaction", "followUpNotes"] {
+                document.append((key, row.value[key] ?? .null))
             }
+            let timeline = try Rows.values(tables.mediation["timeline"], under: id, txn)
+            // An escalation into the issue library names the issue it proposed.
+            let issue = timeline.compactMap { $0["detail"]?["to"]?["issue"] }.first ?? .null
+            document.append(("issue", issue))
+            document.append(("timeline", .array(timeline)))
+            return .object(document)
         }
     }
 

@@ -1,0 +1,271 @@
+import ArgumentParser
+import Foundation
+import Linli
+
+/// A fresh id for an entity a person did not name: `PREFIX-` and eight hex digits.
+func generatedId(_ prefix: String) -> String { prefix + "-" + UUID().uuidString.prefix(8).lowercased() }
+
+/// Parses `community:REF`, `compound:REF` or `building:REF` into a scope object.
+func parseScope(_ text: String) throws -> JSONValue {
+    let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+    guard parts.count == 2, ["community", "compound", "building"].contains(parts[0]) else {
+        throw ValidationError("--scope \(text): write community:ID, compound:NAME or building:NAME")
+    }
+    return ["level": .string(parts[0]), "ref": .string(parts[1])]
+}
+
+/// Prints a JSON document as a query's answer, or says the entity does not exist (exit 1).
+func printDocument(_ document: JSONValue?, what: String, id: String) throws -> JSONValue {
+    guard let document else { throw ExitError.rejected("linli: no \(what) \"\(id)\"") }
+    return document
+}
+
+struct IssueCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "issue",
+        abstract: "The issue library (议题库): show an issue, or propose, comment, assess, admit, decline, merge.",
+        discussion: """
+        Examples:
+          linli issue i-12 --json
+          linli issue propose --issue lift-3 --community zigang --scope compound:紫港小区 --title 加装电梯 --description … --category lift --channel doorKnock --as r-88
+          linli issue assess --issue lift-3 --importance 5 --urgency 4 --feasibility 3 --as cv-01
+        """,
+        subcommands: [Show.self, Propose.self, Comment.self, Assess.self, Admit.self, Decline.self, Merge.self],
+        defaultSubcommand: Show.self)
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One issue: state, priority, scores, comments, meetings with tallies, outcome, timeline.",
+                                                        discussion: "Example: linli issue i-12 --json")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var output: FormatOptions
+        @OptionGroup var asOf: AsOfOptions
+        @Argument(help: "The issue id.") var issue: String
+        func run() throws {
+            let engine = try asOf.engine(store)
+            let document = try printDocument(try engine.issueDocument(issue, now: asOf.now), what: "issue", id: issue)
+            let timeline = document["timeline"].items
+            emitDocument(output.format, document, summary: [
+                ("issue", issue), ("state", document["state"].plain), ("priority", document["priority"].plain), ("title", document["title"].plain),
+                ("comments", "\(document["comments"].items.count)"), ("meetings", "\(document["meetings"].items.count)"),
+            ], header: ["position", "at", "event", "actor"],
+               rows: timeline.map { [$0["position"].plain, $0["at"].plain, $0["type"].plain, $0["actor"].plain] }, rightAligned: [0])
+        }
+    }
+
+    struct Propose: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Propose an issue (a resident, for themselves).",
+                                                        discussion: "Example: linli issue propose --community zigang --scope compound:紫港小区 --title 停车位分配 --description 外来车辆占位 --category parking --channel wechatGroup --as r-88")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The issue id (default: generated).") var issue: String?
+        @Option(help: "The community.") var community: String
+        @Option(help: "community:ID, compound:NAME or building:NAME.") var scope: String
+        @Option(help: "A short title.") var title: String
+        @Option(help: "What the issue is.") var description: String
+        @Option(help: "A category such as parking, pets, lift, renovation.") var category: String
+        @Option(help: "wechatGroup, doorKnock, suggestionBox, meeting or other.") var channel: String = "other"
+        func run() throws {
+            try record("issue.propose", store, actor, ["issue": .string(issue ?? generatedId("issue")), "community": .string(community), "scope": try parseScope(scope),
+                                                        "title": .string(title), "description": .string(description), "category": .string(category), "channel": .string(channel)])
+        }
+    }
+
+    struct Comment: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A resident's view on an issue (征求意见).",
+                                                        discussion: "Example: linli issue comment --issue lift-3 --resident r-88 --stance support --text 老人爬楼难 --as r-88")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The issue.") var issue: String
+        @Option(help: "The resident.") var resident: String
+        @Option(help: "support, oppose or neutral.") var stance: String
+        @Option(help: "The comment.") var text: String
+        func run() throws {
+            try record("issue.comment", store, actor, ["issue": .string(issue), "resident": .string(resident), "stance": .string(stance), "text": .string(text)])
+        }
+    }
+
+    struct Assess: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Score an issue 1–5 on importance, urgency and feasibility.",
+                                                        discussion: "Example: linli issue assess --issue lift-3 --importance 5 --urgency 4 --feasibility 3 --as cv-01")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The issue.") var issue: String
+        @Option(help: "1–5.") var importance: Int64
+        @Option(help: "1–5.") var urgency: Int64
+        @Option(help: "1–5.") var feasibility: Int64
+        func run() throws {
+            try record("issue.assess", store, actor, ["issue": .string(issue), "importance": .int(importance), "urgency": .int(urgency), "feasibility": .int(feasibility)])
+        }
+    }
+
+    struct Admit: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Put an assessed (or rejected-by-vote) issue on the agenda.", discussion: "Example: linli issue admit --issue lift-3 --as cv-01")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The issue.") var issue: String
+        @Option(help: "Why, if worth saying.") var reason: String?
+        func run() throws { try record("issue.admit", store, actor, ["issue": .string(issue)].merging(reason.map { ["reason": .string($0)] } ?? [:]) { $1 }) }
+    }
+
+    struct Decline: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Decline an issue.", discussion: "Example: linli issue decline --issue i-9 --reason 不属于社区事务 --as cv-01")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The issue.") var issue: String
+        @Option(help: "Why.") var reason: String?
+        func run() throws { try record("issue.decline", store, actor, ["issue": .string(issue)].merging(reason.map { ["reason": .string($0)] } ?? [:]) { $1 }) }
+    }
+
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Merge a duplicate into another live issue; its comments carry over.",
+                                                        discussion: "Example: linli issue merge --issue i-9 --into lift-3 --as cv-01")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The duplicate.") var issue: String
+        @Option(help: "The surviving issue.") var into: String
+        @Option(help: "Why.") var reason: String?
+        func run() throws {
+            try record("issue.merge", store, actor, ["issue": .string(issue), "into": .string(into)].merging(reason.map { ["reason": .string($0)] } ?? [:]) { $1 })
+        }
+    }
+}
+
+struct Issues: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The issue library by priority (highest first, unassessed last).",
+                                                    discussion: "Example: linli issues --state onAgenda --community zigang --json")
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var output: FormatOptions
+    @OptionGroup var asOf: AsOfOptions
+    @Option(help: "Only issues in this state.") var state: String?
+    @Option(help: "Only this community's issues.") var community: String?
+    func run() throws {
+        let engine = try asOf.engine(store)
+        let issues = try engine.issues(state: state, community: community)
+        let nowMs = asOf.now?.epochMilliseconds ?? Int64(Date().timeIntervalSince1970 * 1000)
+        emit(output.format,
+             json: .array(issues.map { ["issue": .string($0.issue), "state": .string($0.state), "priority": $0.priority, "title": .string($0.title),
+                                        "community": .string($0.community), "support": .int($0.support), "oppose": .int($0.oppose)] }),
+             header: ["issue", "state", "priority", "days in state", "support", "oppose", "title"],
+             rows: issues.map { [$0.issue, $0.state, $0.priority.plain, "\(max(0, nowMs - $0.stateSinceMs) / 86_400_000)", "\($0.support)", "\($0.oppose)", $0.title] },
+             rightAligned: [2, 3, 4, 5])
+    }
+}
+
+struct Meeting: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Meetings on an issue: schedule, attend, opinion, close (the engine tallies by the meeting's rule).",
+        discussion: """
+        Example:
+          linli meeting schedule --meeting m-1 --issue lift-3 --format ownersAssembly --rule doubleMajorityMajor --starts-at 2024-05-10T19:00:00+08:00 --as cv-01
+          linli meeting attend --meeting m-1 --participant r-88 --role owner --as cv-01
+          linli meeting close --meeting m-1 --resolution 同意加装电梯 --as cv-01
+        """,
+        subcommands: [Schedule.self, Attend.self, Opinion.self, Close.self])
+
+    struct Schedule: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Schedule a meeting on an issue that is on the agenda.",
+                                                        discussion: "Example: linli meeting schedule --meeting m-1 --issue lift-3 --format triParty --rule simpleMajority --starts-at 2024-05-10T19:00:00+08:00 --as cv-01")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The meeting id (default: generated).") var meeting: String?
+        @Option(help: "The issue.") var issue: String
+        @Option(help: "ownersAssembly, communityConsultation, buildingConsultation or triParty.") var format: String
+        @Option(help: "simpleMajority, twoThirds, doubleMajority or doubleMajorityMajor.") var rule: String
+        @Option(help: "When it starts, ISO 8601 with offset.") var startsAt: String
+        func run() throws {
+            try record("meeting.schedule", store, actor, ["meeting": .string(meeting ?? generatedId("meeting")), "issue": .string(issue), "format": .string(format),
+                                                           "rule": .string(rule), "startsAt": .string(startsAt)])
+        }
+    }
+
+    struct Attend: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Record who attends, and as what.",
+                                                        discussion: "Roles: resident, owner, propertyCompany, ownersCommittee, socialOrg, child, expert, elderAdvisor, official. Example: linli meeting attend --meeting m-1 --participant r-88 --role owner --as cv-01")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The meeting.") var meeting: String
+        @Option(help: "The participant.") var participant: String
+        @Option(help: "Their role.") var role: String
+        func run() throws { try record("meeting.attend", store, actor, ["meeting": .string(meeting), "participant": .string(participant), "role": .string(role)]) }
+    }
+
+    struct Opinion: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Record an attendee's opinion (children, experts and officials speak here).",
+                                                        discussion: "Example: linli meeting opinion --meeting m-1 --participant lawyer-1 --text 需业主表决 --as cv-01")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The meeting.") var meeting: String
+        @Option(help: "The attendee.") var participant: String
+        @Option(help: "What they said.") var text: String
+        func run() throws { try record("meeting.opinion", store, actor, ["meeting": .string(meeting), "participant": .string(participant), "text": .string(text)]) }
+    }
+
+    struct Close: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Close a meeting: tally by its rule; the issue is resolved or rejected by vote.",
+                                                        discussion: "Example: linli meeting close --meeting m-1 --resolution 同意加装电梯 --as cv-01")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The meeting.") var meeting: String
+        @Option(help: "The resolution put to the vote.") var resolution: String
+        func run() throws { try record("meeting.close", store, actor, ["meeting": .string(meeting), "resolution": .string(resolution)]) }
+    }
+}
+
+struct Vote: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Votes.", subcommands: [Cast.self])
+
+    struct Cast: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Cast a vote (one per participant; a later vote before close replaces it).",
+                                                        discussion: "By the participant, or by a convener from a paper ballot. Example: linli vote cast --meeting m-1 --participant r-88 --choice for --as r-88")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The meeting.") var meeting: String
+        @Option(help: "The voter.") var participant: String
+        @Option(help: "for, against or abstain.") var choice: String
+        func run() throws { try record("vote.cast", store, actor, ["meeting": .string(meeting), "participant": .string(participant), "choice": .string(choice)]) }
+    }
+}
+
+struct Outcome: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The closed loop: submit a resolution, record progress, implementation and the residents' evaluation.",
+        discussion: "Example: linli outcome progress --issue lift-3 --percent 40 --note 井道施工 --as cv-01",
+        subcommands: [Submit.self, Progress.self, Implement.self, Evaluate.self])
+
+    struct Submit: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Submit a resolved issue to a department.", discussion: "Example: linli outcome submit --issue lift-3 --department 住建局 --as cv-01")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The issue.") var issue: String
+        @Option(help: "The department.") var department: String
+        func run() throws { try record("outcome.submit", store, actor, ["issue": .string(issue), "department": .string(department)]) }
+    }
+
+    struct Progress: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Record progress, 0–100, never decreasing.", discussion: "Example: linli outcome progress --issue lift-3 --percent 40 --note 井道施工 --as cv-01")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The issue.") var issue: String
+        @Option(help: "Percent done.") var percent: Int64
+        @Option(help: "What was done.") var note: String = ""
+        func run() throws { try record("outcome.progress", store, actor, ["issue": .string(issue), "percent": .int(percent), "note": .string(note)]) }
+    }
+
+    struct Implement: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Mark an issue implemented.", discussion: "Example: linli outcome implement --issue lift-3 --as cv-01")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The issue.") var issue: String
+        func run() throws { try record("outcome.implement", store, actor, ["issue": .string(issue)]) }
+    }
+
+    struct Evaluate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A resident's evaluation, 1–5; it closes the loop.", discussion: "Example: linli outcome evaluate --issue lift-3 --evaluator r-88 --satisfaction 5 --as cv-01")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The issue.") var issue: String
+        @Option(help: "The evaluating resident.") var evaluator: String
+        @Option(help: "1–5.") var satisfaction: Int64
+        func run() throws { try record("outcome.evaluate", store, actor, ["issue": .string(issue), "evaluator": .string(evaluator), "satisfaction": .int(satisfaction)]) }
+    }
+}
