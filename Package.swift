@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "LinliStore", targets: ["LinliStore"]),
         .library(name: "Linli", targets: ["Linli"]),
         .executable(name: "linli", targets: ["linli"]),
+        .executable(name: "linli-fixtures", targets: ["linli-fixtures"]),
     ],
     dependencies: [
         // The CLI's subcommands, help, completions and exit codes (issue 6).
@@ -39,6 +40,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "linli",
+            dependencies: [
+                "Linli",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The pilots' fixture generator (issue 8): deterministic NDJSON for the three communities.
+        .executableTarget(
+            name: "linli-fixtures",
             dependencies: [
                 "Linli",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -4,8 +4,12 @@ import Linli
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Create a store from the built-in pilot sample and print its dashboard.",
-        discussion: "The store is made anew at --store (default ./linli-demo.store). Example: linli demo --store /tmp/demo.store")
+        abstract: "Create a store from the three pilots' sample fixture and print a dashboard of the three communities.",
+        discussion: """
+        The sample is the one committed in Fixtures/sample (linli-fixtures writes the same bytes). Its marked \
+        mistakes are applied too and must be refused, each with its expected reason. The store is made anew at \
+        --store (default ./linli-demo.store). Example: linli demo --store /tmp/demo.store
+        """)
 
     @Option(help: "Where to create the demo store (replaced if it is a demo store).") var store: String = FileManager.default.currentDirectoryPath + "/linli-demo.store"
 
@@ -17,35 +21,70 @@ struct Demo: ParsableCommand {
             }
             try FileManager.default.removeItem(atPath: store)
         }
-        let engine = try Engine.create(at: store, admin: DemoSample.admin, at: Timestamp(iso8601: "2023-08-01T08:00:00+08:00"))
-        let report = try engine.apply(lines: DemoSample.lines().map { Array($0.utf8) })
-        guard report.committed else {
-            for (line, rejection) in report.rejections { printError("\(line): \(rejection)") }
-            throw ExitError.rejected("linli: the sample did not apply")
+        let engine = try Engine.create(at: store, admin: PilotFixtures.admin, at: Timestamp(iso8601: "2023-07-01T08:00:00+08:00"))
+        var lines: [String: [[UInt8]]] = [:]
+        let expected = PilotFixtures(scale: .sample).generate { pilot, line in lines[pilot, default: []].append(Array(line.utf8)) }
+        var refused: [(String, Int, String)] = []
+        for pilot in PilotFixtures.pilots {
+            let report = try engine.apply(lines: lines[pilot]!, mode: .continueOnRejection)
+            refused += report.rejections.map { (pilot, $0.line, $0.rejection.reason.rawValue) }
+        }
+        guard refused.map({ "\($0.0):\($0.1):\($0.2)" }) == expected.rejections.map({ "\($0.pilot):\($0.line):\($0.reason)" }) else {
+            for (pilot, line, reason) in refused { printError("\(pilot) \(line): \(reason)") }
+            throw ExitError.rejected("linli: the sample did not apply as expected")
         }
         let chain = try engine.log.verifyChain()
+        let head = try engine.log.head
         print("Linli demo store: \(store)")
-        print("\(report.head.position) events, chain \(chain.ok ? "verified" : "BROKEN"), head \(report.head.hash.hex.prefix(16))…\n")
+        print("\(head.position) events, chain \(chain.ok ? "verified" : "BROKEN"), head \(head.hash.hex.prefix(16))…; \(refused.count) marked mistakes refused as expected\n")
+
         let balances = try engine.balances()
-        let issued = -balances.filter { $0.account.hasPrefix("issuance:") }.reduce(0) { $0 + $1.balance }
-        let redeemed = balances.filter { $0.account.hasPrefix("store:") }.reduce(0) { $0 + $1.balance }
-        let outstanding = balances.filter { $0.account.hasPrefix("resident:") }.reduce(0) { $0 + $1.balance }
-        print("江山 市中心社区 — 有礼积分")
-        print(renderTable(["points issued", "redeemed", "outstanding"], [["\(issued)", "\(redeemed)", "\(outstanding)"]], rightAligned: [0, 1, 2]))
+        print("有礼积分 courtesy points")
+        let communities = ["jiangshan": "江山 市中心社区", "hexi": "龙游 河西街社区", "zigang": "常山 紫港社区"]
+        var pointRows: [[String]] = []
+        for community in PilotFixtures.pilots {
+            let issued = -(balances.first { $0.account == "issuance:\(community)" }?.balance ?? 0)
+            let redeemed = balances.first { $0.account == "store:\(community)" }?.balance ?? 0
+            guard issued > 0 else { continue }
+            pointRows.append([communities[community]!, "\(issued)", "\(redeemed)", "\(issued - redeemed)"])
+        }
+        print(renderTable(["community", "issued", "redeemed", "outstanding"], pointRows, rightAligned: [1, 2, 3]))
         var top: [[String]] = []
         for balance in balances.filter({ $0.account.hasPrefix("resident:") }).sorted(by: { ($0.credited, $1.account) > ($1.credited, $0.account) }).prefix(5) {
             let id = String(balance.account.dropFirst("resident:".count))
-            let name = try engine.resident(id)?.string("name") ?? ""
-            top.append([id, name, "\(balance.credited)", "\(balance.balance)"])
+            top.append([id, try engine.resident(id)?.string("name") ?? "", "\(balance.credited)", "\(balance.balance)"])
         }
         print("top volunteers")
         print(renderTable(["resident", "name", "earned", "balance"], top, rightAligned: [2, 3]))
-        print("charity store")
-        print(renderTable(["item", "name", "left"], try engine.stock().map { [$0.item, $0.name, "\($0.quantity)"] }, rightAligned: [2]))
-        print("micro-wishes: " + Dictionary(grouping: try engine.wishes(), by: { $0.string("state") }).map { "\($0.key) \($0.value.count)" }.sorted().joined(separator: ", "))
-        if let fund = try engine.fund("care-fund") {
-            print("care fund: \(fund.fund.int("balanceFen") / 100).\(String(format: "%02d", fund.fund.int("balanceFen") % 100)) yuan after \(fund.movements.count) movements")
+        print("邻礼公益超市 charity store: " + (try engine.stock().map { "\($0.name) \($0.quantity)" }.joined(separator: "，")))
+        print("微心愿 micro-wishes: " + Dictionary(grouping: try engine.wishes(), by: { $0.string("state") }).map { "\($0.key) \($0.value.count)" }.sorted().joined(separator: ", "))
+        if let fund = try engine.fund("care-fund-js") {
+            print("爱心基金 care fund: \(fund.fund.int("balanceFen") / 100).\(String(format: "%02d", fund.fund.int("balanceFen") % 100)) yuan after \(fund.movements.count) movements\n")
         }
-        print("\n(deliberation, mediation and elder services join the dashboard as their domains land)")
+
+        print("议题库 issue library (常山 紫港社区), by state")
+        let counts = try engine.issueCounts()
+        print(renderTable(["state", "issues"], counts.map { [$0.state, "\($0.count)"] }, rightAligned: [1]))
+        print("agenda, by priority")
+        print(renderTable(["issue", "state", "priority", "title"], try engine.issues().prefix(6).map { [$0.issue, $0.state, $0.priority.plain, $0.title] }, rightAligned: [2]))
+
+        // "This week" is the sample's last week of services.
+        let lastDay = Timestamp(iso8601: "2023-09-21T20:00:00+08:00")!
+        print("一老一策 elders (龙游 河西街社区), week \(ISOWeek(containing: lastDay))")
+        let elders = try engine.elders(now: lastDay)
+        var tierRows: [[String]] = []
+        for tier in 0...3 {
+            let inTier = elders.filter { $0.tier == Int64(tier) }
+            tierRows.append(["tier \(tier)", "\(inTier.count)", "\(inTier.filter(\.behindPlan).count)"])
+        }
+        print(renderTable(["tier", "elders", "behind plan"], tierRows, rightAligned: [1, 2]))
+        let mutual = try engine.mutualHelp().sorted { $0.int("minutes") > $1.int("minutes") }.prefix(3)
+        print("互助 mutual help, top volunteers: " + mutual.map { "\($0.string("provider")) \($0.int("minutes") / 60)h" }.joined(separator: ", "))
+        print("open concerns from door-knock visits: \(try engine.openConcerns().count)\n")
+
+        let figures = try engine.mediationFigures(now: lastDay)
+        print("矛盾纠纷调解 mediation (江山): \(figures["resolved"].plain) resolved, \(figures["firstSessionShare"].plain) at the first session, "
+              + "mean \(figures["meanHoursToResolution"].plain) h to resolution, satisfaction \(figures["meanSatisfaction"].plain)")
+        print("\nEvery figure above is a projection of the log: `linli audit verify --store \(store)` rebuilds them all from position 1.")
     }
 }
