@@ -3,7 +3,10 @@ import Foundation
 import Linli
 
 struct Audit: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Verify the store: the hash chain and every projection.", subcommands: [Verify.self])
+    static let configuration = CommandConfiguration(
+        abstract: "For auditors: verify the store or an exported file, explain a figure, publish and check checkpoints.",
+        discussion: "docs/AUDIT.md walks through each check and says what it proves and what it cannot.",
+        subcommands: [Verify.self, Explain.self, CheckpointCommand.self])
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -12,22 +15,52 @@ struct Audit: ParsableCommand {
             Exit code 0 only when everything matches; 1 when anything differs. The store is not modified: the \
             rebuild goes into a temporary LMDB environment.
 
-            Example: linli audit verify --json --store ./jiangshan.store
+            --export FILE verifies an exported file instead, without any store: its chain, its readable fields \
+            against its records, and the projections rebuilt from it (compare its stateDigest with the store's). \
+            --checkpoint FILE (one published statement per line) also proves that the log still extends every \
+            published checkpoint, and that the figures replayed to each one are the published ones.
+
+            Examples:
+              linli audit verify --json --store ./jiangshan.store
+              linli audit verify --export events.ndjson --json
+              linli audit verify --checkpoint notice-board.ndjson
             """)
 
         @OptionGroup var store: StoreOptions
         @Flag(help: "Print one JSON document: {\"ok\",\"events\",\"head\",\"mismatches\":[...]}.") var json = false
+        @Option(help: "Verify this exported NDJSON file instead of the store.") var export: String?
+        @Option(help: "A file of published checkpoint statements to check the store against.") var checkpoint: String?
 
         func run() throws {
+            if let export { return try verifyExport(export) }
             let engine = try store.open(readOnly: true)
             let report: AuditReport
+            let bar = ProgressBar(label: "verifying")
             do {
-                report = try engine.audit()
+                report = try engine.audit { _, done, total in bar.update(done, total) }
             } catch {
                 throw ExitError.store("linli: audit failed: \(error)")
             }
+            bar.finish()
+            var checks: [CheckpointCheck] = []
+            if let checkpoint {
+                guard let data = FileManager.default.contents(atPath: checkpoint) else { throw ExitError.rejected("linli: cannot read \(checkpoint)") }
+                var statements: [JSONValue] = []
+                for (index, line) in data.split(separator: 0x0A).enumerated() where !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) {
+                    guard let statement = try? JSONParser.parse(Array(line)) else { throw ExitError.rejected("linli: \(checkpoint):\(index + 1): not a JSON checkpoint statement") }
+                    statements.append(statement)
+                }
+                checks = try engine.verify(checkpoints: statements)
+            }
+            let ok = report.ok && checks.allSatisfy(\.ok)
             if json {
-                print(report.json.text)
+                var document = report.json.pairs.filter { $0.0 != "ok" }
+                var mismatches = report.json["mismatches"].items
+                for check in checks where !check.ok {
+                    mismatches += check.problems.map { ["kind": "checkpoint", "position": .int(Int64(check.position)), "reason": .string($0)] }
+                }
+                document = document.map { $0.0 == "mismatches" ? ("mismatches", .array(mismatches)) : $0 }
+                print(JSONValue.object([("ok", .bool(ok))] + document + (checkpoint == nil ? [] : [("checkpoints", .int(Int64(checks.count)))])).text)
             } else {
                 print("events \(report.chain.events), head \(report.chain.head.position) \(report.chain.head.hash.hex)")
                 print("chain: \(report.chain.ok ? "verified" : "\(report.chain.failures.count) failures")")
@@ -39,8 +72,94 @@ struct Audit: ParsableCommand {
                     let rebuilt = mismatch.rebuilt.map { AuditRendering.value($0).text } ?? "(absent)"
                     print("  \(mismatch.projection)/\(mismatch.database) \(AuditRendering.key(mismatch.key)) (last written at position \(AuditRendering.position(mismatch.stored ?? mismatch.rebuilt ?? []))): stored \(stored), rebuilt \(rebuilt)")
                 }
+                print("state digest: \(report.json["stateDigest"].plain)")
+                for check in checks {
+                    print("checkpoint at position \(check.position): \(check.ok ? "the log extends it and its figures replay" : check.problems.joined(separator: "; "))")
+                }
+            }
+            if !ok { throw ExitError.rejected() }
+        }
+
+        func verifyExport(_ file: String) throws {
+            guard let data = FileManager.default.contents(atPath: file) else { throw ExitError.rejected("linli: cannot read \(file)") }
+            let lines = data.split(separator: 0x0A, omittingEmptySubsequences: true).map { Array($0) }
+            let bar = ProgressBar(label: "verifying export")
+            let report = try Engine.verifyExport(lines: lines) { bar.update($0, UInt64(lines.count)) }
+            bar.finish()
+            if json {
+                print(report.json.text)
+            } else {
+                print("events \(report.chain.events), head \(report.chain.head.position) \(report.chain.head.hash.hex)")
+                print("chain: \(report.chain.ok ? "verified" : "\(report.chain.failures.count) failures")")
+                for failure in (report.chain.failures + report.fieldMismatches).prefix(20) { print("  \(failure)") }
+                print("projections rebuilt from the file: \(report.digests.count) databases")
+                print("state digest: \(report.json["stateDigest"].plain)  (compare with `linli audit verify` on the store)")
             }
             if !report.ok { throw ExitError.rejected() }
+        }
+    }
+
+    struct Explain: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The events behind a figure: an account's balance, an issue's state and tallies, an elder's tier and adherence.",
+            discussion: """
+            TARGET is an account (resident:ID, issuance:COMMUNITY, store:COMMUNITY), issue:ID or elder:ID.
+
+            Examples:
+              linli audit explain resident:r-js-88
+              linli audit explain issue:lift-1 --json
+              linli audit explain elder:r-hx-41 --as-of 2023-09-21T20:00:00+08:00
+            """)
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var output: FormatOptions
+        @OptionGroup var asOf: AsOfOptions
+        @Argument(help: "resident:ID, issuance:COMMUNITY, store:COMMUNITY, issue:ID or elder:ID.") var target: String
+
+        func run() throws {
+            let engine = try asOf.engine(store)
+            if target.hasPrefix("issue:") {
+                let id = String(target.dropFirst(6))
+                let document = try printDocument(try engine.explain(issue: id), what: "issue", id: id)
+                emitDocument(output.format, document, summary: [("issue", id), ("state", document["state"].plain), ("priority", document["priority"].plain)],
+                             header: ["position", "at", "recorded", "event", "actor", "detail"],
+                             rows: document["timeline"].items.map { [$0["position"].plain, $0["at"].plain, $0["recordedAt"].plain, $0["type"].plain, $0["actor"].plain,
+                                                                     ($0["detail"]?["tally"]).map { "passed=\($0["passed"].plain) failed=\($0["failedCondition"].plain)" } ?? ""] },
+                             rightAligned: [0])
+            } else if target.hasPrefix("elder:") {
+                let id = String(target.dropFirst(6))
+                let document = try printDocument(try engine.explain(elder: id, now: asOf.now), what: "elder", id: id)
+                emitDocument(output.format, document, summary: [("elder", id), ("tier", document["tier"].plain), ("why", document["tierReason"].plain),
+                                                                 ("plan since", document["planSince"].plain)],
+                             header: ["position", "at", "service", "mode", "provider"],
+                             rows: document["deliveriesThisWeek"].items.map { [$0["position"].plain, $0["at"].plain, $0["service"].plain, $0["mode"].plain, $0["provider"].plain] },
+                             rightAligned: [0])
+            } else {
+                let document = try engine.explain(account: target)
+                emitDocument(output.format, document, summary: [
+                    ("account", target), ("balance", document["balance"].plain), ("credited", document["credited"].plain), ("debited", document["debited"].plain),
+                    ("postings add up", document["sumEqualsBalance"] == .bool(true) ? "yes" : "NO"),
+                ], header: ["position", "at", "recorded", "actor", "event", "counter account", "amount", "rate", "balance"],
+                   rows: document["postings"].items.map { [$0["position"].plain, $0["at"].plain, $0["recordedAt"].plain, $0["actor"].plain, $0["type"].plain,
+                                                           $0["counterAccount"].plain, $0["amount"].plain, $0["pointsPerHour"].plain, $0["balance"].plain] },
+                   rightAligned: [0, 6, 7, 8])
+                if document["sumEqualsBalance"] != .bool(true) { throw ExitError.rejected() }
+            }
+        }
+    }
+
+    struct CheckpointCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "checkpoint",
+            abstract: "Print a checkpoint statement to publish: position, head hash, time and each community's figures.",
+            discussion: """
+            One line of JSON. Publish it (the notice board, the bureau); keep every published line in a file and \
+            later run `linli audit verify --checkpoint FILE` to prove the log still extends each of them.
+
+            Example: linli audit checkpoint >> published-checkpoints.ndjson
+            """)
+        @OptionGroup var store: StoreOptions
+        func run() throws {
+            print(try store.open(readOnly: true).checkpoint().text)
         }
     }
 }

@@ -95,7 +95,7 @@ extension JSONValue {
     }
 
     /// The object's pairs ([] for any other value).
-    var pairs: [(String, JSONValue)] {
+    public var pairs: [(String, JSONValue)] {
         if case .object(let pairs) = self { return pairs }
         return []
     }

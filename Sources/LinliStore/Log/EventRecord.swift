@@ -294,3 +294,28 @@ func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
     if bytes.allSatisfy({ $0 < 0x80 }) { return true }
     return String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self) != nil
 }
+
+extension RecordedEvent {
+    /// The record exactly as the store keeps it (docs/FORMAT.md), rebuilt from the fields: the bytes the
+    /// hash covers, then the hash. `linli export` writes them so that a file can be verified without the store.
+    public var storedBytes: [UInt8] {
+        var writer = ByteWriter()
+        let computed = payload.withUnsafeBytes { payload in
+            RecordCodec.encode(position: position, stream: stream, streamVersion: streamVersion, previousInStream: previousPositionInStream, type: type,
+                               schemaVersion: schemaVersion, commandId: commandId, actor: actor, occurredAt: occurredAt, recordedAt: recordedAt,
+                               payload: payload, previousHash: previousHash, into: &writer)
+        }
+        // A decoded record re-encodes to the same bytes, so the same hash; anything else is a bug.
+        assert(computed == hash, "re-encoding the record at \(position) changed its hash")
+        return writer.bytes
+    }
+
+    /// Decodes a record's stored bytes (from an export, say), checking its structure and that it holds
+    /// `position`. The hash is not checked here: ``ChainVerifier`` does that.
+    public static func decode(stored bytes: [UInt8], position: UInt64) throws(RecordError) -> RecordedEvent {
+        let result: Result<RecordedEvent, RecordError> = bytes.withUnsafeBytes { raw in
+            do throws(RecordError) { return .success(try RecordCodec.decode(raw, expectedPosition: position)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+}

@@ -34,22 +34,9 @@ extension EventLog {
     /// (the store is not modified), then compares them with the stored ones in the same snapshot of the
     /// log: a digest per database, then the differing keys where a digest differs.
     public func verifyProjections(progress: ((UInt64, UInt64) -> Void)? = nil) throws -> ProjectionReport {
-        let scratchPath = NSTemporaryDirectory() + "linli-audit-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: scratchPath, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: scratchPath) }
-        var scratchOptions = Environment.Options()
-        scratchOptions.initialMapSizeBytes = 16 << 20
-        let scratch = try Environment(path: scratchPath, options: scratchOptions)
         let slots = currentSlots()
-        var scratchSlots: [ProjectionSlot] = []
-        for slot in slots {
-            var byName: [String: Database] = [:]
-            for name in slot.projection.databaseNames {
-                byName[name] = try scratch.database(named: "\(slot.projection.name)/\(name)", create: true)
-            }
-            scratchSlots.append(ProjectionSlot(projection: slot.projection,
-                                               databases: ProjectionDatabases(projection: slot.projection.name, generation: 0, byName: byName)))
-        }
+        let (scratch, scratchSlots, _, scratchPath) = try ScratchProjections.prepare(slots.map(\.projection))
+        defer { try? FileManager.default.removeItem(atPath: scratchPath) }
         return try environment.read { txn in
             let head = try readHead(txn).position
             // Replay this snapshot's events into the scratch environment, a chunk per scratch transaction.
@@ -69,8 +56,8 @@ extension EventLog {
                         let label = "\(live.projection.name)/\(name)"
                         let stored = try contents(of: live.databases[name], txn)
                         let fresh = try contents(of: rebuilt.databases[name], scratchTxn)
-                        report.storedDigests[label] = digest(stored)
-                        report.rebuiltDigests[label] = digest(fresh)
+                        report.storedDigests[label] = ProjectionDigest.of(stored)
+                        report.rebuiltDigests[label] = ProjectionDigest.of(fresh)
                         guard report.storedDigests[label] != report.rebuiltDigests[label] else { continue }
                         let storedByKey = Dictionary(stored, uniquingKeysWith: { $1 })
                         let freshByKey = Dictionary(fresh, uniquingKeysWith: { $1 })
@@ -90,17 +77,5 @@ extension EventLog {
         var out: [([UInt8], [UInt8])] = []
         try txn.walk(database) { key, value in out.append((Array(key), Array(value))); return true }
         return out
-    }
-
-    private func digest(_ pairs: [([UInt8], [UInt8])]) -> Hash {
-        var hasher = SHA256()
-        for (key, value) in pairs {
-            // Lengths first, so that no two different tables hash alike.
-            withUnsafeBytes(of: UInt32(key.count).bigEndian) { hasher.update(bufferPointer: $0) }
-            hasher.update(data: key)
-            withUnsafeBytes(of: UInt32(value.count).bigEndian) { hasher.update(bufferPointer: $0) }
-            hasher.update(data: value)
-        }
-        return hasher.finalize().withUnsafeBytes { Hash($0) }
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// Projections rebuilt in a private temporary LMDB environment from a part of the log: every event up to a
@@ -27,6 +28,94 @@ public final class ScratchProjections: @unchecked Sendable {
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// SHA-256 over each database's keys and values, by `projection/database`: the same digests
+    /// ``ProjectionReport/rebuiltDigests`` gives for a rebuild of the store.
+    public func digests() throws -> [String: Hash] {
+        try environment.read { txn in
+            var out: [String: Hash] = [:]
+            for (projection, databases) in self.databases {
+                for (name, database) in databases.all { out["\(projection)/\(name)"] = try ProjectionDigest.of(database, txn) }
+            }
+            return out
+        }
+    }
+
+    /// A temporary environment with empty databases for `projections`.
+    static func prepare(_ projections: [any Projection]) throws -> (Environment, [ProjectionSlot], [String: ProjectionDatabases], String) {
+        let directory = NSTemporaryDirectory() + "linli-scratch-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        do {
+            var options = Environment.Options()
+            options.initialMapSizeBytes = 16 << 20
+            let scratch = try Environment(path: directory, options: options)
+            var slots: [ProjectionSlot] = []
+            var byProjection: [String: ProjectionDatabases] = [:]
+            for projection in projections {
+                var byName: [String: Database] = [:]
+                for name in projection.databaseNames { byName[name] = try scratch.database(named: "\(projection.name)/\(name)", create: true) }
+                let databases = ProjectionDatabases(projection: projection.name, generation: 0, byName: byName)
+                slots.append(ProjectionSlot(projection: projection, databases: databases))
+                byProjection[projection.name] = databases
+            }
+            return (scratch, slots, byProjection, directory)
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+    }
+
+    /// Projections rebuilt from events that come from elsewhere than a store — an exported file — in the
+    /// order given, which must be the log's order (positions 1, 2, 3, …).
+    public static func replaying(_ events: some Sequence<RecordedEvent>, into projections: [any Projection]) throws -> ScratchProjections {
+        let (scratch, slots, byProjection, directory) = try prepare(projections)
+        var replayed: UInt64 = 0
+        var chunk: [RecordedEvent] = []
+        func flush() throws {
+            try scratch.write { txn in
+                for event in chunk { for slot in slots { try slot.projection.apply(event, in: txn, databases: slot.databases) } }
+            }
+            replayed += UInt64(chunk.count)
+            chunk.removeAll(keepingCapacity: true)
+        }
+        do {
+            for event in events {
+                precondition(event.position == replayed + UInt64(chunk.count) + 1, "events are replayed in log order")
+                chunk.append(event)
+                if chunk.count == Int(replayChunkEvents) { try flush() }
+            }
+            try flush()
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+        return ScratchProjections(environment: scratch, databases: byProjection, position: replayed, replayed: replayed, skipped: [], directory: directory)
+    }
+}
+
+/// SHA-256 over a database's keys and values, lengths first, so that no two different tables hash alike.
+enum ProjectionDigest {
+    static func of(_ database: Database, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Hash {
+        var hasher = SHA256()
+        try txn.walk(database) { key, value in
+            add(key, value, to: &hasher)
+            return true
+        }
+        return hasher.finalize().withUnsafeBytes { Hash($0) }
+    }
+
+    static func of(_ pairs: [([UInt8], [UInt8])]) -> Hash {
+        var hasher = SHA256()
+        for (key, value) in pairs { key.withUnsafeBytes { key in value.withUnsafeBytes { value in add(key, value, to: &hasher) } } }
+        return hasher.finalize().withUnsafeBytes { Hash($0) }
+    }
+
+    private static func add(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, to hasher: inout SHA256) {
+        withUnsafeBytes(of: UInt32(key.count).bigEndian) { hasher.update(bufferPointer: $0) }
+        hasher.update(bufferPointer: key)
+        withUnsafeBytes(of: UInt32(value.count).bigEndian) { hasher.update(bufferPointer: $0) }
+        hasher.update(bufferPointer: value)
+    }
 }
 
 extension EventLog {
@@ -40,23 +129,8 @@ extension EventLog {
     /// one scratch transaction, and a chunk that fails is redone one event per transaction.
     public func scratchProjections(upTo position: UInt64? = nil, occurredAtOrBefore time: Timestamp? = nil,
                                    progress: ((UInt64, UInt64) -> Void)? = nil) throws -> ScratchProjections {
-        let directory = NSTemporaryDirectory() + "linli-asof-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let (scratch, scratchSlots, byProjection, directory) = try ScratchProjections.prepare(currentSlots().map(\.projection))
         do {
-            var scratchOptions = Environment.Options()
-            scratchOptions.initialMapSizeBytes = 16 << 20
-            let scratch = try Environment(path: directory, options: scratchOptions)
-            var scratchSlots: [ProjectionSlot] = []
-            var byProjection: [String: ProjectionDatabases] = [:]
-            for slot in currentSlots() {
-                var byName: [String: Database] = [:]
-                for name in slot.projection.databaseNames {
-                    byName[name] = try scratch.database(named: "\(slot.projection.name)/\(name)", create: true)
-                }
-                let databases = ProjectionDatabases(projection: slot.projection.name, generation: 0, byName: byName)
-                scratchSlots.append(ProjectionSlot(projection: slot.projection, databases: databases))
-                byProjection[slot.projection.name] = databases
-            }
             let limit = time?.epochMilliseconds
             var skipped: [UInt64] = []
             var replayed: UInt64 = 0

@@ -27,8 +27,15 @@ public struct AuditReport: Sendable {
         }
         return [
             "ok": .bool(ok), "events": .int(Int64(chain.events)), "head": .string(chain.head.hash.hex),
-            "headPosition": .int(Int64(chain.head.position)), "mismatches": .array(mismatches),
+            "headPosition": .int(Int64(chain.head.position)), "stateDigest": .string(Self.stateDigest(projections.rebuiltDigests).hex),
+            "mismatches": .array(mismatches),
         ]
+    }
+
+    /// One hash over every rebuilt projection database (SHA-256 of `name=digest` lines in name order): the
+    /// same log gives the same state digest wherever it is replayed, from the store or from an export.
+    public static func stateDigest(_ digests: [String: Hash]) -> Hash {
+        Hash.sha256(digests.keys.sorted().map { "\($0)=\(digests[$0]!.hex)\n" }.joined())
     }
 }
 
