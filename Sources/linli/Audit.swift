@@ -34,13 +34,8 @@ struct Audit: ParsableCommand {
         func run() throws {
             if let export { return try verifyExport(export) }
             let engine = try store.open(readOnly: true)
-            let report: AuditReport
             let bar = ProgressBar(label: "verifying")
-            do {
-                report = try engine.audit { _, done, total in bar.update(done, total) }
-            } catch {
-                throw ExitError.store("linli: audit failed: \(error)")
-            }
+            let report = try Self.audit(engine, bar)
             bar.finish()
             var checks: [CheckpointCheck] = []
             if let checkpoint {
@@ -78,6 +73,14 @@ struct Audit: ParsableCommand {
                 }
             }
             if !ok { throw ExitError.rejected() }
+        }
+
+        static func audit(_ engine: Engine, _ bar: ProgressBar) throws -> AuditReport {
+            do {
+                return try engine.audit { _, done, total in bar.update(done, total) }
+            } catch {
+                throw ExitError.store("linli: audit failed: \(error)")
+            }
         }
 
         func verifyExport(_ file: String) throws {

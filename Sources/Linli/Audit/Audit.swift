@@ -16,6 +16,7 @@ public struct AuditReport: Sendable {
     /// `position` is the last event that wrote the key (from the stored value, else the rebuilt one).
     public var json: JSONValue {
         var mismatches: [JSONValue] = chain.failures.map { ["kind": "chain", "position": .int(Int64($0.position)), "reason": .string($0.reason)] }
+        if let failure = projections.failure { mismatches.append(["kind": "rebuild", "reason": .string(failure)]) }
         for mismatch in projections.mismatches {
             mismatches.append([
                 "kind": "projection", "projection": .string(mismatch.projection), "database": .string(mismatch.database),
@@ -66,7 +67,16 @@ extension Engine {
     /// scratch databases and compares each with the stored one.
     public func audit(progress: ((String, UInt64, UInt64) -> Void)? = nil) throws -> AuditReport {
         let chain = try log.verifyChain { progress?("chain", $0, $1) }
-        let projections = try log.verifyProjections { progress?("projections", $0, $1) }
+        let projections: ProjectionReport
+        do {
+            projections = try log.verifyProjections { progress?("projections", $0, $1) }
+        } catch let error as LogError {
+            // A log that cannot be replayed (a missing or undecodable event) is a finding, not a crash.
+            guard case .corrupt = error else { throw error }
+            projections = .failed("\(error)")
+        } catch let error as RecordError {
+            projections = .failed("\(error)")
+        }
         return AuditReport(chain: chain, projections: projections)
     }
 }

@@ -25,8 +25,15 @@ public struct ProjectionReport: Sendable {
     public var rebuiltDigests: [String: Hash]
     /// The differing keys, at most ``ChainVerifier/failuresMax``.
     public var mismatches: [ProjectionMismatch]
+    /// Why the projections could not be rebuilt at all (a missing or undecodable event), if so.
+    public var failure: String? = nil
     /// True when every digest matched.
-    public var ok: Bool { mismatches.isEmpty && storedDigests == rebuiltDigests }
+    public var ok: Bool { failure == nil && mismatches.isEmpty && storedDigests == rebuiltDigests }
+
+    /// A report for a rebuild that could not run.
+    public static func failed(_ reason: String) -> ProjectionReport {
+        ProjectionReport(position: 0, storedDigests: [:], rebuiltDigests: [:], mismatches: [], failure: reason)
+    }
 }
 
 extension EventLog {
