@@ -201,3 +201,70 @@ struct AuditCLITests {
         #expect(failures.contains { $0["kind"] as? String == "chain" && $0["position"] as? Int == 7 }, "\(failures)")
     }
 }
+
+@Suite("linli audit explain, checkpoint and export verification, run as a child process", .serialized)
+struct AuditToolsCLITests {
+    @Test("export, then verify the file without the store: the same state digest; a checkpoint published and checked; explain adds up")
+    func auditTools() throws {
+        let dir = TemporaryDirectory()
+        let store = dir.sub("s")
+        #expect(try CLI.run(["init", "--admin", "admin", "--store", store]).status == 0)
+        #expect(try CLI.run(["apply", "-", "--store", store], stdin: setup).status == 0)
+        #expect(try CLI.run(["hours", "log", "--log", "l-1", "--volunteer", "r-1", "--minutes", "90", "--activity", "敲门入户", "--category", "visit",
+                             "--store", store, "--as", "gw-1", "--at", "2024-03-01T09:00:00+08:00"]).status == 0)
+        #expect(try CLI.run(["hours", "verify", "--log", "l-1", "--store", store, "--as", "sw-1", "--at", "2024-03-02T09:00:00+08:00"]).status == 0)
+
+        let checkpoint = try CLI.run(["audit", "checkpoint", "--store", store])
+        #expect(checkpoint.status == 0)
+        let statement = try #require(try JSONSerialization.jsonObject(with: Data(checkpoint.out.utf8)) as? [String: Any])
+        #expect(statement["position"] as? Int == 10)
+        #expect(((statement["communities"] as? [String: Any])?["jiangshan"] as? [String: Any])?["pointsIssued"] as? Int == 15)
+        try Data(checkpoint.out.utf8).write(to: URL(fileURLWithPath: dir.sub("published.ndjson")))
+
+        let online = try CLI.run(["audit", "verify", "--json", "--checkpoint", dir.sub("published.ndjson"), "--store", store])
+        #expect(online.status == 0, "\(online.out)\(online.err)")
+        let onlineReport = try #require(try JSONSerialization.jsonObject(with: Data(online.out.utf8)) as? [String: Any])
+
+        let export = try CLI.run(["export", "--store", store])
+        #expect(export.out.split(separator: "\n").count == 10)
+        try Data(export.out.utf8).write(to: URL(fileURLWithPath: dir.sub("events.ndjson")))
+        // The store goes away: the file alone is verified.
+        try FileManager.default.removeItem(atPath: store)
+        let offline = try CLI.run(["audit", "verify", "--export", dir.sub("events.ndjson"), "--json"])
+        #expect(offline.status == 0, "\(offline.out)\(offline.err)")
+        let offlineReport = try #require(try JSONSerialization.jsonObject(with: Data(offline.out.utf8)) as? [String: Any])
+        #expect(offlineReport["stateDigest"] as? String == onlineReport["stateDigest"] as? String)
+        #expect(offlineReport["head"] as? String == onlineReport["head"] as? String)
+        #expect(offlineReport["events"] as? Int == 10)
+        // One byte of one record changed in the file: exit 1, the position named.
+        var lines = export.out.split(separator: "\n").map(String.init)
+        let record = lines[8].range(of: #""record":""#)!.upperBound
+        let index = lines[8].index(record, offsetBy: 200)
+        lines[8].replaceSubrange(index...index, with: lines[8][index] == "0" ? "1" : "0")
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: dir.sub("edited.ndjson")))
+        let edited = try CLI.run(["audit", "verify", "--export", dir.sub("edited.ndjson"), "--json"])
+        #expect(edited.status == 1, "\(edited.err)")
+        #expect(edited.out.contains(#""position":9"#))
+    }
+
+    @Test("explain an account: a table of postings with actor, both times and the rate")
+    func explain() throws {
+        let dir = TemporaryDirectory()
+        let store = dir.sub("s")
+        #expect(try CLI.run(["init", "--admin", "admin", "--store", store]).status == 0)
+        #expect(try CLI.run(["apply", "-", "--store", store], stdin: setup).status == 0)
+        #expect(try CLI.run(["hours", "log", "--log", "l-1", "--volunteer", "r-1", "--minutes", "90", "--activity", "敲门入户", "--category", "visit",
+                             "--store", store, "--as", "gw-1", "--at", "2024-03-01T09:00:00+08:00"]).status == 0)
+        #expect(try CLI.run(["hours", "verify", "--log", "l-1", "--store", store, "--as", "sw-1", "--at", "2024-03-02T09:00:00+08:00"]).status == 0)
+        let table = try CLI.run(["audit", "explain", "resident:r-1", "--store", store])
+        #expect(table.status == 0)
+        #expect(table.out.contains("postings add up  yes"))
+        let row = try #require(table.out.split(separator: "\n").last.map(String.init))
+        #expect(row.hasPrefix("      10  2024-03-02T09:00:00+08:00"))
+        #expect(row.contains("sw-1") && row.contains("hours.verified") && row.contains("issuance:jiangshan") && row.hasSuffix("15    10       15"))
+        let json = try CLI.run(["audit", "explain", "resident:r-1", "--json", "--store", store])
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any])
+        #expect(document["sumEqualsBalance"] as? Bool == true)
+        #expect((document["postings"] as? [[String: Any]])?.first?["eventAgrees"] as? Bool == true)
+    }
+}

@@ -45,9 +45,11 @@ extension Engine {
                         stopped = true
                         return nil
                     }
+                    let failuresBefore = verifier.report.failures.count
                     record.withUnsafeBytes { verifier.check(key: UInt64(position), record: $0) }
-                    // Replay needs the log's order; the chain check has reported any gap or reordering.
-                    guard UInt64(position) == next, let event = try? RecordedEvent.decode(stored: record, position: UInt64(position)) else {
+                    // Replay needs the log's order and records that hold: it stops at the first record the
+                    // chain check refused (reported there), so an altered event is never replayed.
+                    guard verifier.report.failures.count == failuresBefore, UInt64(position) == next, let event = try? RecordedEvent.decode(stored: record, position: UInt64(position)) else {
                         stopped = true
                         return nil
                     }
@@ -62,7 +64,14 @@ extension Engine {
                 return nil
             }
         }
-        let scratch = try ScratchProjections.replaying(events, into: makeProjections())
-        return ExportReport(chain: verifier.report, fieldMismatches: mismatches, digests: try scratch.digests())
+        do {
+            let scratch = try ScratchProjections.replaying(events, into: makeProjections())
+            return ExportReport(chain: verifier.report, fieldMismatches: mismatches, digests: try scratch.digests())
+        } catch let error as LogError {
+            // Records that hold but do not replay (an event referring to one the file lacks) are a finding.
+            guard case .corrupt(let position, let reason) = error else { throw error }
+            mismatches.append(ChainFailure(position: position, reason: "cannot replay: \(reason)"))
+            return ExportReport(chain: verifier.report, fieldMismatches: mismatches, digests: [:])
+        }
     }
 }

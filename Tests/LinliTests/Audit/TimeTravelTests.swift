@@ -1,0 +1,58 @@
+import Foundation
+@testable import Linli
+import Testing
+
+@Suite("Time travel: queries as of an occurred time or a position")
+struct TimeTravelTests {
+    @Test("a balance as of a time counts only what occurred by then; as of a position, only the events up to it")
+    func balances() throws {
+        let w = try World()
+        try w.setUpCommunity()
+        for (n, day) in ["01", "10", "20"].enumerated() {
+            try w.ok("hours.log", actor: "gw-1", at: "2024-03-\(day)T09:00:00+08:00", [("log", .string("l-\(n)")), ("volunteer", "r-1"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")])
+            try w.ok("hours.verify", actor: "sw-1", at: "2024-03-\(day)T18:00:00+08:00", [("log", .string("l-\(n)"))])
+        }
+        let afterFirst = try w.engine.log.head.position - 4
+        // Recorded last, occurred first: a backdated correction.
+        try w.ok("points.adjust", actor: "admin", at: "2024-02-15T09:00:00+08:00", [("account", "resident:r-1"), ("points", 5), ("reason", "补录二月")])
+        #expect(try w.engine.balance(of: "resident:r-1").balance == 35)
+        let midMarch = try w.engine.asOf(Timestamp(iso8601: "2024-03-15T00:00:00+08:00"))
+        #expect(try midMarch.balance(of: "resident:r-1").balance == 25)
+        #expect(midMarch.isHistoricalView)
+        let february = try w.engine.asOf(Timestamp(iso8601: "2024-02-29T00:00:00+08:00"))
+        #expect(try february.balance(of: "resident:r-1").balance == 5)
+        let byPosition = try w.engine.asOf(position: afterFirst)
+        #expect(try byPosition.balance(of: "resident:r-1").balance == 10)
+        #expect(byPosition.historicalScope?.position == afterFirst)
+        // The live engine is untouched.
+        #expect(try w.engine.balance(of: "resident:r-1").balance == 35)
+    }
+
+    @Test("an event whose prerequisite occurred later is left out and listed, not a crash")
+    func skippedDependents() throws {
+        let w = try World()
+        try w.setUpCommunity()
+        try w.ok("hours.log", actor: "gw-1", at: "2024-03-10T09:00:00+08:00", [("log", "l-1"), ("volunteer", "r-1"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")])
+        // Verified "before" it was logged: a clerical slip the engine accepts (the time is the actor's word).
+        try w.ok("hours.verify", actor: "sw-1", at: "2024-03-09T09:00:00+08:00", [("log", "l-1")])
+        let view = try w.engine.asOf(Timestamp(iso8601: "2024-03-09T12:00:00+08:00"))
+        let scope = try #require(view.historicalScope)
+        #expect(scope.skipped == [try w.engine.log.head.position - 1, try w.engine.log.head.position])
+        #expect(try view.balance(of: "resident:r-1").balance == 0)
+    }
+
+    @Test("issues, elders and disputes as of a time")
+    func domains() throws {
+        let w = try World()
+        try w.setUpCommunity()
+        try w.propose("noise", at: "2024-03-01T09:00:00+08:00")
+        try w.ok("issue.assess", actor: "cv-1", at: "2024-03-05T09:00:00+08:00", [("issue", "noise"), ("importance", 3), ("urgency", 3), ("feasibility", 3)])
+        let before = try w.engine.asOf(Timestamp(iso8601: "2024-03-03T00:00:00+08:00"))
+        #expect(try before.issues().map(\.state) == ["proposed"])
+        #expect(try before.issueDocument("noise")?["priority"] == .null)
+        try w.survey("r-1", adl: 100, alone: false, at: "2024-03-01T09:00:00+08:00")
+        try w.survey("r-1", adl: 50, alone: false, at: "2024-04-01T09:00:00+08:00")
+        #expect(try w.engine.asOf(Timestamp(iso8601: "2024-03-15T00:00:00+08:00")).elderDocument("r-1")?["tier"] == 0)
+        #expect(try w.engine.elderDocument("r-1")?["tier"] == 2)
+    }
+}
