@@ -9,10 +9,11 @@ struct Balance: ParsableCommand {
 
     @OptionGroup var store: StoreOptions
     @OptionGroup var output: FormatOptions
+    @OptionGroup var asOf: AsOfOptions
     @Argument(help: "The account, e.g. resident:r-12.") var account: String
 
     func run() throws {
-        let engine = try store.open(readOnly: true)
+        let engine = try asOf.engine(store)
         let balance = try engine.balance(of: account)
         emit(output.format,
              json: ["account": .string(account), "balance": .int(balance.balance), "credited": .int(balance.credited),
@@ -30,10 +31,11 @@ struct Statement: ParsableCommand {
 
     @OptionGroup var store: StoreOptions
     @OptionGroup var output: FormatOptions
+    @OptionGroup var asOf: AsOfOptions
     @Argument(help: "The account, e.g. resident:r-12.") var account: String
 
     func run() throws {
-        let engine = try store.open(readOnly: true)
+        let engine = try asOf.engine(store)
         let lines = try engine.statement(of: account)
         emit(output.format,
              json: ["account": .string(account), "postings": .array(lines.map { $0.detail })],
@@ -48,10 +50,11 @@ struct Stock: ParsableCommand {
 
     @OptionGroup var store: StoreOptions
     @OptionGroup var output: FormatOptions
+    @OptionGroup var asOf: AsOfOptions
     @Option(help: "Only this community's items.") var community: String?
 
     func run() throws {
-        let items = try store.open(readOnly: true).stock(community: community)
+        let items = try asOf.engine(store).stock(community: community)
         emit(output.format,
              json: .array(items.map { ["item": .string($0.item), "name": .string($0.name), "quantity": .int($0.quantity), "pricePoints": .int($0.pricePoints), "community": .string($0.community)] }),
              header: ["item", "name", "price", "quantity"],
@@ -64,10 +67,11 @@ struct Wishes: ParsableCommand {
 
     @OptionGroup var store: StoreOptions
     @OptionGroup var output: FormatOptions
+    @OptionGroup var asOf: AsOfOptions
     @Option(help: "open, claimed, fulfilled or cancelled.") var state: String?
 
     func run() throws {
-        let wishes = try store.open(readOnly: true).wishes(state: state)
+        let wishes = try asOf.engine(store).wishes(state: state)
         emit(output.format,
              json: .array(wishes.map { ["wish": .string($0.string("wish")), "state": .string($0.string("state")), "beneficiary": .string($0.string("beneficiary")),
                                         "description": .string($0.string("description")), "claimant": $0.value["claimant"] ?? .null] }),
@@ -108,10 +112,11 @@ struct Fund: ParsableCommand {
 
     @OptionGroup var store: StoreOptions
     @OptionGroup var output: FormatOptions
+    @OptionGroup var asOf: AsOfOptions
     @Argument(help: "The fund id.") var fund: String
 
     func run() throws {
-        guard let (row, movements) = try store.open(readOnly: true).fund(fund) else { throw ExitError.rejected("linli: unknownFund: no fund \"\(fund)\"") }
+        guard let (row, movements) = try asOf.engine(store).fund(fund) else { throw ExitError.rejected("linli: unknownFund: no fund \"\(fund)\"") }
         emit(output.format,
              json: ["fund": .string(fund), "balanceFen": .int(row.int("balanceFen")), "movements": .array(movements.map(\.value))],
              header: ["position", "at", "kind", "amountFen", "balanceFen"],
