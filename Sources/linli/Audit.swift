@@ -85,7 +85,7 @@ struct Audit: ParsableCommand {
 
         func verifyExport(_ file: String) throws {
             guard let data = FileManager.default.contents(atPath: file) else { throw ExitError.rejected("linli: cannot read \(file)") }
-            let lines = data.split(separator: 0x0A, omittingEmptySubsequences: true).map { Array($0) }
+            let lines = splitLines(data)
             let bar = ProgressBar(label: "verifying export")
             let report = try Engine.verifyExport(lines: lines) { bar.update($0, UInt64(lines.count)) }
             bar.finish()

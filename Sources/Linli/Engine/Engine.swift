@@ -152,11 +152,36 @@ public final class Engine: @unchecked Sendable {
         return report.outcomes[0]
     }
 
-    /// Applies NDJSON lines (one command each; a trailing CR is ignored; empty lines are skipped) in one
-    /// write transaction. Atomic by default.
-    public func apply(lines: [[UInt8]], mode: BatchMode = .atomic) throws -> BatchReport {
+    /// Lines per write transaction when a batch is not atomic: large enough that commits are rare, small
+    /// enough that a transaction's dirty pages stay few (LMDB's cost per dirty page grows with their number).
+    public static let continueChunkLines = 5_000
+
+    /// Applies NDJSON lines (one command each; a trailing CR is ignored; empty lines are skipped).
+    ///
+    /// Atomic by default: one write transaction, all or nothing. With `.continueOnRejection` the valid lines
+    /// are committed in transactions of ``continueChunkLines`` lines (each command is still atomic on its
+    /// own), and `progress(linesDone, linesTotal)` is called after each.
+    public func apply(lines: [[UInt8]], mode: BatchMode = .atomic, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> BatchReport {
         precondition(scratch == nil, "a time-travel view takes no commands")
-        return try run(lines.map(Self.parse), mode: mode)
+        guard mode == .continueOnRejection, lines.count > Self.continueChunkLines else {
+            let report = try run(lines.map(Self.parse), mode: mode)
+            progress?(UInt64(lines.count), UInt64(lines.count))
+            return report
+        }
+        var total = BatchReport(outcomes: [], eventsAppended: 0, head: .empty, committed: false)
+        total.outcomes.reserveCapacity(lines.count)
+        var start = 0
+        while start < lines.count {
+            let end = min(lines.count, start + Self.continueChunkLines)
+            let report = try run(lines[start..<end].map(Self.parse), mode: mode)
+            total.outcomes += report.outcomes
+            total.eventsAppended += report.eventsAppended
+            total.head = report.head
+            total.committed = total.committed || report.committed
+            progress?(UInt64(end), UInt64(lines.count))
+            start = end
+        }
+        return total
     }
 
     /// Parses one NDJSON line into a command, or the rejection that says why not; nil for an empty line.
