@@ -13,7 +13,7 @@ let package = Package(
     targets: [
         .target(
             name: "BenchmarkSupport",
-            dependencies: [.product(name: "LinliStore", package: "Linli"), .product(name: "CLMDB", package: "Linli")],
+            dependencies: [.product(name: "LinliStore", package: "Linli"), .product(name: "Linli", package: "Linli"), .product(name: "CLMDB", package: "Linli")],
             path: "Sources/BenchmarkSupport"
         ),
         .executableTarget(
@@ -34,6 +34,36 @@ let package = Package(
                 .product(name: "Linli", package: "Linli"),
             ],
             path: "Benchmarks/LedgerBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+        .executableTarget(
+            name: "DeliberationBenchmarks",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "Linli", package: "Linli"),
+            ],
+            path: "Benchmarks/DeliberationBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+        .executableTarget(
+            name: "EldersBenchmarks",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "Linli", package: "Linli"),
+            ],
+            path: "Benchmarks/EldersBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+        .executableTarget(
+            name: "AuditBenchmarks",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "Linli", package: "Linli"),
+            ],
+            path: "Benchmarks/AuditBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
     ]

@@ -3,7 +3,10 @@
 # beside its raw-LMDB baseline from the same run, with the ratio of their median throughputs.
 # usage: Scripts/benchmarks.sh [TARGET ...]   (default: every benchmark target)
 set -euo pipefail
-cd "$(dirname "$0")/../Benchmarks"
+cd "$(dirname "$0")/.."
+# The cold-start benchmark runs the release `linli` binary as a child process.
+swift build -c release --product linli >&2
+cd Benchmarks
 args=()
 for target in "$@"; do args+=(--target "$target"); done
 out=$(mktemp)

@@ -20,7 +20,7 @@ struct LinliCLI: ParsableCommand {
           linli balance resident:r-12 --store ./js.store --json
         """,
         version: LinliVersion.string,
-        subcommands: [Init.self, Apply.self, Export.self, Audit.self, Demo.self,
+        subcommands: [Init.self, Apply.self, Export.self, Audit.self, Rebuild.self, Demo.self,
                       // Queries of DOMAIN.md section 4.
                       Balance.self, Statement.self, Stock.self, Wishes.self, Fund.self, Issues.self, IssueCommand.self,
                       Elders.self, ElderCommand.self, Disputes.self, DisputeCommand.self, Station.self,
@@ -129,6 +129,31 @@ func splitLines(_ data: Data) -> [[UInt8]] {
             start = end + 1
         }
         return lines
+    }
+}
+
+struct Rebuild: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Rebuild projections from position 1 into fresh databases and swap them in atomically.",
+        discussion: """
+        Writers may go on meanwhile; readers see the old projections until the swap. Needed only after a         projection's code changed (opening the store does it by itself when a projection's version changes).
+
+        Example: linli rebuild --projection ledger --store ./jiangshan.store
+        """)
+    @OptionGroup var store: StoreOptions
+    @Option(name: .customLong("projection"), help: "Only this projection (repeat; default all): registry, ledger, deliberation, mediation, elders.")
+    var projections: [String] = []
+
+    func run() throws {
+        let engine = try store.open()
+        let bar = ProgressBar(label: "rebuilding")
+        do {
+            try engine.log.rebuildProjections(named: projections.isEmpty ? nil : projections, progress: bar.update)
+        } catch {
+            throw ExitError.store("linli: rebuild failed: \(error)")
+        }
+        bar.finish()
+        print("rebuilt \(projections.isEmpty ? "every projection" : projections.joined(separator: ", ")) to position \(try engine.log.head.position)")
     }
 }
 

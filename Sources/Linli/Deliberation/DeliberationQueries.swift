@@ -118,3 +118,54 @@ extension Engine {
         try view { txn, tables in try Rows.get(tables.deliberation["meetings"], id, txn) }
     }
 }
+
+extension Engine {
+    /// A meeting's tally from the current projections (attendance, latest votes, units in scope), as
+    /// `meeting.close` would compute it now: a convener's preview. Nil when there is no such meeting.
+    public func currentTally(meeting id: String) throws -> Tally? {
+        try view { txn, tables in
+            guard let meeting = try Rows.get(tables.deliberation["meetings"], id, txn),
+                  let issue = try Rows.get(tables.deliberation["issues"], meeting.string("issue"), txn) else { return nil }
+            return try DeliberationDomain.tallyMeeting(tables, meeting: meeting, issue: issue, txn)
+        }
+    }
+
+    /// A meeting recounted from the log itself, as an auditor would: the meeting's own stream read back
+    /// event by event (rule from `meeting.scheduled`, each participant's latest `vote.cast`), with the units
+    /// in the issue's scope for owners' assemblies. It ignores the projections' votes, so comparing it with
+    /// the tally recorded in `meeting.closed` checks the count. The units are those registered now; the
+    /// rule counts those registered when the meeting closed, so a unit registered since changes the owners'
+    /// figures (its `unit.registered` position says so).
+    public func recount(meeting id: String) throws -> Tally? {
+        var rule: VotingRule?
+        var issue = ""
+        var latest: [String: String] = [:]
+        for event in try log.events(inStream: "meeting:\(id)") {
+            let e = try DomainEvent(event)
+            switch event.type {
+            case "meeting.scheduled":
+                rule = VotingRule(rawValue: e.string("rule"))
+                issue = e.string("issue")
+            case "vote.cast":
+                latest[e.string("participant")] = e.string("choice")
+            default:
+                break
+            }
+        }
+        guard let rule else { return nil }
+        var ballots = latest.keys.sorted().map { Tally.Ballot(participant: $0, choice: latest[$0]!) }
+        guard rule.isDoubleMajority else { return Tally(rule: rule, ballots: ballots) }
+        let (eligible, areas) = try view { txn, tables -> (Int64, [String: Int64]) in
+            guard let row = try Rows.get(tables.deliberation["issues"], issue, txn) else { return (0, [:]) }
+            var areaByOwner: [String: Int64] = [:]
+            let community = row.string("community"), scope = row.value["scope"] ?? .null
+            try Rows.scan(tables.registry["units-by-community"], prefix: compositeKey(community) + [0], txn) { _, unit in
+                if DeliberationDomain.unitInScope(unit, community: community, scope: scope) { areaByOwner[unit.string("owner"), default: 0] += unit.int("areaSqm") }
+                return true
+            }
+            return (Int64(areaByOwner.count), areaByOwner)
+        }
+        for index in ballots.indices { ballots[index].areaSqm = areas[ballots[index].participant] ?? 0 }
+        return Tally(rule: rule, ballots: ballots, eligibleOwners: eligible, totalAreaSqm: areas.values.reduce(0, +))
+    }
+}

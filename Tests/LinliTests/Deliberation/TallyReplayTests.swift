@@ -86,6 +86,8 @@ struct TallyReplayTests {
                 let expected = Self.reference(rule: rule[meeting]!, votes: votes[meeting] ?? [:], areas: unitsInScope)
                 #expect(e.payload["passed"] == .bool(expected), "meeting \(meeting) under \(rule[meeting]!)")
                 #expect(e.payload["tally"]?["votesCast"]?.intValue == Int64(votes[meeting]?.count ?? 0))
+                // The engine's own recount from the meeting's stream agrees with the recorded tally.
+                #expect(try w.engine.recount(meeting: meeting)?.json == e.payload["tally"])
                 if expected { passedCount += 1 }
                 checked += 1
             default: break

@@ -1,0 +1,85 @@
+// Audit and the command line's cold start beside raw LMDB (issues 6 and 7), on the three pilots at the
+// seed's sizes (≈ 1.6M events of the pilot mix).
+import Benchmark
+import BenchmarkSupport
+import Foundation
+import Linli
+import LinliStore
+
+final class Shared: @unchecked Sendable {
+    lazy var path = pilotStorePath()
+    lazy var engine: Engine = try! Engine.open(at: path)
+    lazy var raw: RawLMDB = {
+        let raw = RawLMDB(path: tracked(temporaryStorePath("audit-raw")))
+        raw.appendRecords(try! allRecords(engine.log))
+        return raw
+    }()
+    /// The release `linli` binary beside this benchmark's package (built by Scripts/benchmarks.sh).
+    lazy var linli: URL = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/release/linli")
+    }()
+}
+
+nonisolated(unsafe) let shared = Shared()
+
+/// Runs a process to its end, discarding its output.
+func run(_ executable: URL, _ arguments: [String]) throws {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    precondition(process.terminationStatus == 0, "\(executable.lastPathComponent) \(arguments) failed")
+}
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .throughput, .peakMemoryResident], timeUnits: .milliseconds,
+                                           warmupIterations: 0, maxDuration: .seconds(600), maxIterations: 1)
+
+    // `linli audit verify`'s work: the chain over every event, then every projection rebuilt into scratch
+    // databases and compared with the stored ones.
+    Benchmark("audit verify pilots · linli") { (benchmark: Benchmark) throws in
+        let engine = shared.engine
+        benchmark.startMeasurement()
+        let report = try engine.audit()
+        benchmark.stopMeasurement()
+        precondition(report.ok)
+        print("audit verify: \(report.chain.events) events")
+    }
+    // The chain pass alone.
+    Benchmark("audit chain pilots · linli", configuration: .init(maxIterations: 5)) { (benchmark: Benchmark) throws in
+        let engine = shared.engine
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { let ok = try engine.log.verifyChain().ok; precondition(ok) }
+        benchmark.stopMeasurement()
+    }
+    // Raw: a cursor scan of the same records with SHA-256 of each.
+    Benchmark("audit chain pilots · raw", configuration: .init(maxIterations: 5)) { (benchmark: Benchmark) throws in
+        let raw = shared.raw
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { blackHole(raw.scanAndHash()) }
+        benchmark.stopMeasurement()
+    }
+
+    // `linli balance` on the pilots' store as a whole process, cold (a new process each time).
+    Benchmark("cold start balance · linli", configuration: .init(metrics: [.wallClock], maxDuration: .seconds(30), maxIterations: 50)) { (benchmark: Benchmark) throws in
+        let path = shared.path, linli = shared.linli
+        for _ in benchmark.scaledIterations {
+            benchmark.startMeasurement()
+            try run(linli, ["balance", "resident:r-js-88", "--store", path, "--json"])
+            benchmark.stopMeasurement()
+        }
+    }
+    // Raw: LMDB's own mdb_stat opening the same environment and reading one database's statistics.
+    Benchmark("cold start balance · raw", configuration: .init(metrics: [.wallClock], maxDuration: .seconds(30), maxIterations: 50)) { (benchmark: Benchmark) throws in
+        let path = shared.path
+        for _ in benchmark.scaledIterations {
+            benchmark.startMeasurement()
+            try run(URL(fileURLWithPath: "/usr/bin/mdb_stat"), ["-s", "events", path])
+            benchmark.stopMeasurement()
+        }
+    }
+}
