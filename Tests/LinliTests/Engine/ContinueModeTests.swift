@@ -1,0 +1,42 @@
+import Foundation
+@testable import Linli
+import Testing
+
+@Suite("Batches in continue mode")
+struct ContinueModeTests {
+    @Test("a file longer than one chunk: every line reported in order, rejections by their line number across chunks")
+    func chunks() throws {
+        let w = try World()
+        try w.setUpCommunity()
+        let before = try w.engine.log.head.position
+        let total = Engine.continueChunkLines * 2 + 500
+        var lines: [[UInt8]] = []
+        var expectedRejected: [Int] = []
+        for n in 1...total {
+            if n % 3_001 == 0 {
+                expectedRejected.append(n)
+                lines.append(Array(w.line("hours.log", actor: "gw-1", [("log", .string("bad-\(n)")), ("volunteer", "r-1"), ("minutes", 0), ("activity", "巡逻"), ("category", "patrol")]).utf8))
+            } else if n % 4_999 == 0 {
+                lines.append([])
+            } else {
+                lines.append(Array(w.line("hours.log", actor: "gw-1", [("log", .string("l-\(n)")), ("volunteer", "r-1"), ("minutes", 30), ("activity", "巡逻"), ("category", "patrol")]).utf8))
+            }
+        }
+        var calls: [UInt64] = []
+        let report = try w.engine.apply(lines: lines, mode: .continueOnRejection) { done, all in
+            #expect(all == UInt64(total))
+            calls.append(done)
+        }
+        #expect(calls == [UInt64(Engine.continueChunkLines), UInt64(2 * Engine.continueChunkLines), UInt64(total)])
+        #expect(report.outcomes.count == total)
+        #expect(report.rejections.map(\.line) == expectedRejected)
+        let skipped = (1...total).filter { $0 % 4_999 == 0 && $0 % 3_001 != 0 }.count
+        #expect(report.applied == total - expectedRejected.count - skipped)
+        #expect(report.eventsAppended == UInt64(report.applied))
+        #expect(report.head.position == before + report.eventsAppended)
+        #expect(try w.engine.log.head == report.head)
+        // An atomic batch of the same lines writes nothing.
+        let atomic = try w.engine.apply(lines: lines.map { Array(String(decoding: $0, as: UTF8.self).replacingOccurrences(of: "\"l-", with: "\"m-").replacingOccurrences(of: "\"setup-", with: "\"again-").utf8) })
+        #expect(!atomic.committed && atomic.eventsAppended == 0 && atomic.rejections.map(\.line) == expectedRejected)
+    }
+}
