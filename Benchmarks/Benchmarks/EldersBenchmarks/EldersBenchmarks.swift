@@ -80,8 +80,19 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
     }
 
-    // One elder's history (about 365 entries) read in-process.
+    // One elder's history (about 365 entries) read in-process, as typed entries (the hot read).
     Benchmark("elder history read · linli", configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 10_000)) { (benchmark: Benchmark) throws in
+        let (elder, entries, _, _) = shared.historyCase
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            let history = try shared.pilots.elderServiceHistory(elder)
+            precondition(history.count == entries)
+            blackHole(history)
+        }
+        benchmark.stopMeasurement()
+    }
+    // The same history as JSON values (what `linli elder ID --json` prints), for comparison.
+    Benchmark("elder history read json · linli", configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 10_000)) { (benchmark: Benchmark) throws in
         let (elder, entries, _, _) = shared.historyCase
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {

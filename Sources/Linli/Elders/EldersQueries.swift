@@ -31,7 +31,66 @@ public struct ServiceAdherence: Sendable, Equatable {
     }
 }
 
+/// One delivery or visit in an elder's history, read without building JSON (the hot read of elder services).
+public struct HistoryEntry: Sendable, Equatable {
+    /// Delivery or visit.
+    public enum Kind: Sendable, Equatable { case delivery, visit }
+    public var kind: Kind
+    /// The delivery's or visit's id.
+    public var id: String
+    /// The service delivered ("" for a visit).
+    public var service: String
+    /// `other`, `self` or `mutual` ("" for a visit).
+    public var mode: String
+    /// The provider of a delivery, or the visitor of a visit.
+    public var provider: String
+    /// Minutes of a delivery (0 for a visit).
+    public var minutes: Int64
+    /// Whether a visit raised a concern.
+    public var concern: Bool
+    /// When it happened, in ms since 1970 (the history's order).
+    public var occurredAtMs: Int64
+    /// The position of its event.
+    public var position: UInt64
+}
+
 extension Engine {
+    /// An elder's deliveries and visits in occurred-time order, as typed entries: one cursor walk over the
+    /// elder's history rows, the fields read from CBOR in place. The same rows as ``elderHistory(_:)``.
+    public func elderServiceHistory(_ id: String) throws -> [HistoryEntry] {
+        try view { txn, tables in
+            let prefix = compositeKey(id) + [0]
+            var entries: [HistoryEntry] = []
+            try txn.walk(tables.elders["history"], from: prefix) { key, value in
+                guard key.count == prefix.count + 16, key.starts(with: prefix) else { return false }
+                // The key holds the occurred time and the position: elder ‖ 0 ‖ time ‖ position.
+                let time = UInt64(bigEndianValue(UnsafeRawBufferPointer(rebasing: key[prefix.count..<(prefix.count + 8)]))!) ^ (1 << 63)
+                var entry = HistoryEntry(kind: .delivery, id: "", service: "", mode: "", provider: "", minutes: 0, concern: false,
+                                         occurredAtMs: Int64(bitPattern: time), position: bigEndianValue(UnsafeRawBufferPointer(rebasing: key[(key.count - 8)...]))!)
+                try CBOR.forEachField(UnsafeRawBufferPointer(rebasing: value[8...])) { field, scalar in
+                    switch scalar {
+                    case .text(let bytes):
+                        // Only the fields the entry keeps become strings (the time is in the key).
+                        if field.equals("kind") { entry.kind = bytes.equals("visit") ? .visit : .delivery }
+                        else if field.equals("delivery") || field.equals("visit") { entry.id = String(decoding: bytes, as: UTF8.self) }
+                        else if field.equals("service") { entry.service = String(decoding: bytes, as: UTF8.self) }
+                        else if field.equals("mode") { entry.mode = String(decoding: bytes, as: UTF8.self) }
+                        else if field.equals("provider") || field.equals("visitor") { entry.provider = String(decoding: bytes, as: UTF8.self) }
+                    case .int(let number):
+                        if field.equals("minutes") { entry.minutes = number }
+                    case .bool(let flag):
+                        if field.equals("concern") { entry.concern = flag }
+                    case .other:
+                        break
+                    }
+                }
+                entries.append(entry)
+                return true
+            }
+            return entries
+        }
+    }
+
     /// One elder as `linli elder ID --json` shows them: tier (integer or null) with its reason, the plan in
     /// force, the full history of deliveries and visits in occurred-time order, this week's adherence, the
     /// open concern and the latest survey. `now` fixes "this week" (default: the engine's clock).

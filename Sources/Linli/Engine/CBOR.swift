@@ -1,3 +1,4 @@
+import Foundation
 import LinliStore
 
 /// Linli's event payloads and projection values are CBOR (RFC 8949) encodings of ``JSONValue``s: maps
@@ -159,5 +160,78 @@ public enum CBOR {
         }
         offset += Int(count)
         return value
+    }
+}
+
+extension CBOR {
+    /// A top-level field's value as the fast readers see it: scalars in place, anything nested skipped.
+    enum Scalar {
+        case int(Int64)
+        case text(UnsafeRawBufferPointer)
+        case bool(Bool)
+        case other
+    }
+
+    /// Walks the fields of one CBOR map without building a ``JSONValue``: `body` gets each key's bytes and
+    /// its value (text as bytes in place; nested values reported as `.other` and skipped). For the hot
+    /// reads (an elder's history) that would otherwise allocate an object per row.
+    static func forEachField(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, Scalar) throws -> Void) throws {
+        var offset = 0
+        guard let (major, count) = try head(bytes, &offset), major == 5 else { throw DecodeError(offset: 0, reason: "not a map") }
+        for _ in 0..<count {
+            guard let (keyMajor, keyCount) = try head(bytes, &offset), keyMajor == 3, keyCount <= UInt64(bytes.count - offset) else {
+                throw DecodeError(offset: offset, reason: "map key is not text")
+            }
+            let key = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + Int(keyCount))])
+            offset += Int(keyCount)
+            let start = offset
+            let initial = bytes[offset]
+            switch initial >> 5 {
+            case 0, 1, 3:
+                guard let (major, argument) = try head(bytes, &offset) else { throw DecodeError(offset: offset, reason: "bad value") }
+                if major == 3 {
+                    guard argument <= UInt64(bytes.count - offset) else { throw DecodeError(offset: offset, reason: "text longer than the input") }
+                    try body(key, .text(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + Int(argument))])))
+                    offset += Int(argument)
+                } else {
+                    guard argument <= UInt64(Int64.max) else { throw DecodeError(offset: offset, reason: "integer beyond Int64") }
+                    try body(key, .int(major == 0 ? Int64(argument) : -1 - Int64(argument)))
+                }
+            case 7 where initial == 0xF4 || initial == 0xF5:
+                offset += 1
+                try body(key, .bool(initial == 0xF5))
+            default:
+                // Nested or null: decode to skip it (rare in the rows the fast readers read).
+                offset = start
+                _ = try decodeItem(bytes, &offset, depth: 1)
+                try body(key, .other)
+            }
+        }
+    }
+
+    /// Reads an item's head: major type and argument (nil at the end of the input).
+    private static func head(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int) throws(DecodeError) -> (UInt8, UInt64)? {
+        guard offset < bytes.count else { return nil }
+        let initial = bytes[offset]
+        let info = initial & 0x1F
+        offset += 1
+        switch info {
+        case 0..<24: return (initial >> 5, UInt64(info))
+        case 24, 25, 26, 27:
+            let count = 1 << Int(info - 24)
+            guard bytes.count - offset >= count else { throw DecodeError(offset: offset, reason: "short argument") }
+            var value: UInt64 = 0
+            for index in 0..<count { value = value << 8 | UInt64(bytes[offset + index]) }
+            offset += count
+            return (initial >> 5, value)
+        default: throw DecodeError(offset: offset - 1, reason: "indefinite or reserved length")
+        }
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// Whether these bytes spell `text` (ASCII keys of the fast readers).
+    func equals(_ text: StaticString) -> Bool {
+        count == text.utf8CodeUnitCount && memcmp(baseAddress!, text.utf8Start, count) == 0
     }
 }

@@ -223,3 +223,29 @@ struct ElderServiceTests {
         #expect(try w.engine.audit().ok)
     }
 }
+
+@Suite("Elder services: the typed history read")
+struct ElderHistoryReadTests {
+    @Test("the typed history holds the same entries as the JSON history, in the same order")
+    func sameAsJSON() throws {
+        let w = try World()
+        try w.setUpElders()
+        try w.ok("points.rate.set", actor: "admin", at: "2024-01-01T00:00:00+08:00", [("community", "jiangshan"), ("category", "mutualHelp"), ("pointsPerHour", 12)])
+        try w.deliver("b", at: "2024-03-05T12:00:00+08:00", service: "companionship", provider: "r-2", mode: "mutual", minutes: 45)
+        try w.deliver("a", at: "2024-03-02T12:00:00+08:00")
+        try w.ok("visit.log", actor: "gw-1", at: "2024-03-03T10:00:00+08:00", [("visit", "v-1"), ("elder", "r-1"), ("visitor", "gw-1"), ("team", "knock"), ("observations", "腿脚浮肿，需要跟进观察"), ("concern", true)])
+        let typed = try w.engine.elderServiceHistory("r-1")
+        let json = try w.engine.elderHistory("r-1")
+        #expect(typed.map(\.id) == ["a", "v-1", "b"])
+        #expect(typed.count == json.count)
+        for (entry, row) in zip(typed, json) {
+            #expect(entry.kind == (row["kind"] == "visit" ? .visit : .delivery))
+            #expect(entry.position == UInt64(row["position"]?.intValue ?? 0))
+            #expect(Timestamp(epochMilliseconds: entry.occurredAtMs, offsetMinutes: 480).iso8601 == row["at"]?.stringValue)
+            #expect(entry.provider == (row["provider"] ?? row["visitor"])?.stringValue)
+        }
+        #expect(typed[1].concern && typed[1].kind == .visit && typed[1].service == "")
+        #expect(typed[2].mode == "mutual" && typed[2].minutes == 45 && typed[2].service == "companionship")
+        #expect(try w.engine.elderServiceHistory("r-2").isEmpty)
+    }
+}
