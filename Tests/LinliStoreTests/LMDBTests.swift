@@ -118,6 +118,24 @@ struct LMDBTests {
         #expect(try env.read { try $0.value(in: db, key: bigEndianKey(11_999)) } == value)
     }
 
+    @Test("a thread reading one environment may grow another's map (an audit replaying into scratch databases)")
+    func growthWhileReadingAnotherEnvironment() throws {
+        let dir = TemporaryDirectory()
+        var options = Environment.Options()
+        options.initialMapSizeBytes = 64 << 10
+        for name in ["a", "b"] { try FileManager.default.createDirectory(atPath: dir.sub(name), withIntermediateDirectories: true) }
+        let source = try Environment(path: dir.sub("a"), options: options)
+        let scratch = try Environment(path: dir.sub("b"), options: options)
+        let db = try scratch.database(named: "t", create: true)
+        try source.read { _ in
+            try scratch.write { txn in
+                for index in 0..<200 { try txn.put(db, key: bigEndianKey(UInt64(index)), value: [UInt8](repeating: 1, count: 4000)) }
+            }
+        }
+        #expect(scratch.mapGrowths >= 1)
+        #expect(try scratch.read { try $0.count(db) } == 200)
+    }
+
     @Test("growing the map while this thread holds another transaction is an error, not a deadlock")
     func growthUnderOwnReader() throws {
         let dir = TemporaryDirectory()

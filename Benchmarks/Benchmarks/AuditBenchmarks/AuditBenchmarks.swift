@@ -14,6 +14,20 @@ final class Shared: @unchecked Sendable {
         raw.appendRecords(try! allRecords(engine.log))
         return raw
     }()
+    /// The issue rows' count and a raw store with as many rows of the same size.
+    lazy var agendaRaw: (RawLMDB, Int) = {
+        let count = try! engine.issues().count
+        let raw = RawLMDB(path: tracked(temporaryStorePath("agenda-raw")))
+        let rows = try! engine.read { reader, tables in
+            try reader.withTransaction { txn in
+                var rows: [([UInt8], [UInt8])] = []
+                try txn.walk(tables.deliberation["issues"]) { key, value in rows.append((Array(key), Array(value))); return true }
+                return rows
+            }
+        }
+        raw.putKeyed(rows)
+        return (raw, count)
+    }()
     /// The release `linli` binary beside this benchmark's package (built by Scripts/benchmarks.sh).
     lazy var linli: URL = {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -61,6 +75,26 @@ let benchmarks: @Sendable () -> Void = {
         let raw = shared.raw
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations { blackHole(raw.scanAndHash()) }
+        benchmark.stopMeasurement()
+    }
+
+    // The agenda: every issue of the library ordered by exact priority (Zigang's ≈ 200 issues).
+    Benchmark("agenda read · linli", configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 5_000)) { (benchmark: Benchmark) throws in
+        let engine = shared.engine
+        let (_, count) = shared.agendaRaw
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            let issues = try engine.issues()
+            precondition(issues.count == count)
+            blackHole(issues)
+        }
+        benchmark.stopMeasurement()
+    }
+    // Raw: the same rows read with a cursor and copied out.
+    Benchmark("agenda read · raw", configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 5_000)) { (benchmark: Benchmark) throws in
+        let (raw, count) = shared.agendaRaw
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { precondition(raw.readRange(from: [0], count: count) == count) }
         benchmark.stopMeasurement()
     }
 

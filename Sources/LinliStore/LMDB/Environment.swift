@@ -253,13 +253,17 @@ final class TransactionGate: @unchecked Sendable {
     private let condition = NSCondition()
     private var active = 0
     private var resizing = false
-    private static let depthKey: pthread_key_t = {
+    /// This thread's open transactions of *this* environment: a thread that reads one store while it
+    /// writes another (an audit replaying into scratch databases) may still grow the other's map.
+    private let depthKey: pthread_key_t = {
         var key = pthread_key_t()
-        pthread_key_create(&key, nil)
+        precondition(pthread_key_create(&key, nil) == 0, "no thread-specific key left")
         return key
     }()
 
-    private static var threadDepth: Int {
+    deinit { pthread_key_delete(depthKey) }
+
+    private var threadDepth: Int {
         get { Int(bitPattern: pthread_getspecific(depthKey)) }
         set { pthread_setspecific(depthKey, UnsafeRawPointer(bitPattern: newValue)) }
     }
@@ -269,11 +273,11 @@ final class TransactionGate: @unchecked Sendable {
         while resizing { condition.wait() }
         active += 1
         condition.unlock()
-        Self.threadDepth += 1
+        threadDepth += 1
     }
 
     func leave() {
-        Self.threadDepth -= 1
+        threadDepth -= 1
         condition.lock()
         active -= 1
         assert(active >= 0, "transaction count below zero")
@@ -282,7 +286,7 @@ final class TransactionGate: @unchecked Sendable {
     }
 
     func exclusively(_ body: () throws(LMDBError) -> Void) throws {
-        guard Self.threadDepth == 0 else {
+        guard threadDepth == 0 else {
             throw LMDBError(EDEADLK, "grow map while this thread holds another transaction of the environment")
         }
         condition.lock()

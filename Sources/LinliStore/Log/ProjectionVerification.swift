@@ -61,11 +61,14 @@ extension EventLog {
                 for (live, rebuilt) in zip(slots, scratchSlots) {
                     for name in live.projection.databaseNames {
                         let label = "\(live.projection.name)/\(name)"
+                        // Digests first, walking each database without holding it: a store of millions of
+                        // rows is compared in constant memory when it matches, the usual case.
+                        report.storedDigests[label] = try ProjectionDigest.of(live.databases[name], txn)
+                        report.rebuiltDigests[label] = try ProjectionDigest.of(rebuilt.databases[name], scratchTxn)
+                        guard report.storedDigests[label] != report.rebuiltDigests[label] else { continue }
+                        // Only a database whose digests differ is read whole, to name the differing keys.
                         let stored = try contents(of: live.databases[name], txn)
                         let fresh = try contents(of: rebuilt.databases[name], scratchTxn)
-                        report.storedDigests[label] = ProjectionDigest.of(stored)
-                        report.rebuiltDigests[label] = ProjectionDigest.of(fresh)
-                        guard report.storedDigests[label] != report.rebuiltDigests[label] else { continue }
                         let storedByKey = Dictionary(stored, uniquingKeysWith: { $1 })
                         let freshByKey = Dictionary(fresh, uniquingKeysWith: { $1 })
                         for key in Set(storedByKey.keys).union(freshByKey.keys).sorted(by: { $0.lexicographicallyPrecedes($1) })

@@ -104,12 +104,6 @@ enum ProjectionDigest {
         return hasher.finalize().withUnsafeBytes { Hash($0) }
     }
 
-    static func of(_ pairs: [([UInt8], [UInt8])]) -> Hash {
-        var hasher = SHA256()
-        for (key, value) in pairs { key.withUnsafeBytes { key in value.withUnsafeBytes { value in add(key, value, to: &hasher) } } }
-        return hasher.finalize().withUnsafeBytes { Hash($0) }
-    }
-
     private static func add(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, to hasher: inout SHA256) {
         withUnsafeBytes(of: UInt32(key.count).bigEndian) { hasher.update(bufferPointer: $0) }
         hasher.update(bufferPointer: key)
