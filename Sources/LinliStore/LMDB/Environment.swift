@@ -91,6 +91,22 @@ public final class Environment: @unchecked Sendable {
         return info.me_mapsize
     }
 
+    /// Drops this process's mapping of the store's pages from its resident set (`madvise(MADV_DONTNEED)`):
+    /// a long replay reads every page of a store many times larger than memory, and each page read stays
+    /// resident in the process until the kernel reclaims it. LMDB maps the file read-only and shared, so the
+    /// pages stay in the page cache and the next access maps them again; nothing is lost. Call it between
+    /// chunks of a replay, while this process holds a transaction (so the map is not being resized).
+    public func releaseMappedPages() {
+        var info = MDB_envinfo()
+        mdb_env_info(handle, &info)
+        guard let address = info.me_mapaddr else { return }
+        // The size in use, not the whole reservation: the pages past the last one were never touched.
+        var stat = MDB_stat()
+        mdb_env_stat(handle, &stat)
+        let used = min(info.me_mapsize, (Int(info.me_last_pgno) + 1) * Int(stat.ms_psize))
+        _ = madvise(address, used, MADV_DONTNEED)
+    }
+
     /// How many times this process grew the map.
     public var mapGrowths: Int { statisticsLock.withLock { mapGrowthsCount } }
 

@@ -90,7 +90,11 @@ extension EventLog {
                     return true
                 }
                 verifier.check(key: position, record: record)
-                if let progress, verifier.events % 65_536 == 0 { progress(verifier.events, total) }
+                if verifier.events % 65_536 == 0 {
+                    // Keep only the pages being checked resident: the log may be larger than memory.
+                    environment.releaseMappedPages()
+                    progress?(verifier.events, total)
+                }
                 return true
             }
             progress?(verifier.events, total)

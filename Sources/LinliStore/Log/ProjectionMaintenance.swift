@@ -121,6 +121,8 @@ extension EventLog {
     func replay(from: UInt64, to: UInt64, reading source: borrowing some TransactionReading & ~Copyable,
                 into slots: [ProjectionSlot], writing target: borrowing WriteTransaction) throws {
         guard from <= to else { return }
+        // A replay touches every page of the log once: keep only the current chunk's pages resident.
+        environment.releaseMappedPages()
         var expected = from
         try source.walk(events, from: bigEndianKey(from)) { key, record in
             guard let position = bigEndianValue(key), position <= to else { return false }

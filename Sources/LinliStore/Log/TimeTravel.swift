@@ -82,7 +82,10 @@ public final class ScratchProjections: @unchecked Sendable {
             for event in events {
                 precondition(event.position == replayed + UInt64(chunk.count) + 1, "events are replayed in log order")
                 chunk.append(event)
-                if chunk.count == Int(replayChunkEvents) { try flush() }
+                if chunk.count == Int(replayChunkEvents) {
+                    try flush()
+                    scratch.releaseMappedPages()
+                }
             }
             try flush()
         } catch {
@@ -160,6 +163,8 @@ extension EventLog {
                             }
                         }
                     }
+                    environment.releaseMappedPages()
+                    scratch.releaseMappedPages()
                     progress?(to, last)
                     next = to + 1
                 }
