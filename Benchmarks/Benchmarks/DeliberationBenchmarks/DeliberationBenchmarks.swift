@@ -47,6 +47,31 @@ let zigangLines: [[UInt8]] = {
 }()
 let chunkLines = 1_000
 
+/// Mediation at scale: a community with 2,000 residents and two mediators, then 100 batches of 1,000
+/// commands, each 200 disputes from report to follow-up (report, assign, session, resolve, follow-up).
+let mediationSetup: [[UInt8]] = {
+    var lines = [line("community.register", "ms-c", "admin", [("community", "jiangshan"), ("name", "市中心社区"), ("district", "虎山街道")]),
+                 line("role.grant", "ms-g", "admin", [("subject", "gw"), ("role", "gridWorker"), ("community", "jiangshan")]),
+                 line("role.grant", "ms-m", "admin", [("subject", "md"), ("role", "mediator"), ("community", "jiangshan")])]
+    for n in 0..<2_000 {
+        lines.append(line("resident.register", "ms-r\(n)", "gw", [("resident", .string("r-\(n)")), ("community", "jiangshan"), ("household", .string("h-\(n)")), ("name", "居民"), ("birthYear", 1970)]))
+    }
+    return lines
+}()
+let mediationBatches: [[[UInt8]]] = (0..<100).map { batch in
+    var lines: [[UInt8]] = []
+    for k in 0..<200 {
+        let d = JSONValue.string("d-\(batch)-\(k)"), n = batch * 200 + k
+        lines.append(line("dispute.report", "mr-\(n)", "gw", [("dispute", d), ("community", "jiangshan"), ("parties", [.string("r-\(n % 2_000)"), .string("r-\((n + 1) % 2_000)")]),
+                                                          ("category", "noise"), ("description", "装修噪音扰民"), ("channel", "doorKnock")]))
+        lines.append(line("dispute.assign", "ma-\(n)", "md", [("dispute", d), ("mediator", "md")]))
+        lines.append(line("dispute.session", "mx-\(n)", "md", [("dispute", d), ("session", .string("s-\(n)")), ("attendees", ["md"]), ("notes", "当面沟通")]))
+        lines.append(line("dispute.resolve", "mv-\(n)", "md", [("dispute", d), ("agreement", "施工限定在工作日白天")]))
+        lines.append(line("dispute.followUp", "mf-\(n)", "md", [("dispute", d), ("satisfaction", 5), ("notes", "满意")]))
+    }
+    return lines
+}
+
 final class Shared: @unchecked Sendable {
     lazy var assemblyEngine = assembly()
     /// The meeting stream's positions, and the raw store holding the very same records.
@@ -72,6 +97,21 @@ final class Shared: @unchecked Sendable {
         return out
     }()
     lazy var deliberationRaw = RawLMDB(path: tracked(temporaryStorePath("deliberation-raw")))
+    lazy var mediationEngine: Engine = {
+        let engine = try! Engine.create(at: tracked(temporaryStorePath("mediation")), admin: "admin", at: Timestamp(iso8601: "2024-01-01T08:00:00+08:00"))
+        precondition(applyAll(engine, mediationSetup) == 0)
+        return engine
+    }()
+    lazy var mediationRecords: [[[UInt8]]] = {
+        let engine = try! Engine.create(at: tracked(temporaryStorePath("mediation-records")), admin: "admin", at: Timestamp(iso8601: "2024-01-01T08:00:00+08:00"))
+        precondition(applyAll(engine, mediationSetup) == 0)
+        return mediationBatches.map { batch in
+            let first = try! engine.log.head.position + 1
+            precondition(applyAll(engine, batch) == 0)
+            return try! engine.log.events(from: first).map(\.storedBytes)
+        }
+    }()
+    lazy var mediationRaw = RawLMDB(path: tracked(temporaryStorePath("mediation-raw")))
 }
 
 nonisolated(unsafe) let shared = Shared()
@@ -117,6 +157,30 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(report)
         }
     }
+    // Mediation: 200 disputes from report to follow-up per batch of 1,000 commands.
+    Benchmark("mediation apply 1000 commands · linli", configuration: .init(maxDuration: .seconds(60), maxIterations: 100)) { (benchmark: Benchmark) throws in
+        let engine = shared.mediationEngine
+        for _ in benchmark.scaledIterations {
+            guard nextMediation < mediationBatches.count else { break }
+            let batch = mediationBatches[nextMediation]
+            nextMediation += 1
+            benchmark.startMeasurement()
+            let report = try engine.apply(lines: batch)
+            benchmark.stopMeasurement()
+            precondition(report.committed && report.rejected == 0)
+        }
+    }
+    Benchmark("mediation apply 1000 commands · raw", configuration: .init(maxDuration: .seconds(60), maxIterations: 100)) { (benchmark: Benchmark) throws in
+        let records = shared.mediationRecords
+        for _ in benchmark.scaledIterations {
+            guard nextMediationRaw < records.count else { break }
+            let batch = records[nextMediationRaw]
+            nextMediationRaw += 1
+            benchmark.startMeasurement()
+            shared.mediationRaw.appendRecords(batch)
+            benchmark.stopMeasurement()
+        }
+    }
     Benchmark("deliberation apply 1000 commands · raw", configuration: .init(maxDuration: .seconds(60), maxIterations: 100)) { (benchmark: Benchmark) throws in
         let records = shared.deliberationRecords
         for _ in benchmark.scaledIterations {
@@ -131,4 +195,6 @@ let benchmarks: @Sendable () -> Void = {
 }
 
 nonisolated(unsafe) var nextChunk = 0
+nonisolated(unsafe) var nextMediation = 0
+nonisolated(unsafe) var nextMediationRaw = 0
 nonisolated(unsafe) var nextRawChunk = 0
