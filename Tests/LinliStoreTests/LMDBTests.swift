@@ -118,6 +118,32 @@ struct LMDBTests {
         #expect(try env.read { try $0.value(in: db, key: bigEndianKey(11_999)) } == value)
     }
 
+    @Test("pages read from the map leave the process's resident set when released, and read back the same")
+    func releasedPages() throws {
+        let dir = TemporaryDirectory()
+        let env = try Environment(path: dir.path)
+        let db = try env.database(named: "t", create: true)
+        let value = [UInt8](repeating: 7, count: 3_000)
+        try env.write { txn in for index in 0..<20_000 { try txn.put(db, key: bigEndianKey(UInt64(index)), value: value) } }
+        func residentFileKB() throws -> Int {
+            let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+            let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("RssFile:") })
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])!
+        }
+        try env.read { txn in
+            var sum = 0
+            try txn.walk(db) { _, bytes in sum += Int(bytes[0]); return true }
+            #expect(sum == 7 * 20_000)
+            let before = try residentFileKB()
+            env.releaseMappedPages()
+            let after = try residentFileKB()
+            #expect(before - after > 40_000, "about 60 MB of pages read: \(before) kB resident before, \(after) kB after")
+            var again = 0
+            try txn.walk(db) { _, bytes in again += Int(bytes[0]); return true }
+            #expect(again == sum)
+        }
+    }
+
     @Test("a thread reading one environment may grow another's map (an audit replaying into scratch databases)")
     func growthWhileReadingAnotherEnvironment() throws {
         let dir = TemporaryDirectory()

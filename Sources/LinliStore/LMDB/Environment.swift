@@ -94,17 +94,22 @@ public final class Environment: @unchecked Sendable {
     /// Drops this process's mapping of the store's pages from its resident set (`madvise(MADV_DONTNEED)`):
     /// a long replay reads every page of a store many times larger than memory, and each page read stays
     /// resident in the process until the kernel reclaims it. LMDB maps the file read-only and shared, so the
-    /// pages stay in the page cache and the next access maps them again; nothing is lost. Call it between
-    /// chunks of a replay, while this process holds a transaction (so the map is not being resized).
+    /// pages stay in the page cache and the next access maps them again; nothing is lost. Call it only while
+    /// this thread holds a transaction of the environment: the map cannot be resized (and its address
+    /// range reused) meanwhile.
     public func releaseMappedPages() {
-        var info = MDB_envinfo()
-        mdb_env_info(handle, &info)
-        guard let address = info.me_mapaddr else { return }
-        // The size in use, not the whole reservation: the pages past the last one were never touched.
-        var stat = MDB_stat()
-        mdb_env_stat(handle, &stat)
-        let used = min(info.me_mapsize, (Int(info.me_last_pgno) + 1) * Int(stat.ms_psize))
-        _ = madvise(address, used, MADV_DONTNEED)
+        // LMDB does not say where it mapped the file (mdb_env_info's me_mapaddr is only set for
+        // MDB_FIXEDMAP), so the kernel's list of this process's mappings does.
+        let file = (URL(fileURLWithPath: path).resolvingSymlinksInPath().path as NSString).appendingPathComponent("data.mdb")
+        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return }
+        for line in maps.split(separator: "\n") where line.hasSuffix(file) {
+            let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+            guard fields.count == 6, fields[1].hasSuffix("s") else { continue }  // shared mappings only
+            let range = fields[0].split(separator: "-")
+            guard range.count == 2, let start = UInt(range[0], radix: 16), let end = UInt(range[1], radix: 16), end > start,
+                  let address = UnsafeMutableRawPointer(bitPattern: start) else { continue }
+            _ = madvise(address, Int(end - start), MADV_DONTNEED)
+        }
     }
 
     /// How many times this process grew the map.

@@ -185,7 +185,9 @@ extension EventLog {
         let registered = Set(currentSlots().map { "p/\($0.projection.name)/" })
         for name in try environment.databaseNames() where name.hasPrefix("p/") && !inUse.contains(name) {
             guard registered.contains(where: { name.hasPrefix($0) }) else { continue }
+            // Dropping walks the old tree's pages; let them go before the next one.
             try environment.dropDatabase(named: name)
+            try environment.read { _ in environment.releaseMappedPages() }
         }
     }
 }

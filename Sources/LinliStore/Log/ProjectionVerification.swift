@@ -53,7 +53,7 @@ extension EventLog {
                 try scratch.write { scratchTxn in
                     try replay(from: next, to: to, reading: txn, into: scratchSlots, writing: scratchTxn)
                 }
-                scratch.releaseMappedPages()
+                try scratch.read { _ in scratch.releaseMappedPages() }
                 progress?(to, head)
                 next = to + 1
             }

@@ -84,7 +84,7 @@ public final class ScratchProjections: @unchecked Sendable {
                 chunk.append(event)
                 if chunk.count == Int(replayChunkEvents) {
                     try flush()
-                    scratch.releaseMappedPages()
+                    try scratch.read { _ in scratch.releaseMappedPages() }
                 }
             }
             try flush()
@@ -164,7 +164,7 @@ extension EventLog {
                         }
                     }
                     environment.releaseMappedPages()
-                    scratch.releaseMappedPages()
+                    try scratch.read { _ in scratch.releaseMappedPages() }
                     progress?(to, last)
                     next = to + 1
                 }
