@@ -1,3 +1,4 @@
+import CLMDB
 import Foundation
 @testable import LinliStore
 import Testing
@@ -103,5 +104,49 @@ struct ProjectionTests {
         #expect(try log.head.position == 1)
         #expect(try log.read { try EventCountsProjection.streamCounts($0) } == ["good": 1])
         #expect(try log.verifyChain().ok)
+    }
+}
+
+/// A projection that writes a kilobyte per event, and, when armed, reports LMDB's map full once at a given
+/// position — as a real MDB_MAP_FULL does — so that the write transaction is aborted and run again.
+final class FatRows: Projection, @unchecked Sendable {
+    let name = "fat"
+    let version: UInt32 = 1
+    let databaseNames = ["rows"]
+    var mapFullAt: UInt64?
+    func apply(_ event: RecordedEvent, in transaction: borrowing WriteTransaction, databases: ProjectionDatabases) throws {
+        if event.position == mapFullAt {
+            mapFullAt = nil
+            throw LMDBError(MDB_MAP_FULL, "simulated")
+        }
+        try transaction.put(databases["rows"], key: bigEndianKey(event.position), value: [UInt8](repeating: UInt8(truncatingIfNeeded: event.position), count: 1_024))
+    }
+}
+
+@Suite("Rebuilds that grow the map")
+struct RebuildGrowthTests {
+    @Test("a rebuild whose chunks make the map grow (and so run twice) replays every event exactly once")
+    func growthDuringRebuild() throws {
+        let dir = TemporaryDirectory()
+        let fat = FatRows()
+        var options = logOptions([fat], mapBytes: 1 << 20)
+        options.replayChunkEvents = 300
+        let log = try EventLog.create(at: dir.sub("store"), options: options)
+        for batch in 0..<20 {
+            _ = try log.append(command("c-\(batch)", stream: "s-\(batch % 3)", count: 150, payload: [UInt8](repeating: 1, count: 200)))
+        }
+        // The map fills in the middle of the rebuild's second chunk, and at the commit of a chunk (after its
+        // body ran whole): each time the chunk is aborted and run again.
+        fat.mapFullAt = 450
+        let growthsBefore = log.environment.mapGrowths
+        try log.rebuildProjections { done, _ in if done == 600 { log.environment.failNextCommitWithMapFull = true } }
+        #expect(fat.mapFullAt == nil && log.environment.mapGrowths == growthsBefore + 2, "the rebuild grew the map twice")
+        let rows = try dump(log, "fat")["rows"] ?? [:]
+        #expect(rows.count == 3_000, "every event replayed once: \(rows.count) rows")
+        #expect(try log.verifyProjections().ok)
+        // Again, from a store the first rebuild left with two generations' worth of pages freed.
+        try log.rebuildProjections()
+        #expect((try dump(log, "fat")["rows"] ?? [:]).count == 3_000)
+        #expect(try log.verifyProjections().ok)
     }
 }

@@ -198,11 +198,21 @@ public final class Environment: @unchecked Sendable {
 
     /// Runs the body over a write transaction this function owns and commits it; when the body throws the
     /// transaction is aborted by its deinit before this function returns.
-    private static func runAndCommit<R>(_ transaction: consuming WriteTransaction, _ body: (borrowing WriteTransaction) throws -> R) throws -> R {
+    private static func runAndCommit<R>(_ transaction: consuming WriteTransaction, _ body: (borrowing WriteTransaction) throws -> R,
+                                        failingCommit: Bool) throws -> R {
         let result = try body(transaction)
+        if failingCommit { throw LMDBError(MDB_MAP_FULL, "mdb_txn_commit (simulated)") }
         try transaction.commit()
         return result
     }
+
+    /// For tests: the next write's commit reports MDB_MAP_FULL, as LMDB's commit can when saving the free
+    /// list needs pages, after the whole body ran — the case a body with outside effects gets wrong.
+    var failNextCommitWithMapFull: Bool {
+        get { statisticsLock.withLock { failNextCommit } }
+        set { statisticsLock.withLock { failNextCommit = newValue } }
+    }
+    private var failNextCommit = false
 
     /// Runs `body` in the one write transaction, commits when it returns and aborts when it throws.
     ///
@@ -222,7 +232,8 @@ public final class Environment: @unchecked Sendable {
             }
             do {
                 try check(rc, "mdb_txn_begin(write)")
-                let result = try Self.runAndCommit(WriteTransaction(handle: txn!), body)
+                let failing = statisticsLock.withLock { () -> Bool in defer { failNextCommit = false }; return failNextCommit }
+                let result = try Self.runAndCommit(WriteTransaction(handle: txn!), body, failingCommit: failing)
                 gate.leave()
                 return result
             } catch LMDBError.Code.mapFull {

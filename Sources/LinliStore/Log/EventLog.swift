@@ -126,6 +126,9 @@ public final class EventLog: @unchecked Sendable {
         public var projections: [any Projection] = []
         /// Open without the ability to write.
         public var readOnly = false
+        /// Events replayed per write transaction during catch-up, rebuild and audit: small enough that a
+        /// transaction's dirty pages stay well under LMDB's limit, large enough that commits do not dominate.
+        public var replayChunkEvents: UInt64 = 50_000
 
         /// The defaults: the system clock, no projections.
         public init() {}

@@ -12,8 +12,7 @@ final class ProjectionSlot: @unchecked Sendable {
     }
 }
 
-/// Events replayed per write transaction during catch-up and rebuild: small enough that a transaction's
-/// dirty pages stay well under LMDB's limit, large enough that commits do not dominate.
+/// Events replayed per scratch transaction when the events come from outside a store (an export).
 let replayChunkEvents: UInt64 = 50_000
 
 extension EventLog {
@@ -104,7 +103,7 @@ extension EventLog {
                 for slot in currentSlots() {
                     let from = (try readCheckpoint(slot.projection.name, txn)?.position ?? 0) + 1
                     guard from <= head.position else { continue }
-                    let to = min(head.position, from + replayChunkEvents - 1)
+                    let to = min(head.position, from + options.replayChunkEvents - 1)
                     try replay(from: from, to: to, reading: txn, into: [slot], writing: txn)
                     let updated = ProjectionCheckpoint(version: slot.projection.version, generation: slot.databases.generation, position: to)
                     try writeCheckpoint(updated, for: slot.projection.name, txn)
@@ -153,12 +152,13 @@ extension EventLog {
         }
         var next: UInt64 = 1
         while true {
-            let (finished, head) = try environment.write { txn -> (Bool, UInt64) in
+            // The body may run twice (LMDB's map grows and the write is retried), so it changes nothing
+            // outside itself: `next` advances only once the chunk has committed.
+            let (finished, head, to) = try environment.write { txn -> (Bool, UInt64, UInt64) in
                 let head = try readHead(txn).position
-                let to = min(head, next + replayChunkEvents - 1)
+                let to = min(head, next + options.replayChunkEvents - 1)
                 try replay(from: next, to: to, reading: txn, into: fresh, writing: txn)
-                next = to + 1
-                guard to == head else { return (false, head) }
+                guard to == head else { return (false, head, to) }
                 // Swap: the checkpoints name the fresh generation and the epoch tells other processes.
                 for slot in fresh {
                     let checkpoint = ProjectionCheckpoint(version: slot.projection.version, generation: slot.databases.generation, position: head)
@@ -166,9 +166,10 @@ extension EventLog {
                 }
                 let epoch = try readEpoch(txn)
                 try txn.put(meta, key: StoreLayout.epochKey, value: bigEndianKey(epoch + 1))
-                return (true, head)
+                return (true, head, to)
             }
-            progress?(min(next - 1, head), head)
+            next = to + 1
+            progress?(min(to, head), head)
             if finished { break }
         }
         try reloadProjectionSlots()

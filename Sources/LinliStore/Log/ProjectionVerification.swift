@@ -49,7 +49,7 @@ extension EventLog {
             // Replay this snapshot's events into the scratch environment, a chunk per scratch transaction.
             var next: UInt64 = 1
             while next <= head {
-                let to = min(head, next + replayChunkEvents - 1)
+                let to = min(head, next + options.replayChunkEvents - 1)
                 try scratch.write { scratchTxn in
                     try replay(from: next, to: to, reading: txn, into: scratchSlots, writing: scratchTxn)
                 }

@@ -136,7 +136,7 @@ extension EventLog {
                 let last = min(head, position ?? head)
                 var next: UInt64 = 1
                 while next <= last {
-                    let to = min(last, next + replayChunkEvents - 1)
+                    let to = min(last, next + options.replayChunkEvents - 1)
                     var chunk: [RecordedEvent] = []
                     try txn.walk(events, from: bigEndianKey(next)) { key, record in
                         guard let at = bigEndianValue(key), at <= to else { return false }
