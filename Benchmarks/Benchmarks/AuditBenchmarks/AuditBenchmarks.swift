@@ -18,10 +18,10 @@ final class Shared: @unchecked Sendable {
     lazy var agendaRaw: (RawLMDB, Int) = {
         let count = try! engine.issues().count
         let raw = RawLMDB(path: tracked(temporaryStorePath("agenda-raw")))
-        let rows = try! engine.read { reader, tables in
+        let rows = try! engine.read { reader, _ in
             try reader.withTransaction { txn in
                 var rows: [([UInt8], [UInt8])] = []
-                try txn.walk(tables.deliberation["issues"]) { key, value in rows.append((Array(key), Array(value))); return true }
+                try txn.walk(reader.databases(of: "deliberation")["issues"]) { key, value in rows.append((Array(key), Array(value))); return true }
                 return rows
             }
         }
