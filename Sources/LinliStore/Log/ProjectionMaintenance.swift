@@ -186,9 +186,30 @@ extension EventLog {
         let registered = Set(currentSlots().map { "p/\($0.projection.name)/" })
         for name in try environment.databaseNames() where name.hasPrefix("p/") && !inUse.contains(name) {
             guard registered.contains(where: { name.hasPrefix($0) }) else { continue }
-            // Dropping walks the old tree's pages; let them go before the next one.
+            try emptyInChunks(name)
             try environment.dropDatabase(named: name)
-            try environment.read { _ in environment.releaseMappedPages() }
+        }
+    }
+}
+
+extension EventLog {
+    /// Deletes an old generation's rows a chunk of keys per transaction, releasing the pages read between
+    /// chunks, before the database itself is dropped: dropping a tree of millions of rows in one call reads
+    /// every one of its pages into the process's resident set at once.
+    func emptyInChunks(_ name: String, keysPerChunk: Int = 50_000) throws {
+        let database = try environment.database(named: name, create: false)
+        while true {
+            let deleted = try environment.write { txn -> Int in
+                var keys: [[UInt8]] = []
+                try txn.walk(database) { key, _ in
+                    keys.append(Array(key))
+                    return keys.count < keysPerChunk
+                }
+                for key in keys { _ = try txn.delete(database, key: key) }
+                environment.releaseMappedPages()
+                return keys.count
+            }
+            if deleted < keysPerChunk { return }
         }
     }
 }
