@@ -64,8 +64,8 @@ extension EventLog {
                         let label = "\(live.projection.name)/\(name)"
                         // Digests first, walking each database without holding it: a store of millions of
                         // rows is compared in constant memory when it matches, the usual case.
-                        report.storedDigests[label] = try ProjectionDigest.of(live.databases[name], txn)
-                        report.rebuiltDigests[label] = try ProjectionDigest.of(rebuilt.databases[name], scratchTxn)
+                        report.storedDigests[label] = try ProjectionDigest.of(live.databases[name], txn) { environment.releaseMappedPages() }
+                        report.rebuiltDigests[label] = try ProjectionDigest.of(rebuilt.databases[name], scratchTxn) { scratch.releaseMappedPages() }
                         guard report.storedDigests[label] != report.rebuiltDigests[label] else { continue }
                         // Only a database whose digests differ is read whole, to name the differing keys.
                         let stored = try contents(of: live.databases[name], txn)

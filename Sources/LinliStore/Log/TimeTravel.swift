@@ -98,10 +98,14 @@ public final class ScratchProjections: @unchecked Sendable {
 
 /// SHA-256 over a database's keys and values, lengths first, so that no two different tables hash alike.
 enum ProjectionDigest {
-    static func of(_ database: Database, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Hash {
+    /// `everyChunk` runs every 65,536 rows (to release the pages read so far).
+    static func of(_ database: Database, _ txn: borrowing some TransactionReading & ~Copyable, everyChunk: () -> Void = {}) throws -> Hash {
         var hasher = SHA256()
+        var rows = 0
         try txn.walk(database) { key, value in
             add(key, value, to: &hasher)
+            rows += 1
+            if rows % 65_536 == 0 { everyChunk() }
             return true
         }
         return hasher.finalize().withUnsafeBytes { Hash($0) }
