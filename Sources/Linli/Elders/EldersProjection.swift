@@ -5,8 +5,9 @@ import LinliStore
 /// per ISO week and service, open concerns, and mutual help per volunteer.
 final class EldersProjection: Projection {
     let name = "elders"
-    let version: UInt32 = 1
-    let databaseNames = ["elders", "surveys", "policies", "plans", "stations", "hubs", "history", "deliveries", "visits",
+    /// 2: `history-compact`, the history in a fixed binary layout for the hot read.
+    let version: UInt32 = 2
+    let databaseNames = ["elders", "surveys", "policies", "plans", "stations", "hubs", "history", "history-compact", "deliveries", "visits",
                          "adherence", "concerns", "mutual"]
 
     static let types: Set<String> = ["elder.surveyed", "elder.tierPolicySet", "elder.tierAssigned", "elder.planSet", "station.registered",
@@ -55,6 +56,8 @@ final class EldersProjection: Projection {
                                                 ("minutes", .int(minutes)), ("at", .string(at.iso8601)), ("position", .int(Int64(p)))]
             if let station = e.payload["station"] { entry.append(("station", station)) }
             try Rows.put(db["history"], compositeKey(elderId) + [0] + time + bigEndianKey(p), .object(entry), position: p, txn)
+            try CompactHistory.put(db["history-compact"], compositeKey(elderId) + [0] + time + bigEndianKey(p), position: p, visit: false, concern: false,
+                                   minutes: minutes, id: delivery, service: service, mode: e.string("mode"), provider: e.string("provider"), txn)
             try Rows.put(db["deliveries"], delivery, ["elder": .string(elderId), "at": .string(at.iso8601)], position: p, txn)
             let week = ISOWeek(containing: at)
             let weekKey = compositeKey(elderId) + [0] + bigEndianKey(UInt64(bitPattern: Int64(week.mondayDay))) + [0] + Array(service.utf8)
@@ -79,6 +82,8 @@ final class EldersProjection: Projection {
                                     "observations": .string(e.string("observations")), "concern": .bool(concern), "at": .string(at.iso8601),
                                     "position": .int(Int64(p))]
             try Rows.put(db["history"], compositeKey(elderId) + [0] + time + bigEndianKey(p), entry, position: p, txn)
+            try CompactHistory.put(db["history-compact"], compositeKey(elderId) + [0] + time + bigEndianKey(p), position: p, visit: true, concern: concern,
+                                   minutes: 0, id: visit, service: "", mode: "", provider: e.string("visitor"), txn)
             try Rows.put(db["visits"], visit, e.payload.setting("at", .string(at.iso8601)), position: p, txn)
             if concern {
                 // A later visit with a concern keeps the follow-up open, now on this visit.
@@ -110,5 +115,27 @@ final class EldersProjection: Projection {
     private func closeConcern(_ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, elder: String, atMs: Int64) throws {
         guard let open = try Rows.get(db["concerns"], elder, txn), open.int("atMs") <= atMs else { return }
         try txn.delete(db["concerns"], key: Array(elder.utf8))
+    }
+}
+
+/// The elder history's hot copy (`elders/history-compact`), in a fixed binary layout read without any
+/// decoding: `u64be position ‖ kind u8 (0 delivery, 1 visit) ‖ concern u8 ‖ minutes u16be ‖` then the id,
+/// service, mode and provider (or visitor), each `u8 length ‖ UTF-8`. The key is the history's:
+/// `elder ‖ 0 ‖ occurred time ‖ position`. docs/FORMAT.md lists it as the one row that is not CBOR.
+enum CompactHistory {
+    static func put(_ database: Database, _ key: [UInt8], position: UInt64, visit: Bool, concern: Bool, minutes: Int64, id: String, service: String,
+                    mode: String, provider: String, _ txn: borrowing WriteTransaction) throws {
+        var value = bigEndianKey(position)
+        value.append(visit ? 1 : 0)
+        value.append(concern ? 1 : 0)
+        precondition((0...0xFFFF).contains(minutes), "minutes fit two bytes (at most 720)")
+        value.append(UInt8(minutes >> 8))
+        value.append(UInt8(minutes & 0xFF))
+        for text in [id, service, mode, provider] {
+            precondition(text.utf8.count <= 255, "ids and names of the history fit a one-byte length (ids are at most 64 bytes)")
+            value.append(UInt8(text.utf8.count))
+            value.append(contentsOf: text.utf8)
+        }
+        try txn.put(database, key: key, value: value)
     }
 }

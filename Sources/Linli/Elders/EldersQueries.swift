@@ -54,40 +54,78 @@ public struct HistoryEntry: Sendable, Equatable {
     public var position: UInt64
 }
 
+/// An elder's history as read from `elders/history-compact`: one buffer holding every row's bytes and a
+/// fixed-size slot per entry. Entries are built on access.
+public struct ElderHistory: RandomAccessCollection, Sendable {
+    struct Slot: Sendable {
+        var occurredAtMs: Int64
+        var position: UInt64
+        /// Where the entry's bytes after the position start in `bytes`.
+        var offset: Int32
+    }
+    private(set) var bytes: [UInt8] = []
+    private(set) var slots: [Slot] = []
+
+    init() {}
+
+    mutating func append(occurredAtMs: Int64, _ value: UnsafeRawBufferPointer) throws {
+        guard value.count >= 12, let position = bigEndianValue(UnsafeRawBufferPointer(rebasing: value[0..<8])) else {
+            throw LogError.corrupt(position: 0, reason: "a compact history row of \(value.count) bytes")
+        }
+        slots.append(Slot(occurredAtMs: occurredAtMs, position: position, offset: Int32(bytes.count)))
+        bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: value[8...]))
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { slots.count }
+
+    /// Whether entry `index` is a visit.
+    public func isVisit(_ index: Int) -> Bool { bytes[Int(slots[index].offset)] == 1 }
+    /// Minutes of delivery `index`.
+    public func minutes(_ index: Int) -> Int64 { Int64(bytes[Int(slots[index].offset) + 2]) << 8 | Int64(bytes[Int(slots[index].offset) + 3]) }
+    /// Occurred time of entry `index`, ms since 1970.
+    public func occurredAtMs(_ index: Int) -> Int64 { slots[index].occurredAtMs }
+
+    public subscript(index: Int) -> HistoryEntry {
+        let slot = slots[index]
+        var at = Int(slot.offset)
+        let visit = bytes[at] == 1, concern = bytes[at + 1] == 1
+        let minutes = Int64(bytes[at + 2]) << 8 | Int64(bytes[at + 3])
+        at += 4
+        var texts: [String] = []
+        texts.reserveCapacity(4)
+        for _ in 0..<4 {
+            let count = Int(bytes[at])
+            texts.append(String(decoding: bytes[(at + 1)..<(at + 1 + count)], as: UTF8.self))
+            at += 1 + count
+        }
+        return HistoryEntry(kind: visit ? .visit : .delivery, id: texts[0], service: texts[1], mode: texts[2], provider: texts[3],
+                            minutes: minutes, concern: concern, occurredAtMs: slot.occurredAtMs, position: slot.position)
+    }
+}
+
 extension Engine {
-    /// An elder's deliveries and visits in occurred-time order, as typed entries: one cursor walk over the
-    /// elder's history rows, the fields read from CBOR in place. The same rows as ``elderHistory(_:)``.
+    /// An elder's deliveries and visits in occurred-time order, as typed entries (the same rows as
+    /// ``elderHistory(_:)``, read from the history's compact copy).
     public func elderServiceHistory(_ id: String) throws -> [HistoryEntry] {
+        Array(try elderHistoryView(id))
+    }
+
+    /// An elder's history read in one cursor pass into one buffer, without decoding: kinds, minutes, times
+    /// and positions are there at once, the texts (ids, services, providers) become strings only when an
+    /// entry is taken (`history[i]`). The hot read of elder services.
+    public func elderHistoryView(_ id: String) throws -> ElderHistory {
         try view { txn, tables in
             let prefix = compositeKey(id) + [0]
-            var entries: [HistoryEntry] = []
-            try txn.walk(tables.elders["history"], from: prefix) { key, value in
+            var history = ElderHistory()
+            try txn.walk(tables.elders["history-compact"], from: prefix) { key, value in
                 guard key.count == prefix.count + 16, key.starts(with: prefix) else { return false }
                 // The key holds the occurred time and the position: elder ‖ 0 ‖ time ‖ position.
                 let time = UInt64(bigEndianValue(UnsafeRawBufferPointer(rebasing: key[prefix.count..<(prefix.count + 8)]))!) ^ (1 << 63)
-                var entry = HistoryEntry(kind: .delivery, id: "", service: "", mode: "", provider: "", minutes: 0, concern: false,
-                                         occurredAtMs: Int64(bitPattern: time), position: bigEndianValue(UnsafeRawBufferPointer(rebasing: key[(key.count - 8)...]))!)
-                try CBOR.forEachField(UnsafeRawBufferPointer(rebasing: value[8...])) { field, scalar in
-                    switch scalar {
-                    case .text(let bytes):
-                        // Only the fields the entry keeps become strings (the time is in the key).
-                        if field.equals("kind") { entry.kind = bytes.equals("visit") ? .visit : .delivery }
-                        else if field.equals("delivery") || field.equals("visit") { entry.id = String(decoding: bytes, as: UTF8.self) }
-                        else if field.equals("service") { entry.service = String(decoding: bytes, as: UTF8.self) }
-                        else if field.equals("mode") { entry.mode = String(decoding: bytes, as: UTF8.self) }
-                        else if field.equals("provider") || field.equals("visitor") { entry.provider = String(decoding: bytes, as: UTF8.self) }
-                    case .int(let number):
-                        if field.equals("minutes") { entry.minutes = number }
-                    case .bool(let flag):
-                        if field.equals("concern") { entry.concern = flag }
-                    case .other:
-                        break
-                    }
-                }
-                entries.append(entry)
+                try history.append(occurredAtMs: Int64(bitPattern: time), value)
                 return true
             }
-            return entries
+            return history
         }
     }
 

@@ -247,5 +247,10 @@ struct ElderHistoryReadTests {
         #expect(typed[1].concern && typed[1].kind == .visit && typed[1].service == "")
         #expect(typed[2].mode == "mutual" && typed[2].minutes == 45 && typed[2].service == "companionship")
         #expect(try w.engine.elderServiceHistory("r-2").isEmpty)
+        // The view answers kinds, minutes and times without building entries.
+        let view = try w.engine.elderHistoryView("r-1")
+        #expect(view.indices.map(view.isVisit) == [false, true, false])
+        #expect(view.indices.map(view.minutes) == [20, 0, 45])
+        #expect(view.indices.map(view.occurredAtMs) == typed.map(\.occurredAtMs))
     }
 }
