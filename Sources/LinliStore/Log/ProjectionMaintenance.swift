@@ -118,10 +118,16 @@ extension EventLog {
     /// Applies the events from `from` to `to` (inclusive), read in `source`, to the given projections,
     /// written in `target` (the same transaction, or a scratch environment's for an audit).
     func replay(from: UInt64, to: UInt64, reading source: borrowing some TransactionReading & ~Copyable,
-                into slots: [ProjectionSlot], writing target: borrowing WriteTransaction) throws {
+                into slots: [ProjectionSlot], writing target: borrowing WriteTransaction, targetEnvironment: Environment? = nil) throws {
         guard from <= to else { return }
-        // A replay touches every page of the log once: keep only the current chunk's pages resident.
-        environment.releaseMappedPages()
+        // A replay reads every page of the log once and the projections' pages all over their trees: every
+        // few thousand events, let the pages read so far leave the resident set (both maps are read-only
+        // and shared, so an open transaction reads them back from the page cache as needed).
+        func release() {
+            environment.releaseMappedPages()
+            targetEnvironment?.releaseMappedPages()
+        }
+        release()
         var expected = from
         try source.walk(events, from: bigEndianKey(from)) { key, record in
             guard let position = bigEndianValue(key), position <= to else { return false }
@@ -129,6 +135,7 @@ extension EventLog {
             let event = try RecordCodec.decode(record, expectedPosition: position)
             for slot in slots { try slot.projection.apply(event, in: target, databases: slot.databases) }
             expected += 1
+            if expected % 4_096 == 0 { release() }
             return true
         }
         guard expected == to + 1 else { throw LogError.corrupt(position: expected, reason: "missing while replaying to \(to)") }

@@ -51,7 +51,7 @@ extension EventLog {
             while next <= head {
                 let to = min(head, next + options.replayChunkEvents - 1)
                 try scratch.write { scratchTxn in
-                    try replay(from: next, to: to, reading: txn, into: scratchSlots, writing: scratchTxn)
+                    try replay(from: next, to: to, reading: txn, into: scratchSlots, writing: scratchTxn, targetEnvironment: scratch)
                 }
                 try scratch.read { _ in scratch.releaseMappedPages() }
                 progress?(to, head)
