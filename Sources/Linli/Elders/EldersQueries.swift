@@ -88,19 +88,20 @@ public struct ElderHistory: RandomAccessCollection, Sendable {
 
     public subscript(index: Int) -> HistoryEntry {
         let slot = slots[index]
-        var at = Int(slot.offset)
-        let visit = bytes[at] == 1, concern = bytes[at + 1] == 1
-        let minutes = Int64(bytes[at + 2]) << 8 | Int64(bytes[at + 3])
-        at += 4
-        var texts: [String] = []
-        texts.reserveCapacity(4)
-        for _ in 0..<4 {
-            let count = Int(bytes[at])
-            texts.append(String(decoding: bytes[(at + 1)..<(at + 1 + count)], as: UTF8.self))
-            at += 1 + count
+        return bytes.withUnsafeBufferPointer { raw in
+            var at = Int(slot.offset)
+            let visit = raw[at] == 1, concern = raw[at + 1] == 1
+            let minutes = Int64(raw[at + 2]) << 8 | Int64(raw[at + 3])
+            at += 4
+            func text() -> String {
+                let count = Int(raw[at])
+                defer { at += 1 + count }
+                return String(decoding: UnsafeBufferPointer(rebasing: raw[(at + 1)..<(at + 1 + count)]), as: UTF8.self)
+            }
+            let id = text(), service = text(), mode = text(), provider = text()
+            return HistoryEntry(kind: visit ? .visit : .delivery, id: id, service: service, mode: mode, provider: provider,
+                                minutes: minutes, concern: concern, occurredAtMs: slot.occurredAtMs, position: slot.position)
         }
-        return HistoryEntry(kind: visit ? .visit : .delivery, id: texts[0], service: texts[1], mode: texts[2], provider: texts[3],
-                            minutes: minutes, concern: concern, occurredAtMs: slot.occurredAtMs, position: slot.position)
     }
 }
 
