@@ -204,8 +204,8 @@ struct AuditCLITests {
 
 @Suite("linli audit explain, checkpoint and export verification, run as a child process", .serialized)
 struct AuditToolsCLITests {
-    @Test("export, then verify the file without the store: the same state digest; a checkpoint published and checked; explain adds up")
-    func auditTools() throws {
+    /// A store with the small community and 90 minutes of r-1's hours verified (positions 9 and 10).
+    static func verifiedHours() throws -> (TemporaryDirectory, String) {
         let dir = TemporaryDirectory()
         let store = dir.sub("s")
         #expect(try CLI.run(["init", "--admin", "admin", "--store", store]).status == 0)
@@ -213,6 +213,12 @@ struct AuditToolsCLITests {
         #expect(try CLI.run(["hours", "log", "--log", "l-1", "--volunteer", "r-1", "--minutes", "90", "--activity", "敲门入户", "--category", "visit",
                              "--store", store, "--as", "gw-1", "--at", "2024-03-01T09:00:00+08:00"]).status == 0)
         #expect(try CLI.run(["hours", "verify", "--log", "l-1", "--store", store, "--as", "sw-1", "--at", "2024-03-02T09:00:00+08:00"]).status == 0)
+        return (dir, store)
+    }
+
+    @Test("export, then verify the file without the store: the same state digest; a checkpoint published and checked; explain adds up")
+    func auditTools() throws {
+        let (dir, store) = try Self.verifiedHours()
 
         let checkpoint = try CLI.run(["audit", "checkpoint", "--store", store])
         #expect(checkpoint.status == 0)
@@ -249,13 +255,7 @@ struct AuditToolsCLITests {
 
     @Test("explain an account: a table of postings with actor, both times and the rate")
     func explain() throws {
-        let dir = TemporaryDirectory()
-        let store = dir.sub("s")
-        #expect(try CLI.run(["init", "--admin", "admin", "--store", store]).status == 0)
-        #expect(try CLI.run(["apply", "-", "--store", store], stdin: setup).status == 0)
-        #expect(try CLI.run(["hours", "log", "--log", "l-1", "--volunteer", "r-1", "--minutes", "90", "--activity", "敲门入户", "--category", "visit",
-                             "--store", store, "--as", "gw-1", "--at", "2024-03-01T09:00:00+08:00"]).status == 0)
-        #expect(try CLI.run(["hours", "verify", "--log", "l-1", "--store", store, "--as", "sw-1", "--at", "2024-03-02T09:00:00+08:00"]).status == 0)
+        let (dir, store) = try Self.verifiedHours()
         let table = try CLI.run(["audit", "explain", "resident:r-1", "--store", store])
         #expect(table.status == 0)
         #expect(table.out.contains("postings add up  yes"))
@@ -266,5 +266,6 @@ struct AuditToolsCLITests {
         let document = try #require(try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any])
         #expect(document["sumEqualsBalance"] as? Bool == true)
         #expect((document["postings"] as? [[String: Any]])?.first?["eventAgrees"] as? Bool == true)
+        withExtendedLifetime(dir) {}
     }
 }
