@@ -98,18 +98,28 @@ public final class Environment: @unchecked Sendable {
     /// this thread holds a transaction of the environment: the map cannot be resized (and its address
     /// range reused) meanwhile.
     public func releaseMappedPages() {
-        // LMDB does not say where it mapped the file (mdb_env_info's me_mapaddr is only set for
-        // MDB_FIXEDMAP), so the kernel's list of this process's mappings does.
+        for (address, length) in mappedRanges() { _ = madvise(address, length, MADV_DONTNEED) }
+    }
+
+    /// Where the store's file is mapped: LMDB does not say (mdb_env_info's me_mapaddr is only set for
+    /// MDB_FIXEDMAP), so the kernel's list of this process's mappings does. Read once per map size, since
+    /// the mapping moves only when the map is resized.
+    private func mappedRanges() -> [(UnsafeMutableRawPointer, Int)] {
+        let size = mapSizeBytes
+        if let cached = statisticsLock.withLock({ mappingCache }), cached.mapSize == size { return cached.ranges }
         let file = (URL(fileURLWithPath: path).resolvingSymlinksInPath().path as NSString).appendingPathComponent("data.mdb")
-        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return }
+        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return [] }
+        var ranges: [(UnsafeMutableRawPointer, Int)] = []
         for line in maps.split(separator: "\n") where line.hasSuffix(file) {
             let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
             guard fields.count == 6, fields[1].hasSuffix("s") else { continue }  // shared mappings only
             let range = fields[0].split(separator: "-")
             guard range.count == 2, let start = UInt(range[0], radix: 16), let end = UInt(range[1], radix: 16), end > start,
                   let address = UnsafeMutableRawPointer(bitPattern: start) else { continue }
-            _ = madvise(address, Int(end - start), MADV_DONTNEED)
+            ranges.append((address, Int(end - start)))
         }
+        statisticsLock.withLock { mappingCache = (size, ranges) }
+        return ranges
     }
 
     /// How many times this process grew the map.
@@ -213,6 +223,7 @@ public final class Environment: @unchecked Sendable {
         set { statisticsLock.withLock { failNextCommit = newValue } }
     }
     private var failNextCommit = false
+    private var mappingCache: (mapSize: Int, ranges: [(UnsafeMutableRawPointer, Int)])?
 
     /// Runs `body` in the one write transaction, commits when it returns and aborts when it throws.
     ///
