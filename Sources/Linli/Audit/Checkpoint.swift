@@ -14,11 +14,12 @@ public enum Checkpoints {
         let balances = try engine.balances()
         let issues = try engine.issues()
         let disputes = try engine.disputes()
-        let elders = try engine.elders()
+        // Counting elders needs only their rows, not each one's tier and week of adherence.
+        let elders = try engine.rows(of: \.elders, "elders").map { $0.string("community") }
         var communities = Set(balances.compactMap { $0.account.hasPrefix("issuance:") ? String($0.account.dropFirst(9)) : nil })
         communities.formUnion(issues.map(\.community))
         communities.formUnion(disputes.map(\.community))
-        communities.formUnion(elders.map(\.community))
+        communities.formUnion(elders)
         var out: [(String, JSONValue)] = []
         for community in communities.sorted() {
             let issued = -(balances.first { $0.account == "issuance:\(community)" }?.balance ?? 0)
@@ -27,7 +28,7 @@ public enum Checkpoints {
                 "pointsIssued": .int(issued), "pointsRedeemed": .int(redeemed), "pointsOutstanding": .int(issued - redeemed),
                 "issues": .int(Int64(issues.filter { $0.community == community }.count)),
                 "disputes": .int(Int64(disputes.filter { $0.community == community }.count)),
-                "elders": .int(Int64(elders.filter { $0.community == community }.count)),
+                "elders": .int(Int64(elders.filter { $0 == community }.count)),
             ]))
         }
         return .object(out)

@@ -268,15 +268,22 @@ enum DeliberationDomain {
             ballots.append(Tally.Ballot(participant: vote.string("participant"), choice: vote.string("choice")))
             return true
         }
+        return try doubleMajorityTally(tables, rule: rule, ballots: ballots, issue: issue, txn)
+    }
+
+    /// Tallies ballots under `rule`; for the double-majority rules each owner of a unit in the issue's scope
+    /// counts once, with the sum of their units' areas there. Shared by closing and by recounting.
+    static func doubleMajorityTally(_ tables: Tables, rule: VotingRule, ballots: [Tally.Ballot], issue: Row,
+                                    _ txn: borrowing some TransactionReading & ~Copyable) throws -> Tally {
         guard rule.isDoubleMajority else { return Tally(rule: rule, ballots: ballots) }
-        // Each owner counts once, with the sum of their units' areas in scope.
         var areaByOwner: [String: Int64] = [:]
         let community = issue.string("community"), scope = issue.value["scope"] ?? .null
         try Rows.scan(tables.registry["units-by-community"], prefix: compositeKey(community) + [0], txn) { _, unit in
             if unitInScope(unit, community: community, scope: scope) { areaByOwner[unit.string("owner"), default: 0] += unit.int("areaSqm") }
             return true
         }
-        for index in ballots.indices { ballots[index].areaSqm = areaByOwner[ballots[index].participant] ?? 0 }
-        return Tally(rule: rule, ballots: ballots, eligibleOwners: Int64(areaByOwner.count), totalAreaSqm: areaByOwner.values.reduce(0, +))
+        var weighted = ballots
+        for index in weighted.indices { weighted[index].areaSqm = areaByOwner[weighted[index].participant] ?? 0 }
+        return Tally(rule: rule, ballots: weighted, eligibleOwners: Int64(areaByOwner.count), totalAreaSqm: areaByOwner.values.reduce(0, +))
     }
 }

@@ -153,19 +153,10 @@ extension Engine {
             }
         }
         guard let rule else { return nil }
-        var ballots = latest.keys.sorted().map { Tally.Ballot(participant: $0, choice: latest[$0]!) }
-        guard rule.isDoubleMajority else { return Tally(rule: rule, ballots: ballots) }
-        let (eligible, areas) = try view { txn, tables -> (Int64, [String: Int64]) in
-            guard let row = try Rows.get(tables.deliberation["issues"], issue, txn) else { return (0, [:]) }
-            var areaByOwner: [String: Int64] = [:]
-            let community = row.string("community"), scope = row.value["scope"] ?? .null
-            try Rows.scan(tables.registry["units-by-community"], prefix: compositeKey(community) + [0], txn) { _, unit in
-                if DeliberationDomain.unitInScope(unit, community: community, scope: scope) { areaByOwner[unit.string("owner"), default: 0] += unit.int("areaSqm") }
-                return true
-            }
-            return (Int64(areaByOwner.count), areaByOwner)
+        let ballots = latest.keys.sorted().map { Tally.Ballot(participant: $0, choice: latest[$0]!) }
+        return try view { txn, tables -> Tally? in
+            guard let row = try Rows.get(tables.deliberation["issues"], issue, txn) else { return rule.isDoubleMajority ? nil : Tally(rule: rule, ballots: ballots) }
+            return try DeliberationDomain.doubleMajorityTally(tables, rule: rule, ballots: ballots, issue: row, txn)
         }
-        for index in ballots.indices { ballots[index].areaSqm = areas[ballots[index].participant] ?? 0 }
-        return Tally(rule: rule, ballots: ballots, eligibleOwners: eligible, totalAreaSqm: areas.values.reduce(0, +))
     }
 }
