@@ -118,6 +118,57 @@ struct LMDBTests {
         #expect(try env.read { try $0.value(in: db, key: bigEndianKey(11_999)) } == value)
     }
 
+    @Test("random reads under a MappedPagesBudget stay within it; the same reads without one do not (fault-around)")
+    func mappedPagesBudget() throws {
+        let dir = TemporaryDirectory()
+        let env = try Environment(path: dir.path)
+        let db = try env.database(named: "t", create: true)
+        // 48,000 rows of 1,500 bytes (about 80 MB of leaves), written in a scrambled order so that
+        // neighbouring keys lie on pages far apart, as projection rows do.
+        let rows = 48_000
+        let order = (0..<rows).map { ($0 &* 7_919) % rows }
+        try env.write { txn in
+            for index in order { try txn.put(db, key: bigEndianKey(UInt64(index)), value: [UInt8](repeating: UInt8(index & 0xFF), count: 1_500)) }
+        }
+        // This store's own resident pages, from /proc/self/smaps: other tests run in the same process.
+        func residentOfThisStore() throws -> Int {
+            // Read to the end: String(contentsOfFile:) stops after the first page of a /proc file.
+            let smaps = String(decoding: try #require(FileHandle(forReadingAtPath: "/proc/self/smaps")).readDataToEndOfFile(), as: UTF8.self)
+            var inStore = false, total = 0
+            for line in smaps.split(separator: "\n") {
+                if let first = line.first, first.isHexDigit, line.contains("-") && line.split(separator: " ").count >= 5 {
+                    inStore = line.hasSuffix(dir.path + "/data.mdb")
+                } else if inStore, line.hasPrefix("Rss:") {
+                    total += Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])! << 10
+                }
+            }
+            return total
+        }
+        func readAll(_ budget: inout MappedPagesBudget?) throws -> (peak: Int, sum: Int) {
+            try env.read { txn in
+                env.releaseMappedPages()
+                var peak = 0, sum = 0
+                for (step, index) in order.reversed().enumerated() {
+                    sum += Int(try #require(try txn.value(in: db, key: bigEndianKey(UInt64(index))))[0])
+                    budget?.step(env)
+                    if step % 1_024 == 0 { peak = max(peak, try residentOfThisStore()) }
+                }
+                return (peak, sum)
+            }
+        }
+        var none: MappedPagesBudget? = nil
+        let unbounded = try readAll(&none)
+        // A budget just above what the process holds once the store's pages are released: the store may add
+        // little before they are released again.
+        try env.read { _ in env.releaseMappedPages() }
+        var budget: MappedPagesBudget? = MappedPagesBudget(budgetBytes: try #require(MappedPagesBudget.residentFileBytes()) + (4 << 20))
+        let bounded = try readAll(&budget)
+        #expect(bounded.sum == unbounded.sum)
+        #expect(unbounded.peak > 56 << 20, "without a budget the reads kept \(unbounded.peak >> 20) MB of the store resident")
+        #expect(bounded.peak < 28 << 20, "with a budget they kept \(bounded.peak >> 20) MB")
+        #expect((budget?.releases ?? 0) > 0)
+    }
+
     @Test("pages read from the map leave the process's resident set when released, and read back the same")
     func releasedPages() throws {
         let dir = TemporaryDirectory()

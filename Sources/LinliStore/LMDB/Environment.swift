@@ -108,7 +108,11 @@ public final class Environment: @unchecked Sendable {
         let size = mapSizeBytes
         if let cached = statisticsLock.withLock({ mappingCache }), cached.mapSize == size { return cached.ranges }
         let file = (URL(fileURLWithPath: path).resolvingSymlinksInPath().path as NSString).appendingPathComponent("data.mdb")
-        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return [] }
+        // Read to the end: String(contentsOfFile:) stops after the first page of a /proc file, and a
+        // process with many libraries lists the store past it.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/self/maps") else { return [] }
+        defer { try? handle.close() }
+        let maps = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
         var ranges: [(UnsafeMutableRawPointer, Int)] = []
         for line in maps.split(separator: "\n") where line.hasSuffix(file) {
             let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)

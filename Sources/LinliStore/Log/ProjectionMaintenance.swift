@@ -120,14 +120,10 @@ extension EventLog {
     func replay(from: UInt64, to: UInt64, reading source: borrowing some TransactionReading & ~Copyable,
                 into slots: [ProjectionSlot], writing target: borrowing WriteTransaction, targetEnvironment: Environment? = nil) throws {
         guard from <= to else { return }
-        // A replay reads every page of the log once and the projections' pages all over their trees: every
-        // few thousand events, let the pages read so far leave the resident set (both maps are read-only
-        // and shared, so an open transaction reads them back from the page cache as needed).
-        func release() {
-            environment.releaseMappedPages()
-            targetEnvironment?.releaseMappedPages()
-        }
-        release()
+        // A replay reads every page of the log once and the projections' pages all over their trees; the
+        // budget keeps the pages read from piling up in the resident set (both maps are read-only and
+        // shared, so an open transaction reads them back from the page cache as needed).
+        var budget = MappedPagesBudget()
         var expected = from
         try source.walk(events, from: bigEndianKey(from)) { key, record in
             guard let position = bigEndianValue(key), position <= to else { return false }
@@ -135,7 +131,7 @@ extension EventLog {
             let event = try RecordCodec.decode(record, expectedPosition: position)
             for slot in slots { try slot.projection.apply(event, in: target, databases: slot.databases) }
             expected += 1
-            if expected % 4_096 == 0 { release() }
+            budget.step(environment, targetEnvironment)
             return true
         }
         guard expected == to + 1 else { throw LogError.corrupt(position: expected, reason: "missing while replaying to \(to)") }
@@ -207,12 +203,18 @@ extension EventLog {
         let database = try environment.database(named: name, create: false)
         while true {
             let deleted = try environment.write { txn -> Int in
+                // A tree filled in random order lies all over the file: its walk is random reads too.
+                var budget = MappedPagesBudget()
                 var keys: [[UInt8]] = []
                 try txn.walk(database) { key, _ in
                     keys.append(Array(key))
+                    budget.step(environment)
                     return keys.count < keysPerChunk
                 }
-                for key in keys { _ = try txn.delete(database, key: key) }
+                for key in keys {
+                    _ = try txn.delete(database, key: key)
+                    budget.step(environment)
+                }
                 environment.releaseMappedPages()
                 return keys.count
             }

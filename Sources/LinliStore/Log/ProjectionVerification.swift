@@ -59,13 +59,16 @@ extension EventLog {
             }
             var report = ProjectionReport(position: head, storedDigests: [:], rebuiltDigests: [:], mismatches: [])
             try scratch.read { scratchTxn in
+                // Both trees were filled in random order and lie all over their files: walking them is
+                // random reads, kept within the budget.
+                var budget = MappedPagesBudget()
                 for (live, rebuilt) in zip(slots, scratchSlots) {
                     for name in live.projection.databaseNames {
                         let label = "\(live.projection.name)/\(name)"
                         // Digests first, walking each database without holding it: a store of millions of
                         // rows is compared in constant memory when it matches, the usual case.
-                        report.storedDigests[label] = try ProjectionDigest.of(live.databases[name], txn) { environment.releaseMappedPages() }
-                        report.rebuiltDigests[label] = try ProjectionDigest.of(rebuilt.databases[name], scratchTxn) { scratch.releaseMappedPages() }
+                        report.storedDigests[label] = try ProjectionDigest.of(live.databases[name], txn) { budget.step(environment, scratch) }
+                        report.rebuiltDigests[label] = try ProjectionDigest.of(rebuilt.databases[name], scratchTxn) { budget.step(environment, scratch) }
                         guard report.storedDigests[label] != report.rebuiltDigests[label] else { continue }
                         // Only a database whose digests differ is read whole, to name the differing keys.
                         let stored = try contents(of: live.databases[name], txn)

@@ -34,8 +34,11 @@ public final class ScratchProjections: @unchecked Sendable {
     public func digests() throws -> [String: Hash] {
         try environment.read { txn in
             var out: [String: Hash] = [:]
+            var budget = MappedPagesBudget()
             for (projection, databases) in self.databases {
-                for (name, database) in databases.all { out["\(projection)/\(name)"] = try ProjectionDigest.of(database, txn) }
+                for (name, database) in databases.all {
+                    out["\(projection)/\(name)"] = try ProjectionDigest.of(database, txn) { budget.step(environment) }
+                }
             }
             return out
         }
@@ -73,7 +76,11 @@ public final class ScratchProjections: @unchecked Sendable {
         var chunk: [RecordedEvent] = []
         func flush() throws {
             try scratch.write { txn in
-                for event in chunk { for slot in slots { try slot.projection.apply(event, in: txn, databases: slot.databases) } }
+                var budget = MappedPagesBudget()
+                for event in chunk {
+                    for slot in slots { try slot.projection.apply(event, in: txn, databases: slot.databases) }
+                    budget.step(scratch)
+                }
             }
             replayed += UInt64(chunk.count)
             chunk.removeAll(keepingCapacity: true)
@@ -98,14 +105,12 @@ public final class ScratchProjections: @unchecked Sendable {
 
 /// SHA-256 over a database's keys and values, lengths first, so that no two different tables hash alike.
 enum ProjectionDigest {
-    /// `everyChunk` runs every 65,536 rows (to release the pages read so far).
-    static func of(_ database: Database, _ txn: borrowing some TransactionReading & ~Copyable, everyChunk: () -> Void = {}) throws -> Hash {
+    /// `everyRow` runs after each row (to keep the pages read within a ``MappedPagesBudget``).
+    static func of(_ database: Database, _ txn: borrowing some TransactionReading & ~Copyable, everyRow: () -> Void = {}) throws -> Hash {
         var hasher = SHA256()
-        var rows = 0
         try txn.walk(database) { key, value in
             add(key, value, to: &hasher)
-            rows += 1
-            if rows % 65_536 == 0 { everyChunk() }
+            everyRow()
             return true
         }
         return hasher.finalize().withUnsafeBytes { Hash($0) }
@@ -150,7 +155,11 @@ extension EventLog {
                     }
                     do {
                         try scratch.write { scratchTxn in
-                            for event in chunk { for slot in scratchSlots { try slot.projection.apply(event, in: scratchTxn, databases: slot.databases) } }
+                            var budget = MappedPagesBudget()
+                            for event in chunk {
+                                for slot in scratchSlots { try slot.projection.apply(event, in: scratchTxn, databases: slot.databases) }
+                                budget.step(environment, scratch)
+                            }
                         }
                         replayed += UInt64(chunk.count)
                     } catch let error as LogError where limit != nil {
