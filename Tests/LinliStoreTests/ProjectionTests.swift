@@ -150,3 +150,31 @@ struct RebuildGrowthTests {
         #expect(try log.verifyProjections().ok)
     }
 }
+
+@Suite("Audits of projections side by side")
+struct SideBySideVerificationTests {
+    @Test("each projection rebuilt on its own thread: a row forged in each of two is reported for both, in slot order; progress adds up")
+    func forgedRowsInTwoProjections() throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog.create(at: dir.sub("store"), options: logOptions([EventCountsProjection(), VersionedCounts(version: 1)]))
+        for batch in 0..<30 { _ = try log.append(command("c-\(batch)", stream: "s-\(batch % 4)", count: 5)) }
+        let events = try log.head.position
+        var calls: [(UInt64, UInt64)] = []
+        #expect(try log.verifyProjections { calls.append(($0, $1)) }.ok)
+        #expect(calls.last.map { $0 == $1 && $0 == events * 2 } == true, "the last progress covers both projections: \(calls.last.map { "\($0)" } ?? "none")")
+        #expect(zip(calls, calls.dropFirst()).allSatisfy { $0.0 <= $1.0 }, "progress never goes back")
+
+        let (counts, versioned) = try log.read { ($0.databases(of: "event-counts")["by-stream"], $0.databases(of: "versioned")["total"]) }
+        try log.environment.write { txn in
+            try txn.put(counts, key: Array("s-1".utf8), value: bigEndianKey(999))
+            try txn.put(versioned, key: [1], value: bigEndianKey(7))
+        }
+        let report = try log.verifyProjections()
+        #expect(!report.ok)
+        #expect(report.position == events)
+        #expect(report.mismatches.map { "\($0.projection)/\($0.database)" } == ["event-counts/by-stream", "versioned/total"])
+        #expect(report.mismatches.first?.stored == bigEndianKey(999))
+        #expect(report.mismatches.last?.rebuilt == bigEndianKey(events))
+        #expect(report.storedDigests.count == 3 && report.rebuiltDigests.count == 3)
+    }
+}

@@ -36,6 +36,10 @@ public final class Environment: @unchecked Sendable {
         public var readOnly: Bool = false
         /// Open without the lock file (`MDB_NOLOCK`); only to inspect a directory without modifying it.
         public var noLock: Bool = false
+        /// Flush to disk at every commit. Only scratch environments, thrown away after use (an audit's
+        /// rebuilt projections, a time-travel query's state), turn it off (`MDB_NOSYNC`): a crash loses
+        /// nothing there that is not rebuilt from the log.
+        public var durable: Bool = true
 
         /// The defaults.
         public init() {}
@@ -65,6 +69,7 @@ public final class Environment: @unchecked Sendable {
             var flags = UInt32(MDB_NOTLS)
             if options.readOnly { flags |= UInt32(MDB_RDONLY) }
             if options.noLock { flags |= UInt32(MDB_NOLOCK) }
+            if !options.durable { flags |= UInt32(MDB_NOSYNC) }
             try check(mdb_env_open(env, path, flags, 0o644), "mdb_env_open(\(path))")
             if !options.noLock {
                 // "Check for stale entries in the reader lock table": a killed process leaves its slot.
@@ -124,6 +129,12 @@ public final class Environment: @unchecked Sendable {
         }
         statisticsLock.withLock { mappingCache = (size, ranges) }
         return ranges
+    }
+
+    /// The size of `data.mdb` on disk: every page ever used, live or free.
+    public var dataFileBytes: Int {
+        let file = (path as NSString).appendingPathComponent("data.mdb")
+        return ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber)?.intValue ?? 0
     }
 
     /// How many times this process grew the map.
