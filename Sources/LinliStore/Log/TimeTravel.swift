@@ -49,7 +49,8 @@ public final class ScratchProjections: @unchecked Sendable {
     /// re-runs the chunk being written, so starting from 16 MB a 2 GB rebuild ran seven chunks twice.
     static func prepare(_ projections: [any Projection], expectedBytes: Int = 16 << 20) throws
         -> (Environment, [ProjectionSlot], [String: ProjectionDatabases], String) {
-        let directory = NSTemporaryDirectory() + "linli-scratch-" + UUID().uuidString
+        removeAbandonedScratch()
+        let directory = NSTemporaryDirectory() + "\(scratchPrefix)\(getpid())-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         do {
             var options = Environment.Options()
@@ -70,6 +71,42 @@ public final class ScratchProjections: @unchecked Sendable {
             try? FileManager.default.removeItem(atPath: directory)
             throw error
         }
+    }
+
+    /// Scratch directories are named `linli-scratch-PID-UUID` in the system's temporary folder.
+    static let scratchPrefix = "linli-scratch-"
+
+    /// Removes the scratch directories that processes killed in the middle of an audit or a time-travel
+    /// query left behind (a full audit's is as large as the store's projections). A directory is
+    /// abandoned when it is not this process's, was last modified more than `ageSeconds` ago (so that
+    /// one being created is never taken), and no process holds LMDB's lock on its `lock.mdb` — LMDB keeps
+    /// a shared `fcntl` lock there while any process has the environment open, and the kernel drops it
+    /// when that process dies, however it dies.
+    static func removeAbandonedScratch(in folder: String = NSTemporaryDirectory(), ageSeconds: TimeInterval = 60) {
+        let files = FileManager.default
+        guard let names = try? files.contentsOfDirectory(atPath: folder) else { return }
+        let own = "\(scratchPrefix)\(getpid())-"
+        for name in names where name.hasPrefix(scratchPrefix) && !name.hasPrefix(own) {
+            let directory = (folder as NSString).appendingPathComponent(name)
+            guard let modified = (try? files.attributesOfItem(atPath: directory))?[.modificationDate] as? Date,
+                  Date().timeIntervalSince(modified) > ageSeconds, !isLocked((directory as NSString).appendingPathComponent("lock.mdb")) else { continue }
+            try? files.removeItem(atPath: directory)
+        }
+    }
+
+    /// Whether another process holds an `fcntl` lock on any byte of `file` (false when there is no file).
+    /// Only for files this process never opened: closing a descriptor drops this process's own locks.
+    private static func isLocked(_ file: String) -> Bool {
+        let fd = open(file, O_RDWR)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var probe = flock()
+        probe.l_type = Int16(F_WRLCK)
+        probe.l_whence = Int16(SEEK_SET)
+        probe.l_start = 0
+        probe.l_len = 0
+        guard fcntl(fd, F_GETLK, &probe) == 0 else { return true }
+        return probe.l_type != Int16(F_UNLCK)
     }
 
     /// Projections rebuilt from events that come from elsewhere than a store — an exported file — in the
