@@ -8,34 +8,41 @@ import Foundation
 /// than memory therefore gains 64 KiB of resident set per random page read — 10,000 random reads of a
 /// 2.5 GB store measured +606 MB — and a fixed "release every N events" cannot bound it, since how many
 /// pages an event touches depends on the store. So the budget measures instead: every
-/// ``checkEveryEvents`` steps it reads this process's file-backed resident size (`/proc/self/statm`,
+/// ``checkEvery`` steps it reads this process's file-backed resident size (`/proc/self/statm`,
 /// a few microseconds) and, above ``budgetBytes``, releases the maps' pages
 /// (``Environment/releaseMappedPages()``). The pages stay in the page cache; the next access maps them
 /// back.
 public struct MappedPagesBudget {
     /// The default budget for file-backed resident memory (the maps' pages and the program's own code).
     public static let defaultBytes = 96 << 20
-    /// How many steps pass between two measurements.
-    public static let checkEveryEvents = 64
+    /// Steps between two measurements for a replay, whose every event reads pages at random.
+    public static let replayCheckEvery = 64
+    /// Steps between two measurements for a walk in key order (the chain pass, digests), whose steps
+    /// mostly read pages already mapped: measuring as often would cost more than it saves.
+    public static let walkCheckEvery = 1_024
 
     /// Above this many file-backed resident bytes, ``step(_:)`` releases the maps' pages.
     public let budgetBytes: Int
-    private var countdown = MappedPagesBudget.checkEveryEvents
+    /// Steps between two measurements.
+    public let checkEvery: Int
+    private var countdown: Int
     /// How many times the pages were released (for tests and benchmarks).
     public private(set) var releases = 0
 
-    /// A budget of `budgetBytes` of file-backed resident memory.
-    public init(budgetBytes: Int = MappedPagesBudget.defaultBytes) {
-        precondition(budgetBytes > 0)
+    /// A budget of `budgetBytes` of file-backed resident memory, measured every `checkEvery` steps.
+    public init(budgetBytes: Int = MappedPagesBudget.defaultBytes, checkEvery: Int = MappedPagesBudget.replayCheckEvery) {
+        precondition(budgetBytes > 0 && checkEvery > 0)
         self.budgetBytes = budgetBytes
+        self.checkEvery = checkEvery
+        self.countdown = checkEvery
     }
 
-    /// Counts one event; every ``checkEveryEvents`` events, releases the pages of `environments` when the
+    /// Counts one step; every ``checkEvery`` steps, releases the pages of `environments` when the
     /// process is over budget. The caller holds a transaction of each environment (the map cannot move).
     public mutating func step(_ environments: Environment?...) {
         countdown -= 1
         guard countdown == 0 else { return }
-        countdown = Self.checkEveryEvents
+        countdown = checkEvery
         guard let resident = Self.residentFileBytes(), resident > budgetBytes else { return }
         for environment in environments { environment?.releaseMappedPages() }
         releases += 1

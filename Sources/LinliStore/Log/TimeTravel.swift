@@ -34,7 +34,7 @@ public final class ScratchProjections: @unchecked Sendable {
     public func digests() throws -> [String: Hash] {
         try environment.read { txn in
             var out: [String: Hash] = [:]
-            var budget = MappedPagesBudget()
+            var budget = MappedPagesBudget(checkEvery: MappedPagesBudget.walkCheckEvery)
             for (projection, databases) in self.databases {
                 for (name, database) in databases.all {
                     out["\(projection)/\(name)"] = try ProjectionDigest.of(database, txn) { budget.step(environment) }
