@@ -9,11 +9,13 @@ import Foundation
 /// 2.5 GB store measured +606 MB — and a fixed "release every N events" cannot bound it, since how many
 /// pages an event touches depends on the store. So the budget measures instead: every
 /// ``checkEvery`` steps it reads this process's file-backed resident size (`/proc/self/statm`,
-/// a few microseconds) and, above ``budgetBytes``, releases the maps' pages
+/// a few microseconds) and, when the maps have added more than ``budgetBytes`` to what the process
+/// held when the budget was made (its code and libraries, which may be large in a big program), releases
+/// the maps' pages
 /// (``Environment/releaseMappedPages()``). The pages stay in the page cache; the next access maps them
 /// back.
 public struct MappedPagesBudget {
-    /// The default budget for file-backed resident memory (the maps' pages and the program's own code).
+    /// The default budget: how much file-backed resident memory the maps' pages may add.
     public static let defaultBytes = 96 << 20
     /// Steps between two measurements for a replay, whose every event reads pages at random.
     public static let replayCheckEvery = 64
@@ -21,18 +23,27 @@ public struct MappedPagesBudget {
     /// mostly read pages already mapped: measuring as often would cost more than it saves.
     public static let walkCheckEvery = 1_024
 
-    /// Above this many file-backed resident bytes, ``step(_:)`` releases the maps' pages.
+    /// How many file-backed resident bytes the maps may add before ``step(_:)`` releases their pages.
     public let budgetBytes: Int
+    /// The file-backed resident bytes above which the pages are released: what the process held when the
+    /// budget was made, plus ``budgetBytes``.
+    public let thresholdBytes: Int
     /// Steps between two measurements.
     public let checkEvery: Int
     private var countdown: Int
     /// How many times the pages were released (for tests and benchmarks).
     public private(set) var releases = 0
 
-    /// A budget of `budgetBytes` of file-backed resident memory, measured every `checkEvery` steps.
-    public init(budgetBytes: Int = MappedPagesBudget.defaultBytes, checkEvery: Int = MappedPagesBudget.replayCheckEvery) {
+    /// A budget of `budgetBytes` of file-backed resident memory over what the process holds once the pages
+    /// of `environments` are released (the caller holds a transaction of each), measured every
+    /// `checkEvery` steps. Releasing first keeps the pages an earlier walk left mapped out of the baseline,
+    /// so that budgets made one after another cannot creep upwards.
+    public init(budgetBytes: Int = MappedPagesBudget.defaultBytes, checkEvery: Int = MappedPagesBudget.replayCheckEvery,
+                releasingFirst environments: Environment?...) {
         precondition(budgetBytes > 0 && checkEvery > 0)
+        for environment in environments { environment?.releaseMappedPages() }
         self.budgetBytes = budgetBytes
+        self.thresholdBytes = (Self.residentFileBytes() ?? 0) + budgetBytes
         self.checkEvery = checkEvery
         self.countdown = checkEvery
     }
@@ -43,7 +54,7 @@ public struct MappedPagesBudget {
         countdown -= 1
         guard countdown == 0 else { return }
         countdown = checkEvery
-        guard let resident = Self.residentFileBytes(), resident > budgetBytes else { return }
+        guard let resident = Self.residentFileBytes(), resident > thresholdBytes else { return }
         for environment in environments { environment?.releaseMappedPages() }
         releases += 1
     }

@@ -84,7 +84,7 @@ extension EventLog {
             var verifier = ChainVerifier(decodes: decodes)
             // The log's pages lie between the projections' pages written in the same transactions, so even
             // this in-order walk maps pages it does not read; the budget keeps them from piling up.
-            var budget = MappedPagesBudget(checkEvery: MappedPagesBudget.walkCheckEvery)
+            var budget = MappedPagesBudget(checkEvery: MappedPagesBudget.walkCheckEvery, releasingFirst: environment)
             let storedHead = try readHead(txn)
             let total = storedHead.position
             try txn.walk(events) { key, record in

@@ -123,7 +123,7 @@ extension EventLog {
         // A replay reads every page of the log once and the projections' pages all over their trees; the
         // budget keeps the pages read from piling up in the resident set (both maps are read-only and
         // shared, so an open transaction reads them back from the page cache as needed).
-        var budget = MappedPagesBudget()
+        var budget = MappedPagesBudget(releasingFirst: environment, targetEnvironment)
         var expected = from
         try source.walk(events, from: bigEndianKey(from)) { key, record in
             guard let position = bigEndianValue(key), position <= to else { return false }
@@ -204,7 +204,7 @@ extension EventLog {
         while true {
             let deleted = try environment.write { txn -> Int in
                 // A tree filled in random order lies all over the file: its walk is random reads too.
-                var budget = MappedPagesBudget()
+                var budget = MappedPagesBudget(releasingFirst: environment)
                 var keys: [[UInt8]] = []
                 try txn.walk(database) { key, _ in
                     keys.append(Array(key))

@@ -119,7 +119,7 @@ extension EventLog {
             try scratch.read { scratchTxn in
                 // Both trees were filled in random order and lie all over their files: walking them is
                 // random reads, kept within the budget.
-                var budget = MappedPagesBudget(checkEvery: MappedPagesBudget.walkCheckEvery)
+                var budget = MappedPagesBudget(checkEvery: MappedPagesBudget.walkCheckEvery, releasingFirst: environment, scratch)
                 for name in live.projection.databaseNames {
                     let label = "\(live.projection.name)/\(name)"
                     // Digests first, walking each database without holding it: a store of millions of

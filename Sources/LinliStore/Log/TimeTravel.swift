@@ -34,7 +34,7 @@ public final class ScratchProjections: @unchecked Sendable {
     public func digests() throws -> [String: Hash] {
         try environment.read { txn in
             var out: [String: Hash] = [:]
-            var budget = MappedPagesBudget(checkEvery: MappedPagesBudget.walkCheckEvery)
+            var budget = MappedPagesBudget(checkEvery: MappedPagesBudget.walkCheckEvery, releasingFirst: environment)
             for (projection, databases) in self.databases {
                 for (name, database) in databases.all {
                     out["\(projection)/\(name)"] = try ProjectionDigest.of(database, txn) { budget.step(environment) }
@@ -117,7 +117,7 @@ public final class ScratchProjections: @unchecked Sendable {
         var chunk: [RecordedEvent] = []
         func flush() throws {
             try scratch.write { txn in
-                var budget = MappedPagesBudget()
+                var budget = MappedPagesBudget(releasingFirst: scratch)
                 for event in chunk {
                     for slot in slots { try slot.projection.apply(event, in: txn, databases: slot.databases) }
                     budget.step(scratch)
@@ -197,7 +197,7 @@ extension EventLog {
                     }
                     do {
                         try scratch.write { scratchTxn in
-                            var budget = MappedPagesBudget()
+                            var budget = MappedPagesBudget(releasingFirst: environment, scratch)
                             for event in chunk {
                                 for slot in scratchSlots { try slot.projection.apply(event, in: scratchTxn, databases: slot.databases) }
                                 budget.step(environment, scratch)
