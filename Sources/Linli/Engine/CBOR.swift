@@ -1,3 +1,4 @@
+import Foundation
 import LinliStore
 
 /// Linli's event payloads and projection values are CBOR (RFC 8949) encodings of ``JSONValue``s: maps
@@ -28,17 +29,18 @@ public enum CBOR {
             head(4, 2, &out)
             encode(.int(-Int64(scale)), into: &out)
             encode(.int(units), into: &out)
-        case .string(let text):
-            head(3, UInt64(text.utf8.count), &out)
-            out.append(contentsOf: text.utf8)
+        case .string(var text):
+            text.withUTF8 { utf8 in
+                head(3, UInt64(utf8.count), &out)
+                out.append(contentsOf: utf8)
+            }
         case .array(let items):
             head(4, UInt64(items.count), &out)
             for item in items { encode(item, into: &out) }
         case .object(let pairs):
             head(5, UInt64(pairs.count), &out)
             for (key, item) in pairs {
-                head(3, UInt64(key.utf8.count), &out)
-                out.append(contentsOf: key.utf8)
+                encode(.string(key), into: &out)
                 encode(item, into: &out)
             }
         }
@@ -70,8 +72,14 @@ public enum CBOR {
 
     /// Decodes exactly one item filling `bytes`.
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> JSONValue {
+        try decode(bytes, repairingText: false)
+    }
+
+    /// Decodes exactly one item filling `bytes`; with `repairingText`, invalid UTF-8 in a text becomes
+    /// U+FFFD instead of an error (for bytes whose structure ``validate(_:checkingText:)`` checked already).
+    static func decode(_ bytes: UnsafeRawBufferPointer, repairingText: Bool) throws(DecodeError) -> JSONValue {
         var offset = 0
-        let value = try decodeItem(bytes, &offset, depth: 0)
+        let value = try decodeItem(bytes, &offset, depth: 0, repairing: repairingText)
         guard offset == bytes.count else { throw DecodeError(offset: offset, reason: "\(bytes.count - offset) bytes after the item") }
         return value
     }
@@ -87,7 +95,7 @@ public enum CBOR {
         }
     }
 
-    static func decodeItem(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int, depth: Int) throws(DecodeError) -> JSONValue {
+    static func decodeItem(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int, depth: Int, repairing: Bool = false) throws(DecodeError) -> JSONValue {
         guard depth <= depthMax else { throw DecodeError(offset: offset, reason: "nested deeper than \(depthMax)") }
         guard offset < bytes.count else { throw DecodeError(offset: offset, reason: "unexpected end") }
         let initial = bytes[offset]
@@ -122,12 +130,12 @@ public enum CBOR {
             guard argument <= UInt64(Int64.max) else { throw DecodeError(offset: offset, reason: "integer beyond Int64") }
             return .int(-1 - Int64(argument))
         case 3:
-            return .string(try text(bytes, &offset, argument))
+            return .string(try text(bytes, &offset, argument, repairing: repairing))
         case 4:
             guard argument <= UInt64(bytes.count - offset) else { throw DecodeError(offset: offset, reason: "array longer than the input") }
             var items: [JSONValue] = []
             items.reserveCapacity(Int(argument))
-            for _ in 0..<argument { items.append(try decodeItem(bytes, &offset, depth: depth + 1)) }
+            for _ in 0..<argument { items.append(try decodeItem(bytes, &offset, depth: depth + 1, repairing: repairing)) }
             return .array(items)
         case 5:
             guard argument <= UInt64(bytes.count - offset) else { throw DecodeError(offset: offset, reason: "map longer than the input") }
@@ -135,9 +143,9 @@ public enum CBOR {
             pairs.reserveCapacity(Int(argument))
             for _ in 0..<argument {
                 guard offset < bytes.count, bytes[offset] >> 5 == 3 else { throw DecodeError(offset: offset, reason: "map key is not text") }
-                let keyInfo = try decodeItem(bytes, &offset, depth: depth + 1)
+                let keyInfo = try decodeItem(bytes, &offset, depth: depth + 1, repairing: repairing)
                 guard case .string(let key) = keyInfo else { throw DecodeError(offset: offset, reason: "map key is not text") }
-                pairs.append((key, try decodeItem(bytes, &offset, depth: depth + 1)))
+                pairs.append((key, try decodeItem(bytes, &offset, depth: depth + 1, repairing: repairing)))
             }
             return .object(pairs)
         default:
@@ -145,20 +153,254 @@ public enum CBOR {
         }
     }
 
-    static func text(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int, _ count: UInt64) throws(DecodeError) -> String {
-        guard count <= UInt64(bytes.count - offset) else { throw DecodeError(offset: offset, reason: "text longer than the input") }
-        let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + Int(count))])
-        let value: String
-        if slice.allSatisfy({ $0 < 0x80 }) {
-            value = String(decoding: slice, as: UTF8.self)
-        } else {
-            guard let text = String(validating: slice.bindMemory(to: UInt8.self), as: UTF8.self) else {
+    // MARK: Reading fields without decoding the whole item
+
+    /// Checks that `bytes` hold exactly one item that ``decode(_:)-([UInt8])`` would accept (structure,
+    /// lengths, depth, integer range, UTF-8), allocating nothing. Rows and payloads are checked this way
+    /// when read, and their fields are then decoded one at a time, on demand (``field(_:in:)``).
+    ///
+    /// Without `checkingText`, texts are not checked for UTF-8 (their fields then decode repairing): rows
+    /// and payloads the engine wrote itself are read that way, as their bytes are whole or are caught by
+    /// `audit verify`, which compares every row's bytes with a rebuild and every event with the chain.
+    public static func validate(_ bytes: UnsafeRawBufferPointer, checkingText: Bool = true) throws(DecodeError) {
+        var offset = 0
+        try skipItem(bytes, &offset, depth: 0, checkingText: checkingText)
+        guard offset == bytes.count else { throw DecodeError(offset: offset, reason: "\(bytes.count - offset) bytes after the item") }
+    }
+
+    /// Reads an item's head: its major type and argument (0 for simple values, whose info is returned).
+    @inline(__always)
+    static func readHead(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int) throws(DecodeError) -> (major: UInt8, info: UInt8, argument: UInt64) {
+        guard offset < bytes.count else { throw DecodeError(offset: offset, reason: "unexpected end") }
+        let initial = bytes[offset]
+        let major = initial >> 5, info = initial & 0x1F
+        offset += 1
+        if major == 7 { return (major, info, 0) }
+        switch info {
+        case 0..<24: return (major, info, UInt64(info))
+        case 24, 25, 26, 27:
+            let count = 1 << Int(info - 24)
+            guard bytes.count - offset >= count else { throw DecodeError(offset: offset, reason: "short argument") }
+            var value: UInt64 = 0
+            for index in 0..<count { value = value << 8 | UInt64(bytes[offset + index]) }
+            offset += count
+            return (major, info, value)
+        default: throw DecodeError(offset: offset - 1, reason: "indefinite or reserved length")
+        }
+    }
+
+    /// Moves `offset` past one item, checking it as ``decodeItem(_:_:depth:)`` would.
+    static func skipItem(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int, depth: Int, checkingText: Bool = false) throws(DecodeError) {
+        guard depth <= depthMax else { throw DecodeError(offset: offset, reason: "nested deeper than \(depthMax)") }
+        let (major, info, argument) = try readHead(bytes, &offset)
+        switch major {
+        case 7:
+            guard info == 20 || info == 21 || info == 22 else { throw DecodeError(offset: offset - 1, reason: "unsupported simple value \(info)") }
+        case 0, 1:
+            guard argument <= UInt64(Int64.max) else { throw DecodeError(offset: offset, reason: "integer beyond Int64") }
+        case 3:
+            guard argument <= UInt64(bytes.count - offset) else { throw DecodeError(offset: offset, reason: "text longer than the input") }
+            guard !checkingText || UTF8Check.isValid(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + Int(argument))])) else {
                 throw DecodeError(offset: offset, reason: "invalid UTF-8 in text")
             }
-            value = text
+            offset += Int(argument)
+        case 4:
+            guard argument <= UInt64(bytes.count - offset) else { throw DecodeError(offset: offset, reason: "array longer than the input") }
+            for _ in 0..<argument { try skipItem(bytes, &offset, depth: depth + 1, checkingText: checkingText) }
+        case 5:
+            guard argument <= UInt64(bytes.count - offset) else { throw DecodeError(offset: offset, reason: "map longer than the input") }
+            for _ in 0..<argument {
+                guard offset < bytes.count, bytes[offset] >> 5 == 3 else { throw DecodeError(offset: offset, reason: "map key is not text") }
+                try skipItem(bytes, &offset, depth: depth + 1, checkingText: checkingText)
+                try skipItem(bytes, &offset, depth: depth + 1, checkingText: checkingText)
+            }
+        default:
+            throw DecodeError(offset: offset - 1, reason: "unsupported major type \(major)")
         }
+    }
+
+    /// The bytes of the value under `key` in a map already checked by ``validate(_:)``, or nil when the
+    /// item is not a map or has no such key. Keys are compared byte for byte; nothing is allocated.
+    static func field(_ key: String, in bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        var key = key
+        return key.withUTF8 { key -> UnsafeRawBufferPointer? in
+            var offset = 0
+            guard let (major, _, count) = try? readHead(bytes, &offset), major == 5 else { return nil }
+            for _ in 0..<count {
+                guard let (_, _, length) = try? readHead(bytes, &offset) else { return nil }
+                let keyStart = offset
+                offset += Int(length)
+                let valueStart = offset
+                guard (try? skipItem(bytes, &offset, depth: 1)) != nil else { return nil }
+                if Int(length) == key.count, memcmp(bytes.baseAddress! + keyStart, key.baseAddress!, key.count) == 0 {
+                    return UnsafeRawBufferPointer(rebasing: bytes[valueStart..<offset])
+                }
+            }
+            return nil
+        }
+    }
+
+    /// A text item's string, or nil for any other item.
+    static func string(_ item: UnsafeRawBufferPointer) -> String? {
+        var offset = 0
+        guard let (major, _, count) = try? readHead(item, &offset), major == 3, Int(count) == item.count - offset else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: item[offset...]), as: UTF8.self)
+    }
+
+    /// An integer item's value, or nil for any other item.
+    static func int(_ item: UnsafeRawBufferPointer) -> Int64? {
+        var offset = 0
+        guard let (major, _, argument) = try? readHead(item, &offset), argument <= UInt64(Int64.max) else { return nil }
+        switch major {
+        case 0: return Int64(argument)
+        case 1: return -1 - Int64(argument)
+        default: return nil
+        }
+    }
+
+    static func text(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int, _ count: UInt64, repairing: Bool = false) throws(DecodeError) -> String {
+        guard count <= UInt64(bytes.count - offset) else { throw DecodeError(offset: offset, reason: "text longer than the input") }
+        let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + Int(count))])
+        guard repairing || UTF8Check.isValid(slice) else { throw DecodeError(offset: offset, reason: "invalid UTF-8 in text") }
         offset += Int(count)
-        return value
+        return String(decoding: slice, as: UTF8.self)
     }
 }
 
+/// UTF-8 validity without allocating: well-formed sequences only (no overlongs, no surrogates, nothing
+/// above U+10FFFF), as `String(validating:)` accepts them.
+enum UTF8Check {
+    static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            // Eight ASCII bytes at a time.
+            if index + 8 <= count, bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                index += 8
+                continue
+            }
+            let lead = bytes[index]
+            if lead < 0x80 { index += 1; continue }
+            let length: Int, low: UInt8, high: UInt8
+            switch lead {
+            case 0xC2...0xDF: length = 2; low = 0x80; high = 0xBF
+            case 0xE0: length = 3; low = 0xA0; high = 0xBF
+            case 0xE1...0xEC, 0xEE...0xEF: length = 3; low = 0x80; high = 0xBF
+            case 0xED: length = 3; low = 0x80; high = 0x9F
+            case 0xF0: length = 4; low = 0x90; high = 0xBF
+            case 0xF1...0xF3: length = 4; low = 0x80; high = 0xBF
+            case 0xF4: length = 4; low = 0x80; high = 0x8F
+            default: return false
+            }
+            guard index + length <= count else { return false }
+            let second = bytes[index + 1]
+            guard second >= low && second <= high else { return false }
+            for next in (index + 2)..<(index + length) where bytes[next] & 0xC0 != 0x80 { return false }
+            index += length
+        }
+        return true
+    }
+}
+
+
+/// Writes a CBOR map straight into bytes, for the rows projections write most: no tree of values is
+/// built and freed for each. The bytes equal `CBOR.encode(.object(pairs))` of the same pairs in the same
+/// order (a test holds them to it).
+struct CBORMapWriter {
+    /// The bytes so far (a row's `u64be` position first, when started with one).
+    private(set) var bytes: [UInt8]
+    private let countMax: Int
+    private var written = 0
+
+    /// A map of exactly `count` pairs, after a row's position when `position` is given.
+    init(count: Int, position: UInt64? = nil, capacity: Int = 160) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(capacity)
+        if let position { withUnsafeBytes(of: position.bigEndian) { bytes.append(contentsOf: $0) } }
+        CBOR.head(5, UInt64(count), &bytes)
+        self.bytes = bytes
+        countMax = count
+    }
+
+    private mutating func key(_ key: String) {
+        written += 1
+        precondition(written <= countMax, "more pairs than the map's count")
+        text(key)
+    }
+
+    private mutating func text(_ text: String) {
+        var text = text
+        text.withUTF8 { utf8 in
+            CBOR.head(3, UInt64(utf8.count), &bytes)
+            bytes.append(contentsOf: utf8)
+        }
+    }
+
+    /// A text value.
+    mutating func string(_ key: String, _ value: String) { self.key(key); text(value) }
+
+    /// A whole-number value.
+    mutating func int(_ key: String, _ value: Int64) {
+        self.key(key)
+        if value >= 0 { CBOR.head(0, UInt64(value), &bytes) } else { CBOR.head(1, UInt64(-(value + 1)), &bytes) }
+    }
+
+    /// Any value.
+    mutating func value(_ key: String, _ value: JSONValue) { self.key(key); CBOR.encode(value, into: &bytes) }
+
+    /// A value already encoded as one CBOR item.
+    mutating func encoded(_ key: String, _ item: UnsafeRawBufferPointer) { self.key(key); bytes.append(contentsOf: item) }
+
+    /// The finished bytes; every announced pair must have been written.
+    consuming func finish() -> [UInt8] {
+        precondition(written == countMax, "a map announced \(countMax) pairs and got \(written)")
+        return bytes
+    }
+}
+
+extension CBOR {
+    /// A map's encoding with `changes` applied, as `JSONValue.setting` would: a key present keeps its place
+    /// and takes the new value, a new key is appended, in the order given. `map` must have passed
+    /// ``validate(_:)``. Nothing but the output is allocated.
+    static func updating(_ map: UnsafeRawBufferPointer, _ changes: [(String, JSONValue)], position: UInt64? = nil) -> [UInt8] {
+        assert(Set(changes.map(\.0)).count == changes.count, "a key changed twice")
+        // The map's pairs: where each key and value lie, and which change (if any) replaces the value.
+        var offset = 0
+        guard let (major, _, count) = try? readHead(map, &offset), major == 5 else { preconditionFailure("updating a CBOR item that is not a map") }
+        var pairs: [(key: Int, value: Int, end: Int, change: Int)] = []
+        pairs.reserveCapacity(Int(count))
+        var replaced = [Bool](repeating: false, count: changes.count)
+        for _ in 0..<count {
+            let keyStart = offset
+            guard let (_, _, length) = try? readHead(map, &offset) else { preconditionFailure("a validated map did not walk") }
+            let keyBytes = UnsafeRawBufferPointer(rebasing: map[offset..<(offset + Int(length))])
+            offset += Int(length)
+            let valueStart = offset
+            guard (try? skipItem(map, &offset, depth: 1)) != nil else { preconditionFailure("a validated map did not walk") }
+            var change = -1
+            for index in changes.indices where !replaced[index] {
+                var key = changes[index].0
+                let equal = key.withUTF8 { $0.count == keyBytes.count && memcmp($0.baseAddress!, keyBytes.baseAddress!, $0.count) == 0 }
+                if equal { change = index; replaced[index] = true; break }
+            }
+            pairs.append((keyStart, valueStart, offset, change))
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(map.count + 16 * changes.count + 8)
+        if let position { withUnsafeBytes(of: position.bigEndian) { out.append(contentsOf: $0) } }
+        head(5, count + UInt64(replaced.count(where: { !$0 })), &out)
+        for pair in pairs {
+            if pair.change < 0 {
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: map[pair.key..<pair.end]))
+            } else {
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: map[pair.key..<pair.value]))
+                encode(changes[pair.change].1, into: &out)
+            }
+        }
+        for (index, change) in changes.enumerated() where !replaced[index] {
+            encode(.string(change.0), into: &out)
+            encode(change.1, into: &out)
+        }
+        return out
+    }
+}

@@ -2,20 +2,53 @@ import LinliStore
 
 /// A projection row: the value and the position of the last event that wrote it, so that every value a
 /// user sees can be traced to the event that made it (docs/FORMAT.md: `u64be position ‖ CBOR`).
+///
+/// The value stays in its CBOR bytes, checked when read: a field asked for by name is found and decoded
+/// alone (``subscript(_:)``, ``string(_:)``…), so deciding a command or applying an event does not build
+/// every row it touches as a tree of values; ``value`` decodes the whole of it.
 public struct Row: Sendable, Equatable {
     /// The position of the last event that wrote the row.
     public var position: UInt64
-    /// The value.
-    public var value: JSONValue
+    /// The value's CBOR encoding.
+    public private(set) var encoded: [UInt8]
+
+    /// A row holding `value`.
+    public init(position: UInt64, value: JSONValue) {
+        self.position = position
+        self.encoded = CBOR.encode(value)
+    }
+
+    /// A row from CBOR bytes that ``CBOR/validate(_:)`` accepted.
+    init(position: UInt64, validated encoded: [UInt8]) {
+        self.position = position
+        self.encoded = encoded
+    }
+
+    /// The whole value.
+    public var value: JSONValue {
+        get {
+            // The structure passed CBOR.validate; texts decode repairing, as the fields do.
+            guard let value = encoded.withUnsafeBytes({ try? CBOR.decode($0, repairingText: true) }) else {
+                preconditionFailure("a validated row did not decode")
+            }
+            return value
+        }
+        set { encoded = CBOR.encode(newValue) }
+    }
+
+    /// One field of the value, decoded alone; nil when absent.
+    public subscript(_ key: String) -> JSONValue? {
+        encoded.withUnsafeBytes { bytes in CBOR.field(key, in: bytes).flatMap { try? CBOR.decode($0, repairingText: true) } }
+    }
 
     /// A string field of the value; "" when absent.
-    public func string(_ key: String) -> String { value[key]?.stringValue ?? "" }
+    public func string(_ key: String) -> String { encoded.withUnsafeBytes { CBOR.field(key, in: $0).flatMap(CBOR.string) } ?? "" }
     /// An integer field of the value; 0 when absent.
-    public func int(_ key: String) -> Int64 { value[key]?.intValue ?? 0 }
+    public func int(_ key: String) -> Int64 { encoded.withUnsafeBytes { CBOR.field(key, in: $0).flatMap(CBOR.int) } ?? 0 }
     /// A list of strings in the value.
-    public func strings(_ key: String) -> [String] { value[key]?.stringsValue ?? [] }
+    public func strings(_ key: String) -> [String] { self[key]?.stringsValue ?? [] }
     /// A boolean field; false when absent.
-    public func bool(_ key: String) -> Bool { value[key] == .bool(true) }
+    public func bool(_ key: String) -> Bool { encoded.withUnsafeBytes { CBOR.field(key, in: $0).map { $0.count == 1 && $0[0] == 0xF5 } } ?? false }
 }
 
 /// A composite key: the parts' UTF-8 bytes joined by a 0 byte (identifiers never hold NUL).
@@ -41,7 +74,9 @@ enum Rows {
             throw LogError.corrupt(position: 0, reason: "a row of \(database) is shorter than its position")
         }
         do {
-            return Row(position: position, value: try CBOR.decode(UnsafeRawBufferPointer(rebasing: bytes[8...])))
+            let encoded = UnsafeRawBufferPointer(rebasing: bytes[8...])
+            try CBOR.validate(encoded, checkingText: false)
+            return Row(position: position, validated: Array(encoded))
         } catch {
             throw LogError.corrupt(position: position, reason: "a row of \(database) does not decode: \(error)")
         }
@@ -61,6 +96,19 @@ enum Rows {
 
     static func put(_ database: Database, _ key: String, _ value: JSONValue, position: UInt64, _ txn: borrowing WriteTransaction) throws {
         try put(database, Array(key.utf8), value, position: position, txn)
+    }
+
+    /// Writes a row whose value is `base` (a CBOR map: an event's payload or a row's value) with
+    /// `changes` set, as `base.setting(…)` would, without decoding `base`.
+    static func put(_ database: Database, _ key: [UInt8], updating base: [UInt8], _ changes: [(String, JSONValue)], position: UInt64,
+                    _ txn: borrowing WriteTransaction) throws {
+        let row = base.withUnsafeBytes { CBOR.updating($0, changes, position: position) }
+        try txn.put(database, key: key, value: row)
+    }
+
+    static func put(_ database: Database, _ key: String, updating base: [UInt8], _ changes: [(String, JSONValue)], position: UInt64,
+                    _ txn: borrowing WriteTransaction) throws {
+        try put(database, Array(key.utf8), updating: base, changes, position: position, txn)
     }
 
     /// The values of every row keyed `id ‖ 0 ‖ …` (an entity's comments, votes, timeline…), in key order.
@@ -119,27 +167,38 @@ extension JSONValue {
     }
 }
 
-/// A decoded domain event, as projections see it.
+/// A domain event as projections see it: the record, its payload checked as CBOR, and its fields decoded
+/// one at a time when asked for (``string(_:)``, ``subscript(_:)``) or all at once (``payload``).
 public struct DomainEvent: Sendable {
     /// The stored record.
     public let record: RecordedEvent
-    /// The payload, decoded from CBOR.
-    public let payload: JSONValue
 
-    /// Decodes a record's payload.
+    /// Checks a record's payload.
     public init(_ record: RecordedEvent) throws {
         self.record = record
-        do {
-            self.payload = try CBOR.decode(record.payload)
-        } catch {
-            throw LogError.corrupt(position: record.position, reason: "payload of \(record.type) does not decode: \(error)")
+        let failure = record.payload.withUnsafeBytes { bytes -> CBOR.DecodeError? in
+            do { try CBOR.validate(bytes, checkingText: false); return nil } catch let error as CBOR.DecodeError { return error } catch { return CBOR.DecodeError(offset: 0, reason: "\(error)") }
         }
+        if let failure { throw LogError.corrupt(position: record.position, reason: "payload of \(record.type) does not decode: \(failure)") }
+    }
+
+    /// The whole payload, decoded.
+    public var payload: JSONValue {
+        guard let value = record.payload.withUnsafeBytes({ try? CBOR.decode($0, repairingText: true) }) else {
+            preconditionFailure("a validated payload did not decode")
+        }
+        return value
+    }
+
+    /// One field of the payload, decoded alone; nil when absent.
+    public subscript(_ key: String) -> JSONValue? {
+        record.payload.withUnsafeBytes { bytes in CBOR.field(key, in: bytes).flatMap { try? CBOR.decode($0, repairingText: true) } }
     }
 
     /// A string field of the payload; "" when absent.
-    public func string(_ key: String) -> String { payload[key]?.stringValue ?? "" }
+    public func string(_ key: String) -> String { record.payload.withUnsafeBytes { CBOR.field(key, in: $0).flatMap(CBOR.string) } ?? "" }
     /// An integer field of the payload; 0 when absent.
-    public func int(_ key: String) -> Int64 { payload[key]?.intValue ?? 0 }
+    public func int(_ key: String) -> Int64 { record.payload.withUnsafeBytes { CBOR.field(key, in: $0).flatMap(CBOR.int) } ?? 0 }
     /// The event's position.
     public var position: UInt64 { record.position }
 }

@@ -42,19 +42,21 @@ final class LedgerProjection: Projection {
                 + Self.sortableTime(event.occurredAt.epochMilliseconds) + bigEndianKey(p)
             try Rows.put(db["rates"], key, ["pointsPerHour": .int(e.int("pointsPerHour")), "at": .string(event.occurredAt.iso8601)], position: p, txn)
         case "hours.logged":
-            let value = e.payload.setting("state", "pending").setting("at", .string(event.occurredAt.iso8601))
-                .setting("atMs", .int(event.occurredAt.epochMilliseconds))
-            try Rows.put(db["hours"], e.string("log"), value, position: p, txn)
+            try Rows.put(db["hours"], e.string("log"), updating: event.payload, [
+                ("state", "pending"), ("at", .string(event.occurredAt.iso8601)), ("atMs", .int(event.occurredAt.epochMilliseconds)),
+            ], position: p, txn)
         case "hours.verified", "hours.rejected":
-            guard let row = try Rows.get(db["hours"], e.string("log"), txn) else { throw missing(e, "log") }
-            var value = row.value.setting("state", event.type == "hours.verified" ? "verified" : "rejected")
+            let log = e.string("log")
+            guard let row = try Rows.get(db["hours"], log, txn) else { throw missing(e, "log") }
+            var changes: [(String, JSONValue)] = [("state", event.type == "hours.verified" ? "verified" : "rejected")]
             if event.type == "hours.verified" {
-                value = value.setting("points", .int(e.int("points"))).setting("pointsPerHour", .int(e.int("pointsPerHour")))
-                try post(db, txn, p, from: "issuance:\(community)", to: "resident:\(e.string("volunteer"))", points: e.int("points"), e, extra: [
-                    ("log", .string(e.string("log"))), ("pointsPerHour", .int(e.int("pointsPerHour"))), ("minutes", .int(e.int("minutes"))),
+                let points = e.int("points"), pointsPerHour = e.int("pointsPerHour")
+                changes += [("points", .int(points)), ("pointsPerHour", .int(pointsPerHour))]
+                try post(db, txn, p, from: "issuance:\(community)", to: "resident:\(e.string("volunteer"))", points: points, e, extra: [
+                    ("log", .string(log)), ("pointsPerHour", .int(pointsPerHour)), ("minutes", .int(e.int("minutes"))),
                 ])
             }
-            try Rows.put(db["hours"], e.string("log"), value, position: p, txn)
+            try Rows.put(db["hours"], log, updating: row.encoded, changes, position: p, txn)
         case "points.transferred":
             try post(db, txn, p, from: "resident:\(e.string("from"))", to: "resident:\(e.string("to"))", points: e.int("points"), e, extra: [("reason", .string(e.string("reason")))])
         case "points.adjusted":
@@ -75,15 +77,15 @@ final class LedgerProjection: Projection {
             guard let item = try Rows.get(db["items"], e.string("item"), txn) else { throw missing(e, "item") }
             let quantity = item.int("quantity") + (redeem ? -e.int("quantity") : e.int("quantity"))
             guard quantity >= 0 else { throw LogError.corrupt(position: p, reason: "stock of \(e.string("item")) below zero") }
-            try Rows.put(db["items"], e.string("item"), item.value.setting("quantity", .int(quantity)), position: p, txn)
+            try Rows.put(db["items"], e.string("item"), updating: item.encoded, [("quantity", .int(quantity))], position: p, txn)
             let resident = "resident:\(e.string("resident"))", store = "store:\(community)"
             try post(db, txn, p, from: redeem ? resident : store, to: redeem ? store : resident, points: e.int("points"), e,
                      extra: [("redemption", .string(e.string("redemption"))), ("item", .string(e.string("item")))])
             if redeem {
-                try Rows.put(db["redemptions"], e.string("redemption"), e.payload.setting("reversed", false), position: p, txn)
+                try Rows.put(db["redemptions"], e.string("redemption"), updating: event.payload, [("reversed", false)], position: p, txn)
             } else {
                 guard let row = try Rows.get(db["redemptions"], e.string("redemption"), txn) else { throw missing(e, "redemption") }
-                try Rows.put(db["redemptions"], e.string("redemption"), row.value.setting("reversed", true), position: p, txn)
+                try Rows.put(db["redemptions"], e.string("redemption"), updating: row.encoded, [("reversed", true)], position: p, txn)
             }
         case "wish.posted":
             try Rows.put(db["wishes"], e.string("wish"), e.payload.setting("state", "open"), position: p, txn)
@@ -122,29 +124,45 @@ final class LedgerProjection: Projection {
                       points: Int64, _ e: DomainEvent, extra: [(String, JSONValue)]) throws {
         assert(points >= 0, "a posting is never negative")
         guard points > 0 else { return }
+        // Written straight as CBOR (CBORMapWriter): a posting writes five rows, and building each as a tree
+        // of values cost more than all of LMDB's work for the event.
+        let at = e.record.occurredAt.iso8601, recordedAt = e.record.recordedAt.iso8601
+        let accounts = db["accounts"], postings = db["postings"]
         for (account, debit) in [(from, true), (to, false)] {
-            let current = try Rows.get(db["accounts"], account, txn)
+            let accountKey = Array(account.utf8)
+            let current = try Rows.get(accounts, accountKey, txn)
             var credited = current?.int("credited") ?? 0
             var debited = current?.int("debited") ?? 0
             if debit { debited += points } else { credited += points }
             if account.hasPrefix("resident:") && credited - debited < 0 {
                 throw LogError.corrupt(position: position, reason: "\(account) would go below zero")
             }
-            try Rows.put(db["accounts"], account, ["account": .string(account), "credited": .int(credited), "debited": .int(debited)], position: position, txn)
-            var line: [(String, JSONValue)] = [
-                ("position", .int(Int64(position))), ("type", .string(e.record.type)), ("counterAccount", .string(debit ? to : from)),
-                ("amount", .int(debit ? -points : points)), ("balance", .int(credited - debited)),
-                ("at", .string(e.record.occurredAt.iso8601)), ("recordedAt", .string(e.record.recordedAt.iso8601)), ("actor", .string(e.record.actor)),
-            ]
-            line += extra
-            try Rows.put(db["postings"], Array(account.utf8) + [0] + bigEndianKey(position), .object(line), position: position, txn)
+            var row = CBORMapWriter(count: 3, position: position, capacity: 64)
+            row.string("account", account)
+            row.int("credited", credited)
+            row.int("debited", debited)
+            try txn.put(accounts, key: accountKey, value: row.finish())
+            var line = CBORMapWriter(count: 8 + extra.count, position: position, capacity: 224)
+            line.int("position", Int64(position))
+            line.string("type", e.record.type)
+            line.string("counterAccount", debit ? to : from)
+            line.int("amount", debit ? -points : points)
+            line.int("balance", credited - debited)
+            line.string("at", at)
+            line.string("recordedAt", recordedAt)
+            line.string("actor", e.record.actor)
+            for (key, value) in extra { line.value(key, value) }
+            try txn.put(postings, key: accountKey + [0] + bigEndianKey(position), value: line.finish())
         }
         // The trial balance: the sum of all credits equals the sum of all debits after every posting.
         let totals = try Rows.get(db["totals"], "all", txn)
         let credited = (totals?.int("credited") ?? 0) + points
         let debited = (totals?.int("debited") ?? 0) + points
         assert(credited == debited, "trial balance broken at position \(position)")
-        try Rows.put(db["totals"], "all", ["credited": .int(credited), "debited": .int(debited)], position: position, txn)
+        var row = CBORMapWriter(count: 2, position: position, capacity: 32)
+        row.int("credited", credited)
+        row.int("debited", debited)
+        try txn.put(db["totals"], key: Array("all".utf8), value: row.finish())
     }
 
     /// Occurred times as sortable bytes: milliseconds shifted by 2⁶³, big-endian.

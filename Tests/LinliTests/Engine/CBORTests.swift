@@ -1,0 +1,110 @@
+import Foundation
+@testable import Linli
+import Testing
+
+/// The byte-level CBOR paths projections use (field look-ups, in-place updates, the map writer, the
+/// non-allocating checks) must give exactly what the tree-building paths give: a live projection written
+/// one way and rebuilt the other would otherwise fail `audit verify`. Seeded, bounded counts.
+@Suite("CBOR: field reads, updates and checks agree with full decoding")
+struct CBORTests {
+    static let texts = ["", "a", "state", "市中心社区", "王秀英", "敲门入户", "2024-02-01T09:30:00+08:00", "résumé", "🙂", String(repeating: "x", count: 300)]
+    static let keys = ["log", "state", "at", "atMs", "community", "points", "名字", "quantity", "a", "reversed"]
+
+    static func randomValue(_ random: inout SplitMix64, depth: Int) -> JSONValue {
+        switch Int.random(in: 0..<(depth > 2 ? 4 : 6), using: &random) {
+        case 0: return .int(Int64.random(in: Int64.min...Int64.max, using: &random) >> Int64.random(in: 0...63, using: &random))
+        case 1: return .string(texts.randomElement(using: &random)!)
+        case 2: return .bool(Bool.random(using: &random))
+        case 3: return Bool.random(using: &random) ? .null : .int(Int64.random(in: -30...30, using: &random))
+        case 4: return .array((0..<Int.random(in: 0...4, using: &random)).map { _ in randomValue(&random, depth: depth + 1) })
+        default: return randomMap(&random, depth: depth + 1)
+        }
+    }
+
+    static func randomMap(_ random: inout SplitMix64, depth: Int) -> JSONValue {
+        var pairs: [(String, JSONValue)] = []
+        for key in keys.shuffled(using: &random).prefix(Int.random(in: 0...keys.count, using: &random)) {
+            pairs.append((key, randomValue(&random, depth: depth)))
+        }
+        return .object(pairs)
+    }
+
+    @Test("a field read alone equals the field of the decoded value, for every key present or absent")
+    func fieldsMatchDecoding() throws {
+        var random = SplitMix64(state: 11)
+        for _ in 0..<2_000 {
+            let value = Self.randomMap(&random, depth: 0)
+            let row = Row(position: 7, value: value)
+            #expect(row.value == value)
+            for key in Self.keys {
+                #expect(row[key] == value[key])
+                #expect(row.string(key) == (value[key]?.stringValue ?? ""))
+                #expect(row.int(key) == (value[key]?.intValue ?? 0))
+                #expect(row.bool(key) == (value[key] == .bool(true)))
+            }
+        }
+    }
+
+    @Test("an in-place update gives the bytes of JSONValue.setting, and the map writer those of encode")
+    func updatesMatchSetting() throws {
+        var random = SplitMix64(state: 12)
+        for _ in 0..<2_000 {
+            let value = Self.randomMap(&random, depth: 0)
+            let changes = Self.keys.shuffled(using: &random).prefix(Int.random(in: 0...4, using: &random))
+                .map { ($0, Self.randomValue(&random, depth: 1)) }
+            var expected = value
+            for (key, new) in changes { expected = expected.setting(key, new) }
+            let updated = CBOR.encode(value).withUnsafeBytes { CBOR.updating($0, changes, position: 42) }
+            #expect(updated == Rows.encode(expected, position: 42))
+
+            var writer = CBORMapWriter(count: expected.pairs.count, position: 42)
+            for (key, item) in expected.pairs {
+                switch item {
+                case .string(let text): writer.string(key, text)
+                case .int(let number): writer.int(key, number)
+                default: writer.value(key, item)
+                }
+            }
+            #expect(writer.finish() == Rows.encode(expected, position: 42))
+        }
+    }
+
+    @Test("the non-allocating check accepts exactly what the decoder accepts, on damaged bytes too")
+    func validationMatchesDecoding() throws {
+        var random = SplitMix64(state: 13)
+        var rejected = 0
+        for _ in 0..<4_000 {
+            var bytes = CBOR.encode(Self.randomValue(&random, depth: 0))
+            // Damage: flip, cut or extend, as a torn or edited value would be.
+            switch Int.random(in: 0..<4, using: &random) {
+            case 0: bytes[Int.random(in: 0..<bytes.count, using: &random)] ^= UInt8.random(in: 1...255, using: &random)
+            case 1: bytes.removeLast(Int.random(in: 0...min(3, bytes.count - 1), using: &random))
+            case 2: bytes.append(UInt8.random(in: 0...255, using: &random))
+            default: break
+            }
+            let decoded = (try? CBOR.decode(bytes)) != nil
+            let checked = bytes.withUnsafeBytes { (try? CBOR.validate($0)) != nil }
+            #expect(decoded == checked, "bytes \(bytes)")
+            if !decoded { rejected += 1 }
+        }
+        #expect(rejected > 500, "the damage must produce invalid items to compare")
+    }
+
+    @Test("the UTF-8 check agrees with the standard library on random and edge-case bytes")
+    func utf8CheckMatchesStandardLibrary() {
+        var random = SplitMix64(state: 14)
+        let edges: [[UInt8]] = [[0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE0, 0x9F, 0xBF], [0xF0, 0x8F, 0xBF, 0xBF],
+                                [0xEF, 0xBF, 0xBF], [0xF4, 0x8F, 0xBF, 0xBF], [0xE4, 0xB8], Array("王秀英".utf8), Array("plain ascii text".utf8)]
+        var samples = edges
+        for _ in 0..<20_000 {
+            let base = Array(Self.texts.randomElement(using: &random)!.utf8)
+            var bytes = base + (0..<Int.random(in: 0...6, using: &random)).map { _ in UInt8.random(in: 0x7F...0xF5, using: &random) }
+            if !bytes.isEmpty, Bool.random(using: &random) { bytes.swapAt(0, Int.random(in: 0..<bytes.count, using: &random)) }
+            samples.append(bytes)
+        }
+        for bytes in samples {
+            let expected = String(validating: bytes, as: UTF8.self) != nil
+            #expect(bytes.withUnsafeBytes { UTF8Check.isValid($0) } == expected, "bytes \(bytes)")
+        }
+    }
+}
