@@ -37,59 +37,85 @@ final class EldersProjection: Projection {
             try Rows.put(db["elders"], elderId, elder, position: p, txn)
         case "elder.tierPolicySet":
             try Rows.put(db["policies"], compositeKey(e.string("community")) + [0] + time + bigEndianKey(p), [
-                "bands": e.payload["bands"] ?? .array([]), "livingAloneRaise": .int(e.payload["livingAloneRaise"]?.intValue ?? 1),
+                "bands": e["bands"] ?? .array([]), "livingAloneRaise": .int(e["livingAloneRaise"]?.intValue ?? 1),
                 "at": .string(at.iso8601),
             ], position: p, txn)
         case "elder.planSet":
             try Rows.put(db["plans"], compositeKey(elderId) + [0] + time + bigEndianKey(p),
-                         ["services": e.payload["services"] ?? .array([]), "at": .string(at.iso8601)], position: p, txn)
+                         ["services": e["services"] ?? .array([]), "at": .string(at.iso8601)], position: p, txn)
             try Rows.put(db["elders"], elderId, try elderRow(db, txn, e), position: p, txn)
         case "station.registered":
-            try Rows.put(db["stations"], e.string("station"), e.payload.setting("deliveries", 0).setting("minutes", 0), position: p, txn)
+            try Rows.put(db["stations"], e.string("station"), updating: event.payload, [("deliveries", 0), ("minutes", 0)], position: p, txn)
             if e.string("kind") == "hub" {
                 try Rows.put(db["hubs"], e.string("community"), ["station": .string(e.string("station"))], position: p, txn)
             }
         case "service.delivered":
+            // Most of Hexi's events: every row is written straight as CBOR (CBORMapWriter, CBOR.updating),
+            // without building and freeing a tree of values for each.
             let delivery = e.string("delivery"), service = e.string("service"), minutes = e.int("minutes")
-            var entry: [(String, JSONValue)] = [("kind", "delivery"), ("delivery", .string(delivery)), ("service", .string(service)),
-                                                ("mode", .string(e.string("mode"))), ("provider", .string(e.string("provider"))),
-                                                ("minutes", .int(minutes)), ("at", .string(at.iso8601)), ("position", .int(Int64(p)))]
-            if let station = e.payload["station"] { entry.append(("station", station)) }
-            try Rows.put(db["history"], compositeKey(elderId) + [0] + time + bigEndianKey(p), .object(entry), position: p, txn)
-            try CompactHistory.put(db["history-compact"], compositeKey(elderId) + [0] + time + bigEndianKey(p), position: p, visit: false, concern: false,
-                                   minutes: minutes, id: delivery, service: service, mode: e.string("mode"), provider: e.string("provider"), txn)
-            try Rows.put(db["deliveries"], delivery, ["elder": .string(elderId), "at": .string(at.iso8601)], position: p, txn)
+            let mode = e.string("mode"), provider = e.string("provider"), atText = at.iso8601
+            let station = e["station"]
+            var entry = CBORMapWriter(count: station == nil ? 8 : 9, position: p)
+            entry.string("kind", "delivery")
+            entry.string("delivery", delivery)
+            entry.string("service", service)
+            entry.string("mode", mode)
+            entry.string("provider", provider)
+            entry.int("minutes", minutes)
+            entry.string("at", atText)
+            entry.int("position", Int64(p))
+            if let station { entry.value("station", station) }
+            let historyKey = compositeKey(elderId) + [0] + time + bigEndianKey(p)
+            try txn.put(db["history"], key: historyKey, value: entry.finish())
+            try CompactHistory.put(db["history-compact"], historyKey, position: p, visit: false, concern: false,
+                                   minutes: minutes, id: delivery, service: service, mode: mode, provider: provider, txn)
+            var deliveryRow = CBORMapWriter(count: 2, position: p, capacity: 64)
+            deliveryRow.string("elder", elderId)
+            deliveryRow.string("at", atText)
+            try txn.put(db["deliveries"], key: Array(delivery.utf8), value: deliveryRow.finish())
             let week = ISOWeek(containing: at)
             let weekKey = compositeKey(elderId) + [0] + bigEndianKey(UInt64(bitPattern: Int64(week.mondayDay))) + [0] + Array(service.utf8)
             let counted = try Rows.get(db["adherence"], weekKey, txn)
-            try Rows.put(db["adherence"], weekKey, ["delivered": .int((counted?.int("delivered") ?? 0) + 1),
-                                                    "minutes": .int((counted?.int("minutes") ?? 0) + minutes)], position: p, txn)
-            if let station = e.payload["station"]?.stringValue {
+            var adherence = CBORMapWriter(count: 2, position: p, capacity: 32)
+            adherence.int("delivered", (counted?.int("delivered") ?? 0) + 1)
+            adherence.int("minutes", (counted?.int("minutes") ?? 0) + minutes)
+            try txn.put(db["adherence"], key: weekKey, value: adherence.finish())
+            if let station = station?.stringValue {
                 guard let row = try Rows.get(db["stations"], station, txn) else { throw missing(e, "station") }
-                try Rows.put(db["stations"], station, row.value.setting("deliveries", .int(row.int("deliveries") + 1))
-                    .setting("minutes", .int(row.int("minutes") + minutes)), position: p, txn)
+                try Rows.put(db["stations"], station, updating: row.encoded, [
+                    ("deliveries", .int(row.int("deliveries") + 1)), ("minutes", .int(row.int("minutes") + minutes)),
+                ], position: p, txn)
             }
-            if e.string("mode") == "mutual" {
-                let provider = e.string("provider")
+            if mode == "mutual" {
                 let row = try Rows.get(db["mutual"], provider, txn)
-                try Rows.put(db["mutual"], provider, ["provider": .string(provider), "minutes": .int((row?.int("minutes") ?? 0) + minutes),
-                                                      "deliveries": .int((row?.int("deliveries") ?? 0) + 1)], position: p, txn)
+                var mutual = CBORMapWriter(count: 3, position: p, capacity: 64)
+                mutual.string("provider", provider)
+                mutual.int("minutes", (row?.int("minutes") ?? 0) + minutes)
+                mutual.int("deliveries", (row?.int("deliveries") ?? 0) + 1)
+                try txn.put(db["mutual"], key: Array(provider.utf8), value: mutual.finish())
             }
             try closeConcern(db, txn, elder: elderId, atMs: atMs)
         case "visit.logged":
-            let visit = e.string("visit"), concern = e.payload["concern"] == .bool(true)
-            let entry: JSONValue = ["kind": "visit", "visit": .string(visit), "visitor": .string(e.string("visitor")), "team": .string(e.string("team")),
-                                    "observations": .string(e.string("observations")), "concern": .bool(concern), "at": .string(at.iso8601),
-                                    "position": .int(Int64(p))]
-            try Rows.put(db["history"], compositeKey(elderId) + [0] + time + bigEndianKey(p), entry, position: p, txn)
-            try CompactHistory.put(db["history-compact"], compositeKey(elderId) + [0] + time + bigEndianKey(p), position: p, visit: true, concern: concern,
+            let visit = e.string("visit"), concern = e["concern"] == .bool(true), atText = at.iso8601
+            var entry = CBORMapWriter(count: 8, position: p)
+            entry.string("kind", "visit")
+            entry.string("visit", visit)
+            entry.string("visitor", e.string("visitor"))
+            entry.string("team", e.string("team"))
+            entry.string("observations", e.string("observations"))
+            entry.value("concern", .bool(concern))
+            entry.string("at", atText)
+            entry.int("position", Int64(p))
+            let historyKey = compositeKey(elderId) + [0] + time + bigEndianKey(p)
+            try txn.put(db["history"], key: historyKey, value: entry.finish())
+            try CompactHistory.put(db["history-compact"], historyKey, position: p, visit: true, concern: concern,
                                    minutes: 0, id: visit, service: "", mode: "", provider: e.string("visitor"), txn)
-            try Rows.put(db["visits"], visit, e.payload.setting("at", .string(at.iso8601)), position: p, txn)
+            try Rows.put(db["visits"], visit, updating: event.payload, [("at", .string(atText))], position: p, txn)
             if concern {
                 // A later visit with a concern keeps the follow-up open, now on this visit.
                 let open = try Rows.get(db["concerns"], elderId, txn)
                 if (open?.int("atMs") ?? .min) <= atMs {
-                    try Rows.put(db["concerns"], elderId, ["elder": .string(elderId), "visit": .string(visit), "at": .string(at.iso8601),
+                    try Rows.put(db["concerns"], elderId, ["elder": .string(elderId), "visit": .string(visit), "at": .string(atText),
                                                            "atMs": .int(atMs), "observations": .string(e.string("observations")),
                                                            "community": .string(e.string("community"))], position: p, txn)
                 }
@@ -98,9 +124,9 @@ final class EldersProjection: Projection {
             }
         case "dispute.reported":
             // The visit that noticed the dispute links to it, as the dispute links to the visit.
-            guard let visit = e.payload["visit"]?.stringValue else { return }
+            guard let visit = e["visit"]?.stringValue else { return }
             guard let row = try Rows.get(db["visits"], visit, txn) else { throw missing(e, "visit") }
-            try Rows.put(db["visits"], visit, row.value.setting("dispute", .string(e.string("dispute"))), position: p, txn)
+            try Rows.put(db["visits"], visit, updating: row.encoded, [("dispute", .string(e.string("dispute")))], position: p, txn)
         default:
             break
         }

@@ -200,7 +200,7 @@ public enum CBOR {
             guard argument <= UInt64(Int64.max) else { throw DecodeError(offset: offset, reason: "integer beyond Int64") }
         case 3:
             guard argument <= UInt64(bytes.count - offset) else { throw DecodeError(offset: offset, reason: "text longer than the input") }
-            guard !checkingText || UTF8Check.isValid(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + Int(argument))])) else {
+            guard !checkingText || UTF8Validation.isValid(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + Int(argument))])) else {
                 throw DecodeError(offset: offset, reason: "invalid UTF-8 in text")
             }
             offset += Int(argument)
@@ -261,47 +261,11 @@ public enum CBOR {
     static func text(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int, _ count: UInt64, repairing: Bool = false) throws(DecodeError) -> String {
         guard count <= UInt64(bytes.count - offset) else { throw DecodeError(offset: offset, reason: "text longer than the input") }
         let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + Int(count))])
-        guard repairing || UTF8Check.isValid(slice) else { throw DecodeError(offset: offset, reason: "invalid UTF-8 in text") }
+        guard repairing || UTF8Validation.isValid(slice) else { throw DecodeError(offset: offset, reason: "invalid UTF-8 in text") }
         offset += Int(count)
         return String(decoding: slice, as: UTF8.self)
     }
 }
-
-/// UTF-8 validity without allocating: well-formed sequences only (no overlongs, no surrogates, nothing
-/// above U+10FFFF), as `String(validating:)` accepts them.
-enum UTF8Check {
-    static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        var index = 0
-        let count = bytes.count
-        while index < count {
-            // Eight ASCII bytes at a time.
-            if index + 8 <= count, bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
-                index += 8
-                continue
-            }
-            let lead = bytes[index]
-            if lead < 0x80 { index += 1; continue }
-            let length: Int, low: UInt8, high: UInt8
-            switch lead {
-            case 0xC2...0xDF: length = 2; low = 0x80; high = 0xBF
-            case 0xE0: length = 3; low = 0xA0; high = 0xBF
-            case 0xE1...0xEC, 0xEE...0xEF: length = 3; low = 0x80; high = 0xBF
-            case 0xED: length = 3; low = 0x80; high = 0x9F
-            case 0xF0: length = 4; low = 0x90; high = 0xBF
-            case 0xF1...0xF3: length = 4; low = 0x80; high = 0xBF
-            case 0xF4: length = 4; low = 0x80; high = 0x8F
-            default: return false
-            }
-            guard index + length <= count else { return false }
-            let second = bytes[index + 1]
-            guard second >= low && second <= high else { return false }
-            for next in (index + 2)..<(index + length) where bytes[next] & 0xC0 != 0x80 { return false }
-            index += length
-        }
-        return true
-    }
-}
-
 
 /// Writes a CBOR map straight into bytes, for the rows projections write most: no tree of values is
 /// built and freed for each. The bytes equal `CBOR.encode(.object(pairs))` of the same pairs in the same

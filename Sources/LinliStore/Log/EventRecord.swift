@@ -291,8 +291,7 @@ extension Hash {
 /// Whether bytes are valid UTF-8; ASCII, the common case for ids and types, is checked without decoding.
 @inline(__always)
 func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
-    if bytes.allSatisfy({ $0 < 0x80 }) { return true }
-    return String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self) != nil
+    UTF8Validation.isValid(bytes)
 }
 
 extension RecordedEvent {

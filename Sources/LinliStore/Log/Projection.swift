@@ -25,18 +25,25 @@ public struct ProjectionDatabases: Sendable {
     public let projection: String
     /// The generation: 1 at creation, one more at each rebuild.
     public let generation: UInt32
-    let byName: [String: Database]
+    /// The databases, sorted by name. A projection declares a handful, so finding one by comparing names
+    /// (short strings compare in a word or two) costs less than hashing the name for a dictionary: this
+    /// look-up runs several times for every event applied.
+    private let sorted: [(name: String, database: Database)]
+
+    init(projection: String, generation: UInt32, byName: [String: Database]) {
+        self.projection = projection
+        self.generation = generation
+        self.sorted = byName.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
 
     /// The database declared under `name`. Asking for an undeclared name is a programming error.
     public subscript(_ name: String) -> Database {
-        guard let database = byName[name] else { preconditionFailure("projection \(projection) declared no database \(name)") }
-        return database
+        for entry in sorted where entry.name == name { return entry.database }
+        preconditionFailure("projection \(projection) declared no database \(name)")
     }
 
     /// Every database with its declared name, sorted by name.
-    public var all: [(name: String, database: Database)] {
-        byName.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-    }
+    public var all: [(name: String, database: Database)] { sorted }
 
     /// The LMDB name of a projection's database in a generation: `p/NAME/DATABASE@GENERATION`.
     public static func lmdbName(projection: String, database: String, generation: UInt32) -> String {

@@ -104,7 +104,7 @@ struct CBORTests {
         }
         for bytes in samples {
             let expected = String(validating: bytes, as: UTF8.self) != nil
-            #expect(bytes.withUnsafeBytes { UTF8Check.isValid($0) } == expected, "bytes \(bytes)")
+            #expect(bytes.withUnsafeBytes { UTF8Validation.isValid($0) } == expected, "bytes \(bytes)")
         }
     }
 }
