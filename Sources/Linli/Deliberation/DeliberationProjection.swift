@@ -8,6 +8,7 @@ final class DeliberationProjection: Projection {
     let version: UInt32 = 1
     let databaseNames = ["issues", "assessments", "comments", "meetings", "attendance", "votes", "opinions", "timeline", "counts"]
 
+    var eventTypes: Set<String>? { Self.types }
     static let types: Set<String> = [
         "issue.proposed", "issue.commented", "issue.assessed", "issue.admitted", "issue.declined", "issue.merged",
         "meeting.scheduled", "meeting.attended", "meeting.opinionGiven", "vote.cast", "meeting.closed",

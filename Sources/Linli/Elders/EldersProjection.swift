@@ -10,6 +10,7 @@ final class EldersProjection: Projection {
     let databaseNames = ["elders", "surveys", "policies", "plans", "stations", "hubs", "history", "history-compact", "deliveries", "visits",
                          "adherence", "concerns", "mutual"]
 
+    var eventTypes: Set<String>? { Self.types }
     static let types: Set<String> = ["elder.surveyed", "elder.tierPolicySet", "elder.tierAssigned", "elder.planSet", "station.registered",
                                      "service.delivered", "visit.logged", "dispute.reported"]
 

@@ -27,6 +27,7 @@ final class LedgerProjection: Projection {
     let version: UInt32 = 1
     let databaseNames = ["accounts", "postings", "rates", "hours", "items", "redemptions", "wishes", "funds", "fund-movements", "totals"]
 
+    var eventTypes: Set<String>? { Self.types }
     static let types: Set<String> = ["points.rateSet", "hours.logged", "hours.verified", "hours.rejected", "points.transferred",
                                      "points.adjusted", "gift.stocked", "gift.redeemed", "redemption.reversed", "wish.posted",
                                      "wish.claimed", "wish.fulfilled", "wish.cancelled", "fund.received", "fund.disbursed"]

@@ -7,6 +7,7 @@ final class MediationProjection: Projection {
     let version: UInt32 = 1
     let databaseNames = ["disputes", "sessions", "timeline", "counts"]
 
+    var eventTypes: Set<String>? { Self.types }
     static let types: Set<String> = ["dispute.reported", "dispute.assigned", "dispute.sessionHeld", "dispute.resolved",
                                      "dispute.escalated", "dispute.withdrawn", "dispute.followedUp"]
 

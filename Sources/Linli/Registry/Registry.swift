@@ -166,6 +166,7 @@ final class RegistryProjection: Projection {
         }
     }
 
+    var eventTypes: Set<String>? { Self.types }
     static let types: Set<String> = ["store.initialized", "community.registered", "resident.registered", "resident.tagged", "resident.untagged",
                                      "organization.registered", "team.formed", "team.joined", "team.left", "unit.registered",
                                      "role.granted", "role.revoked"]

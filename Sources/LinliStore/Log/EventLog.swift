@@ -351,10 +351,14 @@ final class WriteSession {
     var touchedStreams: Set<String> = []
     var appended: [RecordedEvent] = []
     var recordBuffer = ByteWriter(capacity: 512)
+    /// Which projections each appended event goes to: the same rule as a replay's, so that the live
+    /// projections and a rebuild see the same events.
+    let filter: EventTypeFilter
 
     init(head: LogHead, slots: [ProjectionSlot]) {
         self.head = head
         self.slots = slots
+        self.filter = EventTypeFilter(slots)
     }
 }
 
@@ -458,8 +462,11 @@ public struct LogWriter: ~Copyable {
         command.requestDigest.withUnsafeBytes { value.write($0) }
         try transaction.put(log.commands, key: Array(command.commandId.utf8), value: value.bytes, flags: .noOverwrite)
         for recorded in session.appended[(session.appended.count - command.events.count)...] {
-            for slot in session.slots {
-                try slot.projection.apply(recorded, in: transaction, databases: slot.databases)
+            var type = recorded.type
+            try type.withUTF8 { type in
+                for (index, slot) in session.slots.enumerated() where session.filter.wants(index, UnsafeRawBufferPointer(type)) {
+                    try slot.projection.apply(recorded, in: transaction, databases: slot.databases)
+                }
             }
         }
         return AppendResult(firstPosition: first, lastPosition: session.head.position, duplicate: false)

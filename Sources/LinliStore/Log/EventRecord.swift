@@ -229,6 +229,19 @@ enum RecordCodec {
         }
     }
 
+    /// The event type's bytes in a stored record, read in place, or nil when the record is too short to
+    /// hold them (docs/FORMAT.md: the stream id's length at byte 77, then the stream id, then the type's).
+    static func type(of record: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        let streamAt = 77
+        guard record.count >= streamAt + 2 + LogLimits.hashBytes else { return nil }
+        let streamCount = Int(record[streamAt]) << 8 | Int(record[streamAt + 1])
+        let typeAt = streamAt + 2 + streamCount
+        guard record.count >= typeAt + 2 + LogLimits.hashBytes else { return nil }
+        let typeCount = Int(record[typeAt]) << 8 | Int(record[typeAt + 1])
+        guard record.count >= typeAt + 2 + typeCount + LogLimits.hashBytes else { return nil }
+        return UnsafeRawBufferPointer(rebasing: record[(typeAt + 2)..<(typeAt + 2 + typeCount)])
+    }
+
     /// Decodes a stored record. `expectedPosition` is the key it was stored under; a mismatch, a short or
     /// malformed record is a ``RecordError`` naming it, never a crash.
     static func decode(_ record: UnsafeRawBufferPointer, expectedPosition: UInt64) throws(RecordError) -> RecordedEvent {

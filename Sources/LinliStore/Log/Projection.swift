@@ -1,3 +1,4 @@
+import Foundation
 /// A view of the log kept in LMDB databases of its own, updated in the same write transaction as the
 /// events it applies, so that it can never drift from the log.
 ///
@@ -17,6 +18,37 @@ public protocol Projection: AnyObject, Sendable {
     var databaseNames: [String] { get }
     /// Applies one event. Called inside the write transaction that appended it (or that replays it).
     func apply(_ event: RecordedEvent, in transaction: borrowing WriteTransaction, databases: ProjectionDatabases) throws
+    /// The event types `apply` acts on, or nil (the default) for every type. Only events of these types
+    /// reach `apply`, when appended and when replayed alike; a replay does not even decode an event that
+    /// none of the projections it rebuilds wants (most of a store's events concern one domain, and an audit
+    /// replays each projection on its own).
+    var eventTypes: Set<String>? { get }
+}
+
+extension Projection {
+    /// Every type.
+    public var eventTypes: Set<String>? { nil }
+}
+
+/// A replay's view of which projections want an event, from the type bytes of its record, without
+/// decoding the record.
+struct EventTypeFilter {
+    /// For each projection, its types' UTF-8 bytes, or nil for every type.
+    private let wanted: [[[UInt8]]?]
+
+    init(_ slots: [ProjectionSlot]) {
+        wanted = slots.map { slot in slot.projection.eventTypes.map { types in types.map { Array($0.utf8) } } }
+    }
+
+    /// Whether projection `index` wants an event of `type` (nil: the type could not be read, so the
+    /// record is decoded and its error reported).
+    func wants(_ index: Int, _ type: UnsafeRawBufferPointer?) -> Bool {
+        guard let types = wanted[index], let type else { return true }
+        for candidate in types where candidate.count == type.count {
+            if candidate.withUnsafeBytes({ memcmp($0.baseAddress!, type.baseAddress!, type.count) }) == 0 { return true }
+        }
+        return false
+    }
 }
 
 /// The LMDB databases of one projection, by the names it declared, in the generation now in use.

@@ -125,11 +125,17 @@ extension EventLog {
         // shared, so an open transaction reads them back from the page cache as needed).
         var budget = MappedPagesBudget(releasingFirst: environment, targetEnvironment)
         var expected = from
+        let filter = EventTypeFilter(slots)
         try source.walk(events, from: bigEndianKey(from)) { key, record in
             guard let position = bigEndianValue(key), position <= to else { return false }
             guard position == expected else { throw LogError.corrupt(position: expected, reason: "missing; the next stored position is \(position)") }
-            let event = try RecordCodec.decode(record, expectedPosition: position)
-            for slot in slots { try slot.projection.apply(event, in: target, databases: slot.databases) }
+            // Decoded only when a projection wants its type (the chain pass, not a replay, checks every record).
+            let type = RecordCodec.type(of: record)
+            var event: RecordedEvent?
+            for (index, slot) in slots.enumerated() where filter.wants(index, type) {
+                if event == nil { event = try RecordCodec.decode(record, expectedPosition: position) }
+                try slot.projection.apply(event!, in: target, databases: slot.databases)
+            }
             expected += 1
             budget.step(environment, targetEnvironment)
             return true
