@@ -139,7 +139,7 @@ public final class Engine: @unchecked Sendable {
     @discardableResult
     public func execute(_ command: Command) throws -> CommandOutcome {
         precondition(scratch == nil, "a time-travel view takes no commands")
-        let report = try run([.success(command)], mode: .atomic)
+        let report = try run(ParsedLines(parsed: [.success(command)]), mode: .atomic)
         if let rejection = report.outcomes[0].rejection { throw rejection }
         return report.outcomes[0]
     }
@@ -184,33 +184,14 @@ public final class Engine: @unchecked Sendable {
         return total
     }
 
-    /// Lines parsed on one thread before parsing is shared among the processor's cores.
-    static let parallelParseLinesMin = 256
+    /// Batches at least this long are parsed on a thread of their own while they are applied.
+    static let pipelinedParseLinesMin = 64
 
-    /// Parses lines into commands, in order. Parsing and validating a line reads no state, so a large
-    /// batch is parsed on every core at once while the write transaction has not begun (it was a fifth of
-    /// a ledger command's time); what is decided and appended, and in which order, does not change.
-    static func parse(_ lines: ArraySlice<[UInt8]>) -> [Result<Command, Rejection>?] {
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        guard lines.count >= parallelParseLinesMin, cores > 1 else { return lines.map(parse) }
-        let parts = min(cores, lines.count / (parallelParseLinesMin / 2))
-        let size = (lines.count + parts - 1) / parts
-        let results = ParsedParts(parts)
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
-            let start = lines.startIndex + part * size
-            let end = min(lines.endIndex, start + size)
-            results.store(part, start < end ? lines[start..<end].map(parse) : [])
-        }
-        return results.joined()
-    }
-
-    /// The parts of a parallel parse, each written by one thread.
-    private final class ParsedParts: @unchecked Sendable {
-        private var parts: [[Result<Command, Rejection>?]]
-        private let lock = NSLock()
-        init(_ count: Int) { parts = Array(repeating: [], count: count) }
-        func store(_ part: Int, _ parsed: [Result<Command, Rejection>?]) { lock.withLock { parts[part] = parsed } }
-        func joined() -> [Result<Command, Rejection>?] { lock.withLock { Array(parts.joined()) } }
+    /// Parses lines into commands. Parsing and validating a line reads no state, so a batch is parsed on
+    /// another core while the write transaction decides and appends the lines already parsed (parsing was
+    /// a fifth of a ledger command's time); what is decided and appended, and in which order, does not change.
+    static func parse(_ lines: ArraySlice<[UInt8]>) -> ParsedLines {
+        ParsedLines(lines, pipelined: lines.count >= pipelinedParseLinesMin && ProcessInfo.processInfo.activeProcessorCount > 1)
     }
 
     /// Parses one NDJSON line into a command, or the rejection that says why not; nil for an empty line.
@@ -230,7 +211,7 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    private func run(_ parsed: [Result<Command, Rejection>?], mode: BatchMode) throws -> BatchReport {
+    private func run(_ parsed: ParsedLines, mode: BatchMode) throws -> BatchReport {
         var report = BatchReport(outcomes: [], eventsAppended: 0, head: .empty, committed: false)
         do {
             report = try log.write { writer -> BatchReport in
@@ -238,8 +219,8 @@ public final class Engine: @unchecked Sendable {
                 let tables = Tables { writer.databases(of: $0) }
                 var outcomes: [CommandOutcome] = []
                 outcomes.reserveCapacity(parsed.count)
-                for item in parsed {
-                    guard let item else { outcomes.append(.skipped); continue }
+                for index in 0..<parsed.count {
+                    guard let item = parsed[index] else { outcomes.append(.skipped); continue }
                     switch item {
                     case .failure(let rejection): outcomes.append(.rejected(rejection))
                     case .success(let command): outcomes.append(try execute(command, writer, tables))
@@ -327,5 +308,76 @@ public final class Engine: @unchecked Sendable {
     /// For a time-travel view: the last position replayed, and the events left out.
     public var historicalScope: (position: UInt64, replayed: UInt64, skipped: [UInt64])? {
         scratch.map { ($0.position, $0.replayed, $0.skipped) }
+    }
+}
+
+/// A batch's lines parsed into commands, in order. Pipelined, a thread of its own parses them a block at
+/// a time while the reader (the write transaction) takes each as soon as it is ready; reading a line that
+/// is not parsed yet waits for it. Lines read once can be read again (a write that grows the map re-runs).
+final class ParsedLines: @unchecked Sendable {
+    /// How many lines.
+    let count: Int
+    /// One slot per line, written once by the parser before `parsed` passes it; a buffer, not an array,
+    /// so that the parser writing one slot and the reader reading another never access one value at once.
+    private let items: UnsafeMutableBufferPointer<Result<Command, Rejection>??>
+    /// Lines parsed so far, under `condition`.
+    private var parsed = 0
+    /// What the reader last saw of `parsed`: below it, the slots are written and no lock is needed.
+    private var seen = 0
+    private let condition = NSCondition()
+    /// Lines parsed between two hand-overs to the reader.
+    static let blockLines = 16
+
+    /// Lines parsed already.
+    init(parsed: [Result<Command, Rejection>?]) {
+        count = parsed.count
+        items = .allocate(capacity: count)
+        _ = items.initialize(from: parsed.map { .some($0) })
+        self.parsed = count
+        seen = count
+    }
+
+    /// Parses `lines`, on a thread of its own when `pipelined`, else at once.
+    init(_ lines: ArraySlice<[UInt8]>, pipelined: Bool) {
+        count = lines.count
+        items = .allocate(capacity: count)
+        guard pipelined else {
+            _ = items.initialize(from: lines.map { .some(Engine.parse($0)) })
+            parsed = count
+            seen = count
+            return
+        }
+        items.initialize(repeating: nil)
+        let lines = Array(lines)
+        Thread.detachNewThread { [self] in
+            var start = 0
+            while start < lines.count {
+                let end = min(lines.count, start + Self.blockLines)
+                for index in start..<end { items[index] = .some(Engine.parse(lines[index])) }
+                condition.lock()
+                parsed = end
+                condition.broadcast()
+                condition.unlock()
+                start = end
+            }
+        }
+    }
+
+    deinit {
+        items.deinitialize()
+        items.deallocate()
+    }
+
+    /// Line `index` parsed (nil for an empty line), waiting for it if need be.
+    subscript(_ index: Int) -> Result<Command, Rejection>? {
+        precondition(index < count, "line \(index) of \(count)")
+        if index >= seen {
+            condition.lock()
+            while parsed <= index { condition.wait() }
+            seen = parsed
+            condition.unlock()
+        }
+        guard let item = items[index] else { preconditionFailure("line \(index) read before it was parsed") }
+        return item
     }
 }

@@ -39,4 +39,34 @@ struct ContinueModeTests {
         let atomic = try w.engine.apply(lines: lines.map { Array(String(decoding: $0, as: UTF8.self).replacingOccurrences(of: "\"l-", with: "\"m-").replacingOccurrences(of: "\"setup-", with: "\"again-").utf8) })
         #expect(!atomic.committed && atomic.eventsAppended == 0 && atomic.rejections.map(\.line) == expectedRejected)
     }
+
+    @Test("a batch parsed on another thread while it is applied gives, line for line, what applying each line alone gives")
+    func pipelinedParse() throws {
+        // Two stores with the same set-up; one takes the lines as one batch (parsed while applied), the
+        // other one line at a time (parsed inline).
+        let batched = try World(), single = try World()
+        try batched.setUpCommunity()
+        try single.setUpCommunity()
+        var random = SplitMix64(state: 31)
+        var lines: [String] = []
+        for n in 1...700 {
+            switch random.next() % 10 {
+            case 0: lines.append("")
+            case 1: lines.append("{\"command\":\"hours.log\",\"id\":")
+            case 2: lines.append(batched.line("hours.log", actor: "gw-1", id: "p-\(n)", [("log", .string("l-\(n)")), ("volunteer", "r-1"), ("minutes", 30), ("colour", "red")]))
+            case 3: lines.append(batched.line("hours.verify", actor: "sw-1", id: "p-\(n)", [("log", .string("l-\(n - 1)"))]))
+            default:
+                lines.append(batched.line("hours.log", actor: "gw-1", id: "p-\(n)", [("log", .string("l-\(n)")), ("volunteer", "r-1"), ("minutes", .int(Int64(n % 600 + 1))),
+                                                                                  ("activity", "巡逻"), ("category", "patrol")]))
+            }
+        }
+        #expect(lines.count >= Engine.pipelinedParseLinesMin)
+        let report = try batched.engine.apply(lines: lines.map { Array($0.utf8) }, mode: .continueOnRejection)
+        var expected: [CommandOutcome] = []
+        for line in lines { expected += try single.engine.apply(lines: [Array(line.utf8)], mode: .continueOnRejection).outcomes }
+        #expect(report.outcomes == expected)
+        #expect(report.rejected > 100 && report.applied > 300, "the mix must hold both")
+        #expect(try batched.engine.log.head.position == (try single.engine.log.head.position))
+        #expect(try batched.engine.balance(of: "resident:r-1") == (try single.engine.balance(of: "resident:r-1")))
+    }
 }
