@@ -131,7 +131,7 @@ enum DeliberationDomain {
             let issue = try loadIssue(d, txn)
             try d.authorize([.convener], txn)
             try require(d, issue, in: ["submitted", "implementing"])
-            let last = issue.value["outcome"]?["percent"]?.intValue ?? 0
+            let last = issue["outcome"]?["percent"]?.intValue ?? 0
             guard d.command.int("percent") >= last else {
                 throw Rejection.invalid("percent", "\(d.command.int("percent")) is below the last progress, \(last)%; progress never decreases")
             }
@@ -217,7 +217,7 @@ enum DeliberationDomain {
         case "resident", "owner", "child", "elderAdvisor":
             _ = try d.resident("participant", txn)
             if role == "owner" {
-                let scope = issue.value["scope"] ?? .null
+                let scope = issue["scope"] ?? .null
                 let owns = try ownedUnitsInScope(d.tables, owner: participant, community: issue.string("community"), scope: scope, txn)
                 guard !owns.isEmpty else {
                     throw Rejection(.notEligible, field: "participant", "participant: \(participant) owns no unit in the issue's scope (\(scopeText(scope)))")
@@ -277,7 +277,7 @@ enum DeliberationDomain {
                                     _ txn: borrowing some TransactionReading & ~Copyable) throws -> Tally {
         guard rule.isDoubleMajority else { return Tally(rule: rule, ballots: ballots) }
         var areaByOwner: [String: Int64] = [:]
-        let community = issue.string("community"), scope = issue.value["scope"] ?? .null
+        let community = issue.string("community"), scope = issue["scope"] ?? .null
         try Rows.scan(tables.registry["units-by-community"], prefix: compositeKey(community) + [0], txn) { _, unit in
             if unitInScope(unit, community: community, scope: scope) { areaByOwner[unit.string("owner"), default: 0] += unit.int("areaSqm") }
             return true

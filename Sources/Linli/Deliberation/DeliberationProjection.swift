@@ -71,7 +71,7 @@ final class DeliberationProjection: Projection {
         case "issue.merged":
             let into = e.string("into")
             guard let survivor = try Rows.get(db["issues"], into, txn) else { throw missing(e, "issue merged into") }
-            let mergedFrom = (survivor.value["mergedFrom"]?.stringsValue ?? []) + [issueId]
+            let mergedFrom = (survivor["mergedFrom"]?.stringsValue ?? []) + [issueId]
             try Rows.put(db["issues"], into, survivor.value.setting("mergedFrom", .array(mergedFrom.map { .string($0) })), position: p, txn)
             try Rows.put(db["timeline"], compositeKey(into) + [0] + bigEndianKey(p), timelineEntry(e), position: p, txn)
             issue = issue.setting("mergedInto", .string(into))

@@ -36,16 +36,21 @@ public struct IssueSummary: Sendable, Equatable {
     }
 
     init(_ row: Row) {
-        issue = row.string("issue")
-        community = row.string("community")
-        state = row.string("state")
-        title = row.string("title")
-        assessments = row.int("assessments")
-        scoreSum = row.int("importanceSum") + row.int("urgencySum") + row.int("feasibilitySum")
-        support = row.value["stances"]?["support"]?.intValue ?? 0
-        oppose = row.value["stances"]?["oppose"]?.intValue ?? 0
-        neutral = row.value["stances"]?["neutral"]?.intValue ?? 0
-        stateSinceMs = row.int("stateSinceMs")
+        // A dozen fields of a row that holds the issue's texts: one decode, not a walk for each field.
+        let value = row.value
+        func int(_ key: String) -> Int64 { value[key]?.intValue ?? 0 }
+        func string(_ key: String) -> String { value[key]?.stringValue ?? "" }
+        issue = string("issue")
+        community = string("community")
+        state = string("state")
+        title = string("title")
+        assessments = int("assessments")
+        scoreSum = int("importanceSum") + int("urgencySum") + int("feasibilitySum")
+        let stances = value["stances"]
+        support = stances?["support"]?.intValue ?? 0
+        oppose = stances?["oppose"]?.intValue ?? 0
+        neutral = stances?["neutral"]?.intValue ?? 0
+        stateSinceMs = int("stateSinceMs")
         position = row.position
     }
 }
@@ -88,12 +93,12 @@ extension Engine {
                 meetings.append([
                     "meeting": .string(meetingId), "format": .string(meeting.string("format")), "rule": .string(meeting.string("rule")),
                     "state": .string(meeting.string("state")), "startsAt": .string(meeting.string("startsAt")),
-                    "passed": meeting.value["passed"] ?? .null, "tally": meeting.value["tally"] ?? .null,
-                    "resolution": meeting.value["resolution"] ?? .null, "attendees": .array(try Rows.values(db["attendance"], under: meetingId, txn)),
+                    "passed": meeting["passed"] ?? .null, "tally": meeting["tally"] ?? .null,
+                    "resolution": meeting["resolution"] ?? .null, "attendees": .array(try Rows.values(db["attendance"], under: meetingId, txn)),
                     "opinions": .array(try Rows.values(db["opinions"], under: meetingId, txn)),
                 ])
             }
-            var steps = row.value["stepMs"] ?? .object([])
+            var steps = row["stepMs"] ?? .object([])
             let current = row.string("state")
             if !DeliberationDomain.closedStates.contains(current) {
                 steps = steps.setting(current, .int((steps[current]?.intValue ?? 0) + max(0, nowMs - summary.stateSinceMs)))
@@ -101,13 +106,13 @@ extension Engine {
             let stepDays = JSONValue.object(steps.pairs.map { ($0.0, JSONValue.rounded($0.1.intValue ?? 0, over: 86_400_000, scale: 1)) })
             return [
                 "issue": .string(id), "community": .string(summary.community), "state": .string(current),
-                "priority": summary.priority, "title": .string(summary.title), "description": row.value["description"] ?? .null,
-                "category": row.value["category"] ?? .null, "scope": row.value["scope"] ?? .null, "channel": row.value["channel"] ?? .null,
-                "proposer": row.value["proposer"] ?? .null, "dispute": row.value["dispute"] ?? .null, "mergedInto": row.value["mergedInto"] ?? .null,
-                "mergedFrom": row.value["mergedFrom"] ?? .array([]),
+                "priority": summary.priority, "title": .string(summary.title), "description": row["description"] ?? .null,
+                "category": row["category"] ?? .null, "scope": row["scope"] ?? .null, "channel": row["channel"] ?? .null,
+                "proposer": row["proposer"] ?? .null, "dispute": row["dispute"] ?? .null, "mergedInto": row["mergedInto"] ?? .null,
+                "mergedFrom": row["mergedFrom"] ?? .array([]),
                 "scores": .array(try Rows.values(db["assessments"], under: id, txn)),
                 "stances": ["support": .int(summary.support), "oppose": .int(summary.oppose), "neutral": .int(summary.neutral)],
-                "comments": .array(comments), "meetings": .array(meetings), "outcome": row.value["outcome"] ?? .null,
+                "comments": .array(comments), "meetings": .array(meetings), "outcome": row["outcome"] ?? .null,
                 "stepDays": stepDays, "timeline": .array(try Rows.values(db["timeline"], under: id, txn)), "position": .int(Int64(row.position)),
             ]
         }

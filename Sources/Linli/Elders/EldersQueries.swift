@@ -145,11 +145,11 @@ extension Engine {
             return [
                 "elder": .string(id), "name": .string(resident.string("name")), "community": .string(resident.string("community")),
                 "tier": tier.map { .int($0) } ?? .null, "tierReason": .string(reason),
-                "plan": plan?.value["services"] ?? .array([]), "planSince": plan?.value["at"] ?? .null,
+                "plan": plan?["services"] ?? .array([]), "planSince": plan?["at"] ?? .null,
                 "history": .array(try Rows.values(tables.elders["history"], under: id, txn)),
                 "adherence": ["week": .string(week.description), "services": .array(adherence.map(\.json))],
                 "openConcern": try Rows.get(tables.elders["concerns"], id, txn)?.value.removing("atMs") ?? .null,
-                "survey": row?.value["survey"]?.removing("atMs") ?? .null,
+                "survey": row?["survey"]?.removing("atMs") ?? .null,
                 "surveys": .int(Int64(try Rows.values(tables.elders["surveys"], under: id, txn).count)),
             ]
         }
@@ -209,7 +209,7 @@ enum EldersQueries {
     /// The tier and its reason: the later (by occurred time) of the latest survey under its policy and the
     /// latest override.
     static func tier(_ tables: Tables, _ row: Row?, _ txn: borrowing some TransactionReading & ~Copyable) throws -> (Int64?, String) {
-        let survey = row?.value["survey"], override = row?.value["override"]
+        let survey = row?["survey"], override = row?["override"]
         let surveyMs = survey?["atMs"]?.intValue, overrideMs = override?["atMs"]?.intValue
         if let override, let overrideMs, overrideMs >= (surveyMs ?? .min) {
             let tier = override["tier"]?.intValue ?? 0
@@ -223,7 +223,7 @@ enum EldersQueries {
         try txn.walk(tables.elders["policies"], from: prefix + LedgerProjection.sortableTime(surveyMs) + bigEndianKey(UInt64.max), reverse: true) { key, value in
             guard key.starts(with: prefix) else { return false }
             let stored = try Rows.decode(value, in: tables.elders["policies"])
-            policy = try TierPolicy(bands: stored.value["bands"] ?? .null, livingAloneRaise: stored.int("livingAloneRaise"))
+            policy = try TierPolicy(bands: stored["bands"] ?? .null, livingAloneRaise: stored.int("livingAloneRaise"))
             policyText = "the policy of \(stored.string("at")) (position \(stored.position))"
             return false
         }
@@ -257,7 +257,7 @@ enum EldersQueries {
         guard let plan = try plan(tables, elder: elder, beforeMs: current ? nowMs + 1 : week.endMs, txn) else { return [] }
         let daysPassed: Int64 = current ? Int64(now.dayNumber() - week.mondayDay + 1) : 7
         var out: [ServiceAdherence] = []
-        for item in plan.value["services"]?.arrayValue ?? [] {
+        for item in plan["services"]?.arrayValue ?? [] {
             let service = item["service"]?.stringValue ?? "", perWeek = item["perWeek"]?.intValue ?? 0
             let key = compositeKey(elder) + [0] + bigEndianKey(UInt64(bitPattern: Int64(week.mondayDay))) + [0] + Array(service.utf8)
             let delivered = try Rows.get(tables.elders["adherence"], key, txn)?.int("delivered") ?? 0

@@ -114,7 +114,18 @@ enum Rows {
     /// The values of every row keyed `id ‖ 0 ‖ …` (an entity's comments, votes, timeline…), in key order.
     static func values(_ database: Database, under id: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> [JSONValue] {
         var out: [JSONValue] = []
-        try scan(database, prefix: compositeKey(id) + [0], txn) { _, row in out.append(row.value); return true }
+        let prefix = compositeKey(id) + [0]
+        // Each value is decoded whole at once (the decoder checks what a Row's walk would).
+        try txn.walk(database, from: prefix) { key, bytes in
+            guard key.starts(with: prefix) else { return false }
+            guard let position = bigEndianValue(bytes) else { throw LogError.corrupt(position: 0, reason: "a row of \(database) is shorter than its position") }
+            do {
+                out.append(try CBOR.decode(UnsafeRawBufferPointer(rebasing: bytes[8...]), repairingText: true))
+            } catch {
+                throw LogError.corrupt(position: position, reason: "a row of \(database) does not decode: \(error)")
+            }
+            return true
+        }
         return out
     }
 

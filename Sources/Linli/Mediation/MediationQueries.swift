@@ -85,14 +85,14 @@ extension Engine {
              "count": .int(row.int("count"))]
         }
         let rows = try rows(of: \.mediation, "disputes")
-        let resolved = rows.filter { $0.value["resolvedAtMs"] != nil }
+        let resolved = rows.filter { $0["resolvedAtMs"] != nil }
         let firstSession = resolved.filter { $0.int("sessions") == 1 }.count
         func mean(_ values: [Int64], over unit: Int64) -> JSONValue {
             values.isEmpty ? .null : JSONValue.rounded(values.reduce(0, +), over: Int64(values.count) * unit, scale: 1)
         }
-        let assigned = rows.compactMap { row in row.value["assignedAtMs"]?.intValue.map { max(0, $0 - row.int("reportedAtMs")) } }
+        let assigned = rows.compactMap { row in row["assignedAtMs"]?.intValue.map { max(0, $0 - row.int("reportedAtMs")) } }
         let resolving = resolved.map { max(0, $0.int("resolvedAtMs") - $0.int("reportedAtMs")) }
-        let satisfaction = rows.compactMap { $0.value["satisfaction"]?.intValue }
+        let satisfaction = rows.compactMap { $0["satisfaction"]?.intValue }
         return [
             "byStateAndCategory": .array(counts), "resolved": .int(Int64(resolved.count)), "resolvedAtFirstSession": .int(Int64(firstSession)),
             "firstSessionShare": resolved.isEmpty ? .null : JSONValue.rounded(Int64(firstSession), over: Int64(resolved.count), scale: 3),
