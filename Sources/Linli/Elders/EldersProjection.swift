@@ -15,7 +15,7 @@ final class EldersProjection: Projection {
                                      "service.delivered", "visit.logged", "dispute.reported"]
 
     func apply(_ event: RecordedEvent, in txn: borrowing WriteTransaction, databases db: ProjectionDatabases) throws {
-        guard Self.types.contains(event.type) else { return }
+        assert(Self.types.contains(event.type), "the log hands a projection only the event types it names")
         let e = try DomainEvent(event)
         let p = e.position
         let at = event.occurredAt, atMs = at.epochMilliseconds

@@ -97,11 +97,7 @@ public enum CBOR {
 
     static func decodeItem(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int, depth: Int, repairing: Bool = false) throws(DecodeError) -> JSONValue {
         guard depth <= depthMax else { throw DecodeError(offset: offset, reason: "nested deeper than \(depthMax)") }
-        guard offset < bytes.count else { throw DecodeError(offset: offset, reason: "unexpected end") }
-        let initial = bytes[offset]
-        let major = initial >> 5
-        let info = initial & 0x1F
-        offset += 1
+        let (major, info, argument) = try readHead(bytes, &offset)
         if major == 7 {
             switch info {
             case 20: return .bool(false)
@@ -109,18 +105,6 @@ public enum CBOR {
             case 22: return .null
             default: throw DecodeError(offset: offset - 1, reason: "unsupported simple value \(info)")
             }
-        }
-        let argument: UInt64
-        switch info {
-        case 0..<24: argument = UInt64(info)
-        case 24, 25, 26, 27:
-            let count = 1 << Int(info - 24)
-            guard bytes.count - offset >= count else { throw DecodeError(offset: offset, reason: "short argument") }
-            var value: UInt64 = 0
-            for index in 0..<count { value = value << 8 | UInt64(bytes[offset + index]) }
-            offset += count
-            argument = value
-        default: throw DecodeError(offset: offset - 1, reason: "indefinite or reserved length")
         }
         switch major {
         case 0:

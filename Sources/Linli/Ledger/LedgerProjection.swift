@@ -33,7 +33,7 @@ final class LedgerProjection: Projection {
                                      "wish.claimed", "wish.fulfilled", "wish.cancelled", "fund.received", "fund.disbursed"]
 
     func apply(_ event: RecordedEvent, in txn: borrowing WriteTransaction, databases db: ProjectionDatabases) throws {
-        guard Self.types.contains(event.type) else { return }
+        assert(Self.types.contains(event.type), "the log hands a projection only the event types it names")
         let e = try DomainEvent(event)
         let p = e.position
         let community = e.string("community")

@@ -17,7 +17,7 @@ final class MediationProjection: Projection {
     ]
 
     func apply(_ event: RecordedEvent, in txn: borrowing WriteTransaction, databases db: ProjectionDatabases) throws {
-        guard Self.types.contains(event.type) else { return }
+        assert(Self.types.contains(event.type), "the log hands a projection only the event types it names")
         let e = try DomainEvent(event)
         let p = e.position, id = e.string("dispute")
         let atMs = event.occurredAt.epochMilliseconds

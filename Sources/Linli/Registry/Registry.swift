@@ -126,7 +126,7 @@ final class RegistryProjection: Projection {
     let databaseNames = ["communities", "residents", "organizations", "teams", "units", "units-by-owner", "units-by-community", "roles"]
 
     func apply(_ event: RecordedEvent, in txn: borrowing WriteTransaction, databases db: ProjectionDatabases) throws {
-        guard Self.types.contains(event.type) else { return }
+        assert(Self.types.contains(event.type), "the log hands a projection only the event types it names")
         let e = try DomainEvent(event)
         let p = e.position
         switch event.type {

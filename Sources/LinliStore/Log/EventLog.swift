@@ -462,12 +462,7 @@ public struct LogWriter: ~Copyable {
         command.requestDigest.withUnsafeBytes { value.write($0) }
         try transaction.put(log.commands, key: Array(command.commandId.utf8), value: value.bytes, flags: .noOverwrite)
         for recorded in session.appended[(session.appended.count - command.events.count)...] {
-            var type = recorded.type
-            try type.withUTF8 { type in
-                for (index, slot) in session.slots.enumerated() where session.filter.wants(index, UnsafeRawBufferPointer(type)) {
-                    try slot.projection.apply(recorded, in: transaction, databases: slot.databases)
-                }
-            }
+            try session.filter.apply(recorded, to: session.slots, in: transaction)
         }
         return AppendResult(firstPosition: first, lastPosition: session.head.position, duplicate: false)
     }

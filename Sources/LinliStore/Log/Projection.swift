@@ -40,6 +40,16 @@ struct EventTypeFilter {
         wanted = slots.map { slot in slot.projection.eventTypes.map { types in types.map { Array($0.utf8) } } }
     }
 
+    /// Applies `event` to each projection of `slots` (the slots this filter was made from) that wants it.
+    func apply(_ event: RecordedEvent, to slots: [ProjectionSlot], in transaction: borrowing WriteTransaction) throws {
+        var type = event.type
+        try type.withUTF8 { type in
+            for (index, slot) in slots.enumerated() where wants(index, UnsafeRawBufferPointer(type)) {
+                try slot.projection.apply(event, in: transaction, databases: slot.databases)
+            }
+        }
+    }
+
     /// Whether projection `index` wants an event of `type` (nil: the type could not be read, so the
     /// record is decoded and its error reported).
     func wants(_ index: Int, _ type: UnsafeRawBufferPointer?) -> Bool {

@@ -118,8 +118,9 @@ public final class ScratchProjections: @unchecked Sendable {
         func flush() throws {
             try scratch.write { txn in
                 var budget = MappedPagesBudget(releasingFirst: scratch)
+                let filter = EventTypeFilter(slots)
                 for event in chunk {
-                    for slot in slots { try slot.projection.apply(event, in: txn, databases: slot.databases) }
+                    try filter.apply(event, to: slots, in: txn)
                     budget.step(scratch)
                 }
             }
@@ -178,6 +179,7 @@ extension EventLog {
                                    progress: ((UInt64, UInt64) -> Void)? = nil) throws -> ScratchProjections {
         let (scratch, scratchSlots, byProjection, directory) = try ScratchProjections.prepare(currentSlots().map(\.projection),
                                                                                                expectedBytes: environment.dataFileBytes)
+        let filter = EventTypeFilter(scratchSlots)
         do {
             let limit = time?.epochMilliseconds
             var skipped: [UInt64] = []
@@ -199,7 +201,7 @@ extension EventLog {
                         try scratch.write { scratchTxn in
                             var budget = MappedPagesBudget(releasingFirst: environment, scratch)
                             for event in chunk {
-                                for slot in scratchSlots { try slot.projection.apply(event, in: scratchTxn, databases: slot.databases) }
+                                try filter.apply(event, to: scratchSlots, in: scratchTxn)
                                 budget.step(environment, scratch)
                             }
                         }
@@ -209,9 +211,7 @@ extension EventLog {
                         // Some kept event depends on a left-out one: one transaction per event finds which.
                         for event in chunk {
                             do {
-                                try scratch.write { scratchTxn in
-                                    for slot in scratchSlots { try slot.projection.apply(event, in: scratchTxn, databases: slot.databases) }
-                                }
+                                try scratch.write { scratchTxn in try filter.apply(event, to: scratchSlots, in: scratchTxn) }
                                 replayed += 1
                             } catch LogError.corrupt {
                                 skipped.append(event.position)
