@@ -187,6 +187,8 @@ public struct DomainEvent: Sendable {
     /// Checks a record's payload.
     public init(_ record: RecordedEvent) throws {
         self.record = record
+        // The error is carried out of the closure as a value: a typed `throws` closure here crashes the
+        // Swift 6.3 optimizer (SIL "PerfInliner").
         let failure = record.payload.withUnsafeBytes { bytes -> CBOR.DecodeError? in
             do { try CBOR.validate(bytes, checkingText: false); return nil } catch let error as CBOR.DecodeError { return error } catch { return CBOR.DecodeError(offset: 0, reason: "\(error)") }
         }

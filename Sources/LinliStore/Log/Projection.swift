@@ -30,8 +30,8 @@ extension Projection {
     public var eventTypes: Set<String>? { nil }
 }
 
-/// A replay's view of which projections want an event, from the type bytes of its record, without
-/// decoding the record.
+/// Which projections want an event, by its type's bytes: an append's and every replay's one rule (a replay
+/// reads the type from the record in place, and decodes the record only when some projection wants it).
 struct EventTypeFilter {
     /// For each projection, its types' UTF-8 bytes, or nil for every type.
     private let wanted: [[[UInt8]]?]
