@@ -214,7 +214,7 @@ enum RecordCodec {
             _ = try reader.readUInt16()
             for _ in 0..<4 {
                 let count = Int(try reader.readUInt16())
-                let valid = try reader.withBytes(count) { isValidUTF8($0) }
+                let valid = try reader.withBytes(count) { UTF8Validation.isValid($0) }
                 guard valid else { throw RecordError(position: expectedPosition, reason: "cannot decode: invalid UTF-8 in a name") }
             }
             let payloadCount = Int(try reader.readUInt32())
@@ -299,12 +299,6 @@ extension Hash {
     public static func sha256(_ text: String) -> Hash {
         Array(text.utf8).withUnsafeBytes { sha256($0) }
     }
-}
-
-/// Whether bytes are valid UTF-8; ASCII, the common case for ids and types, is checked without decoding.
-@inline(__always)
-func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
-    UTF8Validation.isValid(bytes)
 }
 
 extension RecordedEvent {
