@@ -36,7 +36,7 @@ struct LinliFixtures: ParsableCommand {
         var buffers: [String: [UInt8]] = [:]
         for pilot in PilotFixtures.pilots {
             let path = "\(out)/\(pilot).ndjson"
-            FileManager.default.createFile(atPath: path, contents: nil)
+            guard FileManager.default.createFile(atPath: path, contents: nil) else { throw ValidationError("cannot create \(path)") }
             handles[pilot] = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
             buffers[pilot] = []
         }

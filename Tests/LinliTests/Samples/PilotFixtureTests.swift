@@ -29,7 +29,7 @@ struct PilotFixtureTests {
     @Test("applying the sample refuses exactly the marked mistakes and reproduces the expected figures")
     func figures() throws {
         let w = try World(admin: PilotFixtures.admin)
-        let figures = try #require(try JSONParser.parse(Array(try Data(contentsOf: Self.sampleDirectory.appendingPathComponent("expected.json")))))
+        let figures = try JSONParser.parse(Array(try Data(contentsOf: Self.sampleDirectory.appendingPathComponent("expected.json"))))
         var refused: [JSONValue] = []
         for pilot in PilotFixtures.pilots {
             let text = try String(contentsOf: Self.sampleDirectory.appendingPathComponent("\(pilot).ndjson"), encoding: .utf8)
