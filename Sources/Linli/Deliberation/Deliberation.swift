@@ -24,8 +24,8 @@ enum DeliberationDomain {
             _ = try d.communityRow(d.community, txn)
             try d.authorize([], asResident: true, txn)
             try checkProposal(d, issueId: d.command.string("issue"), field: "issue", scope: d.command.fields["scope"] ?? .null, scopeField: "scope", txn)
-            d.emit("issue.proposed", stream: "issue:\(d.command.string("issue"))", expected: .noStream,
-                   d.fieldPairs() + [("proposer", .string(d.command.actor))])
+            d.emitFields("issue.proposed", stream: "issue:\(d.command.string("issue"))", expected: .noStream,
+                         adding: [("proposer", .string(d.command.actor))])
         }),
         CommandHandler(spec: CommandSpec(name: "issue.comment", fields: [
             .required("issue", .id), .required("resident", .id), .required("stance", .oneOf(["support", "oppose", "neutral"])), .required("text", .description),
@@ -34,7 +34,7 @@ enum DeliberationDomain {
             _ = try d.resident("resident", txn)
             try d.authorize([], asResident: d.command.string("resident") == d.command.actor, txn)
             guard !closedStates.contains(issue.string("state")) else { throw illegal(d, issue, needs: "a live issue") }
-            d.emit("issue.commented", stream: "issue:\(issue.string("issue"))", d.fieldPairs())
+            d.emitFields("issue.commented", stream: "issue:\(issue.string("issue"))")
         }),
         CommandHandler(spec: CommandSpec(name: "issue.assess", fields: [
             .required("issue", .id), .required("importance", .int(1...5)), .required("urgency", .int(1...5)), .required("feasibility", .int(1...5)),
@@ -42,7 +42,7 @@ enum DeliberationDomain {
             let issue = try loadIssue(d, txn)
             try d.authorize([.convener], txn)
             try require(d, issue, in: ["proposed", "assessed"])
-            d.emit("issue.assessed", stream: "issue:\(issue.string("issue"))", d.fieldPairs() + [("assessor", .string(d.command.actor))])
+            d.emitFields("issue.assessed", stream: "issue:\(issue.string("issue"))", adding: [("assessor", .string(d.command.actor))])
         }),
         transition("issue.admit", from: ["assessed", "rejectedByVote"], event: "issue.admitted"),
         transition("issue.decline", from: ["proposed", "assessed", "onAgenda", "rejectedByVote"], event: "issue.declined"),
@@ -56,7 +56,7 @@ enum DeliberationDomain {
             guard !closedStates.contains(into.string("state")) else {
                 throw Rejection(.illegalTransition, field: "into", "into: \(into.string("issue")) is \(into.string("state")); merge into a live issue")
             }
-            d.emit("issue.merged", stream: "issue:\(issue.string("issue"))", d.fieldPairs())
+            d.emitFields("issue.merged", stream: "issue:\(issue.string("issue"))")
         }),
         CommandHandler(spec: CommandSpec(name: "meeting.schedule", fields: [
             .required("meeting", .id), .required("issue", .id), .required("format", .oneOf(formats)),
@@ -69,7 +69,7 @@ enum DeliberationDomain {
             if VotingRule(rawValue: d.command.string("rule"))!.isDoubleMajority && d.command.string("format") != "ownersAssembly" {
                 throw Rejection.invalid("rule", "\(d.command.string("rule")) is for owners' assemblies only (Civil Code art. 278)")
             }
-            d.emit("meeting.scheduled", stream: "meeting:\(d.command.string("meeting"))", expected: .noStream, d.fieldPairs())
+            d.emitFields("meeting.scheduled", stream: "meeting:\(d.command.string("meeting"))", expected: .noStream)
         }),
         CommandHandler(spec: CommandSpec(name: "meeting.attend", fields: [
             .required("meeting", .id), .required("participant", .id), .required("role", .oneOf(attendeeRoles)),
@@ -81,7 +81,7 @@ enum DeliberationDomain {
                 throw Rejection(.illegalTransition, field: "participant", "participant: \(participant) attends \(meeting.string("meeting")) already, as \(earlier.string("role"))")
             }
             try checkAttendee(d, role: d.command.string("role"), issue: issue, txn)
-            d.emit("meeting.attended", stream: "meeting:\(meeting.string("meeting"))", d.fieldPairs() + [("issue", .string(issue.string("issue")))])
+            d.emitFields("meeting.attended", stream: "meeting:\(meeting.string("meeting"))", adding: [("issue", .string(issue.string("issue")))])
         }),
         CommandHandler(spec: CommandSpec(name: "meeting.opinion", fields: [
             .required("meeting", .id), .required("participant", .id), .required("text", .description),
@@ -89,7 +89,7 @@ enum DeliberationDomain {
             let (meeting, issue) = try openMeeting(d, txn)
             try d.authorize([.convener], txn)
             _ = try attendee(d, meeting, txn)
-            d.emit("meeting.opinionGiven", stream: "meeting:\(meeting.string("meeting"))", d.fieldPairs() + [("issue", .string(issue.string("issue")))])
+            d.emitFields("meeting.opinionGiven", stream: "meeting:\(meeting.string("meeting"))", adding: [("issue", .string(issue.string("issue")))])
         }),
         CommandHandler(spec: CommandSpec(name: "vote.cast", fields: [
             .required("meeting", .id), .required("participant", .id), .required("choice", .oneOf(["for", "against", "abstain"])),
@@ -114,7 +114,7 @@ enum DeliberationDomain {
             let (meeting, issue) = try openMeeting(d, txn)
             try d.authorize([.convener], txn)
             let tally = try tallyMeeting(d.tables, meeting: meeting, issue: issue, txn)
-            d.emit("meeting.closed", stream: "meeting:\(meeting.string("meeting"))", d.fieldPairs() + [
+            d.emitFields("meeting.closed", stream: "meeting:\(meeting.string("meeting"))", adding: [
                 ("issue", .string(issue.string("issue"))), ("format", .string(meeting.string("format"))),
                 ("passed", .bool(tally.passed)), ("tally", tally.json),
             ])
@@ -123,7 +123,7 @@ enum DeliberationDomain {
             let issue = try loadIssue(d, txn)
             try d.authorize([.convener], txn)
             try require(d, issue, in: ["resolved"])
-            d.emit("outcome.submitted", stream: "issue:\(issue.string("issue"))", d.fieldPairs())
+            d.emitFields("outcome.submitted", stream: "issue:\(issue.string("issue"))")
         }),
         CommandHandler(spec: CommandSpec(name: "outcome.progress", fields: [
             .required("issue", .id), .required("percent", .int(0...100)), .required("note", .note),
@@ -135,7 +135,7 @@ enum DeliberationDomain {
             guard d.command.int("percent") >= last else {
                 throw Rejection.invalid("percent", "\(d.command.int("percent")) is below the last progress, \(last)%; progress never decreases")
             }
-            d.emit("outcome.progressed", stream: "issue:\(issue.string("issue"))", d.fieldPairs())
+            d.emitFields("outcome.progressed", stream: "issue:\(issue.string("issue"))")
         }),
         transition("outcome.implement", from: ["implementing"], event: "outcome.implemented", reason: false),
         CommandHandler(spec: CommandSpec(name: "outcome.evaluate", fields: [
@@ -145,7 +145,7 @@ enum DeliberationDomain {
             try d.authorize([.convener], txn)
             _ = try d.resident("evaluator", txn)
             try require(d, issue, in: ["implemented"])
-            d.emit("outcome.evaluated", stream: "issue:\(issue.string("issue"))", d.fieldPairs())
+            d.emitFields("outcome.evaluated", stream: "issue:\(issue.string("issue"))")
         }),
     ]
 
@@ -155,7 +155,7 @@ enum DeliberationDomain {
             let issue = try loadIssue(d, txn)
             try d.authorize([.convener], txn)
             try require(d, issue, in: states)
-            d.emit(event, stream: "issue:\(issue.string("issue"))", d.fieldPairs())
+            d.emitFields(event, stream: "issue:\(issue.string("issue"))")
         })
     }
 

@@ -29,7 +29,7 @@ enum EldersDomain {
             }
             let listed = d.command.strings("needs")
             guard Set(listed).count == listed.count else { throw Rejection.invalid("needs", "lists a need twice") }
-            d.emit("elder.surveyed", stream: "elder:\(d.command.string("elder"))", d.fieldPairs())
+            d.emitFields("elder.surveyed", stream: "elder:\(d.command.string("elder"))")
         }),
         CommandHandler(spec: CommandSpec(name: "elder.tier.policy", fields: [
             .required("community", .id), .required("bands", .list(bandSpec, 1...101)), .optional("livingAloneRaise", .int(0...3)),
@@ -38,14 +38,14 @@ enum EldersDomain {
             _ = try d.communityRow(d.community, txn)
             try d.authorize([.admin], txn)
             _ = try TierPolicy(bands: d.command.fields["bands"] ?? .null, livingAloneRaise: d.command.fields["livingAloneRaise"]?.intValue ?? 1)
-            d.emit("elder.tierPolicySet", stream: "tier-policy:\(d.community)", d.fieldPairs())
+            d.emitFields("elder.tierPolicySet", stream: "tier-policy:\(d.community)")
         }),
         CommandHandler(spec: CommandSpec(name: "elder.tier.assign", fields: [
             .required("elder", .id), .required("tier", .int(0...3)), .required("reason", .description),
         ]), decide: { d, txn in
             _ = try loadElder(d, txn)
             try d.authorize([.socialWorker], txn)
-            d.emit("elder.tierAssigned", stream: "elder:\(d.command.string("elder"))", d.fieldPairs())
+            d.emitFields("elder.tierAssigned", stream: "elder:\(d.command.string("elder"))")
         }),
         CommandHandler(spec: CommandSpec(name: "elder.plan.set", fields: [
             .required("elder", .id),
@@ -55,7 +55,7 @@ enum EldersDomain {
             try d.authorize([.socialWorker], txn)
             let services = (d.command.fields["services"]?.arrayValue ?? []).compactMap { $0["service"]?.stringValue }
             guard Set(services).count == services.count else { throw Rejection.invalid("services", "lists a service twice") }
-            d.emit("elder.planSet", stream: "elder:\(d.command.string("elder"))", d.fieldPairs())
+            d.emitFields("elder.planSet", stream: "elder:\(d.command.string("elder"))")
         }),
         CommandHandler(spec: CommandSpec(name: "station.register", fields: [
             .required("station", .id), .required("community", .id), .required("kind", .oneOf(["hub", "station"])),
@@ -68,7 +68,7 @@ enum EldersDomain {
             if d.command.string("kind") == "hub", let hub = try Rows.get(d.tables.elders["hubs"], d.community, txn) {
                 throw Rejection.invalid("kind", "\(d.community) has its hub already, \(hub.string("station")) (the 1+N network has one hub)")
             }
-            d.emit("station.registered", stream: "station:\(d.command.string("station"))", expected: .noStream, d.fieldPairs())
+            d.emitFields("station.registered", stream: "station:\(d.command.string("station"))", expected: .noStream)
         }),
         CommandHandler(spec: CommandSpec(name: "service.deliver", fields: [
             .required("delivery", .id), .required("elder", .id), .required("service", .oneOf(needs)), .required("provider", .id),
@@ -91,7 +91,7 @@ enum EldersDomain {
                 guard provider != elder else { throw Rejection.invalid("provider", "mutual help comes from another resident") }
                 volunteer = try d.require(d.tables.registry["residents"], provider, .unknownResident, field: "provider", what: "resident (the mutual-help volunteer)", txn)
             }
-            d.emit("service.delivered", stream: "elder:\(elder)", d.fieldPairs())
+            d.emitFields("service.delivered", stream: "elder:\(elder)")
             if let volunteer {
                 // Mutual help earns courtesy points: the volunteer's hours are logged and verified in this
                 // same append, at the mutualHelp rate (else the default) in force at the delivery's time.
@@ -119,7 +119,7 @@ enum EldersDomain {
             guard team.strings("members").contains(d.command.string("visitor")) else {
                 throw Rejection.invalid("visitor", "\(d.command.string("visitor")) is not a member of \(team.string("team"))")
             }
-            d.emit("visit.logged", stream: "elder:\(d.command.string("elder"))", d.fieldPairs())
+            d.emitFields("visit.logged", stream: "elder:\(d.command.string("elder"))")
         }),
     ]
 

@@ -146,6 +146,11 @@ public struct Command: Sendable, Equatable {
     public let fields: [String: JSONValue]
     /// SHA-256 of the whole command as canonical JSON (keys sorted): it makes the id idempotent.
     public let digest: Hash
+    /// The fields' CBOR pairs in the spec's order (keys and values, no map head), and how many: most
+    /// events carry the command's fields, and encoding them here, where lines are parsed (on a thread of
+    /// their own for a batch), takes that work off the write transaction (``Decision/emitFields``).
+    let fieldsEncoded: [UInt8]
+    let fieldsCount: Int
 
     /// Builds and validates a command from typed values, as an embedder does:
     /// `try Command("hours.log", id: "c-1", actor: "w-01", at: t, ["log": "l-1", "volunteer": "r-12", "minutes": 90, …])`.
@@ -186,6 +191,17 @@ public struct Command: Sendable, Equatable {
         self.at = at
         self.fields = fields
         self.digest = json.canonicalBytes.withUnsafeBytes { Hash.sha256($0) }
+        var encoded: [UInt8] = []
+        encoded.reserveCapacity(160)
+        var count = 0
+        for field in spec.fields {
+            guard let value = fields[field.name] else { continue }
+            CBOR.encode(.string(field.name), into: &encoded)
+            CBOR.encode(value, into: &encoded)
+            count += 1
+        }
+        self.fieldsEncoded = encoded
+        self.fieldsCount = count
     }
 
     /// A string field (an id, a text or an enumeration value); "" when absent.

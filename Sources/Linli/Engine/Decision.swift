@@ -27,13 +27,32 @@ final class Decision {
         events.append(NewEvent(stream: stream, expectedVersion: expected, type: type, payload: CBOR.encode(.object(pairs))))
     }
 
-    /// The command's fields as payload pairs, in the spec's order, optional ones only when present.
-    func fieldPairs(except excluded: Set<String> = []) -> [(String, JSONValue)] {
-        guard let spec = CommandCatalog.specs[command.name] else { return [] }
-        return spec.fields.compactMap { field in
-            guard !excluded.contains(field.name), let value = command.fields[field.name] else { return nil }
-            return (field.name, value)
+    /// Emits an event whose payload is the command's fields (``fieldPairs()``), then `extra`, then the
+    /// command's community unless a field is named so: the bytes `emit(type, stream:, fieldPairs() + extra)`
+    /// writes, made from the fields encoded when the line was parsed (off the write transaction).
+    func emitFields(_ type: String, stream: String, expected: ExpectedVersion = .any, adding extra: [(String, JSONValue)] = []) {
+        let addsCommunity = !community.isEmpty && command.fields["community"] == nil && !extra.contains(where: { $0.0 == "community" })
+        var payload: [UInt8] = []
+        payload.reserveCapacity(command.fieldsEncoded.count + 64)
+        CBOR.head(5, UInt64(command.fieldsCount + extra.count + (addsCommunity ? 1 : 0)), &payload)
+        payload.append(contentsOf: command.fieldsEncoded)
+        for (key, value) in extra {
+            CBOR.encode(.string(key), into: &payload)
+            CBOR.encode(value, into: &payload)
         }
+        if addsCommunity {
+            CBOR.encode(.string("community"), into: &payload)
+            CBOR.encode(.string(community), into: &payload)
+        }
+        assert(payload == CBOR.encode(.object(fieldPairs() + extra + (addsCommunity ? [("community", .string(community))] : []))),
+               "emitFields writes what emit writes for the same pairs")
+        events.append(NewEvent(stream: stream, expectedVersion: expected, type: type, payload: payload))
+    }
+
+    /// The command's fields as payload pairs, in the spec's order, optional ones only when present.
+    func fieldPairs() -> [(String, JSONValue)] {
+        guard let spec = CommandCatalog.specs[command.name] else { return [] }
+        return spec.fields.compactMap { field in command.fields[field.name].map { (field.name, $0) } }
     }
 
     // MARK: Authorization (section 3 and 5)
@@ -49,7 +68,7 @@ final class Decision {
     /// Refuses the command unless the actor holds one of `staff` in the command's community, or holds
     /// `resident` there and `asResident` is true (the command is the resident's own). Each grant is one
     /// exact look-up: (actor, community, role), or (actor, "*", admin) for the administrator made by `init`.
-    func authorize(_ staff: Set<Role>, asResident: Bool = false, _ txn: borrowing some TransactionReading & ~Copyable) throws {
+    func authorize(_ staff: [Role], asResident: Bool = false, _ txn: borrowing some TransactionReading & ~Copyable) throws {
         let actor = command.actor
         for role in staff {
             if try exists(tables.registry["roles"], compositeKey(actor, community, role.rawValue), txn) { return }

@@ -8,14 +8,26 @@ public struct Tables: Sendable {
     let deliberation: ProjectionDatabases
     let mediation: ProjectionDatabases
     let elders: ProjectionDatabases
+    /// In a write transaction: what its commands look up again and again; nil elsewhere.
+    let cache: TransactionCache?
 
-    init(_ lookup: (String) -> ProjectionDatabases) {
+    init(cache: TransactionCache? = nil, _ lookup: (String) -> ProjectionDatabases) {
         registry = lookup("registry")
         ledger = lookup("ledger")
         deliberation = lookup("deliberation")
         mediation = lookup("mediation")
         elders = lookup("elders")
+        self.cache = cache
     }
+}
+
+/// Look-ups that one write transaction repeats for many commands, kept for that transaction only: it
+/// is the only writer while it lasts, and nothing it caches outlives it (an aborted transaction's rows
+/// cannot leak into the next). Each entry carries what proves it current.
+final class TransactionCache: @unchecked Sendable {
+    /// Rate schedules by key prefix (community, scope), with the rates table's row count when read: rates
+    /// are only ever added, so an unchanged count means an unchanged schedule.
+    var rateSchedules: [[UInt8]: (rowsCount: Int, schedule: [(atMs: Int64, rate: Rate)])] = [:]
 }
 
 /// What happened to one command.
@@ -216,7 +228,7 @@ public final class Engine: @unchecked Sendable {
         do {
             report = try log.write { writer -> BatchReport in
                 let start = writer.head.position
-                let tables = Tables { writer.databases(of: $0) }
+                let tables = Tables(cache: TransactionCache()) { writer.databases(of: $0) }
                 var outcomes: [CommandOutcome] = []
                 outcomes.reserveCapacity(parsed.count)
                 for index in 0..<parsed.count {

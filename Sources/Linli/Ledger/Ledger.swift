@@ -12,7 +12,7 @@ enum LedgerDomain {
             d.community = d.command.string("community")
             _ = try d.communityRow(d.community, txn)
             try d.authorize([.admin], txn)
-            d.emit("points.rateSet", stream: "rates:\(d.community)", d.fieldPairs())
+            d.emitFields("points.rateSet", stream: "rates:\(d.community)")
         }),
         CommandHandler(spec: CommandSpec(name: "hours.log", fields: [
             .required("log", .id), .required("volunteer", .id), .required("minutes", .int(1...720)),
@@ -25,7 +25,7 @@ enum LedgerDomain {
             if let team = d.command.optionalString("team") {
                 _ = try d.require(d.tables.registry["teams"], team, .unknownTeam, field: "team", what: "team", txn)
             }
-            d.emit("hours.logged", stream: "hours:\(d.command.string("log"))", expected: .noStream, d.fieldPairs())
+            d.emitFields("hours.logged", stream: "hours:\(d.command.string("log"))", expected: .noStream)
         }),
         CommandHandler(spec: CommandSpec(name: "hours.verify", fields: [.required("log", .id)]), decide: { d, txn in
             let log = try d.require(d.tables.ledger["hours"], d.command.string("log"), .unknownLog, field: "log", what: "hours log", txn)
@@ -40,7 +40,7 @@ enum LedgerDomain {
             guard log.string("state") == "pending" else {
                 throw Rejection(.illegalTransition, field: "log", "log: \(d.command.string("log")) is \(log.string("state")), not pending")
             }
-            d.emit("hours.rejected", stream: "hours:\(d.command.string("log"))", d.fieldPairs())
+            d.emitFields("hours.rejected", stream: "hours:\(d.command.string("log"))")
         }),
         CommandHandler(spec: CommandSpec(name: "points.transfer", fields: [
             .required("from", .id), .required("to", .id), .required("points", .points), .required("reason", .description),
@@ -51,7 +51,7 @@ enum LedgerDomain {
             try d.authorize([], asResident: d.command.string("from") == d.command.actor, txn)
             guard d.command.string("from") != d.command.string("to") else { throw Rejection.invalid("to", "a transfer goes to another resident") }
             try requireBalance(d, account: "resident:\(d.command.string("from"))", points: d.command.int("points"), field: "points", txn)
-            d.emit("points.transferred", stream: "account:resident:\(d.command.string("from"))", d.fieldPairs())
+            d.emitFields("points.transferred", stream: "account:resident:\(d.command.string("from"))")
         }),
         CommandHandler(spec: CommandSpec(name: "points.adjust", fields: [
             .required("account", .id), .required("points", .int(-1_000_000_000...1_000_000_000)), .required("reason", .description),
@@ -70,7 +70,7 @@ enum LedgerDomain {
             }
             try d.authorize([.admin], txn)
             if points < 0 && account.hasPrefix("resident:") { try requireBalance(d, account: account, points: -points, field: "points", txn) }
-            d.emit("points.adjusted", stream: "account:\(account)", d.fieldPairs())
+            d.emitFields("points.adjusted", stream: "account:\(account)")
         }),
         CommandHandler(spec: CommandSpec(name: "gift.stock", fields: [
             .required("item", .id), .required("community", .id), .required("name", .name), .required("pricePoints", .points),
@@ -89,7 +89,7 @@ enum LedgerDomain {
                 }
                 guard item.int("quantity") + d.command.int("quantity") <= 1_000_000_000 else { throw Rejection.invalid("quantity", "stock would exceed 1,000,000,000") }
             }
-            d.emit("gift.stocked", stream: "item:\(d.command.string("item"))", d.fieldPairs())
+            d.emitFields("gift.stocked", stream: "item:\(d.command.string("item"))")
         }),
         CommandHandler(spec: CommandSpec(name: "gift.redeem", fields: [
             .required("redemption", .id), .required("resident", .id), .required("item", .id), .required("quantity", .quantity),
@@ -106,8 +106,8 @@ enum LedgerDomain {
             let (points, overflow) = quantity.multipliedReportingOverflow(by: item.int("pricePoints"))
             guard !overflow else { throw Rejection.invalid("quantity", "the price overflows") }
             try requireBalance(d, account: "resident:\(d.command.string("resident"))", points: points, field: "quantity", txn)
-            d.emit("gift.redeemed", stream: "redemption:\(d.command.string("redemption"))", expected: .noStream,
-                   d.fieldPairs() + [("points", .int(points)), ("pricePoints", .int(item.int("pricePoints")))])
+            d.emitFields("gift.redeemed", stream: "redemption:\(d.command.string("redemption"))", expected: .noStream,
+                         adding: [("points", .int(points)), ("pricePoints", .int(item.int("pricePoints")))])
         }),
         CommandHandler(spec: CommandSpec(name: "redemption.reverse", fields: [.required("redemption", .id), .required("reason", .description)]), decide: { d, txn in
             let redemption = try d.require(d.tables.ledger["redemptions"], d.command.string("redemption"), .unknownRedemption, field: "redemption", what: "redemption", txn)
@@ -116,7 +116,7 @@ enum LedgerDomain {
             guard !redemption.bool("reversed") else {
                 throw Rejection(.illegalTransition, field: "redemption", "redemption: \(d.command.string("redemption")) is reversed already")
             }
-            d.emit("redemption.reversed", stream: "redemption:\(d.command.string("redemption"))", d.fieldPairs() + [
+            d.emitFields("redemption.reversed", stream: "redemption:\(d.command.string("redemption"))", adding: [
                 ("resident", .string(redemption.string("resident"))), ("item", .string(redemption.string("item"))),
                 ("quantity", .int(redemption.int("quantity"))), ("points", .int(redemption.int("points"))),
             ])
@@ -129,7 +129,7 @@ enum LedgerDomain {
             try d.authorize([.socialWorker], txn)
             _ = try d.resident("beneficiary", txn)
             try d.requireAbsent(d.tables.ledger["wishes"], d.command.string("wish"), field: "wish", what: "wish", txn)
-            d.emit("wish.posted", stream: "wish:\(d.command.string("wish"))", expected: .noStream, d.fieldPairs())
+            d.emitFields("wish.posted", stream: "wish:\(d.command.string("wish"))", expected: .noStream)
         }),
         wishHandler("wish.claim", fields: [.required("wish", .id), .required("claimant", .id)], from: ["open"], event: "wish.claimed"),
         wishHandler("wish.fulfil", fields: [.required("wish", .id), .optional("note", .note)], from: ["claimed"], event: "wish.fulfilled"),
@@ -146,7 +146,7 @@ enum LedgerDomain {
                 }
                 guard fund.int("balanceFen") <= Int64.max / 2 - d.command.int("amountFen") else { throw Rejection.invalid("amountFen", "the fund would overflow") }
             }
-            d.emit("fund.received", stream: "fund:\(d.command.string("fund"))", d.fieldPairs())
+            d.emitFields("fund.received", stream: "fund:\(d.command.string("fund"))")
         }),
         CommandHandler(spec: CommandSpec(name: "fund.disburse", fields: [
             .required("fund", .id), .required("beneficiary", .id), .required("amountFen", .amountFen), .required("purpose", .description),
@@ -158,7 +158,7 @@ enum LedgerDomain {
             guard d.command.int("amountFen") <= fund.int("balanceFen") else {
                 throw Rejection(.insufficientFunds, field: "amountFen", "amountFen: \(d.command.int("amountFen")) asked, fund \(d.command.string("fund")) holds \(fund.int("balanceFen"))")
             }
-            d.emit("fund.disbursed", stream: "fund:\(d.command.string("fund"))", d.fieldPairs())
+            d.emitFields("fund.disbursed", stream: "fund:\(d.command.string("fund"))")
         }),
     ]
 
@@ -171,7 +171,7 @@ enum LedgerDomain {
                 throw Rejection(.illegalTransition, field: "wish", "wish: \(d.command.string("wish")) is \(wish.string("state")); \(name) needs \(states.joined(separator: " or "))")
             }
             if d.command.optionalString("claimant") != nil { try d.requireResidentOrOrganization("claimant", .unknownClaimant, txn) }
-            d.emit(event, stream: "wish:\(d.command.string("wish"))", d.fieldPairs())
+            d.emitFields(event, stream: "wish:\(d.command.string("wish"))")
         })
     }
 

@@ -170,20 +170,34 @@ final class LedgerProjection: Projection {
     static func sortableTime(_ ms: Int64) -> [UInt8] { bigEndianKey(UInt64(bitPattern: ms) ^ (1 << 63)) }
 
     /// The rate in force for `category` (else the community default) at an occurred time: the latest
-    /// `points.rateSet` whose occurred time is at or before it.
+    /// `points.rateSet` whose occurred time is at or before it (of two at the same time, the later one).
     static func rate(_ tables: Tables, community: String, category: String, atMs: Int64, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Rate? {
         for scope in [category, "*"] where !scope.isEmpty {
-            let prefix = compositeKey(community, scope) + [0]
-            var found: Rate?
-            try txn.walk(tables.ledger["rates"], from: prefix + sortableTime(atMs) + bigEndianKey(UInt64.max), reverse: true) { key, value in
-                guard key.starts(with: prefix) else { return false }
-                let row = try Rows.decode(value, in: tables.ledger["rates"])
-                found = Rate(pointsPerHour: row.int("pointsPerHour"), position: row.position)
-                return false
-            }
-            if let found { return found }
+            let schedule = try rateSchedule(tables, prefix: compositeKey(community, scope) + [0], txn)
+            if let found = schedule.last(where: { $0.atMs <= atMs }) { return found.rate }
         }
         return nil
+    }
+
+    /// Every rate set for one community and scope, in key order (occurred time, then position). Verifying
+    /// hours reads the same few schedules for every command of a batch, so a write transaction keeps them
+    /// (``TransactionCache``) while the rates table's row count says no rate was added since.
+    private static func rateSchedule(_ tables: Tables, prefix: [UInt8], _ txn: borrowing some TransactionReading & ~Copyable) throws -> [(atMs: Int64, rate: Rate)] {
+        let rates = tables.ledger["rates"]
+        let rowsCount = tables.cache == nil ? 0 : try txn.count(rates)
+        if let cached = tables.cache?.rateSchedules[prefix], cached.rowsCount == rowsCount { return cached.schedule }
+        var schedule: [(atMs: Int64, rate: Rate)] = []
+        try txn.walk(rates, from: prefix) { key, value in
+            guard key.starts(with: prefix) else { return false }
+            guard key.count == prefix.count + 16, let sortable = bigEndianValue(UnsafeRawBufferPointer(rebasing: key[prefix.count..<(prefix.count + 8)])) else {
+                throw LogError.corrupt(position: 0, reason: "a key of the rates table is not community, scope, time and position")
+            }
+            let row = try Rows.decode(value, in: rates)
+            schedule.append((Int64(bitPattern: sortable ^ (1 << 63)), Rate(pointsPerHour: row.int("pointsPerHour"), position: row.position)))
+            return true
+        }
+        tables.cache?.rateSchedules[prefix] = (rowsCount, schedule)
+        return schedule
     }
 
     /// An account's balance, or nil when nothing ever posted to it.

@@ -39,7 +39,7 @@ enum MediationDomain {
                 guard visit.bool("concern") else { throw Rejection.invalid("visit", "visit \(visitId) raised no concern") }
                 guard d.command.string("channel") == "doorKnock" else { throw Rejection.invalid("channel", "a report from a door-knock visit has channel doorKnock") }
             }
-            d.emit("dispute.reported", stream: "dispute:\(d.command.string("dispute"))", expected: .noStream, d.fieldPairs())
+            d.emitFields("dispute.reported", stream: "dispute:\(d.command.string("dispute"))", expected: .noStream)
         }),
         CommandHandler(spec: CommandSpec(name: "dispute.assign", fields: [.required("dispute", .id), .required("mediator", .id), .optional("team", .id)]), decide: { d, txn in
             let dispute = try loadDispute(d, txn)
@@ -53,7 +53,7 @@ enum MediationDomain {
                 let row = try d.require(d.tables.registry["teams"], team, .unknownTeam, field: "team", what: "team", txn)
                 guard row.string("kind") == "mediation" else { throw Rejection.invalid("team", "\(team) is a \(row.string("kind")) team, not a mediation team") }
             }
-            d.emit("dispute.assigned", stream: "dispute:\(dispute.string("dispute"))", d.fieldPairs())
+            d.emitFields("dispute.assigned", stream: "dispute:\(dispute.string("dispute"))")
         }),
         CommandHandler(spec: CommandSpec(name: "dispute.session", fields: [
             .required("dispute", .id), .required("session", .id), .required("attendees", .ids(1...100)), .required("notes", .note),
@@ -62,7 +62,7 @@ enum MediationDomain {
             try d.authorize([.mediator], txn)
             try require(d, dispute, in: ["assigned", "mediating"])
             try d.requireAbsent(d.tables.mediation["sessions"], d.command.string("session"), field: "session", what: "session", txn)
-            d.emit("dispute.sessionHeld", stream: "dispute:\(dispute.string("dispute"))", d.fieldPairs())
+            d.emitFields("dispute.sessionHeld", stream: "dispute:\(dispute.string("dispute"))")
         }),
         CommandHandler(spec: CommandSpec(name: "dispute.resolve", fields: [
             .required("dispute", .id), .required("agreement", .description), .optional("sessions", .ids(1...100)),
@@ -75,7 +75,7 @@ enum MediationDomain {
                     throw Rejection.invalid("sessions[\(index)]", "\(session) is not a session of \(dispute.string("dispute"))")
                 }
             }
-            d.emit("dispute.resolved", stream: "dispute:\(dispute.string("dispute"))", d.fieldPairs() + [("sessionCount", .int(dispute.int("sessions")))])
+            d.emitFields("dispute.resolved", stream: "dispute:\(dispute.string("dispute"))", adding: [("sessionCount", .int(dispute.int("sessions")))])
         }),
         CommandHandler(spec: CommandSpec(name: "dispute.escalate", fields: [
             .required("dispute", .id), .required("to", escalationSpec), .required("reason", .description),
@@ -90,7 +90,7 @@ enum MediationDomain {
                 guard let title = to["title"]?.stringValue else { throw Rejection.invalid("to.title", "required when escalating into an issue") }
                 guard let scope = to["scope"] else { throw Rejection.invalid("to.scope", "required when escalating into an issue") }
                 try DeliberationDomain.checkProposal(d, issueId: issue, field: "to.issue", scope: scope, scopeField: "to.scope", txn)
-                d.emit("dispute.escalated", stream: "dispute:\(disputeId)", d.fieldPairs())
+                d.emitFields("dispute.escalated", stream: "dispute:\(disputeId)")
                 // The issue is proposed in the same atomic append: the dispute's history and the issue's
                 // timeline point at each other.
                 d.emit("issue.proposed", stream: "issue:\(issue)", expected: .noStream, [
@@ -101,14 +101,14 @@ enum MediationDomain {
             } else {
                 guard to["department"] != nil else { throw Rejection.invalid("to", "name a department, or an issue with its title and scope") }
                 guard to["title"] == nil, to["scope"] == nil else { throw Rejection.invalid("to", "title and scope belong to an escalation into an issue") }
-                d.emit("dispute.escalated", stream: "dispute:\(disputeId)", d.fieldPairs())
+                d.emitFields("dispute.escalated", stream: "dispute:\(disputeId)")
             }
         }),
         CommandHandler(spec: CommandSpec(name: "dispute.withdraw", fields: [.required("dispute", .id), .required("reason", .description)]), decide: { d, txn in
             let dispute = try loadDispute(d, txn)
             try d.authorize([.mediator], txn)
             try require(d, dispute, in: openStates)
-            d.emit("dispute.withdrawn", stream: "dispute:\(dispute.string("dispute"))", d.fieldPairs())
+            d.emitFields("dispute.withdrawn", stream: "dispute:\(dispute.string("dispute"))")
         }),
         CommandHandler(spec: CommandSpec(name: "dispute.followUp", fields: [
             .required("dispute", .id), .required("satisfaction", .int(1...5)), .required("notes", .note),
@@ -116,7 +116,7 @@ enum MediationDomain {
             let dispute = try loadDispute(d, txn)
             try d.authorize([.mediator], txn)
             try require(d, dispute, in: ["resolved"])
-            d.emit("dispute.followedUp", stream: "dispute:\(dispute.string("dispute"))", d.fieldPairs())
+            d.emitFields("dispute.followedUp", stream: "dispute:\(dispute.string("dispute"))")
         }),
     ]
 

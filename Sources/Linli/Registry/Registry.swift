@@ -14,7 +14,7 @@ enum RegistryDomain {
             d.community = d.command.string("community")
             try d.authorize([.admin], txn)
             try d.requireAbsent(d.tables.registry["communities"], d.community, field: "community", what: "community", txn)
-            d.emit("community.registered", stream: "community:\(d.community)", expected: .noStream, d.fieldPairs())
+            d.emitFields("community.registered", stream: "community:\(d.community)", expected: .noStream)
         }),
         CommandHandler(spec: CommandSpec(name: "resident.register", fields: [
             .required("resident", .id), .required("community", .id), .required("household", .id), .required("name", .name),
@@ -27,7 +27,7 @@ enum RegistryDomain {
             try d.requireAbsent(d.tables.registry["residents"], d.command.string("resident"), field: "resident", what: "resident", txn)
             let tags = d.command.strings("tags")
             guard Set(tags).count == tags.count else { throw Rejection.invalid("tags", "lists a tag twice") }
-            d.emit("resident.registered", stream: "resident:\(d.command.string("resident"))", expected: .noStream, d.fieldPairs())
+            d.emitFields("resident.registered", stream: "resident:\(d.command.string("resident"))", expected: .noStream)
         }),
         tagHandler("resident.tag", tagging: true),
         tagHandler("resident.untag", tagging: false),
@@ -39,7 +39,7 @@ enum RegistryDomain {
             _ = try d.communityRow(d.community, txn)
             try d.authorize([.admin], txn)
             try d.requireAbsent(d.tables.registry["organizations"], d.command.string("organization"), field: "organization", what: "organization", txn)
-            d.emit("organization.registered", stream: "organization:\(d.command.string("organization"))", expected: .noStream, d.fieldPairs())
+            d.emitFields("organization.registered", stream: "organization:\(d.command.string("organization"))", expected: .noStream)
         }),
         CommandHandler(spec: CommandSpec(name: "team.form", fields: [
             .required("team", .id), .required("community", .id), .required("name", .name),
@@ -54,7 +54,7 @@ enum RegistryDomain {
             for (index, member) in members.enumerated() where try !d.isKnownActor(member, txn) {
                 throw Rejection(.unknownResident, field: "members[\(index)]", "members[\(index)]: \"\(member)\" is neither a registered resident nor a role holder")
             }
-            d.emit("team.formed", stream: "team:\(d.command.string("team"))", expected: .noStream, d.fieldPairs())
+            d.emitFields("team.formed", stream: "team:\(d.command.string("team"))", expected: .noStream)
         }),
         membershipHandler("team.join", joining: true),
         membershipHandler("team.leave", joining: false),
@@ -67,7 +67,7 @@ enum RegistryDomain {
             try d.authorize([.admin], txn)
             try d.requireAbsent(d.tables.registry["units"], d.command.string("unit"), field: "unit", what: "unit", txn)
             _ = try d.resident("owner", txn)
-            d.emit("unit.registered", stream: "unit:\(d.command.string("unit"))", expected: .noStream, d.fieldPairs())
+            d.emitFields("unit.registered", stream: "unit:\(d.command.string("unit"))", expected: .noStream)
         }),
         roleHandler("role.grant", granting: true),
         roleHandler("role.revoke", granting: false),
@@ -82,7 +82,7 @@ enum RegistryDomain {
             let has = resident.strings("tags").contains(tag)
             if tagging && has { throw Rejection(.illegalTransition, field: "tag", "tag: \(d.command.string("resident")) is tagged \(tag) already") }
             if !tagging && !has { throw Rejection(.illegalTransition, field: "tag", "tag: \(d.command.string("resident")) is not tagged \(tag)") }
-            d.emit(tagging ? "resident.tagged" : "resident.untagged", stream: "resident:\(d.command.string("resident"))", d.fieldPairs())
+            d.emitFields(tagging ? "resident.tagged" : "resident.untagged", stream: "resident:\(d.command.string("resident"))")
         })
     }
 
@@ -98,7 +98,7 @@ enum RegistryDomain {
             let isMember = team.strings("members").contains(member)
             if joining && isMember { throw Rejection(.illegalTransition, field: "member", "member: \(member) is in team \(d.command.string("team")) already") }
             if !joining && !isMember { throw Rejection(.illegalTransition, field: "member", "member: \(member) is not in team \(d.command.string("team"))") }
-            d.emit(joining ? "team.joined" : "team.left", stream: "team:\(d.command.string("team"))", d.fieldPairs())
+            d.emitFields(joining ? "team.joined" : "team.left", stream: "team:\(d.command.string("team"))")
         })
     }
 
@@ -113,7 +113,7 @@ enum RegistryDomain {
             let held = try Rows.get(d.tables.registry["roles"], key, txn) != nil
             if granting && held { throw Rejection(.illegalTransition, field: "role", "role: \(d.command.string("subject")) holds \(d.command.string("role")) in \(d.community) already") }
             if !granting && !held { throw Rejection(.illegalTransition, field: "role", "role: \(d.command.string("subject")) does not hold \(d.command.string("role")) in \(d.community)") }
-            d.emit(granting ? "role.granted" : "role.revoked", stream: "subject:\(d.command.string("subject"))", d.fieldPairs())
+            d.emitFields(granting ? "role.granted" : "role.revoked", stream: "subject:\(d.command.string("subject"))")
         })
     }
 }

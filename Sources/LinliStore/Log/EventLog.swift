@@ -351,6 +351,9 @@ final class WriteSession {
     var touchedStreams: Set<String> = []
     var appended: [RecordedEvent] = []
     var recordBuffer = ByteWriter(capacity: 512)
+    /// A command id this write looked up and found unused, until the next append: the engine checks an
+    /// id before deciding, and the append need not look it up again (nothing else writes in between).
+    var commandIdFoundUnused: String?
     /// Which projections each appended event goes to: the same rule as a replay's, so that the live
     /// projections and a rebuild see the same events.
     let filter: EventTypeFilter
@@ -398,14 +401,20 @@ public struct LogWriter: ~Copyable {
 
     /// The positions of an earlier command with this id, and its request digest, if any.
     public func commandRecord(_ commandId: String) throws -> (first: UInt64, last: UInt64, digest: Hash)? {
-        try log.commandRecord(commandId, transaction)
+        let record = try log.commandRecord(commandId, transaction)
+        session.commandIdFoundUnused = record == nil ? commandId : nil
+        return record
     }
 
     /// Appends one command's events and applies them to every projection. Either every event is appended
     /// or, when a check fails, none is and the error says why.
     public func append(_ command: AppendCommand) throws -> AppendResult {
         try log.validate(command, alreadyAppended: session.appended.count)
-        if let earlier = try commandRecord(command.commandId) {
+        // The command table is written with `.noOverwrite` below as well, so a reused id can never
+        // overwrite a record even if this shortcut were wrong.
+        let checkedUnused = session.commandIdFoundUnused == command.commandId
+        session.commandIdFoundUnused = nil
+        if !checkedUnused, let earlier = try log.commandRecord(command.commandId, transaction) {
             guard earlier.digest == command.requestDigest else {
                 throw LogError.commandIdReused(commandId: command.commandId, firstPosition: earlier.first)
             }

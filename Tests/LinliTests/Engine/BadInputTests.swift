@@ -100,5 +100,20 @@ struct BadInputTests {
         #expect(throws: Rejection.self) { try w.engine.execute(line: other) }
         let rejection = try w.engine.apply(lines: [Array(other.utf8)]).outcomes[0].rejection
         #expect(rejection?.reason == .duplicateCommandId && rejection?.field == "id")
+
+        // Within one batch too: the id looked up for a line that is then rejected, and an id appended
+        // earlier in the same transaction (the log skips a second look-up only for the id just found unused).
+        let batch = [
+            w.line("hours.log", actor: "gw-1", id: "b-1", [("log", "l-2"), ("volunteer", "r-404"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")]),
+            w.line("hours.log", actor: "gw-1", id: "b-1", [("log", "l-2"), ("volunteer", "r-1"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")]),
+            w.line("hours.log", actor: "gw-1", id: "b-1", [("log", "l-2"), ("volunteer", "r-1"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")]),
+            w.line("hours.log", actor: "gw-1", id: "b-1", [("log", "l-3"), ("volunteer", "r-1"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")]),
+        ].map { Array($0.utf8) }
+        let report = try w.engine.apply(lines: batch, mode: .continueOnRejection)
+        #expect(report.outcomes[0].rejection?.reason == .unknownResident)
+        guard case .applied(let batchFirst, let batchLast) = report.outcomes[1] else { Issue.record("not applied: \(report.outcomes[1])"); return }
+        #expect(report.outcomes[2] == .duplicate(firstPosition: batchFirst, lastPosition: batchLast))
+        #expect(report.outcomes[3].rejection?.reason == .duplicateCommandId)
+        #expect(report.eventsAppended == 1)
     }
 }

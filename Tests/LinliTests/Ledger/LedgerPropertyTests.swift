@@ -9,7 +9,7 @@ func projectionDump(_ engine: Engine) throws -> [String: [[UInt8]: [UInt8]]] {
         for name in Engine.makeProjections().map(\.name) {
             for (table, database) in reader.databases(of: name).all {
                 var rows: [[UInt8]: [UInt8]] = [:]
-                try reader.withTransaction { txn in try txn.walk(database) { rows[Array($0)] = Array($1); return true } }
+                try reader.withTransaction { txn in _ = try txn.walk(database) { rows[Array($0)] = Array($1); return true } }
                 out["\(name)/\(table)"] = rows
             }
         }

@@ -28,6 +28,33 @@ struct LedgerTests {
         _ = try w.refused(.illegalTransition, "hours.reject", actor: "sw-1", [("log", "l-1"), ("reason", "重复")])
     }
 
+    @Test("a rate set in the middle of a batch applies to the batch's later verifications, as it would one line at a time")
+    func rateSetWithinOneBatch() throws {
+        // A write transaction keeps the rate schedules it has read (TransactionCache); a rate set later in
+        // the same transaction must still count, even one whose occurred time is earlier than rates read.
+        for mode in [BatchMode.atomic, .continueOnRejection] {
+            let w = try World()
+            try w.setUpCommunity()
+            try w.ok("points.rate.set", actor: "admin", at: "2024-03-01T08:00:00+08:00", [("community", "jiangshan"), ("pointsPerHour", 10)])
+            let lines = [
+                w.line("hours.log", actor: "gw-1", at: "2024-03-01T10:00:00+08:00", [("log", "l-1"), ("volunteer", "r-1"), ("minutes", 60), ("activity", "敲门入户"), ("category", "visit")]),
+                w.line("hours.log", actor: "gw-1", at: "2024-03-01T10:00:00+08:00", [("log", "l-2"), ("volunteer", "r-1"), ("minutes", 60), ("activity", "敲门入户"), ("category", "visit")]),
+                w.line("hours.log", actor: "gw-1", at: "2024-03-01T10:00:00+08:00", [("log", "l-3"), ("volunteer", "r-1"), ("minutes", 60), ("activity", "敲门入户"), ("category", "visit")]),
+                w.line("hours.verify", actor: "sw-1", at: "2024-03-02T10:00:00+08:00", [("log", "l-1")]),
+                // Occurred at 09:00, before the hours: it re-values l-2 (verified after it), never l-1.
+                w.line("points.rate.set", actor: "admin", at: "2024-03-01T09:00:00+08:00", [("community", "jiangshan"), ("pointsPerHour", 20)]),
+                w.line("hours.verify", actor: "sw-1", at: "2024-03-02T10:00:00+08:00", [("log", "l-2")]),
+                w.line("points.rate.set", actor: "admin", at: "2024-03-01T09:30:00+08:00", [("community", "jiangshan"), ("category", "visit"), ("pointsPerHour", 40)]),
+                w.line("hours.verify", actor: "sw-1", at: "2024-03-02T10:00:00+08:00", [("log", "l-3")]),
+            ]
+            let report = try w.engine.apply(lines: lines.map { Array($0.utf8) }, mode: mode)
+            #expect(report.committed && report.rejected == 0, "\(mode)")
+            let statement = try w.engine.statement(of: "resident:r-1")
+            #expect(statement.map(\.amount) == [10, 20, 40], "\(mode)")
+            #expect(statement.map { $0.detail["pointsPerHour"] } == [.int(10), .int(20), .int(40)], "\(mode)")
+        }
+    }
+
     @Test("hours before any rate cannot be verified; rejected hours earn nothing")
     func noRateAndRejection() throws {
         let w = try World()
