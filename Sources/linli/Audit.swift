@@ -77,7 +77,12 @@ struct Audit: ParsableCommand {
 
         static func audit(_ engine: Engine, _ bar: ProgressBar) throws -> AuditReport {
             do {
-                return try engine.audit { _, done, total in bar.update(done, total) }
+                // The chain and the rebuilds run side by side: the bar shows their sum.
+                var parts: [String: (done: UInt64, total: UInt64)] = [:]
+                return try engine.audit { phase, done, total in
+                    parts[phase] = (done, total)
+                    bar.update(parts.values.reduce(0) { $0 + $1.done }, parts.values.reduce(0) { $0 + $1.total })
+                }
             } catch {
                 throw ExitError.store("linli: audit failed: \(error)")
             }

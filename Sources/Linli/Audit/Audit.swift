@@ -1,3 +1,4 @@
+import Foundation
 import LinliStore
 
 /// What `linli audit verify` reports: the chain re-checked over every event, and every projection
@@ -63,13 +64,21 @@ public enum AuditRendering {
 }
 
 extension Engine {
-    /// Re-checks the hash chain over every event, then rebuilds every projection from position 1 into
-    /// scratch databases and compares each with the stored one.
+    /// Re-checks the hash chain over every event and rebuilds every projection from position 1 into
+    /// scratch databases, comparing each with the stored one.
+    ///
+    /// The chain pass runs on a thread of its own beside the rebuilds: they read the log independently,
+    /// and on a machine with fewer cores than projections the largest rebuild otherwise ends alone while
+    /// the other cores wait. `progress(phase, done, total)` is called for "chain" and for "projections",
+    /// one call at a time, the two phases interleaved.
     public func audit(progress: ((String, UInt64, UInt64) -> Void)? = nil) throws -> AuditReport {
-        let chain = try log.verifyChain { progress?("chain", $0, $1) }
+        let chain = ChainBeside(log: log, progress: progress)
+        let rebuilt = Result { try log.verifyProjections { chain.report("projections", $0, $1) } }
+        // Waited for before anything is thrown: the chain pass reads the store this engine may close next.
+        chain.done.wait()
         let projections: ProjectionReport
         do {
-            projections = try log.verifyProjections { progress?("projections", $0, $1) }
+            projections = try rebuilt.get()
         } catch let error as LogError {
             // A log that cannot be replayed (a missing or undecodable event) is a finding, not a crash.
             guard case .corrupt = error else { throw error }
@@ -77,6 +86,28 @@ extension Engine {
         } catch let error as RecordError {
             projections = .failed("\(error)")
         }
-        return AuditReport(chain: chain, projections: projections)
+        return AuditReport(chain: try chain.result!.get(), projections: projections)
+    }
+
+    /// The chain pass on a thread of its own, and the progress both phases report, one call at a time.
+    private final class ChainBeside: @unchecked Sendable {
+        private let lock = NSLock()
+        private let progress: ((String, UInt64, UInt64) -> Void)?
+        /// Signalled when the chain pass ends; `result` is set before.
+        let done = DispatchSemaphore(value: 0)
+        private(set) var result: Result<ChainReport, any Error>?
+
+        init(log: EventLog, progress: ((String, UInt64, UInt64) -> Void)?) {
+            self.progress = progress
+            Thread.detachNewThread { [self] in
+                result = Result { try log.verifyChain { self.report("chain", $0, $1) } }
+                done.signal()
+            }
+        }
+
+        func report(_ phase: String, _ done: UInt64, _ total: UInt64) {
+            guard let progress else { return }
+            lock.withLock { progress(phase, done, total) }
+        }
     }
 }

@@ -26,6 +26,28 @@ struct AuditTests {
         #expect(report.json["head"] == .string(try w.engine.log.head.hash.hex))
     }
 
+    @Test("the chain pass runs beside the rebuilds: both phases report progress to the end, one call at a time")
+    func progressOfBothPhases() throws {
+        let w = try busyWorld()
+        let head = try w.engine.log.head.position
+        final class Calls: @unchecked Sendable {
+            var inside = false, overlapped = false
+            var last: [String: (done: UInt64, total: UInt64)] = [:]
+        }
+        let calls = Calls()
+        let report = try w.engine.audit { phase, done, total in
+            if calls.inside { calls.overlapped = true }
+            calls.inside = true
+            calls.last[phase] = (done, total)
+            usleep(200)  // widen the window in which a second caller would overlap
+            calls.inside = false
+        }
+        #expect(report.ok)
+        #expect(!calls.overlapped, "progress calls must not overlap")
+        #expect(calls.last["chain"].map { $0.done == head && $0.total == head } == true)
+        #expect(calls.last["projections"].map { $0.done == $0.total && $0.total == head * 5 } == true)
+    }
+
     @Test("a projection value changed behind the engine's back is caught, with the key, both values and the last position")
     func tamperedProjection() throws {
         let w = try busyWorld()
