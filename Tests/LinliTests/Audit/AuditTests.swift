@@ -39,7 +39,7 @@ struct AuditTests {
             if calls.inside { calls.overlapped = true }
             calls.inside = true
             calls.last[phase] = (done, total)
-            usleep(200)  // widen the window in which a second caller would overlap
+            usleep(20_000)  // widen the window in which a second caller would overlap
             calls.inside = false
         }
         #expect(report.ok)
