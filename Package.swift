@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // Linli (邻里): an embedded, event-sourced engine for neighbourhood governance, on LMDB.
 // The layout shows the architecture: CLMDB (C) → LinliStore (the log, no domain knowledge)
-// → Linli (the domains) → linli (the command line, thin).
+// → Linli (the domains) → LinliCLI (the command line `linli`, thin).
 import PackageDescription
 
 let package = Package(
@@ -11,7 +11,7 @@ let package = Package(
         .library(name: "CLMDB", targets: ["CLMDB"]),
         .library(name: "LinliStore", targets: ["LinliStore"]),
         .library(name: "Linli", targets: ["Linli"]),
-        .executable(name: "linli", targets: ["linli"]),
+        .executable(name: "linli", targets: ["LinliCLI"]),
         .executable(name: "linli-fixtures", targets: ["linli-fixtures"]),
     ],
     dependencies: [
@@ -38,8 +38,10 @@ let package = Package(
             name: "Linli",
             dependencies: ["LinliStore"]
         ),
+        // The command line, thin. Its folder is LinliCLI (not linli) so that no two folders differ only by
+        // case on a case-insensitive file system; the executable it builds is still `linli`.
         .executableTarget(
-            name: "linli",
+            name: "LinliCLI",
             dependencies: [
                 "Linli",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -63,6 +65,6 @@ let package = Package(
         .target(name: "LinliTestSupport", path: "Tests/Support"),
         .testTarget(name: "LinliStoreTests", dependencies: ["LinliStore", "LinliTestSupport"]),
         .testTarget(name: "LinliTests", dependencies: ["Linli", "LinliTestSupport"]),
-        .testTarget(name: "linliTests", dependencies: ["Linli", "LinliTestSupport"]),
+        .testTarget(name: "LinliCLITests", dependencies: ["Linli", "LinliTestSupport"]),
     ]
 )
