@@ -27,7 +27,20 @@ struct StoreOptions: ParsableArguments {
         do {
             var options = Engine.Options()
             options.readOnly = readOnly
-            return try Engine.open(at: path, options: options)
+            let bar = ProgressBar(label: "upgrading the store's projections (once)")
+            options.upgradeProgress = { done, total in bar.update(done, total) }
+            defer { bar.finish() }
+            do {
+                return try Engine.open(at: path, options: options)
+            } catch LogError.projectionsNeedUpgrade where readOnly {
+                // A store of an older version: upgraded once (its projections rebuilt into this layout),
+                // then opened as asked. Only an upgrade: a checkpoint that does not match its log is
+                // reported, never repaired on the way to a read.
+                options.readOnly = false
+                _ = try Engine.open(at: path, options: options)
+                options.readOnly = true
+                return try Engine.open(at: path, options: options)
+            }
         } catch let error as LogError {
             if case .storeMissing = error {
                 throw ExitError.store("linli: no store at \(path). Create one with: linli init --admin ID --store \(path)")
@@ -86,6 +99,16 @@ struct FormatOptions: ParsableArguments {
     }
 }
 
+/// Writes the projections' checkpoint before a command that wrote exits (the events are safe already; this
+/// spares the next process replaying them), turning a failure into a store error.
+func checkpoint(_ engine: Engine) throws {
+    do {
+        try engine.log.checkpoint()
+    } catch {
+        throw ExitError.store("linli: the events are recorded, but the projections' checkpoint could not be written: \(error)")
+    }
+}
+
 /// Runs one command built from a subcommand's options, printing where it landed or why it was refused.
 func record(_ name: String, _ store: StoreOptions, _ actor: ActorOptions, _ fields: [String: JSONValue]) throws {
     let engine = try store.open()
@@ -96,7 +119,10 @@ func record(_ name: String, _ store: StoreOptions, _ actor: ActorOptions, _ fiel
         throw ExitError.rejected("linli: \(rejection.reason): \(rejection.message)")
     }
     do {
-        switch try engine.execute(command) {
+        let outcome = try engine.execute(command)
+        // The process ends here: fold what it holds in memory into the store, so that the next one replays nothing.
+        try checkpoint(engine)
+        switch outcome {
         case let .applied(first, last): print("\(name) \(command.id): recorded at position \(first == last ? "\(first)" : "\(first)–\(last)")")
         case let .duplicate(first, _): print("\(name) \(command.id): already recorded at position \(first)")
         default: break
@@ -137,7 +163,8 @@ struct AsOfOptions: ParsableArguments {
 }
 
 /// A progress bar with rate and ETA on standard error, drawn only when standard error is a terminal.
-final class ProgressBar {
+/// Called from one thread at a time (the audit's side-by-side phases report under a lock of their own).
+final class ProgressBar: @unchecked Sendable {
     let label: String
     let enabled = isatty(STDERR_FILENO) == 1
     let start = Date()

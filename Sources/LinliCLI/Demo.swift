@@ -33,6 +33,7 @@ struct Demo: ParsableCommand {
             for (pilot, line, reason) in refused { printError("\(pilot) \(line): \(reason)") }
             throw ExitError.rejected("linli: the sample did not apply as expected")
         }
+        try engine.log.checkpoint()
         let chain = try engine.log.verifyChain()
         let head = try engine.log.head
         print("Linli demo store: \(store)")

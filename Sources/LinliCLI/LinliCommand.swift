@@ -99,6 +99,7 @@ struct Apply: ParsableCommand {
             let bar = ProgressBar(label: "applying")
             report = try engine.apply(lines: lines, mode: continueOnRejection ? .continueOnRejection : .atomic, progress: bar.update)
             bar.finish()
+            if report.committed { try engine.log.checkpoint() }
         } catch {
             throw ExitError.store("linli: \(error)")
         }

@@ -94,6 +94,8 @@ public final class Engine: @unchecked Sendable {
         public var initialMapSizeBytes: Int? = nil
         /// Open without the ability to write.
         public var readOnly = false
+        /// Told how the one-time upgrade of a store written by an older layout advances.
+        public var upgradeProgress: (@Sendable (UInt64, UInt64) -> Void)? = nil
 
         /// The defaults.
         public init() {}
@@ -110,6 +112,7 @@ public final class Engine: @unchecked Sendable {
         logOptions.clock = options.clock
         logOptions.projections = makeProjections()
         logOptions.readOnly = options.readOnly
+        logOptions.upgradeProgress = options.upgradeProgress
         if let bytes = options.initialMapSizeBytes { logOptions.environment.initialMapSizeBytes = bytes }
         return logOptions
     }
@@ -137,6 +140,7 @@ public final class Engine: @unchecked Sendable {
         _ = try log.append(AppendCommand(commandId: "init", requestDigest: Hash.sha256(payload.canonicalText), actor: admin,
                                          occurredAt: occurred, events: [NewEvent(stream: "store", expectedVersion: .noStream,
                                                                                  type: "store.initialized", payload: CBOR.encode(payload))]))
+        try log.checkpoint()
         return engine
     }
 

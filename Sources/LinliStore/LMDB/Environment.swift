@@ -7,6 +7,17 @@ public struct Database: Sendable, Hashable, CustomStringConvertible {
     let dbi: MDB_dbi
     /// The name it was opened under.
     public let name: String
+    /// For a projection's database: its place in a transaction's ``RowOverlay``; -1 for the log's own.
+    let overlaySlot: Int
+
+    init(dbi: MDB_dbi, name: String, overlaySlot: Int = -1) {
+        self.dbi = dbi
+        self.name = name
+        self.overlaySlot = overlaySlot
+    }
+
+    /// The same database, seen through slot `slot` of the overlays of the transactions that carry one.
+    func overlaid(at slot: Int) -> Database { Database(dbi: dbi, name: name, overlaySlot: slot) }
 
     public var description: String { name }
 }
@@ -70,7 +81,9 @@ public final class Environment: @unchecked Sendable {
             if options.readOnly { flags |= UInt32(MDB_RDONLY) }
             if options.noLock { flags |= UInt32(MDB_NOLOCK) }
             if !options.durable { flags |= UInt32(MDB_NOSYNC) }
-            try check(mdb_env_open(env, path, flags, 0o644), "mdb_env_open(\(path))")
+            // Owner only: a store holds residents' names, health and family circumstances. LMDB creates its
+            // files with this mode less the umask, so they are never more open than 600.
+            try check(mdb_env_open(env, path, flags, 0o600), "mdb_env_open(\(path))")
             if !options.noLock {
                 // "Check for stale entries in the reader lock table": a killed process leaves its slot.
                 var dead: Int32 = 0

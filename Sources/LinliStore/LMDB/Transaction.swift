@@ -6,32 +6,53 @@ import CLMDB
 public protocol TransactionReading: ~Copyable {
     /// The C handle; internal use only.
     var handle: OpaquePointer { get }
+    /// The rows changed in memory above LMDB's, for the databases that have an overlay slot; nil for a
+    /// transaction that sees LMDB's rows only.
+    var rows: RowOverlay? { get }
 }
 
 /// A read-only transaction: a consistent snapshot of the environment. Borrowed inside
 /// ``Environment/read(_:)``; it cannot be copied, stored or held across an `await`.
 public struct ReadTransaction: ~Copyable, TransactionReading {
     public let handle: OpaquePointer
+    public let rows: RowOverlay?
     /// False for a view that the log lends inside a closure of its own; only the owner aborts.
     let owned: Bool
 
-    init(handle: OpaquePointer) { self.handle = handle; self.owned = true }
-    /// A view of a transaction owned elsewhere, lent only inside that owner's closure.
-    init(borrowing handle: OpaquePointer) { self.handle = handle; self.owned = false }
+    init(handle: OpaquePointer) { self.handle = handle; self.owned = true; self.rows = nil }
+    /// A view of a transaction owned elsewhere, lent only inside that owner's closure, seeing `rows` above LMDB.
+    init(borrowing handle: OpaquePointer, rows: RowOverlay? = nil) { self.handle = handle; self.owned = false; self.rows = rows }
 
     deinit { if owned { mdb_txn_abort(handle) } }
 }
 
 /// The one write transaction. Borrowed inside ``Environment/write(_:)``, which commits it when the closure
 /// returns and aborts it when the closure throws; it cannot be copied, stored or held across an `await`.
+///
+/// With an overlay (``rows``), a put or delete in a projection's database changes the overlay only. A log
+/// replaying the tail of its log in memory lends such a view over a *read* snapshot (`overlayOnly`): it
+/// may then write projection rows only, to the overlay, and any other put is a programming error.
 public struct WriteTransaction: ~Copyable, TransactionReading {
     public let handle: OpaquePointer
+    /// Unretained, so that `commit` can `discard` the value: only views carry an overlay, and the lender
+    /// keeps it alive for as long as it lends the view (inside its own closure).
+    private let rowsReference: Unmanaged<RowOverlay>?
+    public var rows: RowOverlay? { rowsReference?.takeUnretainedValue() }
     /// False for a view that the log lends inside a closure of its own; only the owner commits or aborts.
     let owned: Bool
+    /// True for a view over a read snapshot: only overlaid databases may be written.
+    let overlayOnly: Bool
 
-    init(handle: OpaquePointer) { self.handle = handle; self.owned = true }
-    /// A view of a transaction owned elsewhere, lent only inside that owner's closure.
-    init(borrowing handle: OpaquePointer) { self.handle = handle; self.owned = false }
+    init(handle: OpaquePointer) { self.handle = handle; self.owned = true; self.rowsReference = nil; self.overlayOnly = false }
+    /// A view of a transaction owned elsewhere, lent only inside that owner's closure, writing projection
+    /// rows to `rows` when given.
+    init(borrowing handle: OpaquePointer, rows: RowOverlay? = nil, overlayOnly: Bool = false) {
+        precondition(!overlayOnly || rows != nil, "an overlay-only view needs an overlay")
+        self.handle = handle
+        self.owned = false
+        self.rowsReference = rows.map { Unmanaged.passUnretained($0) }
+        self.overlayOnly = overlayOnly
+    }
 
     /// Commits. LMDB frees the transaction's handle even when the commit fails, so this consumes the
     /// value without running `deinit`: an abort after a failed commit would be a double free.
@@ -72,6 +93,10 @@ extension TransactionReading where Self: ~Copyable {
     /// The bytes live in the map: do not let them escape `body`.
     public func withValue<R>(in database: Database, key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         precondition(!key.isEmpty, "LMDB keys are never empty")
+        if database.overlaid, let rows, let found = rows.lookUp(database.overlaySlot, Array(key)) {
+            guard let found else { return nil }
+            return try found.withUnsafeBytes { try body($0) }
+        }
         var data = MDB_val()
         let rc = LinliStore.withValue(key) { mdb_get(handle, database.dbi, &$0, &data) }
         if rc == MDB_NOTFOUND { return nil }
@@ -90,6 +115,47 @@ extension TransactionReading where Self: ~Copyable {
     @discardableResult
     public func walk(_ database: Database, from start: [UInt8]? = nil, reverse: Bool = false,
                      _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
+        guard database.overlaid, let rows else { return try walkStored(database, from: start, reverse: reverse, body) }
+        return try walkMerged(database, rows.entries(database.overlaySlot, from: start, reverse: reverse), from: start, reverse: reverse, body)
+    }
+
+    /// A walk of LMDB's rows and the overlay's together, in key order: where both hold a key the overlay's
+    /// row (or its deletion) wins.
+    private func walkMerged(_ database: Database, _ changes: [(key: [UInt8], value: [UInt8]?)], from start: [UInt8]?, reverse: Bool,
+                            _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
+        var next = 0
+        var visited = 0
+        var stopped = false
+        // Calls `body` with one overlay row (none for a deletion); false when `body` asked to stop.
+        func emit(_ change: (key: [UInt8], value: [UInt8]?)) throws -> Bool {
+            guard let value = change.value else { return true }
+            visited += 1
+            return try change.key.withUnsafeBytes { key in try value.withUnsafeBytes { try body(key, $0) } }
+        }
+        func before(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Bool { reverse ? b.lexicographicallyPrecedes(a) : a.lexicographicallyPrecedes(b) }
+        try walkStored(database, from: start, reverse: reverse) { key, value in
+            while next < changes.count, before(changes[next].key, key) {
+                next += 1
+                guard try emit(changes[next - 1]) else { stopped = true; return false }
+            }
+            if next < changes.count, changes[next].key.elementsEqual(key) {
+                next += 1
+                guard try emit(changes[next - 1]) else { stopped = true; return false }
+                return true
+            }
+            visited += 1
+            guard try body(key, value) else { stopped = true; return false }
+            return true
+        }
+        while !stopped, next < changes.count {
+            next += 1
+            guard try emit(changes[next - 1]) else { break }
+        }
+        return visited
+    }
+
+    private func walkStored(_ database: Database, from start: [UInt8]?, reverse: Bool,
+                            _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
         var cursor: OpaquePointer?
         try check(mdb_cursor_open(handle, database.dbi, &cursor), "mdb_cursor_open(\(database))")
         defer { mdb_cursor_close(cursor) }
@@ -124,8 +190,12 @@ extension TransactionReading where Self: ~Copyable {
         return visited
     }
 
-    /// How many entries the database holds (`mdb_stat`).
+    /// How many entries the database holds (`mdb_stat`). For an overlaid database, a merged walk counts
+    /// them: only the command path's rates table is counted while changes are in memory, and it is small.
     public func count(_ database: Database) throws -> Int {
+        if database.overlaid, let rows, !rows.top[database.overlaySlot].isEmpty || !rows.below[database.overlaySlot].isEmpty {
+            return try walk(database) { _, _ in true }
+        }
         var stat = MDB_stat()
         try check(mdb_stat(handle, database.dbi, &stat), "mdb_stat(\(database))")
         return stat.ms_entries
@@ -136,6 +206,12 @@ extension WriteTransaction {
     /// Stores `value` under `key`.
     public func put(_ database: Database, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, flags: PutFlags = []) throws(LMDBError) {
         precondition(!key.isEmpty, "LMDB keys are never empty")
+        if database.overlaid, let rows {
+            precondition(flags.isEmpty, "projection rows are put without flags")
+            rows.set(database.overlaySlot, Array(key), Array(value))
+            return
+        }
+        precondition(!overlayOnly, "a replay in a read snapshot writes projection rows only")
         var data = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
         let rc = LinliStore.withValue(key) { mdb_put(handle, database.dbi, &$0, &data, flags.rawValue) }
         try check(rc, "mdb_put(\(database))")
@@ -153,6 +229,12 @@ extension WriteTransaction {
     /// Deletes `key`; returns false when it was not there.
     @discardableResult
     public func delete(_ database: Database, key: [UInt8]) throws -> Bool {
+        if database.overlaid, let rows {
+            let existed = try key.withUnsafeBytes { try withValue(in: database, key: $0) { _ in true } } ?? false
+            rows.set(database.overlaySlot, key, nil)
+            return existed
+        }
+        precondition(!overlayOnly, "a replay in a read snapshot writes projection rows only")
         let rc = key.withUnsafeBytes { bytes in
             LinliStore.withValue(bytes) { mdb_del(handle, database.dbi, &$0, nil) }
         }
@@ -163,6 +245,7 @@ extension WriteTransaction {
 
     /// Empties the database, keeping it.
     public func empty(_ database: Database) throws {
+        precondition(!database.overlaid || rows == nil, "a projection's database is emptied only below its overlay")
         try check(mdb_drop(handle, database.dbi, 0), "mdb_drop(\(database), empty)")
     }
 }

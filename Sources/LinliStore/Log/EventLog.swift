@@ -105,16 +105,20 @@ enum StoreLayout {
     static let formatKey = Array("format".utf8)
     static let formatVersion: UInt32 = 1
     static let headKey = Array("head".utf8)
-    static let epochKey = Array("projections-epoch".utf8)
     static func projectionKey(_ name: String) -> [UInt8] { Array("projection/\(name)".utf8) }
 }
 
 /// The append-only, hash-chained event log of a Linli store, in one LMDB environment.
 ///
-/// Appends are atomic per write: every command's events, the stream index, the command-id index, the
-/// chain head and every projection's state and checkpoint are written in one LMDB transaction, so a crash
-/// at any moment leaves either all of a write or none of it. Positions run from 1 without gaps; each
-/// record carries the hash of its predecessor and its own hash, SHA-256(previous hash ‖ record body).
+/// Appends are atomic per write: every command's events, the stream index, the command-id index and the
+/// chain head are written in one LMDB transaction, so a crash at any moment leaves either all of a write
+/// or none of it. Positions run from 1 without gaps; each record carries the hash of its predecessor and
+/// its own hash, SHA-256(previous hash ‖ record body).
+///
+/// The log is the projections' write-ahead log: their stored rows are the fold of positions 1 … P, stored
+/// with P (a checkpoint), and every read and every decision sees P+1 … head folded in first, in memory.
+/// A crash loses at most the rows changed in memory since the last checkpoint, which the next transaction
+/// folds in again from the log.
 public final class EventLog: @unchecked Sendable {
     /// How to open a log.
     public struct Options: Sendable {
@@ -129,6 +133,16 @@ public final class EventLog: @unchecked Sendable {
         /// Events replayed per write transaction during catch-up, rebuild and audit: small enough that a
         /// transaction's dirty pages stay well under LMDB's limit, large enough that commits do not dominate.
         public var replayChunkEvents: UInt64 = 50_000
+        /// A write that leaves this many events or more folded in memory since the last checkpoint writes a
+        /// checkpoint in its own transaction: it bounds the memory a process holds and the tail a reader
+        /// replays on open (64k events replay in well under half a second).
+        public var checkpointEvents: UInt64 = 65_536
+        /// A write transaction whose own changed rows reach this count writes a checkpoint in the middle,
+        /// so that one large atomic batch does not hold all its rows in memory.
+        public var checkpointRowsMax: Int = 200_000
+        /// Told how an upgrade of a store written by an older layout advances (its projections are rebuilt
+        /// once when it is first opened for writing).
+        public var upgradeProgress: (@Sendable (UInt64, UInt64) -> Void)? = nil
 
         /// The defaults: the system clock, no projections.
         public init() {}
@@ -144,9 +158,11 @@ public final class EventLog: @unchecked Sendable {
     let streamHeads: Database
     let commands: Database
     let meta: Database
-    let slotsLock = NSLock()
-    var slots: [ProjectionSlot] = []
-    var projectionsEpoch: UInt64 = 0
+    /// The projections, with both sets of their databases; set once while opening.
+    var registered: [RegisteredProjection] = []
+    let stateLock = NSLock()
+    /// What this process holds of the projections in memory (under `stateLock`).
+    var published = ProjectionState(bases: [], applied: [], changes: [], slots: [])
     private let subscribersLock = NSLock()
     private var subscribers: [UUID: AsyncStream<RecordedEvent>.Continuation] = [:]
 
@@ -180,7 +196,6 @@ public final class EventLog: @unchecked Sendable {
                 try txn.put(meta, key: StoreLayout.magicKey, value: StoreLayout.magicValue)
                 try txn.put(meta, key: StoreLayout.formatKey, value: Array(bigEndianKey(UInt64(StoreLayout.formatVersion)).suffix(4)))
                 try txn.put(meta, key: StoreLayout.headKey, value: LogHead.empty.encoded)
-                try txn.put(meta, key: StoreLayout.epochKey, value: bigEndianKey(0))
             }
         } else {
             do {
@@ -241,29 +256,23 @@ public final class EventLog: @unchecked Sendable {
     /// it must not have effects outside the transaction that cannot be repeated.
     public func write<R>(_ body: (borrowing LogWriter) throws -> R) throws -> R {
         precondition(!options.readOnly, "write on a read-only log")
-        var outcome: (R, [RecordedEvent])?
-        for _ in 0..<3 {
-            let slots = currentSlots()
-            do {
-                outcome = try environment.write { txn -> (R, [RecordedEvent]) in
-                    try checkProjectionsEpoch(txn)
-                    let session = WriteSession(head: try readHead(txn), slots: slots)
-                    let writer = LogWriter(log: self, transaction: WriteTransaction(borrowing: txn.handle), session: session)
-                    let result = try body(writer)
-                    try finish(session, txn)
-                    return (result, session.appended)
-                }
-                break
-            } catch is ProjectionsMoved {
-                try reloadProjectionSlots()
-            }
+        var (result, appended, view, head) = try environment.write { txn -> (R, [RecordedEvent], ProjectionView, LogHead) in
+            let view = try projectionView(txn)
+            let session = WriteSession(view: view)
+            let writer = LogWriter(log: self, transaction: WriteTransaction(borrowing: txn.handle, rows: view.overlay), session: session)
+            let result = try body(writer)
+            try finish(session, txn)
+            return (result, session.appended, session.view, session.head)
         }
-        guard let (result, appended) = outcome else { throw LogError.invalid(field: "projections", reason: "rebuilt repeatedly during a write") }
+        // Only now, with the commit done, is what the transaction folded in published to the process.
+        publishCommitted(&view, head: head)
         if !appended.isEmpty { notify(appended) }
+        appended = []
         return result
     }
 
-    /// Writes what a write session accumulated: the head, the stream heads and the projections' checkpoints.
+    /// Writes what a write session accumulated: the head and the stream heads, and a checkpoint when the
+    /// events folded in memory since the last one reach ``Options/checkpointEvents``.
     private func finish(_ session: WriteSession, _ txn: borrowing WriteTransaction) throws {
         guard !session.appended.isEmpty else { return }
         for stream in session.touchedStreams.sorted() {
@@ -271,9 +280,9 @@ public final class EventLog: @unchecked Sendable {
             try txn.put(streamHeads, key: Array(stream.utf8), value: head.encoded)
         }
         try txn.put(meta, key: StoreLayout.headKey, value: session.head.encoded)
-        for slot in session.slots {
-            let checkpoint = ProjectionCheckpoint(version: slot.projection.version, generation: slot.databases.generation, position: session.head.position)
-            try writeCheckpoint(checkpoint, for: slot.projection.name, txn)
+        let oldest = session.view.state.bases.map(\.position).min() ?? session.head.position
+        if session.head.position - oldest >= options.checkpointEvents {
+            try writeCheckpoints(&session.view, at: session.head, txn)
         }
     }
 
@@ -281,9 +290,18 @@ public final class EventLog: @unchecked Sendable {
 
     /// Runs `body` in a read-only snapshot of the log and its projections. Readers never block writers.
     public func read<R>(_ body: (borrowing LogReader) throws -> R) throws -> R {
-        try environment.read { txn in
-            let reader = LogReader(log: self, transaction: ReadTransaction(borrowing: txn.handle), slots: currentSlots())
-            return try body(reader)
+        while true {
+            do {
+                return try environment.read { txn in
+                    let view = try projectionView(txn)
+                    publishCaughtUp(view)
+                    let reader = LogReader(log: self, transaction: ReadTransaction(borrowing: txn.handle, rows: view.overlay), slots: view.state.slots)
+                    return try body(reader)
+                }
+            } catch is MissingDatabases {
+                // Another process rebuilt into databases this read-only log had not opened.
+                try openMissingSets()
+            }
         }
     }
 
@@ -340,12 +358,11 @@ public final class EventLog: @unchecked Sendable {
     }
 }
 
-/// Thrown inside a write when another process swapped in rebuilt projections: reload and retry.
-struct ProjectionsMoved: Error {}
-
-/// A write session's running state: the head, stream versions and events appended so far.
+/// A write session's running state: the head, stream versions and events appended so far, and the
+/// projections' view the transaction folds its events into.
 final class WriteSession {
     var head: LogHead
+    var view: ProjectionView
     let slots: [ProjectionSlot]
     var streams: [String: StreamHead] = [:]
     var touchedStreams: Set<String> = []
@@ -358,9 +375,10 @@ final class WriteSession {
     /// projections and a rebuild see the same events.
     let filter: EventTypeFilter
 
-    init(head: LogHead, slots: [ProjectionSlot]) {
-        self.head = head
-        self.slots = slots
+    init(view: ProjectionView) {
+        self.head = view.head
+        self.view = view
+        self.slots = view.state.slots
         self.filter = EventTypeFilter(slots)
     }
 }
@@ -473,6 +491,10 @@ public struct LogWriter: ~Copyable {
         for recorded in session.appended[(session.appended.count - command.events.count)...] {
             try session.filter.apply(recorded, to: session.slots, in: transaction)
         }
+        if session.view.overlay.topRowsCount >= log.options.checkpointRowsMax {
+            // Inside the same LMDB transaction as the events: the rows and their checkpoint commit with them.
+            try log.writeCheckpoints(&session.view, at: session.head, WriteTransaction(borrowing: transaction.handle))
+        }
         return AppendResult(firstPosition: first, lastPosition: session.head.position, duplicate: false)
     }
 }
@@ -499,11 +521,12 @@ public struct LogReader: ~Copyable {
         return slot.databases
     }
 
-    /// Where each projection stands, by name.
+    /// Where each projection's stored rows stand, by name (the events after a checkpoint are folded in
+    /// memory, so a query sees the head all the same).
     public func checkpoints() throws -> [String: ProjectionCheckpoint] {
         var out: [String: ProjectionCheckpoint] = [:]
         for slot in slots {
-            out[slot.projection.name] = try log.readCheckpoint(slot.projection.name, transaction)
+            if case .current(let checkpoint) = try log.readCheckpoint(slot.projection.name, transaction) { out[slot.projection.name] = checkpoint }
         }
         return out
     }

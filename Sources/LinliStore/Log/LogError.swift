@@ -34,6 +34,12 @@ public enum LogError: Error, Sendable, Equatable, CustomStringConvertible {
     case unsupportedFormat(path: String, version: UInt32)
     /// A stored record failed to decode or to verify.
     case corrupt(position: UInt64, reason: String)
+    /// The stored projections cannot be used as they are and a read-only open cannot rebuild them.
+    case projectionsNeedRebuild(path: String, reason: String)
+    /// The store was written by an older layout of the projections; opening it once for writing upgrades it.
+    case projectionsNeedUpgrade(path: String)
+    /// Another process is rebuilding the store's projections.
+    case rebuildInProgress(path: String)
 
     public var description: String {
         switch self {
@@ -53,6 +59,12 @@ public enum LogError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path) has store format \(version); this build reads format 1"
         case let .corrupt(position, reason):
             return "corrupt event at position \(position): \(reason)"
+        case let .projectionsNeedRebuild(path, reason):
+            return "the projections of \(path) must be rebuilt before they can be read (\(reason)); run: linli rebuild --store \(path)"
+        case let .projectionsNeedUpgrade(path):
+            return "\(path) was written by an older version of Linli; open it once for writing (any linli command that records, or linli rebuild --store \(path)) to upgrade it"
+        case let .rebuildInProgress(path):
+            return "a rebuild of \(path) is in progress in another process; wait for it to finish, then try again"
         }
     }
 }

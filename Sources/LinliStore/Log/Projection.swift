@@ -1,11 +1,14 @@
 import Foundation
-/// A view of the log kept in LMDB databases of its own, updated in the same write transaction as the
-/// events it applies, so that it can never drift from the log.
+/// A view of the log kept in LMDB databases of its own, as checkpointed state: the stored rows are the
+/// fold of the log up to the checkpoint's position, and the events after it are folded in memory.
 ///
-/// The log applies every appended event to every registered projection before the transaction commits,
-/// writes each projection's checkpoint (the last position applied) in that same transaction, catches a
-/// projection up on open, and rebuilds it from position 1 into fresh databases when its ``version``
-/// changes or when asked, swapping the fresh databases in at the end.
+/// The log applies every appended event to every registered projection inside the write transaction that
+/// appends it, but the rows it writes go to the transaction's ``RowOverlay``, published to the process when
+/// LMDB's commit succeeds; every few thousand events (and when asked, ``EventLog/checkpoint()``) the rows
+/// changed in memory are written to LMDB with the checkpoint, in one transaction. Every transaction first
+/// folds in the events after what its process holds (appended by other processes). A projection is rebuilt
+/// from position 1 into its other set of databases when its ``version`` changes or when asked, and swapped in
+/// at the end.
 ///
 /// `apply` must be deterministic: the same events in the same order give the same bytes, or a rebuild
 /// would not equal the live state and an audit would report it.
@@ -61,7 +64,7 @@ struct EventTypeFilter {
     }
 }
 
-/// The LMDB databases of one projection, by the names it declared, in the generation now in use.
+/// The LMDB databases of one projection, by the names it declared, in one generation.
 public struct ProjectionDatabases: Sendable {
     /// The projection's name.
     public let projection: String
@@ -78,6 +81,17 @@ public struct ProjectionDatabases: Sendable {
         self.sorted = byName.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 
+    private init(projection: String, generation: UInt32, sorted: [(name: String, database: Database)]) {
+        self.projection = projection
+        self.generation = generation
+        self.sorted = sorted
+    }
+
+    /// The same databases, labelled with `generation` (one of the generations that use this set).
+    func inGeneration(_ generation: UInt32) -> ProjectionDatabases {
+        ProjectionDatabases(projection: projection, generation: generation, sorted: sorted)
+    }
+
     /// The database declared under `name`. Asking for an undeclared name is a programming error.
     public subscript(_ name: String) -> Database {
         for entry in sorted where entry.name == name { return entry.database }
@@ -87,39 +101,65 @@ public struct ProjectionDatabases: Sendable {
     /// Every database with its declared name, sorted by name.
     public var all: [(name: String, database: Database)] { sorted }
 
-    /// The LMDB name of a projection's database in a generation: `p/NAME/DATABASE@GENERATION`.
-    public static func lmdbName(projection: String, database: String, generation: UInt32) -> String {
-        "p/\(projection)/\(database)@\(generation)"
+    /// The LMDB name of a projection's database in the generations of one parity: `p/NAME/DATABASE#0`
+    /// for even generations, `#1` for odd ones.
+    public static func lmdbName(projection: String, database: String, parity: Int) -> String {
+        precondition(parity == 0 || parity == 1, "generations alternate between two sets")
+        return "p/\(projection)/\(database)#\(parity)"
     }
 }
 
-/// Where a projection stands, as the store records it.
+/// Where a projection's stored rows stand: the fold of log positions 1 … ``position``, written with the
+/// hash of the event at that position so that rows and log can be proven to belong together.
 public struct ProjectionCheckpoint: Sendable, Equatable {
     /// The version of the projection's code that built it.
     public var version: UInt32
     /// The generation of its databases.
     public var generation: UInt32
-    /// The last position applied.
+    /// The last position folded into the stored rows.
     public var position: UInt64
+    /// The hash of the event at ``position`` (``Hash/genesis`` at 0).
+    public var hash: Hash
+
+    static let encodedBytes = 48
 
     var encoded: [UInt8] {
-        var writer = ByteWriter(capacity: 16)
+        var writer = ByteWriter(capacity: Self.encodedBytes)
         writer.write(version)
         writer.write(generation)
         writer.write(position)
+        hash.withUnsafeBytes { writer.write($0) }
+        assert(writer.bytes.count == Self.encodedBytes, "a checkpoint is 48 bytes")
         return writer.bytes
     }
 
-    init(version: UInt32, generation: UInt32, position: UInt64) {
+    init(version: UInt32, generation: UInt32, position: UInt64, hash: Hash) {
         self.version = version
         self.generation = generation
         self.position = position
+        self.hash = hash
     }
 
     init?(_ bytes: UnsafeRawBufferPointer) {
         var reader = ByteReader(bytes)
-        guard bytes.count == 16, let version = try? reader.readUInt32(), let generation = try? reader.readUInt32(),
+        guard bytes.count == Self.encodedBytes, let version = try? reader.readUInt32(), let generation = try? reader.readUInt32(),
               let position = try? reader.readUInt64() else { return nil }
-        self.init(version: version, generation: generation, position: position)
+        self.init(version: version, generation: generation, position: position, hash: Hash(UnsafeRawBufferPointer(rebasing: bytes[16..<48])))
     }
+
+    /// The generation of a checkpoint written by the layout before this one (16 bytes: version,
+    /// generation, position, with rows written in every command's transaction), or nil.
+    static func legacyGeneration(_ bytes: UnsafeRawBufferPointer) -> UInt32? {
+        var reader = ByteReader(bytes)
+        guard bytes.count == 16, (try? reader.readUInt32()) != nil, let generation = try? reader.readUInt32() else { return nil }
+        return generation
+    }
+}
+
+/// A checkpoint as the meta database holds it.
+enum StoredCheckpoint: Equatable {
+    /// Written by this layout.
+    case current(ProjectionCheckpoint)
+    /// Written by the layout before it: the projection is rebuilt once.
+    case legacy(generation: UInt32)
 }

@@ -1,27 +1,88 @@
 import CLMDB
 import Foundation
 
-/// A registered projection and the generation of databases it now uses.
-final class ProjectionSlot: @unchecked Sendable {
-    let projection: any Projection
-    let databases: ProjectionDatabases
-
-    init(projection: any Projection, databases: ProjectionDatabases) {
-        self.projection = projection
-        self.databases = databases
-    }
-}
-
 /// Events replayed per scratch transaction when the events come from outside a store (an export).
 let replayChunkEvents: UInt64 = 50_000
 
-extension EventLog {
-    func currentSlots() -> [ProjectionSlot] { slotsLock.withLock { slots } }
+/// A projection and the databases it uses in one generation.
+struct ProjectionSlot: @unchecked Sendable {
+    let projection: any Projection
+    let databases: ProjectionDatabases
+}
 
-    /// A projection's checkpoint as the meta database records it, or nil when it has none.
-    func readCheckpoint(_ name: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> ProjectionCheckpoint? {
-        let key = StoreLayout.projectionKey(name)
-        return try key.withUnsafeBytes { try txn.withValue(in: meta, key: $0) { ProjectionCheckpoint($0) } } ?? nil
+/// A registered projection: its databases in both of the names a generation can have. Generations
+/// alternate between two sets of databases (`#0` for even generations, `#1` for odd ones, docs/FORMAT.md):
+/// a rebuild fills the set not in use and swaps it in, so that a long-lived process never needs more
+/// database handles than it opened, however many rebuilds other processes make.
+struct RegisteredProjection: @unchecked Sendable {
+    let projection: any Projection
+    /// The databases of even and of odd generations (nil where a read-only store has none yet).
+    let sets: [ProjectionDatabases?]
+    /// The overlay slots of its databases, in ``ProjectionDatabases/all`` order.
+    let overlaySlots: Range<Int>
+    /// Its checkpoint's key in the meta database.
+    let checkpointKey: [UInt8]
+
+    /// The projection with the databases of `generation`.
+    func slot(generation: UInt32) throws -> ProjectionSlot {
+        guard let databases = sets[Int(generation % 2)] else { throw MissingDatabases() }
+        return ProjectionSlot(projection: projection, databases: databases.inGeneration(generation))
+    }
+}
+
+/// Thrown inside a transaction of a read-only log that meets a generation whose databases it has not
+/// opened: they are opened outside it and the transaction runs again.
+struct MissingDatabases: Error {}
+
+/// What a process holds of the projections in memory: the rows changed since the stored checkpoints.
+///
+/// The invariant: for each projection, LMDB's rows at its checkpoint (``bases``) with ``changes`` laid over
+/// them are the fold of log positions 1 … ``applied``. A checkpoint stored by any process between a base
+/// and `applied` keeps it true (its rows are the fold at its position, and every row changed after the base
+/// is in `changes`); anything else resets that projection to its stored checkpoint.
+struct ProjectionState {
+    /// Per projection: the stored checkpoint the changes lie over.
+    var bases: [ProjectionCheckpoint]
+    /// Per projection: the last position folded in.
+    var applied: [UInt64]
+    /// Per overlay slot: changed rows.
+    var changes: [RowOverlay.Changes]
+    /// Per projection: its databases in the generation of its base.
+    var slots: [ProjectionSlot]
+    /// One more at every publication, so that a reader publishes only over the state it started from.
+    var serial: UInt64 = 0
+
+    /// Events folded in since the oldest base: what a checkpoint would write.
+    var eventsSinceCheckpoint: UInt64 { zip(applied, bases).map { $0 - $1.position }.max() ?? 0 }
+}
+
+/// One transaction's view of the projections: its slots and its overlay, the state it started from, the
+/// head it caught up to.
+struct ProjectionView {
+    var state: ProjectionState
+    let overlay: RowOverlay
+    let head: LogHead
+    /// Whether some projection was started again from its stored checkpoint.
+    var reset = false
+}
+
+extension EventLog {
+    func currentSlots() -> [ProjectionSlot] { stateLock.withLock { published.slots } }
+
+    /// A projection's checkpoint as the meta database records it: nil when it has none, `.legacy` when a
+    /// store written before checkpoints carried the log's hash has one.
+    func readCheckpoint(_ name: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> StoredCheckpoint? {
+        try readCheckpoint(name, key: StoreLayout.projectionKey(name), txn)
+    }
+
+    func readCheckpoint(_ name: String, key: [UInt8], _ txn: borrowing some TransactionReading & ~Copyable) throws -> StoredCheckpoint? {
+        try key.withUnsafeBytes { key in
+            try txn.withValue(in: meta, key: key) { bytes -> StoredCheckpoint in
+                if let checkpoint = ProjectionCheckpoint(bytes) { return .current(checkpoint) }
+                if let generation = ProjectionCheckpoint.legacyGeneration(bytes) { return .legacy(generation: generation) }
+                throw LogError.corrupt(position: 0, reason: "the checkpoint of projection \(name) is malformed; rebuild it with: linli rebuild")
+            }
+        }
     }
 
     /// Records a projection's checkpoint in the meta database, in the caller's write transaction.
@@ -29,16 +90,34 @@ extension EventLog {
         try txn.put(meta, key: StoreLayout.projectionKey(name), value: checkpoint.encoded)
     }
 
-    /// The projections epoch: one more at every swap of rebuilt projections.
-    func readEpoch(_ txn: borrowing some TransactionReading & ~Copyable) throws -> UInt64 {
-        let stored = try StoreLayout.epochKey.withUnsafeBytes { key in try txn.withValue(in: meta, key: key) { bigEndianValue($0) } }
-        guard let stored else { return 0 }
-        guard let stored else { throw LogError.corrupt(position: 0, reason: "the projections epoch is malformed") }
-        return stored
+    /// Why a stored checkpoint cannot be trusted, or nil when it can: it names this build's version of the
+    /// projection, lies at or below the head, and carries the log's hash at its position (a store put back
+    /// from an older backup under newer projections, or tampered with, fails that).
+    func distrust(_ checkpoint: ProjectionCheckpoint, of projection: any Projection, head: LogHead,
+                  _ txn: borrowing some TransactionReading & ~Copyable) throws -> String? {
+        guard checkpoint.version == projection.version else { return "it was built by version \(checkpoint.version), this build is \(projection.version)" }
+        guard checkpoint.position <= head.position else { return "it stands at position \(checkpoint.position), past the log's head \(head.position)" }
+        let hash = try hashOfEvent(at: checkpoint.position, txn)
+        guard hash == checkpoint.hash else { return "the log's hash at position \(checkpoint.position) is not the one it records" }
+        return nil
     }
 
-    /// Registers the projections: a projection new to the store, or whose version changed, is rebuilt
-    /// from position 1; one that is behind the log is caught up.
+    /// The hash of the event at `position` (``Hash/genesis`` at 0).
+    func hashOfEvent(at position: UInt64, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Hash {
+        guard position > 0 else { return .genesis }
+        let hash = try bigEndianKey(position).withUnsafeBytes { key in
+            try txn.withValue(in: events, key: key) { record in RecordCodec.checkHash(record).map { Hash($0.hash) } }
+        }
+        guard let hash, let hash else { throw LogError.corrupt(position: position, reason: "missing or malformed") }
+        return hash
+    }
+
+    static let legacyReason = "it was written by the layout before checkpoints carried the log's hash"
+
+    /// Registers the projections: opens both sets of databases of each, rebuilds a projection that has no
+    /// trustworthy checkpoint (new to the store, another version, a store written before checkpoints
+    /// carried the log's hash, or one put back under a log it does not match), and drops the databases of
+    /// the layout before.
     func openProjections(_ projections: [any Projection]) throws {
         var seen = Set<String>()
         for projection in projections {
@@ -46,72 +125,283 @@ extension EventLog {
             precondition(projection.name.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 46 || $0 == 45 },
                          "projection names use a-z, 0-9, '.' and '-'")
         }
-        try reloadProjectionSlots()
-        guard !options.readOnly else { return }
-        let stale = try read { reader in
-            let checkpoints = try reader.checkpoints()
-            return projections.filter { checkpoints[$0.name]?.version != $0.version }.map(\.name)
+        var next = 0
+        registered = try projections.map { projection in
+            let slots = next..<(next + projection.databaseNames.count)
+            next = slots.upperBound
+            return RegisteredProjection(projection: projection, sets: try (0..<2).map { try openSet(projection, parity: $0, firstSlot: slots.lowerBound) },
+                                        overlaySlots: slots, checkpointKey: StoreLayout.projectionKey(projection.name))
         }
-        if !stale.isEmpty { try rebuildProjections(named: stale) }
-        try catchUpProjections()
-    }
-
-    /// Reads each projection's checkpoint and opens its databases in the recorded generation.
-    func reloadProjectionSlots() throws {
-        var loaded: [ProjectionSlot] = []
-        var epoch: UInt64 = 0
-        var checkpoints: [String: ProjectionCheckpoint] = [:]
-        try environment.read { txn in
-            epoch = try readEpoch(txn)
-            for projection in options.projections {
-                checkpoints[projection.name] = try readCheckpoint(projection.name, txn)
-            }
-        }
-        for projection in options.projections {
-            let generation = checkpoints[projection.name]?.generation ?? 1
-            loaded.append(ProjectionSlot(projection: projection, databases: try openDatabases(of: projection, generation: generation)))
-        }
-        slotsLock.withLock {
-            slots = loaded
-            projectionsEpoch = epoch
-        }
-    }
-
-    func openDatabases(of projection: any Projection, generation: UInt32) throws -> ProjectionDatabases {
-        var byName: [String: Database] = [:]
-        for name in projection.databaseNames {
-            let lmdbName = ProjectionDatabases.lmdbName(projection: projection.name, database: name, generation: generation)
-            byName[name] = try environment.database(named: lmdbName, create: !options.readOnly)
-        }
-        return ProjectionDatabases(projection: projection.name, generation: generation, byName: byName)
-    }
-
-    /// Throws ``ProjectionsMoved`` when another process swapped in rebuilt projections since we loaded ours.
-    func checkProjectionsEpoch(_ txn: borrowing WriteTransaction) throws {
-        let stored = try readEpoch(txn)
-        let known = slotsLock.withLock { projectionsEpoch }
-        if stored != known { throw ProjectionsMoved() }
-    }
-
-    /// Applies to each projection the events after its checkpoint, in chunks of transactions.
-    func catchUpProjections() throws {
-        while true {
-            let done = try environment.write { txn -> Bool in
-                try checkProjectionsEpoch(txn)
-                let head = try readHead(txn)
-                var allCaughtUp = true
-                for slot in currentSlots() {
-                    let from = (try readCheckpoint(slot.projection.name, txn)?.position ?? 0) + 1
-                    guard from <= head.position else { continue }
-                    let to = min(head.position, from + options.replayChunkEvents - 1)
-                    try replay(from: from, to: to, reading: txn, into: [slot], writing: txn)
-                    let updated = ProjectionCheckpoint(version: slot.projection.version, generation: slot.databases.generation, position: to)
-                    try writeCheckpoint(updated, for: slot.projection.name, txn)
-                    if to < head.position { allCaughtUp = false }
+        let untrusted = try environment.read { txn -> [(String, String)] in
+            let head = try readHead(txn)
+            return try registered.compactMap { entry -> (String, String)? in
+                switch try readCheckpoint(entry.projection.name, txn) {
+                case nil: return (entry.projection.name, "it has not been built")
+                case .legacy: return (entry.projection.name, Self.legacyReason)
+                case .current(let checkpoint):
+                    return try distrust(checkpoint, of: entry.projection, head: head, txn).map { (entry.projection.name, $0) }
                 }
-                return allCaughtUp
             }
-            if done { return }
+        }
+        if !untrusted.isEmpty {
+            guard !options.readOnly else {
+                let (name, reason) = untrusted[0]
+                if reason == Self.legacyReason { throw LogError.projectionsNeedUpgrade(path: path) }
+                throw LogError.projectionsNeedRebuild(path: path, reason: "projection \(name): \(reason)")
+            }
+            try rebuildProjections(named: untrusted.map(\.0), progress: options.upgradeProgress)
+        }
+        try resetPublishedState()
+        if !options.readOnly { try dropLegacyProjectionDatabases() }
+    }
+
+    /// Opens one set of a projection's databases (nil when read-only and they do not exist).
+    private func openSet(_ projection: any Projection, parity: Int, firstSlot: Int) throws -> ProjectionDatabases? {
+        var byName: [String: Database] = [:]
+        for (offset, name) in projection.databaseNames.sorted().enumerated() {
+            let lmdbName = ProjectionDatabases.lmdbName(projection: projection.name, database: name, parity: parity)
+            do {
+                byName[name] = try environment.database(named: lmdbName, create: !options.readOnly).overlaid(at: firstSlot + offset)
+            } catch LMDBError.Code.notFound where options.readOnly {
+                return nil
+            }
+        }
+        return ProjectionDatabases(projection: projection.name, generation: UInt32(parity), byName: byName)
+    }
+
+    /// The published state made anew from the stored checkpoints: nothing in memory.
+    func resetPublishedState() throws {
+        while true {
+            do {
+                let state = try environment.read { txn in try freshState(txn) }
+                stateLock.withLock { published = state }
+                return
+            } catch is MissingDatabases {
+                try openMissingSets()
+            }
+        }
+    }
+
+    private func freshState(_ txn: borrowing some TransactionReading & ~Copyable) throws -> ProjectionState {
+        var bases: [ProjectionCheckpoint] = []
+        var slots: [ProjectionSlot] = []
+        for entry in registered {
+            guard case .current(let checkpoint) = try readCheckpoint(entry.projection.name, txn) else {
+                throw LogError.projectionsNeedRebuild(path: path, reason: "projection \(entry.projection.name) has no checkpoint")
+            }
+            bases.append(checkpoint)
+            slots.append(try entry.slot(generation: checkpoint.generation))
+        }
+        let slotsCount = registered.last?.overlaySlots.upperBound ?? 0
+        return ProjectionState(bases: bases, applied: bases.map(\.position), changes: Array(repeating: [:], count: slotsCount), slots: slots)
+    }
+
+    /// A read-only log met a generation whose databases it had not opened (another process rebuilt).
+    func openMissingSets() throws {
+        registered = try registered.map { entry in
+            RegisteredProjection(projection: entry.projection,
+                                 sets: try (0..<2).map { try entry.sets[$0] ?? openSet(entry.projection, parity: $0, firstSlot: entry.overlaySlots.lowerBound) },
+                                 overlaySlots: entry.overlaySlots, checkpointKey: entry.checkpointKey)
+        }
+    }
+
+    /// This transaction's view of the projections: the published state, checked against the checkpoints
+    /// stored in this snapshot, with the events after it (appended by other processes, or not yet folded
+    /// in by this one) replayed into the overlay's top.
+    func projectionView(_ txn: borrowing some TransactionReading & ~Copyable) throws -> ProjectionView {
+        let head = try readHead(txn)
+        var state = stateLock.withLock { published }
+        var reset = false
+        for (index, entry) in registered.enumerated() {
+            guard case .current(let stored) = try readCheckpoint(entry.projection.name, key: entry.checkpointKey, txn) else {
+                throw LogError.projectionsNeedRebuild(path: path, reason: "projection \(entry.projection.name) lost its checkpoint")
+            }
+            guard stored != state.bases[index] else { continue }
+            if let reason = try distrust(stored, of: entry.projection, head: head, txn) {
+                throw LogError.projectionsNeedRebuild(path: path, reason: "projection \(entry.projection.name): \(reason)")
+            }
+            let base = state.bases[index]
+            let covered = stored.generation == base.generation && stored.position >= base.position && stored.position <= state.applied[index]
+            state.bases[index] = stored
+            if !covered || stored.position == state.applied[index] {
+                // Not what this state holds (a rebuild, a checkpoint ahead of it, an older snapshot), or all
+                // of it stored already: start again from the stored rows.
+                state.applied[index] = stored.position
+                for slot in entry.overlaySlots { state.changes[slot] = [:] }
+                state.slots[index] = try entry.slot(generation: stored.generation)
+                reset = true
+            }
+        }
+        let overlay = RowOverlay(below: state.changes)
+        try replayTail(to: head.position, applied: state.applied, slots: state.slots, reading: txn, into: overlay)
+        return ProjectionView(state: state, overlay: overlay, head: head, reset: reset)
+    }
+
+    /// Folds the events after each projection's applied position, up to `to`, into the overlay's top,
+    /// through a view that can write projection rows only.
+    private func replayTail(to: UInt64, applied: [UInt64], slots: [ProjectionSlot], reading txn: borrowing some TransactionReading & ~Copyable,
+                            into overlay: RowOverlay) throws {
+        guard let from = applied.min().map({ $0 + 1 }), from <= to else { return }
+        let target = WriteTransaction(borrowing: txn.handle, rows: overlay, overlayOnly: true)
+        let filter = EventTypeFilter(slots)
+        var expected = from
+        try txn.walk(events, from: bigEndianKey(from)) { key, record in
+            guard let position = bigEndianValue(key), position <= to else { return false }
+            guard position == expected else { throw LogError.corrupt(position: expected, reason: "missing; the next stored position is \(position)") }
+            let type = RecordCodec.type(of: record)
+            var event: RecordedEvent?
+            for (index, slot) in slots.enumerated() where position > applied[index] && filter.wants(index, type) {
+                if event == nil { event = try RecordCodec.decode(record, expectedPosition: position) }
+                try slot.projection.apply(event!, in: target, databases: slot.databases)
+            }
+            expected += 1
+            return true
+        }
+        guard expected == to + 1 else { throw LogError.corrupt(position: expected, reason: "missing while catching the projections up to \(to)") }
+    }
+
+    /// Publishes what a read caught up, when no other transaction of this process published meanwhile.
+    func publishCaughtUp(_ view: ProjectionView) {
+        // A snapshot older than the published state (another thread committed after it began) has nothing
+        // to add; one that replayed nothing and reset nothing neither.
+        guard view.state.applied.allSatisfy({ $0 <= view.head.position }), view.overlay.topRowsCount > 0 || view.reset else { return }
+        var state = view.state
+        merge(view.overlay.top, into: &state.changes)
+        state.applied = state.applied.map { _ in view.head.position }
+        stateLock.withLock {
+            guard published.serial == view.state.serial else { return }
+            state.serial = published.serial &+ 1
+            published = state
+        }
+    }
+
+    /// Publishes a committed write's state: it is the newest (the write lock was held), so it replaces
+    /// whatever a reader published meanwhile. Every other reference to the published changes is dropped
+    /// before the transaction's are merged into them, so that the merge happens in place (a reader of
+    /// another thread holding a copy makes it copy once).
+    func publishCommitted(_ view: inout ProjectionView, head: LogHead) {
+        let top = view.overlay.top
+        view.overlay.top = []
+        stateLock.withLock {
+            // The overlay's below is the state's changes, or nothing after a checkpoint inside the write.
+            var changes = view.overlay.below
+            view.overlay.below = []
+            view.state.changes = []
+            if published.serial == view.state.serial { published.changes = [] }
+            merge(top, into: &changes)
+            var state = view.state
+            state.changes = changes
+            state.applied = state.applied.map { _ in head.position }
+            state.serial = published.serial &+ 1
+            published = state
+        }
+    }
+
+    private func merge(_ top: [RowOverlay.Changes], into changes: inout [RowOverlay.Changes]) {
+        for slot in top.indices where !top[slot].isEmpty {
+            changes[slot].merge(top[slot]) { $1 }
+        }
+    }
+
+    /// Writes the view's rows (the published changes and the transaction's own) into LMDB with a checkpoint
+    /// at `head` for every projection, in the caller's write transaction, and empties the overlay: from here
+    /// on the transaction's own LMDB rows are the state. Rows are put in key order, one database at a time.
+    func writeCheckpoints(_ view: inout ProjectionView, at head: LogHead, _ txn: borrowing WriteTransaction) throws {
+        precondition(txn.rows == nil, "checkpoint rows go to LMDB, not to an overlay")
+        for (index, entry) in registered.enumerated() {
+            let slot = view.state.slots[index]
+            guard case .current(let stored) = try readCheckpoint(entry.projection.name, txn), stored.generation == slot.databases.generation,
+                  stored.position <= head.position else {
+                preconditionFailure("a checkpoint of \(entry.projection.name) would go over a newer one or another generation")
+            }
+            for (_, database) in slot.databases.all {
+                var rows = view.overlay.below[database.overlaySlot]
+                rows.merge(view.overlay.top[database.overlaySlot]) { $1 }
+                for key in rows.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                    if let value = rows[key]! { try txn.put(database, key: key, value: value) } else { try txn.delete(database, key: key) }
+                }
+            }
+            let checkpoint = ProjectionCheckpoint(version: entry.projection.version, generation: slot.databases.generation,
+                                                  position: head.position, hash: head.hash)
+            try writeCheckpoint(checkpoint, for: entry.projection.name, txn)
+            view.state.bases[index] = checkpoint
+            view.state.applied[index] = head.position
+        }
+        let empty = Array(repeating: RowOverlay.Changes(), count: view.overlay.below.count)
+        view.overlay.below = empty
+        view.overlay.top = empty
+        view.state.changes = empty
+    }
+
+    /// Writes the projections' state in memory to the store with a checkpoint at the head, so that the next
+    /// process to open it replays nothing. ``write(_:)`` does this by itself every
+    /// ``Options/checkpointEvents`` events; a program calls it before it exits (the CLI does after every
+    /// command that writes). Does nothing when the stored checkpoints are at the head already.
+    public func checkpoint() throws {
+        precondition(!options.readOnly, "checkpoint on a read-only log")
+        var view = try environment.write { txn -> ProjectionView in
+            var view = try projectionView(txn)
+            if view.state.bases.contains(where: { $0.position != view.head.position }) { try writeCheckpoints(&view, at: view.head, txn) }
+            return view
+        }
+        publishCommitted(&view, head: view.head)
+    }
+
+    /// Rebuilds the named projections (all when `names` is nil) from position 1 into the set of databases
+    /// not in use, then swaps them in with a checkpoint at the head and empties the old set. Writers may go
+    /// on meanwhile: the last chunk runs in the same transaction as the swap. One rebuild at a time runs on
+    /// a store: another process's rebuild makes this one throw ``LogError/rebuildInProgress(path:)``.
+    public func rebuildProjections(named names: [String]? = nil, progress: ((UInt64, UInt64) -> Void)? = nil) throws {
+        if let unknown = names?.first(where: { name in !registered.contains { $0.projection.name == name } }) {
+            throw LogError.invalid(field: "projection", reason: "no projection is named \(unknown); the projections are "
+                                   + registered.map(\.projection.name).joined(separator: ", "))
+        }
+        let targets = registered.filter { names?.contains($0.projection.name) ?? true }
+        guard !targets.isEmpty else { return }
+        try RebuildLock.holding(in: path) {
+            let stored = try environment.read { txn in try targets.map { try readCheckpoint($0.projection.name, txn) } }
+            let fresh = try zip(targets, stored).map { entry, checkpoint in
+                let generation: UInt32 = switch checkpoint {
+                case .current(let checkpoint): checkpoint.generation &+ 1
+                case .legacy(let generation): generation &+ 1
+                case nil: 1
+                }
+                return try entry.slot(generation: generation)
+            }
+            // A rebuild interrupted by a crash may have left rows in the set it fills.
+            for slot in fresh { for (_, database) in slot.databases.all { try emptyInChunks(database.name) } }
+            try replayAll(into: fresh, progress: progress)
+            for slot in fresh {
+                let old = slot.databases.generation &+ 1
+                for name in slot.projection.databaseNames {
+                    try emptyInChunks(ProjectionDatabases.lmdbName(projection: slot.projection.name, database: name, parity: Int(old % 2)))
+                }
+            }
+        }
+        try resetPublishedState()
+    }
+
+    /// Replays the whole log into `fresh` a chunk per transaction, the last chunk with the swap.
+    private func replayAll(into fresh: [ProjectionSlot], progress: ((UInt64, UInt64) -> Void)?) throws {
+        var next: UInt64 = 1
+        while true {
+            // The body may run twice (LMDB's map grows and the write is retried), so it changes nothing
+            // outside itself: `next` advances only once the chunk has committed.
+            let (finished, head, to) = try environment.write { txn -> (Bool, UInt64, UInt64) in
+                let head = try readHead(txn)
+                let to = min(head.position, next + options.replayChunkEvents - 1)
+                try replay(from: next, to: to, reading: txn, into: fresh, writing: txn)
+                guard to == head.position else { return (false, head.position, to) }
+                for slot in fresh {
+                    let checkpoint = ProjectionCheckpoint(version: slot.projection.version, generation: slot.databases.generation,
+                                                          position: head.position, hash: head.hash)
+                    try writeCheckpoint(checkpoint, for: slot.projection.name, txn)
+                }
+                return (true, head.position, to)
+            }
+            next = to + 1
+            progress?(min(to, head), head)
+            if finished { return }
         }
     }
 
@@ -143,61 +433,31 @@ extension EventLog {
         guard expected == to + 1 else { throw LogError.corrupt(position: expected, reason: "missing while replaying to \(to)") }
     }
 
-    /// Rebuilds the named projections (all when `names` is nil) from position 1 into fresh databases, then
-    /// swaps them in atomically and drops the old ones. Writers may go on meanwhile: the last chunk runs in
-    /// the same transaction as the swap.
-    public func rebuildProjections(named names: [String]? = nil, progress: ((UInt64, UInt64) -> Void)? = nil) throws {
-        let targets = currentSlots().filter { names?.contains($0.projection.name) ?? true }
-        guard !targets.isEmpty else { return }
-        var fresh: [ProjectionSlot] = []
-        for slot in targets {
-            let generation = slot.databases.generation &+ 1
-            let databases = try openDatabases(of: slot.projection, generation: generation)
-            fresh.append(ProjectionSlot(projection: slot.projection, databases: databases))
-        }
-        // A rebuild interrupted by a crash may have left rows in the fresh generation.
-        try environment.write { txn in
-            for slot in fresh { for (_, database) in slot.databases.all { try txn.empty(database) } }
-        }
-        var next: UInt64 = 1
-        while true {
-            // The body may run twice (LMDB's map grows and the write is retried), so it changes nothing
-            // outside itself: `next` advances only once the chunk has committed.
-            let (finished, head, to) = try environment.write { txn -> (Bool, UInt64, UInt64) in
-                let head = try readHead(txn).position
-                let to = min(head, next + options.replayChunkEvents - 1)
-                try replay(from: next, to: to, reading: txn, into: fresh, writing: txn)
-                guard to == head else { return (false, head, to) }
-                // Swap: the checkpoints name the fresh generation and the epoch tells other processes.
-                for slot in fresh {
-                    let checkpoint = ProjectionCheckpoint(version: slot.projection.version, generation: slot.databases.generation, position: head)
-                    try writeCheckpoint(checkpoint, for: slot.projection.name, txn)
-                }
-                let epoch = try readEpoch(txn)
-                try txn.put(meta, key: StoreLayout.epochKey, value: bigEndianKey(epoch + 1))
-                return (true, head, to)
-            }
-            next = to + 1
-            progress?(min(to, head), head)
-            if finished { break }
-        }
-        try reloadProjectionSlots()
-        try dropUnusedProjectionDatabases()
-    }
-
-    /// Drops projection databases of generations no longer in use (left by a rebuild or a crash).
-    func dropUnusedProjectionDatabases() throws {
-        let inUse = Set(currentSlots().flatMap { slot in
-            slot.projection.databaseNames.map {
-                ProjectionDatabases.lmdbName(projection: slot.projection.name, database: $0, generation: slot.databases.generation)
-            }
-        })
-        let registered = Set(currentSlots().map { "p/\($0.projection.name)/" })
-        for name in try environment.databaseNames() where name.hasPrefix("p/") && !inUse.contains(name) {
-            guard registered.contains(where: { name.hasPrefix($0) }) else { continue }
+    /// Drops the databases of the layout before generations alternated between two sets (`p/NAME/DB@N`).
+    func dropLegacyProjectionDatabases() throws {
+        let registeredPrefixes = registered.map { "p/\($0.projection.name)/" }
+        for name in try environment.databaseNames() where name.hasPrefix("p/") && name.contains("@") {
+            guard registeredPrefixes.contains(where: { name.hasPrefix($0) }) else { continue }
             try emptyInChunks(name)
             try environment.dropDatabase(named: name)
         }
+    }
+}
+
+/// One rebuild at a time per store: an exclusive `flock` on `rebuild.lock` in the store's folder, which
+/// the kernel releases when the process ends, however it ends.
+enum RebuildLock {
+    static func holding<R>(in storePath: String, _ body: () throws -> R) throws -> R {
+        let file = (storePath as NSString).appendingPathComponent("rebuild.lock")
+        let fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw LogError.notAStore(path: storePath, reason: "cannot create rebuild.lock: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            if errno == EWOULDBLOCK { throw LogError.rebuildInProgress(path: storePath) }
+            throw LogError.notAStore(path: storePath, reason: "cannot lock rebuild.lock: \(String(cString: strerror(errno)))")
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
     }
 }
 
@@ -261,6 +521,10 @@ enum StorePath {
             } catch {
                 throw LogError.notAStore(path: path, reason: "cannot create the directory: \(error.localizedDescription)")
             }
+        }
+        // The store's folder is its owner's alone, whatever the umask (docs/AUDIT.md, "Trust model").
+        guard chmod(path, 0o700) == 0 else {
+            throw LogError.notAStore(path: path, reason: "cannot make the directory private (mode 700): \(String(cString: strerror(errno)))")
         }
         guard access(path, W_OK | R_OK | X_OK) == 0 else {
             throw LogError.notAStore(path: path, reason: "cannot read and write the directory: \(String(cString: strerror(errno)))")

@@ -46,7 +46,8 @@ extension EventLog {
     /// has cores, the largest first. Each is compared within its own snapshot; with no writer meanwhile
     /// (the usual audit) the snapshots are the same, and `position` is the smallest of their heads.
     public func verifyProjections(progress: ((UInt64, UInt64) -> Void)? = nil) throws -> ProjectionReport {
-        let slots = currentSlots()
+        // Read once, so that a slot's databases name the generation this process reads.
+        let slots = try read { reader in reader.slots }
         // The largest first, so that the longest rebuild does not start last; reports stay in slot order.
         let sizes = try environment.read { txn in
             try slots.map { slot in try slot.databases.all.reduce(0) { $0 + (try txn.count($1.database)) } }
@@ -102,7 +103,13 @@ extension EventLog {
         let (scratch, scratchSlots, _, scratchPath) = try ScratchProjections.prepare([live.projection], expectedBytes: environment.dataFileBytes)
         defer { try? FileManager.default.removeItem(atPath: scratchPath) }
         let rebuilt = scratchSlots[0]
-        return try environment.read { txn in
+        // The stored side is what the store presents at this snapshot's head: its rows at the checkpoint
+        // with the events after it folded in over them, as every query sees them.
+        return try read { reader in try reader.withTransaction { txn in
+            // This snapshot's generation of the projection (another process may have rebuilt it since).
+            guard let live = reader.slots.first(where: { $0.projection.name == live.projection.name }) else {
+                preconditionFailure("the projection \(live.projection.name) is registered")
+            }
             let head = try readHead(txn).position
             // Replay this snapshot's events into the scratch environment, a chunk per scratch transaction.
             var next: UInt64 = 1
@@ -140,7 +147,7 @@ extension EventLog {
                 }
             }
             return report
-        }
+        } }
     }
 
     private func contents(of database: Database, _ txn: borrowing some TransactionReading & ~Copyable) throws -> [([UInt8], [UInt8])] {
