@@ -2,14 +2,17 @@
 // store and prints `ACK <commandId> <firstPosition> <lastPosition>` after each batch commits, flushing
 // at once, so that the parent knows exactly what was acknowledged before it kills this process.
 //
-//     linli-crashtest STORE PREFIX BATCHES COMMANDS_PER_BATCH EVENTS_PER_COMMAND SEED
+//     linli-crashtest STORE PREFIX BATCHES COMMANDS_PER_BATCH EVENTS_PER_COMMAND SEED [CHECKPOINT_EVENTS]
+//
+// CHECKPOINT_EVENTS (default: the log's) makes the projections' checkpoints frequent, so that kills land
+// in them too.
 import Foundation
 import LinliStore
 
 let arguments = CommandLine.arguments
-guard arguments.count == 7, let batches = Int(arguments[3]), let perBatch = Int(arguments[4]),
+guard arguments.count == 7 || arguments.count == 8, let batches = Int(arguments[3]), let perBatch = Int(arguments[4]),
       let perCommand = Int(arguments[5]), var state = UInt64(arguments[6]) else {
-    FileHandle.standardError.write(Data("usage: linli-crashtest STORE PREFIX BATCHES COMMANDS_PER_BATCH EVENTS_PER_COMMAND SEED\n".utf8))
+    FileHandle.standardError.write(Data("usage: linli-crashtest STORE PREFIX BATCHES COMMANDS_PER_BATCH EVENTS_PER_COMMAND SEED [CHECKPOINT_EVENTS]\n".utf8))
     exit(2)
 }
 let store = arguments[1]
@@ -27,6 +30,7 @@ func nextRandom() -> UInt64 {
 var options = EventLog.Options()
 options.projections = [EventCountsProjection()]
 options.environment.initialMapSizeBytes = 1 << 20
+if arguments.count == 8, let every = UInt64(arguments[7]), every > 0 { options.checkpointEvents = every }
 let log = try EventLog.open(at: store, options: options)
 for batch in 0..<batches {
     var commands: [AppendCommand] = []

@@ -49,7 +49,8 @@ struct CrashTests {
         for round in 0..<rounds {
             let process = Process()
             process.executableURL = child
-            process.arguments = [store, "r\(round)", "100000", "20", "3", String(rng.next() % 1_000_000)]
+            // A checkpoint every 90 events (a batch is 60): kills land in checkpoints as well as in appends.
+            process.arguments = [store, "r\(round)", "100000", "20", "3", String(rng.next() % 1_000_000), "90"]
             let pipe = Pipe()
             process.standardOutput = pipe
             process.standardError = FileHandle.nullDevice
@@ -63,6 +64,8 @@ struct CrashTests {
             allAcks.merge(parseAcks(String(decoding: output, as: UTF8.self))) { $1 }
         }
         #expect(allAcks.count > 0, "the children acknowledged nothing; the test proved nothing")
+        let stored = try EventLog.open(at: store, options: logOptions([EventCountsProjection()])).read { try $0.checkpoints()["event-counts"]?.position }
+        #expect((stored ?? 0) > 0, "the children wrote checkpoints, so kills could land in them")
         try checkStore(store, acks: allAcks, eventsPerBatch: 60)
     }
 

@@ -220,6 +220,16 @@ public struct Command: Sendable, Equatable {
 
 /// Field checks, each throwing an `invalidField` rejection that names the field and the value.
 enum Validation {
+    /// A letter or digit: what an identifier starts with.
+    static func isIdentifierStart(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+    }
+
+    /// A letter, a digit, `.`, `_`, `:` or `-`: what an identifier is made of.
+    static func isIdentifierByte(_ byte: UInt8) -> Bool {
+        isIdentifierStart(byte) || byte == 0x2E || byte == 0x5F || byte == 0x3A || byte == 0x2D
+    }
+
     static func id(_ value: JSONValue?, _ field: String) throws(Rejection) -> String {
         guard let value else { throw Rejection.invalid(field, "required, a non-empty string") }
         try check(value, .id, field)
@@ -235,8 +245,11 @@ enum Validation {
             guard text.utf8.count <= FieldLimits.idBytesMax else {
                 throw Rejection.invalid(field, "is \(text.utf8.count) bytes; identifiers are at most \(FieldLimits.idBytesMax)")
             }
-            guard !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
-                throw Rejection.invalid(field, "must not contain control characters")
+            // DOMAIN.md section 2: ASCII letters, digits and . _ : -, the first a letter or digit, compared
+            // byte for byte — so that no two ids look alike or compare equal as Unicode strings (a KELVIN SIGN
+            // for a K) while their LMDB keys differ.
+            guard let first = text.utf8.first, Validation.isIdentifierStart(first), text.utf8.allSatisfy(Validation.isIdentifierByte) else {
+                throw Rejection.invalid(field, "\"\(text)\" is not an identifier: 1–128 ASCII letters, digits and . _ : -, starting with a letter or digit")
             }
         case let .text(maxBytes, nonEmpty):
             guard case .string(let text) = value else { throw Rejection.invalid(field, "must be a string, not \(value.typeName)") }

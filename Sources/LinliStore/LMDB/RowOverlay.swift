@@ -18,21 +18,28 @@ public final class RowOverlay: @unchecked Sendable {
     /// An overlay over `below` with no changes of its own.
     init(below: [Changes]) {
         self.below = below
-        self.top = Array(repeating: [:], count: below.count)
+        self.top = []
     }
 
     /// How many rows this transaction changed.
     public var topRowsCount: Int { top.reduce(0) { $0 + $1.count } }
 
+    /// Whether slot `slot` has no changed rows at all: a look-up then goes straight to LMDB, without
+    /// copying its key (after a checkpoint, the usual case for a query).
+    @inline(__always)
+    func isEmpty(_ slot: Int) -> Bool { (top.isEmpty || top[slot].isEmpty) && (below.isEmpty || below[slot].isEmpty) }
+
     /// The overlay's word on `key` in `slot`: `.some(nil)` for a deleted row, nil when it has none.
     @inline(__always)
     func lookUp(_ slot: Int, _ key: [UInt8]) -> [UInt8]?? {
-        if let mine = top[slot][key] { return .some(mine) }
-        if let published = below[slot][key] { return .some(published) }
+        if !top.isEmpty, let mine = top[slot][key] { return .some(mine) }
+        if !below.isEmpty, let published = below[slot][key] { return .some(published) }
         return nil
     }
 
     func set(_ slot: Int, _ key: [UInt8], _ value: [UInt8]?) {
+        // The top is made on the first write: a read-only transaction never allocates one.
+        if top.isEmpty { top = Array(repeating: [:], count: below.count) }
         top[slot].updateValue(value, forKey: key)
     }
 
@@ -42,13 +49,15 @@ public final class RowOverlay: @unchecked Sendable {
     /// small rates table).
     func entries(_ slot: Int, from start: [UInt8]?, reverse: Bool) -> [(key: [UInt8], value: [UInt8]?)] {
         var merged: [(key: [UInt8], value: [UInt8]?)] = []
-        merged.reserveCapacity(top[slot].count + below[slot].count)
+        if isEmpty(slot) { return [] }
+        let top = self.top.isEmpty ? [:] : self.top[slot], below = self.below.isEmpty ? [:] : self.below[slot]
+        merged.reserveCapacity(top.count + below.count)
         func inRange(_ key: [UInt8]) -> Bool {
             guard let start else { return true }
             return reverse ? !start.lexicographicallyPrecedes(key) : !key.lexicographicallyPrecedes(start)
         }
-        for (key, value) in top[slot] where inRange(key) { merged.append((key, value)) }
-        for (key, value) in below[slot] where top[slot][key] == nil && inRange(key) { merged.append((key, value)) }
+        for (key, value) in top where inRange(key) { merged.append((key, value)) }
+        for (key, value) in below where top[key] == nil && inRange(key) { merged.append((key, value)) }
         merged.sort { reverse ? $1.key.lexicographicallyPrecedes($0.key) : $0.key.lexicographicallyPrecedes($1.key) }
         return merged
     }

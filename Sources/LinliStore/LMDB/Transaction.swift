@@ -93,7 +93,7 @@ extension TransactionReading where Self: ~Copyable {
     /// The bytes live in the map: do not let them escape `body`.
     public func withValue<R>(in database: Database, key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         precondition(!key.isEmpty, "LMDB keys are never empty")
-        if database.overlaid, let rows, let found = rows.lookUp(database.overlaySlot, Array(key)) {
+        if database.overlaid, let rows, !rows.isEmpty(database.overlaySlot), let found = rows.lookUp(database.overlaySlot, Array(key)) {
             guard let found else { return nil }
             return try found.withUnsafeBytes { try body($0) }
         }
@@ -133,7 +133,7 @@ extension TransactionReading where Self: ~Copyable {
             return try change.key.withUnsafeBytes { key in try value.withUnsafeBytes { try body(key, $0) } }
         }
         func before(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Bool { reverse ? b.lexicographicallyPrecedes(a) : a.lexicographicallyPrecedes(b) }
-        try walkStored(database, from: start, reverse: reverse) { key, value in
+        _ = try walkStored(database, from: start, reverse: reverse) { key, value in
             while next < changes.count, before(changes[next].key, key) {
                 next += 1
                 guard try emit(changes[next - 1]) else { stopped = true; return false }
@@ -190,10 +190,14 @@ extension TransactionReading where Self: ~Copyable {
         return visited
     }
 
+    /// The snapshot's transaction id (`mdb_txn_id`): the id of the last commit it sees (a write
+    /// transaction's is one more). Equal ids mean the same committed state.
+    public var snapshotId: Int { Int(mdb_txn_id(handle)) }
+
     /// How many entries the database holds (`mdb_stat`). For an overlaid database, a merged walk counts
     /// them: only the command path's rates table is counted while changes are in memory, and it is small.
     public func count(_ database: Database) throws -> Int {
-        if database.overlaid, let rows, !rows.top[database.overlaySlot].isEmpty || !rows.below[database.overlaySlot].isEmpty {
+        if database.overlaid, let rows, !rows.isEmpty(database.overlaySlot) {
             return try walk(database) { _, _ in true }
         }
         var stat = MDB_stat()

@@ -262,6 +262,9 @@ public final class EventLog: @unchecked Sendable {
             let writer = LogWriter(log: self, transaction: WriteTransaction(borrowing: txn.handle, rows: view.overlay), session: session)
             let result = try body(writer)
             try finish(session, txn)
+            // A write that appended nothing commits no new snapshot (LMDB writes no meta page), so its id
+            // names no state this process could later recognise.
+            if session.appended.isEmpty { session.view.snapshotId = 0 }
             return (result, session.appended, session.view, session.head)
         }
         // Only now, with the commit done, is what the transaction folded in published to the process.

@@ -51,6 +51,10 @@ struct ProjectionState {
     var slots: [ProjectionSlot]
     /// One more at every publication, so that a reader publishes only over the state it started from.
     var serial: UInt64 = 0
+    /// The LMDB snapshot (``TransactionReading/snapshotId``) this state was last found complete for, with
+    /// its head: a read of the same snapshot needs no check (the usual case, a process reading what it or
+    /// nobody else has written since).
+    var checkedSnapshot: (id: Int, head: LogHead)? = nil
 
     /// Events folded in since the oldest base: what a checkpoint would write.
     var eventsSinceCheckpoint: UInt64 { zip(applied, bases).map { $0 - $1.position }.max() ?? 0 }
@@ -64,6 +68,8 @@ struct ProjectionView {
     let head: LogHead
     /// Whether some projection was started again from its stored checkpoint.
     var reset = false
+    /// The snapshot it was made in.
+    var snapshotId = 0
 }
 
 extension EventLog {
@@ -209,8 +215,12 @@ extension EventLog {
     /// stored in this snapshot, with the events after it (appended by other processes, or not yet folded
     /// in by this one) replayed into the overlay's top.
     func projectionView(_ txn: borrowing some TransactionReading & ~Copyable) throws -> ProjectionView {
-        let head = try readHead(txn)
+        let snapshot = txn.snapshotId
         var state = stateLock.withLock { published }
+        if let checked = state.checkedSnapshot, checked.id == snapshot {
+            return ProjectionView(state: state, overlay: RowOverlay(below: state.changes), head: checked.head, snapshotId: snapshot)
+        }
+        let head = try readHead(txn)
         var reset = false
         for (index, entry) in registered.enumerated() {
             guard case .current(let stored) = try readCheckpoint(entry.projection.name, key: entry.checkpointKey, txn) else {
@@ -234,7 +244,7 @@ extension EventLog {
         }
         let overlay = RowOverlay(below: state.changes)
         try replayTail(to: head.position, applied: state.applied, slots: state.slots, reading: txn, into: overlay)
-        return ProjectionView(state: state, overlay: overlay, head: head, reset: reset)
+        return ProjectionView(state: state, overlay: overlay, head: head, reset: reset, snapshotId: snapshot)
     }
 
     /// Folds the events after each projection's applied position, up to `to`, into the overlay's top,
@@ -263,11 +273,13 @@ extension EventLog {
     /// Publishes what a read caught up, when no other transaction of this process published meanwhile.
     func publishCaughtUp(_ view: ProjectionView) {
         // A snapshot older than the published state (another thread committed after it began) has nothing
-        // to add; one that replayed nothing and reset nothing neither.
-        guard view.state.applied.allSatisfy({ $0 <= view.head.position }), view.overlay.topRowsCount > 0 || view.reset else { return }
+        // to add.
+        guard view.state.applied.allSatisfy({ $0 <= view.head.position }) else { return }
+        if view.state.checkedSnapshot?.id == view.snapshotId { return }
         var state = view.state
-        merge(view.overlay.top, into: &state.changes)
+        if view.overlay.topRowsCount > 0 { merge(view.overlay.top, into: &state.changes) }
         state.applied = state.applied.map { _ in view.head.position }
+        state.checkedSnapshot = (view.snapshotId, view.head)
         stateLock.withLock {
             guard published.serial == view.state.serial else { return }
             state.serial = published.serial &+ 1
@@ -292,6 +304,9 @@ extension EventLog {
             var state = view.state
             state.changes = changes
             state.applied = state.applied.map { _ in head.position }
+            // The next snapshot, if no other process commits first, is this write's (its id is the write
+            // transaction's): complete for it.
+            state.checkedSnapshot = view.snapshotId > 0 ? (view.snapshotId, head) : nil
             state.serial = published.serial &+ 1
             published = state
         }
@@ -316,7 +331,7 @@ extension EventLog {
             }
             for (_, database) in slot.databases.all {
                 var rows = view.overlay.below[database.overlaySlot]
-                rows.merge(view.overlay.top[database.overlaySlot]) { $1 }
+                if !view.overlay.top.isEmpty { rows.merge(view.overlay.top[database.overlaySlot]) { $1 } }
                 for key in rows.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
                     if let value = rows[key]! { try txn.put(database, key: key, value: value) } else { try txn.delete(database, key: key) }
                 }
@@ -341,7 +356,12 @@ extension EventLog {
         precondition(!options.readOnly, "checkpoint on a read-only log")
         var view = try environment.write { txn -> ProjectionView in
             var view = try projectionView(txn)
-            if view.state.bases.contains(where: { $0.position != view.head.position }) { try writeCheckpoints(&view, at: view.head, txn) }
+            if view.state.bases.contains(where: { $0.position != view.head.position }) {
+                try writeCheckpoints(&view, at: view.head, txn)
+            } else {
+                // Nothing written: LMDB commits no new snapshot, so this one's id names no state.
+                view.snapshotId = 0
+            }
             return view
         }
         publishCommitted(&view, head: view.head)
