@@ -42,3 +42,6 @@ for base in bases:
     print(" ".join(cells).rstrip())
     if raw and floor:
         print(f"  └ the floor's own ratio to raw: {raw / floor:.2f} (the best any implementation of this layout can report)")
+    v2 = medians.get(f"{base} · floor-v2")
+    if raw and v2:
+        print(f"  └ the checkpointed layout's floor: {v2:.1f} µs, {raw / v2:.2f} × raw; Linli reaches {v2 / linli:.2f} of it")

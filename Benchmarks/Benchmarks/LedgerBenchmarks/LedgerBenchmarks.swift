@@ -7,7 +7,7 @@ import Linli
 
 let residentsCount = 1_000
 let batchCommands = 1_000
-let batchesMax = 100
+let batchesMax = 200  // 200k commands: the engine writes three checkpoints inside the measurement (every 65,536 events)
 
 func line(_ name: String, _ id: String, _ actor: String, _ at: String, _ fields: [(String, JSONValue)]) -> [UInt8] {
     Array(JSONValue.object([("command", .string(name)), ("id", .string(id)), ("actor", .string(actor)), ("at", .string(at))] + fields).text.utf8)
@@ -123,6 +123,7 @@ final class Shared: @unchecked Sendable {
     lazy var raw = RawLMDB(path: tracked(temporaryStorePath("ledger-raw")))
     lazy var floorCommands = floorBatches()
     lazy var floor = LedgerFloor(path: tracked(temporaryStorePath("ledger-floor")), residentsCount: residentsCount)
+    lazy var checkpointedFloor = CheckpointedLedgerFloor(path: tracked(temporaryStorePath("ledger-floor-v2")), residentsCount: residentsCount)
     lazy var balanceEngine: Engine = {
         let engine = preparedEngine("balance")
         let report = try! engine.apply(lines: ledgerBatches[0] + ledgerBatches[1])
@@ -179,6 +180,21 @@ let benchmarks: @Sendable () -> Void = {
         let records = shared.rawRecords
         let commands = shared.floorCommands
         let floor = shared.floor
+        for _ in benchmark.scaledIterations {
+            let index = shared.batch % records.count
+            shared.batch += 1
+            benchmark.startMeasurement()
+            floor.apply(commands[index], records: records[index])
+            benchmark.stopMeasurement()
+        }
+    }
+
+    // The floor of the checkpointed layout (BenchmarkSupport/CheckpointedLedgerFloor.swift): the same
+    // batches, rows kept in memory and written sorted every 65,536 events, as the engine now does.
+    Benchmark("ledger apply 1000 commands · floor-v2") { (benchmark: Benchmark) throws in
+        let records = shared.rawRecords
+        let commands = shared.floorCommands
+        let floor = shared.checkpointedFloor
         for _ in benchmark.scaledIterations {
             let index = shared.batch % records.count
             shared.batch += 1

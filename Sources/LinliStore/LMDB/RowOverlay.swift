@@ -8,7 +8,7 @@
 /// is published only after LMDB's commit succeeds, so nothing an aborted transaction did survives it.
 public final class RowOverlay: @unchecked Sendable {
     /// One database's changes: a key's new value, or nil for a deleted row.
-    public typealias Changes = [[UInt8]: [UInt8]?]
+    public typealias Changes = [RowKey: [UInt8]?]
 
     /// The published changes, by overlay slot: read-only here (other transactions share them).
     public internal(set) var below: [Changes]
@@ -32,6 +32,7 @@ public final class RowOverlay: @unchecked Sendable {
     /// The overlay's word on `key` in `slot`: `.some(nil)` for a deleted row, nil when it has none.
     @inline(__always)
     func lookUp(_ slot: Int, _ key: [UInt8]) -> [UInt8]?? {
+        let key = RowKey(key)
         if !top.isEmpty, let mine = top[slot][key] { return .some(mine) }
         if !below.isEmpty, let published = below[slot][key] { return .some(published) }
         return nil
@@ -40,7 +41,7 @@ public final class RowOverlay: @unchecked Sendable {
     func set(_ slot: Int, _ key: [UInt8], _ value: [UInt8]?) {
         // The top is made on the first write: a read-only transaction never allocates one.
         if top.isEmpty { top = Array(repeating: [:], count: below.count) }
-        top[slot].updateValue(value, forKey: key)
+        top[slot].updateValue(value, forKey: RowKey(key))
     }
 
     /// The overlay's rows of `slot` that a walk from `start` meets, in the walk's order, with nil for a
@@ -56,11 +57,28 @@ public final class RowOverlay: @unchecked Sendable {
             guard let start else { return true }
             return reverse ? !start.lexicographicallyPrecedes(key) : !key.lexicographicallyPrecedes(start)
         }
-        for (key, value) in top where inRange(key) { merged.append((key, value)) }
-        for (key, value) in below where top[key] == nil && inRange(key) { merged.append((key, value)) }
+        for (key, value) in top where inRange(key.bytes) { merged.append((key.bytes, value)) }
+        for (key, value) in below where top[key] == nil && inRange(key.bytes) { merged.append((key.bytes, value)) }
         merged.sort { reverse ? $1.key.lexicographicallyPrecedes($0.key) : $0.key.lexicographicallyPrecedes($1.key) }
         return merged
     }
+}
+
+/// A row's key in an overlay. Hashed as one run of bytes: `[UInt8]`'s own hashing feeds the hasher a byte
+/// at a time, which was 10k instructions of a ledger command.
+public struct RowKey: Hashable, Sendable {
+    /// The key's bytes.
+    public let bytes: [UInt8]
+
+    /// A key of these bytes.
+    @inline(__always)
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
+    public static func == (lhs: RowKey, rhs: RowKey) -> Bool { lhs.bytes == rhs.bytes }
 }
 
 extension Database {

@@ -332,8 +332,8 @@ extension EventLog {
             for (_, database) in slot.databases.all {
                 var rows = view.overlay.below[database.overlaySlot]
                 if !view.overlay.top.isEmpty { rows.merge(view.overlay.top[database.overlaySlot]) { $1 } }
-                for key in rows.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-                    if let value = rows[key]! { try txn.put(database, key: key, value: value) } else { try txn.delete(database, key: key) }
+                for (key, value) in rows.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) {
+                    if let value { try txn.put(database, key: key.bytes, value: value) } else { try txn.delete(database, key: key.bytes) }
                 }
             }
             let checkpoint = ProjectionCheckpoint(version: entry.projection.version, generation: slot.databases.generation,
