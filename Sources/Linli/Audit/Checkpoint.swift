@@ -9,6 +9,20 @@ public enum Checkpoints {
     /// The statement's format version.
     public static let formatVersion: Int64 = 1
 
+    /// What is wrong with a statement's form, naming the field, or nil when it is well formed: version 1,
+    /// a position from 1, a head of 64 lower-case hex digits, the communities' figures as an object.
+    static func malformation(_ statement: JSONValue) -> String? {
+        guard case .object = statement else { return "a statement is a JSON object" }
+        guard statement["linliCheckpoint"]?.intValue == formatVersion else { return "linliCheckpoint: must be \(formatVersion)" }
+        guard let position = statement["position"]?.intValue, position >= 1 else { return "position: must be a whole number from 1" }
+        guard let head = statement["head"]?.stringValue, head.utf8.count == 64,
+              head.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
+            return "head: must be the event's hash, 64 lower-case hex digits"
+        }
+        guard case .object? = statement["communities"] else { return "communities: must be an object of each community's figures" }
+        return nil
+    }
+
     /// Each community's figures from the projections of `engine` (live or as of a position).
     static func figures(_ engine: Engine) throws -> JSONValue {
         let balances = try engine.balances()
@@ -67,17 +81,21 @@ extension Engine {
         let head = try log.head
         var checks: [CheckpointCheck] = []
         for checkpoint in checkpoints {
-            let position = UInt64(checkpoint["position"]?.intValue ?? 0)
-            let published = checkpoint["head"]?.stringValue ?? ""
+            if let malformed = Checkpoints.malformation(checkpoint) {
+                checks.append(CheckpointCheck(position: 0, extendsLog: false, figuresMatch: false, problems: ["not a valid checkpoint statement: \(malformed)"]))
+                continue
+            }
+            let position = UInt64(checkpoint["position"]!.intValue!)
+            let published = checkpoint["head"]!.stringValue!
             var problems: [String] = []
             var extends = false
-            if checkpoint["linliCheckpoint"]?.intValue != Checkpoints.formatVersion || position == 0 {
-                problems.append("not a Linli checkpoint statement")
-            } else if position > head.position {
+            if position > head.position {
                 problems.append("the log ends at position \(head.position), before the published position \(position): events were removed")
             } else if let event = try log.event(at: position) {
                 extends = event.hash.hex == published
                 if !extends { problems.append("the event at position \(position) has hash \(event.hash.hex), not the published \(published): history before it was rewritten") }
+            } else {
+                problems.append("the log has no event at the published position \(position), though its head is at \(head.position): events were removed")
             }
             var figuresMatch = false
             if extends {

@@ -113,6 +113,30 @@ struct TamperTests {
         #expect(check.problems.first?.contains("history before it was rewritten") == true)
     }
 
+    @Test("a malformed checkpoint statement is a problem that names its field, never a crash; a missing event at a published position says so")
+    func malformedStatements() throws {
+        let (w, _, checkpoint) = try world()
+        let cases: [(JSONValue, String)] = [
+            (checkpoint.setting("position", -5), "position: must be a whole number from 1"),
+            (checkpoint.setting("position", .string("7")), "position: must be a whole number from 1"),
+            (checkpoint.setting("head", "abc"), "head: must be the event's hash"),
+            (checkpoint.setting("linliCheckpoint", 2), "linliCheckpoint: must be 1"),
+            (checkpoint.setting("communities", .null), "communities: must be an object"),
+            ("just text", "a statement is a JSON object"),
+        ]
+        let checks = try w.engine.verify(checkpoints: cases.map(\.0))
+        for (check, (_, expected)) in zip(checks, cases) {
+            #expect(!check.ok)
+            #expect(check.problems.first?.contains(expected) == true, "\(check.problems)")
+        }
+        // The event at the published position deleted, the head left where it was.
+        let log = w.engine.log
+        let position = UInt64(try #require(checkpoint["position"]?.intValue))
+        try log.environment.write { txn in _ = try txn.delete(log.events, key: bigEndianKey(position)) }
+        let missing = try #require(try w.engine.verify(checkpoints: [checkpoint]).first)
+        #expect(!missing.ok && missing.problems.first?.contains("no event at the published position \(position)") == true, "\(missing.problems)")
+    }
+
     @Test("two events swapped: the chain check finds the reordering")
     func reordered() throws {
         let (w, verified, _) = try world()

@@ -117,3 +117,25 @@ struct BadInputTests {
         #expect(report.eventsAppended == 1)
     }
 }
+
+@Suite("Identifiers are ASCII, compared byte for byte (DOMAIN.md section 2)")
+struct IdentifierTests {
+    @Test("a look-alike id (KELVIN SIGN for K), a space, a leading dot or Chinese is invalidField naming the field; names stay UTF-8")
+    func lookAlikes() throws {
+        let w = try World()
+        try w.setUpCommunity()
+        try w.ok("resident.register", actor: "gw-1", [("resident", "r-K1"), ("community", "jiangshan"), ("household", "h-9"), ("name", "王秀英"), ("birthYear", 1948)])
+        for bad in ["r-\u{212A}1", "r 1", ".r1", "居民1", "r-1\u{0301}"] {
+            let outcome = try w.run("resident.register", actor: "gw-1", [("resident", .string(bad)), ("community", "jiangshan"), ("household", "h-9"),
+                                                                          ("name", "王秀英"), ("birthYear", 1948)])
+            #expect(outcome.rejection?.reason == .invalidField && outcome.rejection?.field == "resident", "\(bad): \(outcome)")
+        }
+        // The actor is an identifier too: a look-alike of a granted worker is refused before any role check.
+        let actor = try w.run("resident.register", actor: "gw-\u{0031}\u{20DD}", [("resident", "r-2"), ("community", "jiangshan"), ("household", "h-9"),
+                                                                                ("name", "王秀英"), ("birthYear", 1948)])
+        #expect(actor.rejection?.reason == .invalidField && actor.rejection?.field == "actor", "\(actor)")
+        // Names are free UTF-8: a compound named in Chinese is accepted.
+        try w.ok("resident.register", actor: "gw-1", [("resident", "r-30"), ("community", "jiangshan"), ("household", "h-9"), ("name", "李建国"),
+                                                      ("birthYear", 1975), ("compound", "紫港小区")])
+    }
+}
