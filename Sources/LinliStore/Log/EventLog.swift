@@ -297,7 +297,7 @@ public final class EventLog: @unchecked Sendable {
             do {
                 return try environment.read { txn in
                     let view = try projectionView(txn)
-                    publishCaughtUp(view)
+                    if view.state.checkedSnapshot?.id != view.snapshotId { publishCaughtUp(view) }
                     let reader = LogReader(log: self, transaction: ReadTransaction(borrowing: txn.handle, rows: view.overlay), slots: view.state.slots)
                     return try body(reader)
                 }

@@ -55,6 +55,9 @@ struct ProjectionState {
     /// its head: a read of the same snapshot needs no check (the usual case, a process reading what it or
     /// nobody else has written since).
     var checkedSnapshot: (id: Int, head: LogHead)? = nil
+    /// An overlay over ``changes`` for reads of the checked snapshot, made once when the state is published
+    /// and shared by them: a read never writes to it (its top stays empty).
+    var readOverlay: RowOverlay? = nil
 
     /// Events folded in since the oldest base: what a checkpoint would write.
     var eventsSinceCheckpoint: UInt64 { zip(applied, bases).map { $0 - $1.position }.max() ?? 0 }
@@ -218,7 +221,7 @@ extension EventLog {
         let snapshot = txn.snapshotId
         var state = stateLock.withLock { published }
         if let checked = state.checkedSnapshot, checked.id == snapshot {
-            return ProjectionView(state: state, overlay: RowOverlay(below: state.changes), head: checked.head, snapshotId: snapshot)
+            return ProjectionView(state: state, overlay: state.readOverlay ?? RowOverlay(below: state.changes), head: checked.head, snapshotId: snapshot)
         }
         let head = try readHead(txn)
         var reset = false
@@ -280,6 +283,7 @@ extension EventLog {
         if view.overlay.topRowsCount > 0 { merge(view.overlay.top, into: &state.changes) }
         state.applied = state.applied.map { _ in view.head.position }
         state.checkedSnapshot = (view.snapshotId, view.head)
+        state.readOverlay = RowOverlay(below: state.changes)
         stateLock.withLock {
             guard published.serial == view.state.serial else { return }
             state.serial = published.serial &+ 1
@@ -299,7 +303,11 @@ extension EventLog {
             var changes = view.overlay.below
             view.overlay.below = []
             view.state.changes = []
-            if published.serial == view.state.serial { published.changes = [] }
+            view.state.readOverlay = nil
+            if published.serial == view.state.serial {
+                published.changes = []
+                published.readOverlay = nil
+            }
             merge(top, into: &changes)
             var state = view.state
             state.changes = changes
@@ -307,6 +315,7 @@ extension EventLog {
             // The next snapshot, if no other process commits first, is this write's (its id is the write
             // transaction's): complete for it.
             state.checkedSnapshot = view.snapshotId > 0 ? (view.snapshotId, head) : nil
+            state.readOverlay = RowOverlay(below: changes)
             state.serial = published.serial &+ 1
             published = state
         }
