@@ -158,8 +158,9 @@ public final class EventLog: @unchecked Sendable {
     let streamHeads: Database
     let commands: Database
     let meta: Database
-    /// The projections, with both sets of their databases; set once while opening.
-    var registered: [RegisteredProjection] = []
+    /// The projections, with the sets of their databases opened so far (under `stateLock`).
+    var registeredStorage: [RegisteredProjection] = []
+    var registered: [RegisteredProjection] { stateLock.withLock { registeredStorage } }
     let stateLock = NSLock()
     /// What this process holds of the projections in memory (under `stateLock`).
     var published = ProjectionState(bases: [], applied: [], changes: [], slots: [])
@@ -256,7 +257,7 @@ public final class EventLog: @unchecked Sendable {
     /// it must not have effects outside the transaction that cannot be repeated.
     public func write<R>(_ body: (borrowing LogWriter) throws -> R) throws -> R {
         precondition(!options.readOnly, "write on a read-only log")
-        var (result, appended, view, head) = try environment.write { txn -> (R, [RecordedEvent], ProjectionView, LogHead) in
+        var (result, appended, view, head) = try openingMissingSets { try environment.write { txn -> (R, [RecordedEvent], ProjectionView, LogHead) in
             let view = try projectionView(txn)
             let session = WriteSession(view: view)
             let writer = LogWriter(log: self, transaction: WriteTransaction(borrowing: txn.handle, rows: view.overlay), session: session)
@@ -266,7 +267,7 @@ public final class EventLog: @unchecked Sendable {
             // names no state this process could later recognise.
             if session.appended.isEmpty { session.view.snapshotId = 0 }
             return (result, session.appended, session.view, session.head)
-        }
+        } }
         // Only now, with the commit done, is what the transaction folded in published to the process.
         publishCommitted(&view, head: head)
         if !appended.isEmpty { notify(appended) }
@@ -301,9 +302,9 @@ public final class EventLog: @unchecked Sendable {
                     let reader = LogReader(log: self, transaction: ReadTransaction(borrowing: txn.handle, rows: view.overlay), slots: view.state.slots)
                     return try body(reader)
                 }
-            } catch is MissingDatabases {
-                // Another process rebuilt into databases this read-only log had not opened.
-                try openMissingSets()
+            } catch let missing as MissingDatabases {
+                // Another process rebuilt into the set of databases this process had not opened.
+                try openSet(missing)
             }
         }
     }

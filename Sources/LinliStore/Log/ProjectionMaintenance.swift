@@ -25,14 +25,18 @@ struct RegisteredProjection: @unchecked Sendable {
 
     /// The projection with the databases of `generation`.
     func slot(generation: UInt32) throws -> ProjectionSlot {
-        guard let databases = sets[Int(generation % 2)] else { throw MissingDatabases() }
+        guard let databases = sets[Int(generation % 2)] else { throw MissingDatabases(projection: projection.name, parity: Int(generation % 2)) }
         return ProjectionSlot(projection: projection, databases: databases.inGeneration(generation))
     }
 }
 
-/// Thrown inside a transaction of a read-only log that meets a generation whose databases it has not
-/// opened: they are opened outside it and the transaction runs again.
-struct MissingDatabases: Error {}
+/// Thrown inside a transaction that meets a generation whose set of databases this process has not opened
+/// (only the set in use is opened, since every open database handle makes each transaction's start dearer):
+/// the set is opened outside the transaction and the transaction runs again.
+struct MissingDatabases: Error {
+    let projection: String
+    let parity: Int
+}
 
 /// What a process holds of the projections in memory: the rows changed since the stored checkpoints.
 ///
@@ -135,12 +139,12 @@ extension EventLog {
                          "projection names use a-z, 0-9, '.' and '-'")
         }
         var next = 0
-        registered = try projections.map { projection in
+        let entries = projections.map { projection in
             let slots = next..<(next + projection.databaseNames.count)
             next = slots.upperBound
-            return RegisteredProjection(projection: projection, sets: try (0..<2).map { try openSet(projection, parity: $0, firstSlot: slots.lowerBound) },
-                                        overlaySlots: slots, checkpointKey: StoreLayout.projectionKey(projection.name))
+            return RegisteredProjection(projection: projection, sets: [nil, nil], overlaySlots: slots, checkpointKey: StoreLayout.projectionKey(projection.name))
         }
+        stateLock.withLock { registeredStorage = entries }
         let untrusted = try environment.read { txn -> [(String, String)] in
             let head = try readHead(txn)
             return try registered.compactMap { entry -> (String, String)? in
@@ -180,15 +184,35 @@ extension EventLog {
 
     /// The published state made anew from the stored checkpoints: nothing in memory.
     func resetPublishedState() throws {
-        while true {
+        let state = try openingMissingSets { try environment.read { txn in try freshState(txn) } }
+        stateLock.withLock { published = state }
+    }
+
+    /// Runs `body`, opening a set of databases it found missing and running it again.
+    func openingMissingSets<R>(_ body: () throws -> R) throws -> R {
+        // At most each projection's two sets: a store opened for the first time meets one missing set at a time.
+        for _ in 0...(2 * registered.count + 1) {
             do {
-                let state = try environment.read { txn in try freshState(txn) }
-                stateLock.withLock { published = state }
-                return
-            } catch is MissingDatabases {
-                try openMissingSets()
+                return try body()
+            } catch let missing as MissingDatabases {
+                try openSet(missing)
             }
         }
+        throw LogError.projectionsNeedRebuild(path: path, reason: "their databases kept changing while they were being opened")
+    }
+
+    /// Opens one missing set (outside any transaction of this process's).
+    func openSet(_ missing: MissingDatabases) throws {
+        guard let index = registered.firstIndex(where: { $0.projection.name == missing.projection }) else { return }
+        let entry = registered[index]
+        guard entry.sets[missing.parity] == nil else { return }
+        guard let set = try openSet(entry.projection, parity: missing.parity, firstSlot: entry.overlaySlots.lowerBound) else {
+            throw LogError.projectionsNeedRebuild(path: path, reason: "projection \(missing.projection)'s checkpoint names databases the store does not hold")
+        }
+        var sets = entry.sets
+        sets[missing.parity] = set
+        let opened = RegisteredProjection(projection: entry.projection, sets: sets, overlaySlots: entry.overlaySlots, checkpointKey: entry.checkpointKey)
+        stateLock.withLock { registeredStorage[index] = opened }
     }
 
     private func freshState(_ txn: borrowing some TransactionReading & ~Copyable) throws -> ProjectionState {
@@ -203,15 +227,6 @@ extension EventLog {
         }
         let slotsCount = registered.last?.overlaySlots.upperBound ?? 0
         return ProjectionState(bases: bases, applied: bases.map(\.position), changes: Array(repeating: [:], count: slotsCount), slots: slots)
-    }
-
-    /// A read-only log met a generation whose databases it had not opened (another process rebuilt).
-    func openMissingSets() throws {
-        registered = try registered.map { entry in
-            RegisteredProjection(projection: entry.projection,
-                                 sets: try (0..<2).map { try entry.sets[$0] ?? openSet(entry.projection, parity: $0, firstSlot: entry.overlaySlots.lowerBound) },
-                                 overlaySlots: entry.overlaySlots, checkpointKey: entry.checkpointKey)
-        }
     }
 
     /// This transaction's view of the projections: the published state, checked against the checkpoints
@@ -363,7 +378,7 @@ extension EventLog {
     /// command that writes). Does nothing when the stored checkpoints are at the head already.
     public func checkpoint() throws {
         precondition(!options.readOnly, "checkpoint on a read-only log")
-        var view = try environment.write { txn -> ProjectionView in
+        var view = try openingMissingSets { try environment.write { txn -> ProjectionView in
             var view = try projectionView(txn)
             if view.state.bases.contains(where: { $0.position != view.head.position }) {
                 try writeCheckpoints(&view, at: view.head, txn)
@@ -372,7 +387,7 @@ extension EventLog {
                 view.snapshotId = 0
             }
             return view
-        }
+        } }
         publishCommitted(&view, head: view.head)
     }
 
@@ -395,7 +410,8 @@ extension EventLog {
                 case .legacy(let generation): generation &+ 1
                 case nil: 1
                 }
-                return try entry.slot(generation: generation)
+                try openSet(MissingDatabases(projection: entry.projection.name, parity: Int(generation % 2)))
+                return try registered.first { $0.projection.name == entry.projection.name }!.slot(generation: generation)
             }
             // A rebuild interrupted by a crash may have left rows in the set it fills.
             for slot in fresh { for (_, database) in slot.databases.all { try emptyInChunks(database.name) } }
@@ -495,6 +511,8 @@ extension EventLog {
     /// chunks, before the database itself is dropped: dropping a tree of millions of rows in one call reads
     /// every one of its pages into the process's resident set at once.
     func emptyInChunks(_ name: String, keysPerChunk: Int = 50_000) throws {
+        // A set never opened (the other parity of a store that was never rebuilt) has nothing to empty.
+        guard try environment.databaseExists(named: name) else { return }
         let database = try environment.database(named: name, create: false)
         while true {
             let deleted = try environment.write { txn -> Int in
