@@ -37,17 +37,8 @@ struct CheckpointTests {
 
     @Test("an atomic batch refused by its last command leaves the process's state as it was")
     func refusedBatchLeavesNothing() throws {
-        final class RefusesBad: Projection, @unchecked Sendable {
-            let name = "refuses"
-            let version: UInt32 = 1
-            let databaseNames = ["x"]
-            func apply(_ event: RecordedEvent, in transaction: borrowing WriteTransaction, databases: ProjectionDatabases) throws {
-                if event.stream == "bad" { throw LogError.invalid(field: "stream", reason: "refused") }
-                try transaction.put(databases["x"], key: Array(event.stream.utf8), value: [1])
-            }
-        }
         let dir = TemporaryDirectory()
-        let log = try EventLog.create(at: dir.sub("store"), options: logOptions([EventCountsProjection(), RefusesBad()]))
+        let log = try EventLog.create(at: dir.sub("store"), options: logOptions([EventCountsProjection(), RefusesBadStream()]))
         _ = try log.append(command("ok", stream: "good"))
         #expect(throws: LogError.self) { try log.append([command("a", stream: "fine", count: 3), command("b", stream: "bad")]) }
         #expect(try log.read { try EventCountsProjection.streamCounts($0) } == ["good": 1])

@@ -94,22 +94,24 @@ struct ProjectionTests {
 
     @Test("a projection that throws rolls back the whole append")
     func failingProjection() throws {
-        final class Refuses: Projection, @unchecked Sendable {
-            let name = "refuses"
-            let version: UInt32 = 1
-            let databaseNames = ["x"]
-            func apply(_ event: RecordedEvent, in transaction: borrowing WriteTransaction, databases: ProjectionDatabases) throws {
-                if event.stream == "bad" { throw LogError.invalid(field: "stream", reason: "refused by projection") }
-                try transaction.put(databases["x"], key: Array(event.stream.utf8), value: [1])
-            }
-        }
         let dir = TemporaryDirectory()
-        let log = try EventLog.create(at: dir.sub("store"), options: logOptions([Refuses(), EventCountsProjection()]))
+        let log = try EventLog.create(at: dir.sub("store"), options: logOptions([RefusesBadStream(), EventCountsProjection()]))
         _ = try log.append(command("ok", stream: "good"))
         #expect(throws: LogError.self) { try log.append([command("a", stream: "fine"), command("b", stream: "bad")]) }
         #expect(try log.head.position == 1)
         #expect(try log.read { try EventCountsProjection.streamCounts($0) } == ["good": 1])
         #expect(try log.verifyChain().ok)
+    }
+}
+
+/// A projection that refuses any event of the stream "bad" and marks every other stream it sees.
+final class RefusesBadStream: Projection, @unchecked Sendable {
+    let name = "refuses"
+    let version: UInt32 = 1
+    let databaseNames = ["x"]
+    func apply(_ event: RecordedEvent, in transaction: borrowing WriteTransaction, databases: ProjectionDatabases) throws {
+        if event.stream == "bad" { throw LogError.invalid(field: "stream", reason: "refused by projection") }
+        try transaction.put(databases["x"], key: Array(event.stream.utf8), value: [1])
     }
 }
 

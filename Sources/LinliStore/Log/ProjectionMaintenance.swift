@@ -63,8 +63,6 @@ struct ProjectionState {
     /// and shared by them: a read never writes to it (its top stays empty).
     var readOverlay: RowOverlay? = nil
 
-    /// Events folded in since the oldest base: what a checkpoint would write.
-    var eventsSinceCheckpoint: UInt64 { zip(applied, bases).map { $0 - $1.position }.max() ?? 0 }
 }
 
 /// One transaction's view of the projections: its slots and its overlay, the state it started from, the
