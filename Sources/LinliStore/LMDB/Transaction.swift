@@ -116,40 +116,45 @@ extension TransactionReading where Self: ~Copyable {
     public func walk(_ database: Database, from start: [UInt8]? = nil, reverse: Bool = false,
                      _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
         guard database.overlaid, let rows else { return try walkStored(database, from: start, reverse: reverse, body) }
-        return try walkMerged(database, rows.entries(database.overlaySlot, from: start, reverse: reverse), from: start, reverse: reverse, body)
+        guard !rows.isEmpty(database.overlaySlot) else { return try walkStored(database, from: start, reverse: reverse, body) }
+        return try walkMerged(database, rows.cursor(database.overlaySlot, from: start, reverse: reverse), from: start, reverse: reverse, body)
     }
 
     /// A walk of LMDB's rows and the overlay's together, in key order: where both hold a key the overlay's
     /// row (or its deletion) wins.
-    private func walkMerged(_ database: Database, _ changes: [(key: [UInt8], value: [UInt8]?)], from start: [UInt8]?, reverse: Bool,
+    private func walkMerged(_ database: Database, _ changes: OverlayCursor, from start: [UInt8]?, reverse: Bool,
                             _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
-        var next = 0
+        var changes = changes
+        var pending = changes.next()
         var visited = 0
         var stopped = false
-        // Calls `body` with one overlay row (none for a deletion); false when `body` asked to stop.
-        func emit(_ change: (key: [UInt8], value: [UInt8]?)) throws -> Bool {
+        // Calls `body` with the pending overlay row (none for a deletion) and takes the next; false when
+        // `body` asked to stop.
+        func emit() throws -> Bool {
+            let change = pending!
+            pending = changes.next()
             guard let value = change.value else { return true }
             visited += 1
             return try change.key.withUnsafeBytes { key in try value.withUnsafeBytes { try body(key, $0) } }
         }
-        func before(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Bool { reverse ? b.lexicographicallyPrecedes(a) : a.lexicographicallyPrecedes(b) }
+        func order(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Int {
+            let order = a.withUnsafeBytes { compareBytes($0, b) }
+            return reverse ? -order : order
+        }
         _ = try walkStored(database, from: start, reverse: reverse) { key, value in
-            while next < changes.count, before(changes[next].key, key) {
-                next += 1
-                guard try emit(changes[next - 1]) else { stopped = true; return false }
-            }
-            if next < changes.count, changes[next].key.elementsEqual(key) {
-                next += 1
-                guard try emit(changes[next - 1]) else { stopped = true; return false }
-                return true
+            while let change = pending {
+                let position = order(change.key, key)
+                if position > 0 { break }
+                guard try emit() else { stopped = true; return false }
+                // The overlay's row replaces LMDB's row of the same key.
+                if position == 0 { return true }
             }
             visited += 1
             guard try body(key, value) else { stopped = true; return false }
             return true
         }
-        while !stopped, next < changes.count {
-            next += 1
-            guard try emit(changes[next - 1]) else { break }
+        while !stopped, pending != nil {
+            guard try emit() else { break }
         }
         return visited
     }

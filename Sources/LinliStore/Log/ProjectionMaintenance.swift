@@ -224,7 +224,7 @@ extension EventLog {
             slots.append(try entry.slot(generation: checkpoint.generation))
         }
         let slotsCount = registered.last?.overlaySlots.upperBound ?? 0
-        return ProjectionState(bases: bases, applied: bases.map(\.position), changes: Array(repeating: [:], count: slotsCount), slots: slots)
+        return ProjectionState(bases: bases, applied: bases.map(\.position), changes: Array(repeating: ChangedRows(), count: slotsCount), slots: slots)
     }
 
     /// This transaction's view of the projections: the published state, checked against the checkpoints
@@ -253,7 +253,7 @@ extension EventLog {
                 // Not what this state holds (a rebuild, a checkpoint ahead of it, an older snapshot), or all
                 // of it stored already: start again from the stored rows.
                 state.applied[index] = stored.position
-                for slot in entry.overlaySlots { state.changes[slot] = [:] }
+                for slot in entry.overlaySlots { state.changes[slot] = ChangedRows() }
                 state.slots[index] = try entry.slot(generation: stored.generation)
                 reset = true
             }
@@ -336,7 +336,7 @@ extension EventLog {
 
     private func merge(_ top: [RowOverlay.Changes], into changes: inout [RowOverlay.Changes]) {
         for slot in top.indices where !top[slot].isEmpty {
-            changes[slot].merge(top[slot]) { $1 }
+            changes[slot].merge(top[slot])
         }
     }
 
@@ -353,9 +353,9 @@ extension EventLog {
             }
             for (_, database) in slot.databases.all {
                 var rows = view.overlay.below[database.overlaySlot]
-                if !view.overlay.top.isEmpty { rows.merge(view.overlay.top[database.overlaySlot]) { $1 } }
-                for (key, value) in rows.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) {
-                    if let value { try txn.put(database, key: key.bytes, value: value) } else { try txn.delete(database, key: key.bytes) }
+                if !view.overlay.top.isEmpty { rows.merge(view.overlay.top[database.overlaySlot]) }
+                try rows.forEachInOrder { key, value in
+                    if let value { try txn.put(database, key: key, value: value) } else { try txn.delete(database, key: key) }
                 }
             }
             let checkpoint = ProjectionCheckpoint(version: entry.projection.version, generation: slot.databases.generation,

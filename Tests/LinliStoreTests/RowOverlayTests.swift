@@ -1,0 +1,98 @@
+import Foundation
+@testable import LinliStore
+import Testing
+
+/// The overlay's merged rows against a model: a dictionary of what the rows must be after LMDB's rows, the
+/// published changes and the transaction's own are stacked.
+@Suite("Rows changed in memory over LMDB's")
+struct RowOverlayTests {
+    /// Keys from a small alphabet and short lengths, so that prefixes, equal keys and near neighbours are common.
+    private func randomKey(_ rng: inout SplitMix64) -> [UInt8] {
+        (0..<(1 + rng.below(4))).map { _ in UInt8(rng.below(4)) }
+    }
+
+    private func expectedWalk(_ model: [[UInt8]: [UInt8]], from start: [UInt8]?, reverse: Bool, limit: Int) -> [[UInt8]] {
+        var keys = model.keys.sorted { compareBytes($0, $1) < 0 }
+        if reverse { keys.reverse() }
+        if let start {
+            keys = keys.filter { reverse ? compareBytes($0, start) <= 0 : compareBytes($0, start) >= 0 }
+        }
+        return Array(keys.prefix(limit))
+    }
+
+    @Test("walks from any key, forward and back, stopping anywhere, see exactly the stacked rows", arguments: [1, 2, 3] as [UInt64])
+    func mergedWalksMatchTheModel(seed: UInt64) throws {
+        var rng = SplitMix64(state: seed)
+        let dir = TemporaryDirectory()
+        let env = try Environment(path: dir.path)
+        let stored = try env.database(named: "t", create: true)
+        let database = stored.overlaid(at: 0)
+        var model: [[UInt8]: [UInt8]] = [:]
+        try env.write { txn in
+            for _ in 0..<60 {
+                let key = randomKey(&rng), value = [UInt8(rng.below(250))]
+                try txn.put(stored, key: key, value: value)
+                model[key] = value
+            }
+        }
+        // Published changes, then a transaction's own, each with puts and deletes, enough of them that
+        // the sorted runs are folded (more than the 256 recent keys a run keeps before folding).
+        var published = ChangedRows()
+        for _ in 0..<700 {
+            let key = (0..<(1 + rng.below(6))).map { _ in UInt8(rng.below(5)) }
+            let value: [UInt8]? = rng.below(4) == 0 ? nil : [UInt8(rng.below(250))]
+            published.set(key, value)
+            model[key] = value
+        }
+        let overlay = RowOverlay(below: [published])
+        for _ in 0..<300 {
+            let key = (0..<(1 + rng.below(6))).map { _ in UInt8(rng.below(5)) }
+            let value: [UInt8]? = rng.below(4) == 0 ? nil : [UInt8(rng.below(250))]
+            overlay.set(0, key, value)
+            model[key] = value
+        }
+        let live = model.compactMapValues { $0 }
+        try env.read { read in
+            let txn = ReadTransaction(borrowing: read.handle, rows: overlay)
+            #expect(try txn.count(database) == live.count)
+            for _ in 0..<200 {
+                let start: [UInt8]? = rng.below(5) == 0 ? nil : randomKey(&rng)
+                let reverse = rng.below(2) == 0
+                let limit = 1 + rng.below(live.count + 5)
+                var seen: [[UInt8]] = []
+                var values: [[UInt8]] = []
+                try txn.walk(database, from: start, reverse: reverse) { key, value in
+                    seen.append(Array(key))
+                    values.append(Array(value))
+                    return seen.count < limit
+                }
+                let expected = expectedWalk(live, from: start, reverse: reverse, limit: limit)
+                #expect(seen == expected, "seed \(seed): walk from \(String(describing: start)) reverse \(reverse) limit \(limit)")
+                #expect(values == expected.map { live[$0]! })
+            }
+            for _ in 0..<100 {
+                let key = randomKey(&rng)
+                #expect(try txn.value(in: database, key: key) == live[key])
+            }
+        }
+    }
+
+    @Test("a change set lists its keys once each, in order, however they arrived")
+    func changeSetOrder() {
+        var rng = SplitMix64(state: 9)
+        var rows = ChangedRows()
+        var model: [[UInt8]: [UInt8]?] = [:]
+        for _ in 0..<5_000 {
+            let key = (0..<(1 + rng.below(3))).map { _ in UInt8(rng.below(40)) }
+            let value: [UInt8]? = rng.below(3) == 0 ? nil : [UInt8(rng.below(9))]
+            rows.set(key, value)
+            model[key] = value
+        }
+        var keys: [[UInt8]] = []
+        rows.forEachInOrder { key, value in
+            keys.append(key)
+            #expect(model[key] == .some(value))
+        }
+        #expect(keys == model.keys.sorted { compareBytes($0, $1) < 0 })
+    }
+}
