@@ -69,52 +69,6 @@ struct CrashTests {
         try checkStore(store, acks: allAcks, eventsPerBatch: 60)
     }
 
-    @Test("scratch folders left by killed processes are removed; one in use by a live process, one just made, and this process's own are kept")
-    func abandonedScratch() throws {
-        let folder = TemporaryDirectory()
-        func scratch(_ name: String) -> String { folder.sub(ScratchProjections.scratchPrefix + name) }
-        func age(_ path: String) throws {
-            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -120)], ofItemAtPath: path)
-        }
-        let exists = { (path: String) in FileManager.default.fileExists(atPath: path) }
-        // Abandoned: its environment was opened and closed (as by a process killed since), long ago.
-        let abandoned = scratch("999999-a"), fresh = scratch("999998-b"), own = scratch("\(getpid())-c"), live = scratch("1-d")
-        for path in [abandoned, fresh, own, live] {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            _ = try EventLog.create(at: path + "/store", options: logOptions([EventCountsProjection()]))
-        }
-        // The LMDB files sit in the folder itself, as a scratch environment's do.
-        for path in [abandoned, fresh, own, live] {
-            for file in ["data.mdb", "lock.mdb"] { try FileManager.default.moveItem(atPath: "\(path)/store/\(file)", toPath: "\(path)/\(file)") }
-            try FileManager.default.removeItem(atPath: path + "/store")
-        }
-        // In use: a child process holds the environment open (it appends until killed).
-        let process = Process()
-        process.executableURL = child
-        process.arguments = [live, "live", "100000", "5", "1", "1"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
-        var first = Data()
-        while !String(decoding: first, as: UTF8.self).contains("\n") { first += pipe.fileHandleForReading.availableData }
-        #expect(String(decoding: first, as: UTF8.self).hasPrefix("ACK"), "the child opened the environment and appended")
-        for path in [abandoned, own, live] { try age(path) }
-
-        ScratchProjections.removeAbandonedScratch(in: folder.path)
-        #expect(!exists(abandoned), "abandoned: removed")
-        #expect(exists(fresh), "modified within the last minute: kept")
-        #expect(exists(own), "this process's own: kept")
-        #expect(exists(live), "open in a live process: kept")
-
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        try age(live)
-        ScratchProjections.removeAbandonedScratch(in: folder.path)
-        #expect(!exists(live), "once its process is killed: removed")
-    }
-
     @Test("two processes appending to one store lose and duplicate no position")
     func twoWriters() throws {
         let dir = TemporaryDirectory()

@@ -65,8 +65,8 @@ extension Engine {
             }
         }
         do {
-            let scratch = try ScratchProjections.replaying(events, into: makeProjections())
-            return ExportReport(chain: verifier.report, fieldMismatches: mismatches, digests: try scratch.digests())
+            let replayed = try MemoryProjections.replaying(events, into: makeProjections())
+            return ExportReport(chain: verifier.report, fieldMismatches: mismatches, digests: try replayed.digests())
         } catch let error as LogError {
             // Records that hold but do not replay (an event referring to one the file lacks) are a finding.
             guard case .corrupt(let position, let reason) = error else { throw error }

@@ -117,17 +117,17 @@ public final class Engine: @unchecked Sendable {
         return logOptions
     }
 
-    /// Projections rebuilt from part of the log, for a time-travel view (nil: the live store).
-    let scratch: ScratchProjections?
+    /// Projections replayed in memory from part of the log, for a time-travel view (nil: the live store).
+    let history: MemoryProjections?
 
-    private init(log: EventLog, scratch: ScratchProjections? = nil) {
+    private init(log: EventLog, history: MemoryProjections? = nil) {
         self.log = log
-        self.scratch = scratch
+        self.history = history
     }
 
     /// Whether this engine is a time-travel view (see ``asOf(_:position:)``): it answers queries and
     /// refuses commands.
-    public var isHistoricalView: Bool { scratch != nil }
+    public var isHistoricalView: Bool { history != nil }
 
     /// Creates a store at `path` whose first event makes `admin` an administrator of every community.
     public static func create(at path: String, admin: String, at: Timestamp? = nil, options: Options = Options()) throws -> Engine {
@@ -154,7 +154,7 @@ public final class Engine: @unchecked Sendable {
     /// Executes one command: appends its events atomically, or throws the ``Rejection`` and writes nothing.
     @discardableResult
     public func execute(_ command: Command) throws -> CommandOutcome {
-        precondition(scratch == nil, "a time-travel view takes no commands")
+        precondition(history == nil, "a time-travel view takes no commands")
         let report = try run(ParsedLines(parsed: [.success(command)]), mode: .atomic)
         if let rejection = report.outcomes[0].rejection { throw rejection }
         return report.outcomes[0]
@@ -178,7 +178,7 @@ public final class Engine: @unchecked Sendable {
     /// are committed in transactions of ``continueChunkLines`` lines (each command is still atomic on its
     /// own), and `progress(linesDone, linesTotal)` is called after each.
     public func apply(lines: [[UInt8]], mode: BatchMode = .atomic, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> BatchReport {
-        precondition(scratch == nil, "a time-travel view takes no commands")
+        precondition(history == nil, "a time-travel view takes no commands")
         guard mode == .continueOnRejection, lines.count > Self.continueChunkLines else {
             let report = try run(Self.parse(lines[...]), mode: mode)
             progress?(UInt64(lines.count), UInt64(lines.count))
@@ -300,11 +300,11 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Runs `body` over one consistent snapshot of the projections the queries read: the live ones, or in
-    /// a time-travel view the scratch ones.
+    /// a time-travel view the ones it replayed in memory.
     func view<R>(_ body: (borrowing ReadTransaction, Tables) throws -> R) throws -> R {
-        if let scratch {
-            let tables = Tables { scratch.databases[$0]! }
-            return try scratch.environment.read { txn in try body(txn, tables) }
+        if let history {
+            let tables = Tables { history.databases[$0]! }
+            return try history.read { txn in try body(txn, tables) }
         }
         return try log.read { reader in
             let tables = Tables { reader.databases(of: $0) }
@@ -316,14 +316,15 @@ public final class Engine: @unchecked Sendable {
 
     /// A read-only view of the projections as they stood at an occurred time (every event that occurred at
     /// or before `time`), or at a position (every event up to it), or both. Built by replaying that part of
-    /// the log into scratch databases; the store is not touched. Every query of the view answers for then.
+    /// the log into memory; the store is only read and nothing is written anywhere. Every query of the view
+    /// answers for then.
     public func asOf(_ time: Timestamp? = nil, position: UInt64? = nil, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> Engine {
-        Engine(log: log, scratch: try log.scratchProjections(upTo: position, occurredAtOrBefore: time, progress: progress))
+        Engine(log: log, history: try log.memoryProjections(upTo: position, occurredAtOrBefore: time, progress: progress))
     }
 
     /// For a time-travel view: the last position replayed, and the events left out.
     public var historicalScope: (position: UInt64, replayed: UInt64, skipped: [UInt64])? {
-        scratch.map { ($0.position, $0.replayed, $0.skipped) }
+        history.map { ($0.position, $0.replayed, $0.skipped) }
     }
 }
 

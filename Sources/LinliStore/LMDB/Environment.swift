@@ -9,11 +9,24 @@ public struct Database: Sendable, Hashable, CustomStringConvertible {
     public let name: String
     /// For a projection's database: its place in a transaction's ``RowOverlay``; -1 for the log's own.
     let overlaySlot: Int
+    /// True for a database that exists only in memory, in slot ``overlaySlot`` of an overlay, with no LMDB
+    /// rows below (a replay into memory: an audit's, a time-travel view's); ``dbi`` is then meaningless.
+    let inMemory: Bool
 
     init(dbi: MDB_dbi, name: String, overlaySlot: Int = -1) {
         self.dbi = dbi
         self.name = name
         self.overlaySlot = overlaySlot
+        self.inMemory = false
+    }
+
+    /// A database held only in memory, in slot `slot` of an overlay.
+    init(inMemory name: String, slot: Int) {
+        precondition(slot >= 0, "a database in memory lives in an overlay slot")
+        self.dbi = 0
+        self.name = name
+        self.overlaySlot = slot
+        self.inMemory = true
     }
 
     /// The same database, seen through slot `slot` of the overlays of the transactions that carry one.

@@ -26,6 +26,19 @@ public final class RowOverlay: @unchecked Sendable {
     /// How many rows this transaction changed.
     public var topRowsCount: Int { top.reduce(0) { $0 + $1.count } }
 
+    /// About how much memory all the changed rows take, published and this transaction's.
+    public var approximateBytes: Int { top.reduce(0) { $0 + $1.approximateBytes } + below.reduce(0) { $0 + $1.approximateBytes } }
+
+    /// Publishes this transaction's changes over the others in place (for a replay into memory, whose
+    /// overlay nobody else shares).
+    func foldTopIntoBelow() {
+        guard !top.isEmpty else { return }
+        for slot in top.indices where !top[slot].isEmpty {
+            if below[slot].isEmpty { swap(&below[slot], &top[slot]) } else { below[slot].merge(top[slot]) }
+        }
+        top = []
+    }
+
     /// Whether slot `slot` has no changed rows at all: a look-up then goes straight to LMDB, without
     /// copying its key (after a checkpoint, the usual case for a query).
     @inline(__always)
@@ -69,6 +82,9 @@ public struct ChangedRows: Sendable {
     private var ordered: [[UInt8]] = []
     /// The newest keys, in order; never more than a fraction of `ordered` (and a small floor).
     private var recent: [[UInt8]] = []
+    /// About how much memory the rows take: their bytes and a fixed cost a row for the arrays and the
+    /// table that hold them. A replay into memory keeps this within its budget.
+    public private(set) var approximateBytes = 0
 
     /// No changes.
     public init() {}
@@ -84,7 +100,13 @@ public struct ChangedRows: Sendable {
 
     /// Records `value` (nil: deleted) as `key`'s row.
     mutating func set(_ key: [UInt8], _ value: [UInt8]?) {
-        guard case .none = values.updateValue(value, forKey: RowKey(key)) else { return }
+        let old = values.updateValue(value, forKey: RowKey(key))
+        approximateBytes += (value?.count ?? 0)
+        guard case .none = old else {
+            approximateBytes -= (old! ?? []).count
+            return
+        }
+        approximateBytes += key.count + Self.rowOverheadBytes
         recent.insert(key, at: Self.firstIndex(notBefore: key, in: recent))
         if recent.count > max(Self.recentFloor, ordered.count / 16) { foldRecent() }
     }
@@ -110,6 +132,8 @@ public struct ChangedRows: Sendable {
     }
 
     private static let recentFloor = 256
+    /// Two array headers, a table entry and an index entry, measured near 120 bytes with small keys.
+    static let rowOverheadBytes = 120
 
     private mutating func foldRecent() {
         var merged: [[UInt8]] = []

@@ -66,6 +66,21 @@ public struct WriteTransaction: ~Copyable, TransactionReading {
     deinit { if owned { mdb_txn_abort(handle) } }
 }
 
+/// The handle of a transaction that has no LMDB transaction under it: a replay into memory writes and reads
+/// databases that exist only in its overlay (``Database/inMemory``), and any LMDB call through it is a
+/// programming error, caught by a precondition before it reaches LMDB.
+nonisolated(unsafe) let detachedHandle = OpaquePointer(bitPattern: 0xDE7A_C4ED)!
+
+extension ReadTransaction {
+    /// A view with no LMDB transaction under it, reading the databases in memory in `rows`.
+    static func detached(rows: RowOverlay) -> ReadTransaction { ReadTransaction(borrowing: detachedHandle, rows: rows) }
+}
+
+extension WriteTransaction {
+    /// A view with no LMDB transaction under it, writing the databases in memory in `rows` only.
+    static func detached(rows: RowOverlay) -> WriteTransaction { WriteTransaction(borrowing: detachedHandle, rows: rows, overlayOnly: true) }
+}
+
 /// Flags for ``WriteTransaction/put(_:key:value:flags:)``.
 public struct PutFlags: OptionSet, Sendable {
     public let rawValue: UInt32
@@ -97,6 +112,8 @@ extension TransactionReading where Self: ~Copyable {
             guard let found else { return nil }
             return try found.withUnsafeBytes { try body($0) }
         }
+        if database.inMemory { return nil }
+        precondition(handle != detachedHandle, "a transaction without LMDB reads databases in memory only")
         var data = MDB_val()
         let rc = LinliStore.withValue(key) { mdb_get(handle, database.dbi, &$0, &data) }
         if rc == MDB_NOTFOUND { return nil }
@@ -161,6 +178,8 @@ extension TransactionReading where Self: ~Copyable {
 
     private func walkStored(_ database: Database, from start: [UInt8]?, reverse: Bool,
                             _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
+        if database.inMemory { return 0 }
+        precondition(handle != detachedHandle, "a transaction without LMDB reads databases in memory only")
         var cursor: OpaquePointer?
         try check(mdb_cursor_open(handle, database.dbi, &cursor), "mdb_cursor_open(\(database))")
         defer { mdb_cursor_close(cursor) }
@@ -205,6 +224,7 @@ extension TransactionReading where Self: ~Copyable {
         if database.overlaid, let rows, !rows.isEmpty(database.overlaySlot) {
             return try walk(database) { _, _ in true }
         }
+        if database.inMemory { return 0 }
         var stat = MDB_stat()
         try check(mdb_stat(handle, database.dbi, &stat), "mdb_stat(\(database))")
         return stat.ms_entries

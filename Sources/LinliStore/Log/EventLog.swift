@@ -133,6 +133,9 @@ public final class EventLog: @unchecked Sendable {
         /// Events replayed per write transaction during catch-up, rebuild and audit: small enough that a
         /// transaction's dirty pages stay well under LMDB's limit, large enough that commits do not dominate.
         public var replayChunkEvents: UInt64 = 50_000
+        /// The most memory, in bytes, a replay into memory (``memoryProjections(upTo:occurredAtOrBefore:progress:)``,
+        /// an audit's replay) may hold in rows before it stops with ``LogError/replayTooLarge(bytes:bytesMax:)``.
+        public var replayMemoryBytesMax = 4 << 30
         /// A write that leaves this many events or more folded in memory since the last checkpoint writes a
         /// checkpoint in its own transaction: it bounds the memory a process holds and the tail a reader
         /// replays on open (64k events replay in well under half a second).

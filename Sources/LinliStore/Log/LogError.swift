@@ -40,6 +40,8 @@ public enum LogError: Error, Sendable, Equatable, CustomStringConvertible {
     case projectionsNeedUpgrade(path: String)
     /// Another process is rebuilding the store's projections.
     case rebuildInProgress(path: String)
+    /// A replay into memory (an audit's, a time-travel view's) would hold more rows than its budget.
+    case replayTooLarge(bytes: Int, bytesMax: Int)
 
     public var description: String {
         switch self {
@@ -65,6 +67,9 @@ public enum LogError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path) was written by an older version of Linli; open it once for writing (any linli command that records, or linli rebuild --store \(path)) to upgrade it"
         case let .rebuildInProgress(path):
             return "a rebuild of \(path) is in progress in another process; wait for it to finish, then try again"
+        case let .replayTooLarge(bytes, bytesMax):
+            return "replaying the log in memory needs more than \(bytesMax >> 20) MiB (it reached \(bytes >> 20) MiB); "
+                + "ask for an earlier position, or raise the budget (EventLog.Options.replayMemoryBytesMax)"
         }
     }
 }

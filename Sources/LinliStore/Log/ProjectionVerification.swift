@@ -37,12 +37,12 @@ public struct ProjectionReport: Sendable {
 }
 
 extension EventLog {
-    /// Rebuilds every projection from position 1 into scratch databases in temporary LMDB environments
-    /// (the store is not modified), then compares them with the stored ones in the same snapshot of the
+    /// Replays every projection from position 1 into memory (nothing is written, in the store or outside
+    /// it), then compares them with the stored ones in the same snapshot of the
     /// log: a digest per database, then the differing keys where a digest differs.
     ///
     /// Projections are independent — each reads and writes only its own databases — so they are rebuilt
-    /// side by side, one scratch environment and one read snapshot each, on as many threads as the machine
+    /// side by side, in memory and one read snapshot each, on as many threads as the machine
     /// has cores, the largest first. Each is compared within its own snapshot; with no writer meanwhile
     /// (the usual audit) the snapshots are the same, and `position` is the smallest of their heads.
     public func verifyProjections(progress: ((UInt64, UInt64) -> Void)? = nil) throws -> ProjectionReport {
@@ -98,11 +98,10 @@ extension EventLog {
         func finish(_ index: Int, _ result: Result<ProjectionReport, any Error>) { lock.withLock { results[index] = result } }
     }
 
-    /// One projection rebuilt into a scratch environment of its own and compared, in one read snapshot.
+    /// One projection replayed into memory and compared with what the store presents, in one read snapshot.
     private func verifyProjection(_ live: ProjectionSlot, progress: (UInt64) -> Void) throws -> ProjectionReport {
-        let (scratch, scratchSlots, _, scratchPath) = try ScratchProjections.prepare([live.projection], expectedBytes: environment.dataFileBytes)
-        defer { try? FileManager.default.removeItem(atPath: scratchPath) }
-        let rebuilt = scratchSlots[0]
+        let memory = MemoryProjections([live.projection], memoryBytesMax: options.replayMemoryBytesMax)
+        let rebuilt = memory.slots[0]
         // The stored side is what the store presents at this snapshot's head: its rows at the checkpoint
         // with the events after it folded in over them, as every query sees them.
         return try read { reader in try reader.withTransaction { txn in
@@ -111,34 +110,27 @@ extension EventLog {
                 preconditionFailure("the projection \(live.projection.name) is registered")
             }
             let head = try readHead(txn).position
-            // Replay this snapshot's events into the scratch environment, a chunk per scratch transaction.
             var next: UInt64 = 1
             while next <= head {
                 let to = min(head, next + options.replayChunkEvents - 1)
-                try scratch.write { scratchTxn in
-                    try replay(from: next, to: to, reading: txn, into: scratchSlots, writing: scratchTxn, targetEnvironment: scratch)
-                }
-                try scratch.read { _ in scratch.releaseMappedPages() }
+                try memory.withWriter { target in try replay(from: next, to: to, reading: txn, into: memory.slots, writing: target) }
+                try memory.publish()
                 progress(to)
                 next = to + 1
             }
             var report = ProjectionReport(position: head, storedDigests: [:], rebuiltDigests: [:], mismatches: [])
-            try scratch.read { scratchTxn in
-                // Both trees were filled in random order and lie all over their files: walking them is
-                // random reads, kept within the budget.
-                var budget = MappedPagesBudget(checkEvery: MappedPagesBudget.walkCheckEvery, releasingFirst: environment, scratch)
+            try memory.read { memoryTxn in
+                var budget = MappedPagesBudget(checkEvery: MappedPagesBudget.walkCheckEvery, releasingFirst: environment)
                 for name in live.projection.databaseNames {
                     let label = "\(live.projection.name)/\(name)"
                     // Digests first, walking each database without holding it: a store of millions of
                     // rows is compared in constant memory when it matches, the usual case.
-                    report.storedDigests[label] = try ProjectionDigest.of(live.databases[name], txn) { budget.step(environment, scratch) }
-                    report.rebuiltDigests[label] = try ProjectionDigest.of(rebuilt.databases[name], scratchTxn) { budget.step(environment, scratch) }
+                    report.storedDigests[label] = try ProjectionDigest.of(live.databases[name], txn) { budget.step(environment) }
+                    report.rebuiltDigests[label] = try ProjectionDigest.of(rebuilt.databases[name], memoryTxn)
                     guard report.storedDigests[label] != report.rebuiltDigests[label] else { continue }
                     // Only a database whose digests differ is read whole, to name the differing keys.
-                    let stored = try contents(of: live.databases[name], txn)
-                    let fresh = try contents(of: rebuilt.databases[name], scratchTxn)
-                    let storedByKey = Dictionary(stored, uniquingKeysWith: { $1 })
-                    let freshByKey = Dictionary(fresh, uniquingKeysWith: { $1 })
+                    let storedByKey = Dictionary(try contents(of: live.databases[name], txn), uniquingKeysWith: { $1 })
+                    let freshByKey = Dictionary(try contents(of: rebuilt.databases[name], memoryTxn), uniquingKeysWith: { $1 })
                     for key in Set(storedByKey.keys).union(freshByKey.keys).sorted(by: { $0.lexicographicallyPrecedes($1) })
                     where storedByKey[key] != freshByKey[key] && report.mismatches.count < ChainVerifier.failuresMax {
                         report.mismatches.append(ProjectionMismatch(projection: live.projection.name, database: name, key: key,

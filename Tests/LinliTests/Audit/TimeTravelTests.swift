@@ -1,5 +1,6 @@
 import Foundation
 @testable import Linli
+@testable import LinliStore
 import Testing
 
 @Suite("Time travel: queries as of an occurred time or a position")
@@ -55,4 +56,47 @@ struct TimeTravelTests {
         #expect(try w.engine.asOf(Timestamp(iso8601: "2024-03-15T00:00:00+08:00")).elderDocument("r-1")?["tier"] == 0)
         #expect(try w.engine.elderDocument("r-1")?["tier"] == 2)
     }
+
+    /// Every projection database's digest as the live store presents it now, by `projection/database`.
+    private func liveDigests(_ log: EventLog) throws -> [String: Hash] {
+        try log.read { reader in
+            try reader.withTransaction { txn in
+                var out: [String: Hash] = [:]
+                for slot in reader.slots {
+                    for (name, database) in slot.databases.all { out["\(slot.projection.name)/\(name)"] = try ProjectionDigest.of(database, txn) }
+                }
+                return out
+            }
+        }
+    }
+
+    @Test("the pilots' sample: a view at a position holds exactly the rows the live projections held there, recorded as it was applied")
+    func viewsEqualWhatWasLive() throws {
+        let w = try World(admin: PilotFixtures.admin)
+        var recorded: [(position: UInt64, digests: [String: Hash])] = []
+        for pilot in PilotFixtures.pilots {
+            let text = try String(contentsOf: PilotFixtureTests.sampleDirectory.appendingPathComponent("\(pilot).ndjson"), encoding: .utf8)
+            let lines = text.split(separator: "\n").map { Array($0.utf8) }
+            for start in stride(from: 0, to: lines.count, by: 700) {
+                _ = try w.engine.apply(lines: Array(lines[start..<min(lines.count, start + 700)]), mode: .continueOnRejection)
+                recorded.append((try w.engine.log.head.position, try liveDigests(w.engine.log)))
+            }
+        }
+        #expect(recorded.count >= 8)
+        for (position, digests) in recorded {
+            let view = try w.engine.log.memoryProjections(upTo: position)
+            #expect(view.position == position && view.skipped.isEmpty)
+            #expect(try view.digests() == digests, "the view at \(position) differs from what was live there")
+        }
+    }
+
+    @Test("a replay that would hold more than its memory budget stops with a message that says so")
+    func memoryBudget() throws {
+        let w = try World()
+        try w.setUpCommunity()
+        #expect(try w.engine.log.memoryProjections(memoryBytesMax: 1 << 20).position == (try w.engine.log.head.position))
+        let error = #expect(throws: LogError.self) { try w.engine.log.memoryProjections(memoryBytesMax: 2_000) }
+        #expect(error?.description.contains("replaying the log in memory needs more than") == true, "\(String(describing: error))")
+    }
 }
+

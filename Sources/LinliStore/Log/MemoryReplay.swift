@@ -1,0 +1,189 @@
+import Crypto
+import Foundation
+
+/// Projections replayed into memory from a part of the log: every event up to a position, or every event
+/// that occurred at or before a time, or the events of an exported file. Nothing is written anywhere: the
+/// rows live in this value's overlay, in databases that exist only there (``Database/inMemory``), and are
+/// gone when it is released. Time-travel views and audits read them as they read a store's.
+public final class MemoryProjections: @unchecked Sendable {
+    /// Each projection's databases, by projection name.
+    public let databases: [String: ProjectionDatabases]
+    /// The last position replayed (events after it were not looked at).
+    public internal(set) var position: UInt64 = 0
+    /// Events replayed into the projections.
+    public internal(set) var replayed: UInt64 = 0
+    /// Events left out: after the time asked for, or (rarely) events whose own prerequisites occurred after
+    /// it, such as a verification dated before the hours it verifies.
+    public internal(set) var skipped: [UInt64] = []
+    /// The rows; never shared, so a replay publishes its chunks into it in place.
+    let overlay: RowOverlay
+    let slots: [ProjectionSlot]
+    private let filter: EventTypeFilter
+    private let memoryBytesMax: Int
+
+    /// Empty projections in memory for `projections`, refusing to hold more than `memoryBytesMax` of rows.
+    init(_ projections: [any Projection], memoryBytesMax: Int) {
+        var slots: [ProjectionSlot] = []
+        var byProjection: [String: ProjectionDatabases] = [:]
+        var next = 0
+        for projection in projections {
+            var byName: [String: Database] = [:]
+            for name in projection.databaseNames {
+                byName[name] = Database(inMemory: "memory:\(projection.name)/\(name)", slot: next)
+                next += 1
+            }
+            let databases = ProjectionDatabases(projection: projection.name, generation: 0, byName: byName)
+            slots.append(ProjectionSlot(projection: projection, databases: databases))
+            byProjection[projection.name] = databases
+        }
+        self.slots = slots
+        self.databases = byProjection
+        self.overlay = RowOverlay(below: Array(repeating: ChangedRows(), count: next))
+        self.filter = EventTypeFilter(slots)
+        self.memoryBytesMax = memoryBytesMax
+    }
+
+    /// Runs `body` over the rows (no LMDB transaction is involved: the databases are in memory).
+    public func read<R>(_ body: (borrowing ReadTransaction) throws -> R) rethrows -> R {
+        try body(ReadTransaction.detached(rows: overlay))
+    }
+
+    /// SHA-256 over each database's keys and values, by `projection/database`: the same digests
+    /// ``ProjectionReport/rebuiltDigests`` gives for a rebuild of the store.
+    public func digests() throws -> [String: Hash] {
+        try read { txn in
+            var out: [String: Hash] = [:]
+            for (projection, databases) in self.databases {
+                for (name, database) in databases.all { out["\(projection)/\(name)"] = try ProjectionDigest.of(database, txn) }
+            }
+            return out
+        }
+    }
+
+    /// Applies `events` (in log order, after those already applied) together: when one throws, none of
+    /// their rows are kept.
+    func apply(_ events: [RecordedEvent]) throws {
+        let txn = WriteTransaction.detached(rows: overlay)
+        do {
+            for event in events { try filter.apply(event, to: slots, in: txn) }
+        } catch {
+            overlay.top = []
+            throw error
+        }
+        try publish()
+    }
+
+    /// Keeps what was applied since the last call, within the memory budget.
+    func publish() throws {
+        overlay.foldTopIntoBelow()
+        let bytes = overlay.approximateBytes
+        guard bytes <= memoryBytesMax else { throw LogError.replayTooLarge(bytes: bytes, bytesMax: memoryBytesMax) }
+    }
+
+    /// A writing view of the rows, for a replay that reads the log itself (see ``publish()``).
+    func withWriter<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
+        do {
+            return try body(WriteTransaction.detached(rows: overlay))
+        } catch {
+            overlay.top = []
+            throw error
+        }
+    }
+
+    /// Projections replayed in memory from events that come from elsewhere than a store — an exported
+    /// file — in the order given, which must be the log's order (positions 1, 2, 3, …).
+    public static func replaying(_ events: some Sequence<RecordedEvent>, into projections: [any Projection],
+                                 memoryBytesMax: Int = EventLog.Options().replayMemoryBytesMax) throws -> MemoryProjections {
+        let memory = MemoryProjections(projections, memoryBytesMax: memoryBytesMax)
+        var chunk: [RecordedEvent] = []
+        func flush() throws {
+            try memory.apply(chunk)
+            memory.replayed += UInt64(chunk.count)
+            memory.position = memory.replayed
+            chunk.removeAll(keepingCapacity: true)
+        }
+        for event in events {
+            precondition(event.position == memory.replayed + UInt64(chunk.count) + 1, "events are replayed in log order")
+            chunk.append(event)
+            if chunk.count == Int(replayChunkEvents) { try flush() }
+        }
+        try flush()
+        return memory
+    }
+}
+
+/// SHA-256 over a database's keys and values, lengths first, so that no two different tables hash alike.
+enum ProjectionDigest {
+    /// `everyRow` runs after each row (to keep the pages read within a ``MappedPagesBudget``).
+    static func of(_ database: Database, _ txn: borrowing some TransactionReading & ~Copyable, everyRow: () -> Void = {}) throws -> Hash {
+        var hasher = SHA256()
+        try txn.walk(database) { key, value in
+            add(key, value, to: &hasher)
+            everyRow()
+            return true
+        }
+        return hasher.finalize().withUnsafeBytes { Hash($0) }
+    }
+
+    private static func add(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, to hasher: inout SHA256) {
+        withUnsafeBytes(of: UInt32(key.count).bigEndian) { hasher.update(bufferPointer: $0) }
+        hasher.update(bufferPointer: key)
+        withUnsafeBytes(of: UInt32(value.count).bigEndian) { hasher.update(bufferPointer: $0) }
+        hasher.update(bufferPointer: value)
+    }
+}
+
+extension EventLog {
+    /// Replays the events at positions ≤ `position` (default: the head) whose occurred time is at or before
+    /// `occurredAtOrBefore` (default: any) into projections in memory — the state "as it stood" then, for
+    /// time-travel queries. The store is only read.
+    ///
+    /// Events are replayed in log order, so a projection sees them as it did live. When a filter by occurred
+    /// time leaves out an event that a later kept event depends on (its projection finds an entity missing),
+    /// the dependent event is left out too and listed in ``MemoryProjections/skipped``: each chunk is
+    /// applied together, and a chunk that fails is redone one event at a time.
+    ///
+    /// The rows held stay within `memoryBytesMax` (default: ``Options/replayMemoryBytesMax``).
+    public func memoryProjections(upTo position: UInt64? = nil, occurredAtOrBefore time: Timestamp? = nil, memoryBytesMax: Int? = nil,
+                                  progress: ((UInt64, UInt64) -> Void)? = nil) throws -> MemoryProjections {
+        let memory = MemoryProjections(try currentSlots().map(\.projection), memoryBytesMax: memoryBytesMax ?? options.replayMemoryBytesMax)
+        let limit = time?.epochMilliseconds
+        try environment.read { txn in
+            let head = try readHead(txn).position
+            let last = min(head, position ?? head)
+            var next: UInt64 = 1
+            while next <= last {
+                let to = min(last, next + options.replayChunkEvents - 1)
+                var chunk: [RecordedEvent] = []
+                var budget = MappedPagesBudget(releasingFirst: environment)
+                try txn.walk(events, from: bigEndianKey(next)) { key, record in
+                    guard let at = bigEndianValue(key), at <= to else { return false }
+                    let event = try RecordCodec.decode(record, expectedPosition: at)
+                    if let limit, event.occurredAt.epochMilliseconds > limit { memory.skipped.append(at) } else { chunk.append(event) }
+                    budget.step(environment)
+                    return true
+                }
+                do {
+                    try memory.apply(chunk)
+                    memory.replayed += UInt64(chunk.count)
+                } catch let error as LogError where limit != nil {
+                    guard case .corrupt = error else { throw error }
+                    // Some kept event depends on a left-out one: one event at a time finds which.
+                    for event in chunk {
+                        do {
+                            try memory.apply([event])
+                            memory.replayed += 1
+                        } catch LogError.corrupt {
+                            memory.skipped.append(event.position)
+                        }
+                    }
+                }
+                progress?(to, last)
+                next = to + 1
+            }
+            memory.position = last
+        }
+        memory.skipped.sort()
+        return memory
+    }
+}
