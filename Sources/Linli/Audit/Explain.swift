@@ -5,8 +5,9 @@ extension Engine {
     /// (position, type, actor, occurred and recorded time, hash) and the rate applied for verified hours;
     /// and the check that the postings add up to the balance.
     public func explain(account: String) throws -> JSONValue {
-        let balance = try self.balance(of: account)
-        let lines = try statement(of: account)
+        // One snapshot for both: a write between two reads made the postings look short of the balance
+        // ("postings add up: NO", exit 1) on a store nobody had tampered with.
+        let (balance, lines) = try view { txn, tables in (try tables.ledgerBalance(account, txn), try Self.statement(of: account, txn, tables)) }
         var postings: [JSONValue] = []
         var sum: Int64 = 0
         for line in lines {

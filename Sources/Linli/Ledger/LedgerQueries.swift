@@ -33,16 +33,19 @@ extension Engine {
 
     /// Every posting of an account, oldest first, with its running balance.
     public func statement(of account: String) throws -> [StatementLine] {
-        try view { txn, tables in
-            var lines: [StatementLine] = []
-            try Rows.scan(tables.ledger["postings"], prefix: Array(account.utf8) + [0], txn) { key, row in
-                guard key.count == account.utf8.count + 9 else { return true }
-                lines.append(StatementLine(position: row.position, type: row.string("type"), counterAccount: row.string("counterAccount"),
-                                           amount: row.int("amount"), balance: row.int("balance"), detail: row.value))
-                return true
-            }
-            return lines
+        try view { txn, tables in try Self.statement(of: account, txn, tables) }
+    }
+
+    /// An account's postings in one snapshot (with its balance, an explanation reads both in the same one).
+    static func statement(of account: String, _ txn: borrowing ReadTransaction, _ tables: Tables) throws -> [StatementLine] {
+        var lines: [StatementLine] = []
+        try Rows.scan(tables.ledger["postings"], prefix: Array(account.utf8) + [0], txn) { key, row in
+            guard key.count == account.utf8.count + 9 else { return true }
+            lines.append(StatementLine(position: row.position, type: row.string("type"), counterAccount: row.string("counterAccount"),
+                                       amount: row.int("amount"), balance: row.int("balance"), detail: row.value))
+            return true
         }
+        return lines
     }
 
     /// The charity store's items, by id, optionally of one community.
