@@ -35,6 +35,7 @@ public final class RowOverlay: @unchecked Sendable {
         guard !top.isEmpty else { return }
         for slot in top.indices where !top[slot].isEmpty {
             if below[slot].isEmpty { swap(&below[slot], &top[slot]) } else { below[slot].merge(top[slot]) }
+            below[slot].settleOrder()
         }
         top = []
     }
@@ -55,7 +56,7 @@ public final class RowOverlay: @unchecked Sendable {
 
     func set(_ slot: Int, _ key: [UInt8], _ value: [UInt8]?) {
         // The top is made on the first write: a read-only transaction never allocates one.
-        if top.isEmpty { top = Array(repeating: ChangedRows(), count: below.count) }
+        if top.isEmpty { top = Array(repeating: ChangedRows(orderedLazily: true), count: below.count) }
         top[slot].set(key, value)
     }
 
@@ -63,7 +64,9 @@ public final class RowOverlay: @unchecked Sendable {
     /// ones, with nil for a deleted row: a cursor over the keys both keep in order, so a walk that stops
     /// early costs a binary search and the rows it visits, however many rows have changed.
     func cursor(_ slot: Int, from start: [UInt8]?, reverse: Bool) -> OverlayCursor {
-        OverlayCursor(top: top.isEmpty ? nil : top[slot].cursor(from: start, reverse: reverse),
+        // The top is this transaction's alone (never shared between threads): its order is settled here.
+        if !top.isEmpty { top[slot].settleOrder() }
+        return OverlayCursor(top: top.isEmpty ? nil : top[slot].cursor(from: start, reverse: reverse),
                       below: below.isEmpty ? nil : below[slot].cursor(from: start, reverse: reverse), reverse: reverse)
     }
 }
@@ -82,12 +85,17 @@ public struct ChangedRows: Sendable {
     private var ordered: [[UInt8]] = []
     /// The newest keys, in order; never more than a fraction of `ordered` (and a small floor).
     private var recent: [[UInt8]] = []
+    /// Keys not yet placed in order, for a change set that orders its keys only when walked: a
+    /// transaction's own (an audit's replay puts millions of history rows no walk reads before the end).
+    private var unordered: [[UInt8]] = []
+    private let orderedLazily: Bool
     /// About how much memory the rows take: their bytes and a fixed cost a row for the arrays and the
     /// table that hold them. A replay into memory keeps this within its budget.
     public private(set) var approximateBytes = 0
 
-    /// No changes.
-    public init() {}
+    /// No changes. `orderedLazily`: keys are put in order at the first walk after they came, not as they
+    /// come — only for a change set that one thread owns, since a walk then changes it.
+    public init(orderedLazily: Bool = false) { self.orderedLazily = orderedLazily }
 
     /// How many rows changed (deletions included).
     public var count: Int { values.count }
@@ -107,8 +115,28 @@ public struct ChangedRows: Sendable {
             return
         }
         approximateBytes += key.count + Self.rowOverheadBytes
+        if orderedLazily { unordered.append(key) } else { place(key) }
+    }
+
+    /// Puts `key` in order. The recent run is kept near twice the square root of all the keys, which
+    /// balances its moves against the folds (each copies every key).
+    private mutating func place(_ key: [UInt8]) {
         recent.insert(key, at: Self.firstIndex(notBefore: key, in: recent))
-        if recent.count > max(Self.recentFloor, ordered.count / 16) { foldRecent() }
+        if recent.count > max(Self.recentFloor, 2 * Int(Double(ordered.count).squareRoot())) { foldRecent() }
+    }
+
+    /// Places the keys that came since the last walk (for a change set ordered lazily).
+    mutating func settleOrder() {
+        guard !unordered.isEmpty else { return }
+        if unordered.count > recent.count + Self.recentFloor {
+            // Many: sorted once and merged in with everything else.
+            recent.append(contentsOf: unordered)
+            recent.sort { compareBytes($0, $1) < 0 }
+            foldRecent()
+        } else {
+            for key in unordered { place(key) }
+        }
+        unordered.removeAll(keepingCapacity: true)
     }
 
     /// Records every change of `newer` over these.
@@ -118,7 +146,9 @@ public struct ChangedRows: Sendable {
 
     /// Every change in key order.
     func forEachInOrder(_ body: ([UInt8], [UInt8]?) throws -> Void) rethrows {
-        var cursor = cursor(from: nil, reverse: false)
+        var rows = self
+        rows.settleOrder()
+        var cursor = rows.cursor(from: nil, reverse: false)
         while let key = cursor.peek() {
             try body(key, values[RowKey(key)]!)
             cursor.advance()
@@ -127,7 +157,8 @@ public struct ChangedRows: Sendable {
 
     /// A cursor over the keys from `start` (the first at or after it; reverse: the last at or before it).
     func cursor(from start: [UInt8]?, reverse: Bool) -> KeyCursor {
-        KeyCursor(rows: self, ordered: Self.startIndex(start, in: ordered, reverse: reverse),
+        precondition(unordered.isEmpty, "a change set is walked once its keys are in order")
+        return KeyCursor(rows: self, ordered: Self.startIndex(start, in: ordered, reverse: reverse),
                   recent: Self.startIndex(start, in: recent, reverse: reverse), reverse: reverse)
     }
 

@@ -76,11 +76,17 @@ public final class MemoryProjections: @unchecked Sendable {
     /// Keeps what was applied since the last call, within the memory budget.
     func publish() throws {
         overlay.foldTopIntoBelow()
+        try checkBudget()
+    }
+
+    /// Throws when the rows held are over the memory budget.
+    func checkBudget() throws {
         let bytes = overlay.approximateBytes
         guard bytes <= memoryBytesMax else { throw LogError.replayTooLarge(bytes: bytes, bytesMax: memoryBytesMax) }
     }
 
-    /// A writing view of the rows, for a replay that reads the log itself (see ``publish()``).
+    /// A writing view of the rows, for a replay that reads the log itself and fails whole when a chunk
+    /// fails (an audit's): its rows stay in the overlay's top, which orders its keys only when walked.
     func withWriter<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
         do {
             return try body(WriteTransaction.detached(rows: overlay))

@@ -114,7 +114,7 @@ extension EventLog {
             while next <= head {
                 let to = min(head, next + options.replayChunkEvents - 1)
                 try memory.withWriter { target in try replay(from: next, to: to, reading: txn, into: memory.slots, writing: target) }
-                try memory.publish()
+                try memory.checkBudget()
                 progress(to)
                 next = to + 1
             }
