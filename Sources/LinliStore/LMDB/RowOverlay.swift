@@ -206,20 +206,21 @@ public struct ChangedRows: Sendable {
         let reverse: Bool
 
         /// The next key, or nil at the end.
-        func peek() -> [UInt8]? {
-            let a = ordered >= 0 && ordered < rows.ordered.count ? rows.ordered[ordered] : nil
-            let b = recent >= 0 && recent < rows.recent.count ? rows.recent[recent] : nil
-            guard let a else { return b }
-            guard let b else { return a }
-            return (compareBytes(a, b) < 0) != reverse ? a : b
-        }
+        func peek() -> [UInt8]? { next()?.key }
 
         /// Moves past the key `peek` gave.
         mutating func advance() {
+            guard let (_, fromOrdered) = next() else { return }
+            if fromOrdered { ordered += reverse ? -1 : 1 } else { recent += reverse ? -1 : 1 }
+        }
+
+        /// The next key of the two runs, and whether it comes from `ordered`.
+        private func next() -> (key: [UInt8], fromOrdered: Bool)? {
             let a = ordered >= 0 && ordered < rows.ordered.count ? rows.ordered[ordered] : nil
             let b = recent >= 0 && recent < rows.recent.count ? rows.recent[recent] : nil
-            let step = reverse ? -1 : 1
-            if let a, b == nil || (compareBytes(a, b!) < 0) != reverse { ordered += step } else { recent += step }
+            guard let a else { return b.map { ($0, false) } }
+            guard let b else { return (a, true) }
+            return (compareBytes(a, b) < 0) != reverse ? (a, true) : (b, false)
         }
 
         /// The change to `key` (a key `peek` gave).

@@ -63,18 +63,9 @@ public final class MemoryProjections: @unchecked Sendable {
     /// Applies `events` (in log order, after those already applied) together: when one throws, none of
     /// their rows are kept.
     func apply(_ events: [RecordedEvent]) throws {
-        let txn = WriteTransaction.detached(rows: overlay)
-        do {
+        try withWriter { txn in
             for event in events { try filter.apply(event, to: slots, in: txn) }
-        } catch {
-            overlay.top = []
-            throw error
         }
-        try publish()
-    }
-
-    /// Keeps what was applied since the last call, within the memory budget.
-    func publish() throws {
         overlay.foldTopIntoBelow()
         try checkBudget()
     }
@@ -85,8 +76,9 @@ public final class MemoryProjections: @unchecked Sendable {
         guard bytes <= memoryBytesMax else { throw LogError.replayTooLarge(bytes: bytes, bytesMax: memoryBytesMax) }
     }
 
-    /// A writing view of the rows, for a replay that reads the log itself and fails whole when a chunk
-    /// fails (an audit's): its rows stay in the overlay's top, which orders its keys only when walked.
+    /// A writing view of the rows. What `body` writes stays in the overlay's top, which orders its keys
+    /// only when walked, and is dropped when `body` throws; a replay that fails whole when a chunk fails
+    /// (an audit's, an export's) leaves it there, one that must keep chunks apart (``apply(_:)``) folds it.
     func withWriter<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
         do {
             return try body(WriteTransaction.detached(rows: overlay))
@@ -102,8 +94,12 @@ public final class MemoryProjections: @unchecked Sendable {
                                  memoryBytesMax: Int = EventLog.Options().replayMemoryBytesMax) throws -> MemoryProjections {
         let memory = MemoryProjections(projections, memoryBytesMax: memoryBytesMax)
         var chunk: [RecordedEvent] = []
+        // A chunk that fails fails the whole replay, so the chunks are not kept apart.
         func flush() throws {
-            try memory.apply(chunk)
+            try memory.withWriter { txn in
+                for event in chunk { try memory.filter.apply(event, to: memory.slots, in: txn) }
+            }
+            try memory.checkBudget()
             memory.replayed += UInt64(chunk.count)
             memory.position = memory.replayed
             chunk.removeAll(keepingCapacity: true)
