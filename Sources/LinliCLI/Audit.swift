@@ -38,15 +38,7 @@ struct Audit: ParsableCommand {
             let report = try Self.audit(engine, bar)
             bar.finish()
             var checks: [CheckpointCheck] = []
-            if let checkpoint {
-                guard let data = FileManager.default.contents(atPath: checkpoint) else { throw ExitError.rejected("linli: cannot read \(checkpoint)") }
-                var statements: [JSONValue] = []
-                for (index, line) in data.split(separator: 0x0A).enumerated() where !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) {
-                    guard let statement = try? JSONParser.parse(Array(line)) else { throw ExitError.rejected("linli: \(checkpoint):\(index + 1): not a JSON checkpoint statement") }
-                    statements.append(statement)
-                }
-                checks = try engine.verify(checkpoints: statements)
-            }
+            if let checkpoint { checks = try engine.verify(checkpoints: try readCheckpointStatements(checkpoint)) }
             let ok = report.ok && checks.allSatisfy(\.ok)
             if json {
                 var document = report.json.pairs.filter { $0.0 != "ok" }

@@ -22,6 +22,15 @@ struct StoreOptions: ParsableArguments {
         store ?? ProcessInfo.processInfo.environment["LINLI_STORE"] ?? FileManager.default.currentDirectoryPath + "/linli.store"
     }
 
+    /// Opens the store to record commands: a replica takes none (exit 3, naming the store it follows).
+    func openForCommands() throws -> Engine {
+        let engine = try open()
+        if let source = engine.log.replicaSource {
+            throw ExitError.store("linli: \(LogError.replica(path: path, source: source))")
+        }
+        return engine
+    }
+
     /// Opens the store, turning store problems into exit code 3 with a message that says what to do.
     func open(readOnly: Bool = false) throws -> Engine {
         do {
@@ -111,7 +120,7 @@ func checkpoint(_ engine: Engine) throws {
 
 /// Runs one command built from a subcommand's options, printing where it landed or why it was refused.
 func record(_ name: String, _ store: StoreOptions, _ actor: ActorOptions, _ fields: [String: JSONValue]) throws {
-    let engine = try store.open()
+    let engine = try store.openForCommands()
     let command: Command
     do {
         command = try Command(name, id: actor.resolvedId(), actor: try actor.resolvedActor(), at: try actor.resolvedAt(), fields)
@@ -129,6 +138,8 @@ func record(_ name: String, _ store: StoreOptions, _ actor: ActorOptions, _ fiel
         }
     } catch let rejection as Rejection {
         throw ExitError.rejected("linli: \(rejection.reason): \(rejection.message)")
+    } catch let error as LogError {
+        throw ExitError.store("linli: \(error)")
     }
 }
 

@@ -21,6 +21,8 @@ struct LinliCLI: ParsableCommand {
         """,
         version: LinliVersion.string,
         subcommands: [Init.self, Apply.self, Export.self, Audit.self, Rebuild.self, Demo.self,
+                      // Operations: docs/OPERATIONS.md.
+                      Status.self, Backup.self, Import.self,
                       // Queries of DOMAIN.md section 4.
                       Balance.self, Statement.self, Stock.self, Wishes.self, Fund.self, Issues.self, IssueCommand.self,
                       Elders.self, ElderCommand.self, Disputes.self, DisputeCommand.self, Station.self,
@@ -92,7 +94,7 @@ struct Apply: ParsableCommand {
             guard let contents = FileManager.default.contents(atPath: file) else { throw ExitError.rejected("linli: cannot read \(file)") }
             data = contents
         }
-        let engine = try store.open()
+        let engine = try store.openForCommands()
         let lines = splitLines(data)
         let report: BatchReport
         do {
@@ -161,7 +163,15 @@ struct Rebuild: ParsableCommand {
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the log as NDJSON events with positions, hashes, actor and times.",
-        discussion: "Example: linli export --from 1 --to 1000 > events.ndjson")
+        discussion: """
+        Each line carries the stored record (what audit verify --export and import check) and the request \
+        digest of its command (what an imported store needs to refuse a reused command id). The export holds \
+        residents' personal data: keep it as private as the store.
+
+        Examples:
+          linli export --from 1 --to 1000 > events.ndjson
+          linli export --from 1201 | linli import --follow - --store ./replica.store
+        """)
 
     @OptionGroup var store: StoreOptions
     @Option(help: "The first position.") var from: UInt64 = 1
@@ -170,13 +180,13 @@ struct Export: ParsableCommand {
     func run() throws {
         let engine = try store.open(readOnly: true)
         var out = ""
-        try engine.log.read { reader in
-            try reader.forEachEvent(from: from) { event in
-                if let to, event.position > to { return false }
-                out += EventExport.json(event).text + "\n"
+        do {
+            try engine.export(from: from, to: to) { line in
+                out += line.text + "\n"
                 if out.utf8.count > 1 << 20 { print(out, terminator: ""); out = "" }
-                return true
             }
+        } catch {
+            throw ExitError.store("linli: export stopped: \(error)")
         }
         print(out, terminator: "")
     }

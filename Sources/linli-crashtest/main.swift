@@ -6,10 +6,22 @@
 //
 // CHECKPOINT_EVENTS (default: the log's) makes the projections' checkpoints frequent, so that kills land
 // in them too.
+//
+//     linli-crashtest --backup STORE DEST
+//
+// backs STORE up to DEST and prints `BACKUP <position>`: the backup tests kill it at random moments.
 import Foundation
 import LinliStore
 
 let arguments = CommandLine.arguments
+if arguments.count == 4, arguments[1] == "--backup" {
+    var options = EventLog.Options()
+    options.projections = [EventCountsProjection()]
+    options.readOnly = true
+    let report = try EventLog.open(at: arguments[2], options: options).backup(to: arguments[3])
+    FileHandle.standardOutput.write(Data("BACKUP \(report.head.position)\n".utf8))
+    exit(0)
+}
 guard arguments.count == 7 || arguments.count == 8, let batches = Int(arguments[3]), let perBatch = Int(arguments[4]),
       let perCommand = Int(arguments[5]), var state = UInt64(arguments[6]) else {
     FileHandle.standardError.write(Data("usage: linli-crashtest STORE PREFIX BATCHES COMMANDS_PER_BATCH EVENTS_PER_COMMAND SEED [CHECKPOINT_EVENTS]\n".utf8))

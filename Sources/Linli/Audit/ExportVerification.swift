@@ -55,7 +55,7 @@ extension Engine {
                     }
                     next += 1
                     let readable = EventExport.json(event)
-                    for key in ["stream", "version", "type", "actor", "commandId", "occurredAt", "recordedAt", "payload", "prevHash", "hash"] where json[key] != readable[key] {
+                    for key in EventExport.readableFields where json[key] != readable[key] {
                         mismatches.append(ChainFailure(position: UInt64(position), reason: "line \(lineNumber): \(key) is not what the record holds"))
                     }
                     progress?(UInt64(lineNumber))

@@ -120,7 +120,7 @@ public final class Engine: @unchecked Sendable {
     /// Projections replayed in memory from part of the log, for a time-travel view (nil: the live store).
     let history: MemoryProjections?
 
-    private init(log: EventLog, history: MemoryProjections? = nil) {
+    init(log: EventLog, history: MemoryProjections? = nil) {
         self.log = log
         self.history = history
     }

@@ -60,6 +60,9 @@ public final class Environment: @unchecked Sendable {
         public var readOnly: Bool = false
         /// Open without the lock file (`MDB_NOLOCK`); only to inspect a directory without modifying it.
         public var noLock: Bool = false
+        /// `path` names the data file itself, not a directory (`MDB_NOSUBDIR`): a backup's copy is checked
+        /// this way before it is moved into a store's folder.
+        public var noSubdirectory: Bool = false
         /// Flush to disk at every commit. Only scratch environments, thrown away after use (an audit's
         /// rebuilt projections, a time-travel query's state), turn it off (`MDB_NOSYNC`): a crash loses
         /// nothing there that is not rebuilt from the log.
@@ -93,6 +96,7 @@ public final class Environment: @unchecked Sendable {
             var flags = UInt32(MDB_NOTLS)
             if options.readOnly { flags |= UInt32(MDB_RDONLY) }
             if options.noLock { flags |= UInt32(MDB_NOLOCK) }
+            if options.noSubdirectory { flags |= UInt32(MDB_NOSUBDIR) }
             if !options.durable { flags |= UInt32(MDB_NOSYNC) }
             // Owner only: a store holds residents' names, health and family circumstances. LMDB creates its
             // files with this mode less the umask, so they are never more open than 600.
@@ -325,9 +329,23 @@ public final class Environment: @unchecked Sendable {
         try check(mdb_env_sync(handle, 1), "mdb_env_sync")
     }
 
-    /// Copies the environment to a directory with `mdb_env_copy2`, compacting it.
-    public func copy(to directory: String) throws {
-        try check(mdb_env_copy2(handle, directory, UInt32(MDB_CP_COMPACT)), "mdb_env_copy2(\(directory))")
+    /// Writes a consistent copy of the data file to the open file `descriptor` (`mdb_env_copyfd2`), from a
+    /// read snapshot of its own: writers go on meanwhile. `compact` leaves free pages out; LMDB refuses to
+    /// compact an environment whose free list does not add up, and a plain copy still works there.
+    /// The descriptor is neither synced nor closed here.
+    public func copy(toFileDescriptor descriptor: Int32, compact: Bool) throws(LMDBError) {
+        gate.enter()
+        defer { gate.leave() }
+        try check(mdb_env_copyfd2(handle, descriptor, compact ? UInt32(MDB_CP_COMPACT) : 0), compact ? "mdb_env_copyfd2(compact)" : "mdb_env_copyfd2")
+    }
+
+    /// The bytes of the map in use: the last page LMDB has used, times the page size.
+    public var usedBytes: Int {
+        var info = MDB_envinfo()
+        var stat = MDB_stat()
+        mdb_env_info(handle, &info)
+        mdb_env_stat(handle, &stat)
+        return (info.me_last_pgno + 1) * Int(stat.ms_psize)
     }
 }
 

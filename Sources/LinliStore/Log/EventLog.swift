@@ -105,6 +105,11 @@ enum StoreLayout {
     static let formatKey = Array("format".utf8)
     static let formatVersion: UInt32 = 1
     static let headKey = Array("head".utf8)
+    /// Present while an import fills a new store, from its first transaction to its last: a store that
+    /// holds it was refused or interrupted and does not open.
+    static let importIncompleteKey = Array("import-incomplete".utf8)
+    /// On a replica: who it follows, as the operator named the source (UTF-8).
+    static let replicaOfKey = Array("replica-of".utf8)
     static func projectionKey(_ name: String) -> [UInt8] { Array("projection/\(name)".utf8) }
 }
 
@@ -165,6 +170,8 @@ public final class EventLog: @unchecked Sendable {
     var registeredStorage: [RegisteredProjection] = []
     var registered: [RegisteredProjection] { stateLock.withLock { registeredStorage } }
     let stateLock = NSLock()
+    /// Who this store follows, when it is a replica (set once, while it opens; a store never stops being one).
+    public private(set) var replicaSource: String?
     /// What this process holds of the projections in memory (under `stateLock`).
     var published = ProjectionState(bases: [], applied: [], changes: [], slots: [])
     private let subscribersLock = NSLock()
@@ -182,7 +189,24 @@ public final class EventLog: @unchecked Sendable {
         return try EventLog(path: path, options: options, creating: false)
     }
 
-    private init(path: String, options: Options, creating: Bool) throws {
+    /// Opens the environment at `path` as a store without the folder checks of ``open(at:options:)``: a
+    /// backup's copy, a single file opened with ``Environment/Options/noSubdirectory``.
+    static func openUnchecked(at path: String, options: Options) throws -> EventLog {
+        try EventLog(path: path, options: options, creating: false)
+    }
+
+    /// Creates a new, empty store to receive another store's records (``LogWriter/appendRecorded(_:)``):
+    /// marked incomplete until ``finishImport()``, so that a refused or killed import leaves no store that
+    /// opens; with `replicaOf`, marked as a replica of that source for good (it then takes no commands).
+    public static func createForImport(at path: String, replicaOf source: String?, options: Options = Options()) throws -> EventLog {
+        precondition(!options.readOnly, "an import writes")
+        try StorePath.prepareForCreate(path)
+        var marks = [(StoreLayout.importIncompleteKey, [UInt8]())]
+        if let source { marks.append((StoreLayout.replicaOfKey, Array(source.utf8))) }
+        return try EventLog(path: path, options: options, creating: true, marks: marks)
+    }
+
+    private init(path: String, options: Options, creating: Bool, marks: [([UInt8], [UInt8])] = []) throws {
         var environmentOptions = options.environment
         environmentOptions.readOnly = options.readOnly
         environment = try Environment(path: path, options: environmentOptions)
@@ -200,6 +224,7 @@ public final class EventLog: @unchecked Sendable {
                 try txn.put(meta, key: StoreLayout.magicKey, value: StoreLayout.magicValue)
                 try txn.put(meta, key: StoreLayout.formatKey, value: Array(bigEndianKey(UInt64(StoreLayout.formatVersion)).suffix(4)))
                 try txn.put(meta, key: StoreLayout.headKey, value: LogHead.empty.encoded)
+                for (key, value) in marks { try txn.put(meta, key: key, value: value) }
             }
         } else {
             do {
@@ -211,12 +236,14 @@ public final class EventLog: @unchecked Sendable {
                 throw LogError.notAStore(path: path, reason: "an LMDB environment without Linli's databases")
             }
         }
-        try checkFormat()
+        try checkFormat(importing: !marks.isEmpty)
         try openProjections(options.projections)
     }
 
-    private func checkFormat() throws {
+    private func checkFormat(importing: Bool) throws {
         try environment.read { txn in
+            if !importing, try txn.value(in: meta, key: StoreLayout.importIncompleteKey) != nil { throw LogError.importIncomplete(path: path) }
+            replicaSource = try txn.value(in: meta, key: StoreLayout.replicaOfKey).map { String(decoding: $0, as: UTF8.self) }
             guard try txn.value(in: meta, key: StoreLayout.magicKey) == StoreLayout.magicValue else {
                 throw LogError.notAStore(path: path, reason: "its meta database has no Linli magic")
             }
@@ -434,6 +461,7 @@ public struct LogWriter: ~Copyable {
     /// Appends one command's events and applies them to every projection. Either every event is appended
     /// or, when a check fails, none is and the error says why.
     public func append(_ command: AppendCommand) throws -> AppendResult {
+        if let source = log.replicaSource { throw LogError.replica(path: log.path, source: source) }
         try log.validate(command, alreadyAppended: session.appended.count)
         // The command table is written with `.noOverwrite` below as well, so a reused id can never
         // overwrite a record even if this shortcut were wrong.
@@ -490,19 +518,25 @@ public struct LogWriter: ~Copyable {
             session.streams[stream] = head
             session.touchedStreams.insert(stream)
         }
+        try finishCommand(command.commandId, digest: command.requestDigest, first: first, eventsCount: command.events.count)
+        return AppendResult(firstPosition: first, lastPosition: session.head.position, duplicate: false)
+    }
+
+    /// What every command's append ends with, once its events are in the events table: its command record,
+    /// its events applied to every projection, and a checkpoint when the transaction's rows grew too many.
+    func finishCommand(_ commandId: String, digest: Hash, first: UInt64, eventsCount: Int) throws {
         var value = ByteWriter(capacity: 48)
         value.write(first)
         value.write(session.head.position)
-        command.requestDigest.withUnsafeBytes { value.write($0) }
-        try transaction.put(log.commands, key: Array(command.commandId.utf8), value: value.bytes, flags: .noOverwrite)
-        for recorded in session.appended[(session.appended.count - command.events.count)...] {
+        digest.withUnsafeBytes { value.write($0) }
+        try transaction.put(log.commands, key: Array(commandId.utf8), value: value.bytes, flags: .noOverwrite)
+        for recorded in session.appended[(session.appended.count - eventsCount)...] {
             try session.filter.apply(recorded, to: session.slots, in: transaction)
         }
         if session.view.overlay.topRowsCount >= log.options.checkpointRowsMax {
             // Inside the same LMDB transaction as the events: the rows and their checkpoint commit with them.
             try log.writeCheckpoints(&session.view, at: session.head, WriteTransaction(borrowing: transaction.handle))
         }
-        return AppendResult(firstPosition: first, lastPosition: session.head.position, duplicate: false)
     }
 }
 

@@ -42,6 +42,15 @@ public enum LogError: Error, Sendable, Equatable, CustomStringConvertible {
     case rebuildInProgress(path: String)
     /// A replay into memory (an audit's, a time-travel view's) would hold more rows than its budget.
     case replayTooLarge(bytes: Int, bytesMax: Int)
+    /// A backup could not be made; nothing was left at its destination.
+    case backupFailed(path: String, reason: String)
+    /// The store is a replica: it takes events only from its source's log (`linli import --follow`).
+    case replica(path: String, source: String)
+    /// An import into the store did not finish (refused or interrupted): the store must not be used.
+    case importIncomplete(path: String)
+    /// Records offered to a store that do not extend its log: a gap, or a record that differs from the
+    /// one the store holds at that position (a fork).
+    case notAnExtension(position: UInt64, reason: String)
 
     public var description: String {
         switch self {
@@ -70,6 +79,14 @@ public enum LogError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .replayTooLarge(bytes, bytesMax):
             return "replaying the log in memory needs more than \(bytesMax >> 20) MiB (it reached \(bytes >> 20) MiB); "
                 + "ask for an earlier position, or raise the budget (EventLog.Options.replayMemoryBytesMax)"
+        case let .backupFailed(path, reason):
+            return "the backup to \(path) failed: \(reason)"
+        case let .replica(path, source):
+            return "\(path) is a read-only replica of \(source): it takes events only from its source's log (linli import --follow); record actions at the source"
+        case let .importIncomplete(path):
+            return "the import into \(path) did not finish (it was refused or interrupted), so the store is not complete; remove the folder and import again"
+        case let .notAnExtension(position, reason):
+            return "position \(position): \(reason)"
         }
     }
 }

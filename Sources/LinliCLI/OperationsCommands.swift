@@ -1,0 +1,220 @@
+import ArgumentParser
+import Foundation
+import Linli
+
+/// `linli status`: what an operator checks first.
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The store's identity, head, events per domain, size, checkpoint position, and whether it is a replica.",
+        discussion: """
+        The identity is the hash of the first event: a backup, an import and a replica of the store share it. \
+        Counting events reads every record's type (about a second per million events once cached).
+
+        Examples:
+          linli status --store ./jiangshan.store
+          linli status --json
+        """)
+    @OptionGroup var store: StoreOptions
+    @Flag(help: "Print one JSON document.") var json = false
+
+    func run() throws {
+        let status = try store.open(readOnly: true).status()
+        if json { return print(Self.document(status).text) }
+        let head = status.store.head
+        var summary: [(String, String)] = [
+            ("store", store.path), ("identity", status.store.identity?.hex ?? "(empty log)"),
+            ("head", "position \(head.position), \(head.hash.hex)"),
+            ("last event", status.store.lastOccurredAt.map { "occurred \($0.iso8601), recorded \(status.store.lastRecordedAt?.iso8601 ?? "")" } ?? "none"),
+            ("size", "\(megabytes(status.store.fileBytes)) on disk, \(megabytes(status.store.usedBytes)) used"),
+            ("checkpoint", Self.checkpointText(status.store)),
+            ("replica", status.store.replicaOf.map { "yes, of \($0) (takes events only from linli import --follow)" } ?? "no"),
+        ]
+        let width = summary.map { displayWidth($0.0) }.max() ?? 0
+        summary = summary.map { ($0.0 + String(repeating: " ", count: width - displayWidth($0.0)), $0.1) }
+        for (key, value) in summary { print("\(key)  \(value)") }
+        print("")
+        print(renderTable(["domain", "events"], status.eventsByDomain.filter { $0.domain != "other" || $0.events > 0 }.map { [$0.domain, String($0.events)] }, rightAligned: [1]), terminator: "")
+    }
+
+    static func checkpointText(_ status: StoreStatus) -> String {
+        guard let oldest = status.checkpointPositions.values.min() else { return "none stored" }
+        let behind = status.head.position - oldest
+        return "position \(oldest)" + (behind == 0 ? " (the head)" : ", \(behind) events behind the head (replayed when the store opens)")
+    }
+
+    static func document(_ status: EngineStatus) -> JSONValue {
+        let store = status.store
+        return [
+            "identity": store.identity.map { .string($0.hex) } ?? .null,
+            "head": ["position": .int(Int64(store.head.position)), "hash": .string(store.head.hash.hex),
+                     "occurredAt": store.lastOccurredAt.map { .string($0.iso8601) } ?? .null,
+                     "recordedAt": store.lastRecordedAt.map { .string($0.iso8601) } ?? .null],
+            "eventsByDomain": .object(status.eventsByDomain.map { ($0.domain, .int(Int64($0.events))) }),
+            "fileBytes": .int(Int64(store.fileBytes)), "usedBytes": .int(Int64(store.usedBytes)),
+            "checkpoints": .object(store.checkpointPositions.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) }),
+            "replicaOf": store.replicaOf.map { .string($0) } ?? .null,
+        ]
+    }
+}
+
+/// `linli backup DEST`: a consistent, verified, private copy while writers go on.
+struct Backup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Copy the store into a new folder while writers go on; the copy is synced and its chain verified.",
+        discussion: """
+        DEST must not exist. The copy is one snapshot: a prefix of the log that ends at a commit. It is written \
+        to DEST.partial (owner-only), flushed, opened and its chain checked, then moved to DEST/data.mdb. A \
+        failed or interrupted backup leaves no DEST that holds a store. To restore, stop the writers and put \
+        DEST in the store's place (docs/OPERATIONS.md).
+
+        Examples:
+          linli backup /backups/jiangshan-2026-12-01 --store ./jiangshan.store
+          linli backup "/backups/js-$(date +%F)" --json
+        """)
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "The new folder to write the backup to.") var destination: String
+    @Flag(help: "Print one JSON document: {\"path\",\"position\",\"head\",\"events\",\"bytes\",\"compacted\"}.") var json = false
+
+    func run() throws {
+        let engine = try store.open(readOnly: true)
+        let report: BackupReport
+        do { report = try engine.log.backup(to: destination) } catch { throw ExitError.store("linli: \(error)") }
+        if json {
+            print(JSONValue.object([("path", .string(report.path)), ("position", .int(Int64(report.head.position))), ("head", .string(report.head.hash.hex)),
+                                    ("events", .int(Int64(report.eventsVerified))), ("bytes", .int(Int64(report.bytes))), ("compacted", .bool(report.compacted))]).text)
+        } else {
+            print("backed up to \(report.path): position \(report.head.position), head \(report.head.hash.hex), \(megabytes(report.bytes))"
+                  + (report.compacted ? ", compacted" : " (LMDB could not compact it; a plain copy)") + "; chain verified over \(report.eventsVerified) events")
+        }
+    }
+}
+
+/// `linli import FILE|-`: a new store (or a replica) from an export; `--follow` extends a replica.
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create a store from an export (same positions, records and chain), or extend a replica with --follow.",
+        discussion: """
+        Every record is checked as the store's own are (its hash, its link, its stream, its command id) and \
+        replayed through the rules' invariants: a forged export is refused at the position it breaks, and a \
+        refused or interrupted import leaves no store that opens. --checkpoint FILE also requires the export \
+        to extend every published checkpoint, with its figures.
+
+        --replica-of NAME marks the new store as a read-only replica of NAME: it refuses commands, and \
+        `linli import --follow` appends to it what its source exported after its head (records it holds \
+        already must be byte-identical: a replica never accepts a fork).
+
+        Examples:
+          linli import events.ndjson --store ./restored.store
+          linli export | linli import - --replica-of jiangshan-office --store ./replica.store
+          linli export --from 1201 --store ./js.store | linli import --follow - --store ./replica.store
+        """)
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "An export (linli export), or - for standard input.") var file: String
+    @Option(name: .customLong("replica-of"), help: "Make the new store a read-only replica of this source (a name for people).") var replicaOf: String?
+    @Flag(help: "Append to an existing replica what comes after its head.") var follow = false
+    @Option(help: "A file of published checkpoint statements the export must extend.") var checkpoint: String?
+    @Flag(help: "Print one JSON document: {\"position\",\"head\",\"appended\",\"alreadyHeld\",\"checkpoints\"}.") var json = false
+
+    func validate() throws {
+        if follow && replicaOf != nil { throw ValidationError("--replica-of names the source of a new replica; --follow extends an existing one: choose one") }
+    }
+
+    func run() throws {
+        let statements = try checkpoint.map(readCheckpointStatements) ?? []
+        let lines = try LineStream(file)
+        let bar = ProgressBar(label: "importing")
+        let report: ImportReport
+        do {
+            if follow {
+                report = try store.open().follow(lines: lines, checkpoints: statements) { bar.update($0, max($0, lines.linesEstimate)) }
+            } else {
+                report = try Engine.importExport(lines: lines, into: store.path, replicaOf: replicaOf, checkpoints: statements) { bar.update($0, max($0, lines.linesEstimate)) }
+            }
+        } catch let refusal as ImportRefusal {
+            bar.finish()
+            throw ExitError.rejected("linli: import refused: \(refusal). " + (follow ? "The replica keeps what it held before this transaction." : "Nothing was created at \(store.path)."))
+        } catch let error as LogError {
+            bar.finish()
+            throw ExitError.store("linli: \(error)")
+        }
+        bar.finish()
+        if json {
+            print(JSONValue.object([("position", .int(Int64(report.head.position))), ("head", .string(report.head.hash.hex)), ("appended", .int(Int64(report.eventsAppended))),
+                                    ("alreadyHeld", .int(Int64(report.eventsAlreadyHeld))), ("checkpoints", .int(Int64(report.checkpointsChecked)))]).text)
+        } else {
+            print("imported \(report.eventsAppended) events into \(store.path)" + (report.eventsAlreadyHeld > 0 ? " (\(report.eventsAlreadyHeld) held already, identical)" : "")
+                  + ": head position \(report.head.position), \(report.head.hash.hex)" + (statements.isEmpty ? "" : "; extends \(statements.count) published checkpoints"))
+        }
+    }
+}
+
+/// Published checkpoint statements, one JSON object per line; an unreadable file or line is exit 1.
+func readCheckpointStatements(_ file: String) throws -> [JSONValue] {
+    guard let data = FileManager.default.contents(atPath: file) else { throw ExitError.rejected("linli: cannot read \(file)") }
+    var statements: [JSONValue] = []
+    for (index, line) in data.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() where !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) {
+        guard let statement = try? JSONParser.parse(Array(line)) else { throw ExitError.rejected("linli: \(file):\(index + 1): not a JSON checkpoint statement") }
+        statements.append(statement)
+    }
+    return statements
+}
+
+/// Sizes as people read them.
+func megabytes(_ bytes: Int) -> String {
+    bytes < 1 << 20 ? "\(bytes / 1024) KiB" : String(format: "%.1f MiB", Double(bytes) / Double(1 << 20))
+}
+
+/// The lines of a file or of standard input, read in blocks as they are consumed: an export of millions
+/// of events is never held whole in memory.
+final class LineStream: Sequence {
+    private let descriptor: Int32
+    /// For the progress bar: the file's size over an export line's typical size (0 for standard input).
+    let linesEstimate: UInt64
+
+    init(_ file: String) throws {
+        if file == "-" {
+            descriptor = STDIN_FILENO
+            linesEstimate = 0
+        } else {
+            descriptor = open(file, O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else { throw ExitError.rejected("linli: cannot read \(file): \(String(cString: strerror(errno)))") }
+            var info = stat()
+            linesEstimate = fstat(descriptor, &info) == 0 ? UInt64(info.st_size) / 900 : 0
+        }
+    }
+
+    deinit { if descriptor != STDIN_FILENO { close(descriptor) } }
+
+    func makeIterator() -> Iterator { Iterator(descriptor: descriptor) }
+
+    struct Iterator: IteratorProtocol {
+        let descriptor: Int32
+        var buffer: [UInt8] = []
+        var start = 0
+        var ended = false
+        static let blockBytes = 1 << 20
+
+        init(descriptor: Int32) { self.descriptor = descriptor }
+
+        mutating func next() -> [UInt8]? {
+            while true {
+                if let newline = buffer[start...].firstIndex(of: 0x0A) {
+                    defer { start = newline + 1 }
+                    return Array(buffer[start..<newline])
+                }
+                if ended {
+                    guard start < buffer.count else { return nil }
+                    defer { start = buffer.count }
+                    return Array(buffer[start...])
+                }
+                buffer.removeFirst(start)
+                start = 0
+                let count = buffer.count
+                buffer.append(contentsOf: repeatElement(0, count: Self.blockBytes))
+                let read = buffer.withUnsafeMutableBytes { Foundation.read(descriptor, $0.baseAddress! + count, Self.blockBytes) }
+                buffer.removeLast(Self.blockBytes - Swift.max(read, 0))
+                if read <= 0 { ended = true }
+            }
+        }
+    }
+}
