@@ -12,13 +12,14 @@ struct Audit: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Re-check the hash chain, rebuild every projection from position 1 and compare it with the stored one.",
             discussion: """
-            Exit code 0 only when everything matches; 1 when anything differs. The store is not modified: the \
-            rebuild goes into a temporary LMDB environment.
+            Exit code 0 only when everything matches; 1 when anything differs. Nothing is written, to the store or \
+            anywhere else: the rebuild is replayed in memory.
 
             --export FILE verifies an exported file instead, without any store: its chain, its readable fields \
             against its records, and the projections rebuilt from it (compare its stateDigest with the store's). \
             --checkpoint FILE (one published statement per line) also proves that the log still extends every \
-            published checkpoint, and that the figures replayed to each one are the published ones.
+            published checkpoint, and against a store that the figures replayed to each one are the published \
+            ones (with --export, the hashes; linli import --checkpoint checks an export's figures too).
 
             Examples:
               linli audit verify --json --store ./jiangshan.store
@@ -84,7 +85,8 @@ struct Audit: ParsableCommand {
             guard let data = FileManager.default.contents(atPath: file) else { throw ExitError.rejected("linli: cannot read \(file)") }
             let lines = splitLines(data)
             let bar = ProgressBar(label: "verifying export")
-            let report = try Engine.verifyExport(lines: lines) { bar.update($0, UInt64(lines.count)) }
+            let statements = try checkpoint.map(readCheckpointStatements) ?? []
+            let report = try Engine.verifyExport(lines: lines, checkpoints: statements) { bar.update($0, UInt64(lines.count)) }
             bar.finish()
             if json {
                 print(report.json.text)
@@ -92,6 +94,10 @@ struct Audit: ParsableCommand {
                 print("events \(report.chain.events), head \(report.chain.head.position) \(report.chain.head.hash.hex)")
                 print("chain: \(report.chain.ok ? "verified" : "\(report.chain.failures.count) failures")")
                 for failure in (report.chain.failures + report.fieldMismatches).prefix(20) { print("  \(failure)") }
+                if !statements.isEmpty {
+                    print("checkpoints: " + (report.checkpointProblems.isEmpty ? "the file extends all \(statements.count)" : "\(report.checkpointProblems.count) not extended"))
+                    for problem in report.checkpointProblems.prefix(20) { print("  \(problem)") }
+                }
                 print("projections rebuilt from the file: \(report.digests.count) databases")
                 print("state digest: \(report.json["stateDigest"].plain)  (compare with `linli audit verify` on the store)")
             }

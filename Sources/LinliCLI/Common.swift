@@ -85,7 +85,27 @@ struct ActorOptions: ParsableArguments {
         return parsed
     }
 
+    @Flag(name: .customLong("print-line"), help: "Print the command as its NDJSON line (for linli apply) instead of recording it; no store is opened.")
+    var printLine = false
+
     func resolvedId() -> String { id ?? "cli-" + UUID().uuidString.lowercased() }
+}
+
+/// A subcommand that records one command of the contract (DOMAIN.md): its name, and the fields its options
+/// make. `run` is the same for all of them: build the command, check it against its spec, record it.
+protocol RecordingCommand: ParsableCommand {
+    /// The contract's command name, such as `resident.tag`.
+    static var contractCommand: String { get }
+    /// Which store.
+    var store: StoreOptions { get }
+    /// Who, when, which command id.
+    var actor: ActorOptions { get }
+    /// The command's fields, from the options; a usage problem is a `ValidationError` (exit 2).
+    func fields() throws -> [String: JSONValue]
+}
+
+extension RecordingCommand {
+    func run() throws { try record(Self.contractCommand, store, actor, try fields()) }
 }
 
 /// Now, in China Standard Time.
@@ -120,13 +140,14 @@ func checkpoint(_ engine: Engine) throws {
 
 /// Runs one command built from a subcommand's options, printing where it landed or why it was refused.
 func record(_ name: String, _ store: StoreOptions, _ actor: ActorOptions, _ fields: [String: JSONValue]) throws {
-    let engine = try store.openForCommands()
     let command: Command
     do {
         command = try Command(name, id: actor.resolvedId(), actor: try actor.resolvedActor(), at: try actor.resolvedAt(), fields)
     } catch let rejection as Rejection {
         throw ExitError.rejected("linli: \(rejection.reason): \(rejection.message)")
     }
+    if actor.printLine { return print(command.json.text) }
+    let engine = try store.openForCommands()
     do {
         let outcome = try engine.execute(command)
         // The process ends here: fold what it holds in memory into the store, so that the next one replays nothing.
@@ -233,3 +254,22 @@ extension JSONValue {
     /// The value as a person reads it in a table.
     var plain: String { Optional(self).plain }
 }
+
+// The contract's vocabularies as option values: a value outside them is a usage error (exit 2) that lists
+// them, and shell completion offers them.
+extension Role: ExpressibleByArgument {}
+extension VotingRule: ExpressibleByArgument {}
+extension Channel: ExpressibleByArgument {}
+extension MeetingFormat: ExpressibleByArgument {}
+extension AttendeeRole: ExpressibleByArgument {}
+extension Stance: ExpressibleByArgument {}
+extension VoteChoice: ExpressibleByArgument {}
+extension ElderService: ExpressibleByArgument {}
+extension DeliveryMode: ExpressibleByArgument {}
+extension StationKind: ExpressibleByArgument {}
+extension FundSource: ExpressibleByArgument {}
+extension DisputeCategory: ExpressibleByArgument {}
+extension ResidentTag: ExpressibleByArgument {}
+extension OrganizationKind: ExpressibleByArgument {}
+extension TeamKind: ExpressibleByArgument {}
+extension ProjectionName: ExpressibleByArgument {}

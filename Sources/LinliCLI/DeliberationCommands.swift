@@ -52,7 +52,7 @@ struct IssueCommand: ParsableCommand {
         }
     }
 
-    struct Propose: ParsableCommand {
+    struct Propose: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Propose an issue (a resident, for themselves).",
                                                         discussion: "Example: linli issue propose --community zigang --scope compound:紫港小区 --title 停车位分配 --description 外来车辆占位 --category parking --channel wechatGroup --as r-88")
         @OptionGroup var store: StoreOptions
@@ -63,28 +63,30 @@ struct IssueCommand: ParsableCommand {
         @Option(help: "A short title.") var title: String
         @Option(help: "What the issue is.") var description: String
         @Option(help: "A category such as parking, pets, lift, renovation.") var category: String
-        @Option(help: "wechatGroup, doorKnock, suggestionBox, meeting or other.") var channel: String = "other"
-        func run() throws {
-            try record("issue.propose", store, actor, ["issue": .string(issue ?? generatedId("issue")), "community": .string(community), "scope": try parseScope(scope),
-                                                        "title": .string(title), "description": .string(description), "category": .string(category), "channel": .string(channel)])
+        @Option(help: "How it reached the community.") var channel: Channel = .other
+        static let contractCommand = "issue.propose"
+        func fields() throws -> [String: JSONValue] {
+            return ["issue": .string(issue ?? generatedId("issue")), "community": .string(community), "scope": try parseScope(scope),
+                                                        "title": .string(title), "description": .string(description), "category": .string(category), "channel": .string(channel.rawValue)]
         }
     }
 
-    struct Comment: ParsableCommand {
+    struct Comment: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "A resident's view on an issue (征求意见).",
                                                         discussion: "Example: linli issue comment --issue lift-3 --resident r-88 --stance support --text 老人爬楼难 --as r-88")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The issue.") var issue: String
         @Option(help: "The resident.") var resident: String
-        @Option(help: "support, oppose or neutral.") var stance: String
+        @Option(help: "The resident's stance.") var stance: Stance
         @Option(help: "The comment.") var text: String
-        func run() throws {
-            try record("issue.comment", store, actor, ["issue": .string(issue), "resident": .string(resident), "stance": .string(stance), "text": .string(text)])
+        static let contractCommand = "issue.comment"
+        func fields() throws -> [String: JSONValue] {
+            return ["issue": .string(issue), "resident": .string(resident), "stance": .string(stance.rawValue), "text": .string(text)]
         }
     }
 
-    struct Assess: ParsableCommand {
+    struct Assess: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Score an issue 1–5 on importance, urgency and feasibility.",
                                                         discussion: "Example: linli issue assess --issue lift-3 --importance 5 --urgency 4 --feasibility 3 --as cv-01")
         @OptionGroup var store: StoreOptions
@@ -93,30 +95,33 @@ struct IssueCommand: ParsableCommand {
         @Option(help: "1–5.") var importance: Int64
         @Option(help: "1–5.") var urgency: Int64
         @Option(help: "1–5.") var feasibility: Int64
-        func run() throws {
-            try record("issue.assess", store, actor, ["issue": .string(issue), "importance": .int(importance), "urgency": .int(urgency), "feasibility": .int(feasibility)])
+        static let contractCommand = "issue.assess"
+        func fields() throws -> [String: JSONValue] {
+            return ["issue": .string(issue), "importance": .int(importance), "urgency": .int(urgency), "feasibility": .int(feasibility)]
         }
     }
 
-    struct Admit: ParsableCommand {
+    struct Admit: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Put an assessed (or rejected-by-vote) issue on the agenda.", discussion: "Example: linli issue admit --issue lift-3 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The issue.") var issue: String
         @Option(help: "Why, if worth saying.") var reason: String?
-        func run() throws { try record("issue.admit", store, actor, ["issue": .string(issue)].merging(reason.map { ["reason": .string($0)] } ?? [:]) { $1 }) }
+        static let contractCommand = "issue.admit"
+        func fields() throws -> [String: JSONValue] { ["issue": .string(issue)].merging(reason.map { ["reason": .string($0)] } ?? [:]) { $1 } }
     }
 
-    struct Decline: ParsableCommand {
+    struct Decline: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Decline an issue.", discussion: "Example: linli issue decline --issue i-9 --reason 不属于社区事务 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The issue.") var issue: String
         @Option(help: "Why.") var reason: String?
-        func run() throws { try record("issue.decline", store, actor, ["issue": .string(issue)].merging(reason.map { ["reason": .string($0)] } ?? [:]) { $1 }) }
+        static let contractCommand = "issue.decline"
+        func fields() throws -> [String: JSONValue] { ["issue": .string(issue)].merging(reason.map { ["reason": .string($0)] } ?? [:]) { $1 } }
     }
 
-    struct Merge: ParsableCommand {
+    struct Merge: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Merge a duplicate into another live issue; its comments carry over.",
                                                         discussion: "Example: linli issue merge --issue i-9 --into lift-3 --as cv-01")
         @OptionGroup var store: StoreOptions
@@ -124,8 +129,9 @@ struct IssueCommand: ParsableCommand {
         @Option(help: "The duplicate.") var issue: String
         @Option(help: "The surviving issue.") var into: String
         @Option(help: "Why.") var reason: String?
-        func run() throws {
-            try record("issue.merge", store, actor, ["issue": .string(issue), "into": .string(into)].merging(reason.map { ["reason": .string($0)] } ?? [:]) { $1 })
+        static let contractCommand = "issue.merge"
+        func fields() throws -> [String: JSONValue] {
+            return ["issue": .string(issue), "into": .string(into)].merging(reason.map { ["reason": .string($0)] } ?? [:]) { $1 }
         }
     }
 }
@@ -162,34 +168,36 @@ struct Meeting: ParsableCommand {
         """,
         subcommands: [Schedule.self, Attend.self, Opinion.self, Close.self])
 
-    struct Schedule: ParsableCommand {
+    struct Schedule: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Schedule a meeting on an issue that is on the agenda.",
                                                         discussion: "Example: linli meeting schedule --meeting m-1 --issue lift-3 --format triParty --rule simpleMajority --starts-at 2024-05-10T19:00:00+08:00 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The meeting id (default: generated).") var meeting: String?
         @Option(help: "The issue.") var issue: String
-        @Option(help: "ownersAssembly, communityConsultation, buildingConsultation or triParty.") var format: String
-        @Option(help: "simpleMajority, twoThirds, doubleMajority or doubleMajorityMajor.") var rule: String
+        @Option(help: "The meeting's format.") var format: MeetingFormat
+        @Option(help: "The voting rule.") var rule: VotingRule
         @Option(help: "When it starts, ISO 8601 with offset.") var startsAt: String
-        func run() throws {
-            try record("meeting.schedule", store, actor, ["meeting": .string(meeting ?? generatedId("meeting")), "issue": .string(issue), "format": .string(format),
-                                                           "rule": .string(rule), "startsAt": .string(startsAt)])
+        static let contractCommand = "meeting.schedule"
+        func fields() throws -> [String: JSONValue] {
+            return ["meeting": .string(meeting ?? generatedId("meeting")), "issue": .string(issue), "format": .string(format.rawValue),
+                                                           "rule": .string(rule.rawValue), "startsAt": .string(startsAt)]
         }
     }
 
-    struct Attend: ParsableCommand {
+    struct Attend: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Record who attends, and as what.",
                                                         discussion: "Roles: resident, owner, propertyCompany, ownersCommittee, socialOrg, child, expert, elderAdvisor, official. Example: linli meeting attend --meeting m-1 --participant r-88 --role owner --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The meeting.") var meeting: String
         @Option(help: "The participant.") var participant: String
-        @Option(help: "Their role.") var role: String
-        func run() throws { try record("meeting.attend", store, actor, ["meeting": .string(meeting), "participant": .string(participant), "role": .string(role)]) }
+        @Option(help: "Their role in the meeting.") var role: AttendeeRole
+        static let contractCommand = "meeting.attend"
+        func fields() throws -> [String: JSONValue] { ["meeting": .string(meeting), "participant": .string(participant), "role": .string(role.rawValue)] }
     }
 
-    struct Opinion: ParsableCommand {
+    struct Opinion: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Record an attendee's opinion (children, experts and officials speak here).",
                                                         discussion: "Example: linli meeting opinion --meeting m-1 --participant lawyer-1 --text 需业主表决 --as cv-01")
         @OptionGroup var store: StoreOptions
@@ -197,32 +205,35 @@ struct Meeting: ParsableCommand {
         @Option(help: "The meeting.") var meeting: String
         @Option(help: "The attendee.") var participant: String
         @Option(help: "What they said.") var text: String
-        func run() throws { try record("meeting.opinion", store, actor, ["meeting": .string(meeting), "participant": .string(participant), "text": .string(text)]) }
+        static let contractCommand = "meeting.opinion"
+        func fields() throws -> [String: JSONValue] { ["meeting": .string(meeting), "participant": .string(participant), "text": .string(text)] }
     }
 
-    struct Close: ParsableCommand {
+    struct Close: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Close a meeting: tally by its rule; the issue is resolved or rejected by vote.",
                                                         discussion: "Example: linli meeting close --meeting m-1 --resolution 同意加装电梯 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The meeting.") var meeting: String
         @Option(help: "The resolution put to the vote.") var resolution: String
-        func run() throws { try record("meeting.close", store, actor, ["meeting": .string(meeting), "resolution": .string(resolution)]) }
+        static let contractCommand = "meeting.close"
+        func fields() throws -> [String: JSONValue] { ["meeting": .string(meeting), "resolution": .string(resolution)] }
     }
 }
 
 struct Vote: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Votes.", subcommands: [Cast.self])
 
-    struct Cast: ParsableCommand {
+    struct Cast: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Cast a vote (one per participant; a later vote before close replaces it).",
                                                         discussion: "By the participant, or by a convener from a paper ballot. Example: linli vote cast --meeting m-1 --participant r-88 --choice for --as r-88")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The meeting.") var meeting: String
         @Option(help: "The voter.") var participant: String
-        @Option(help: "for, against or abstain.") var choice: String
-        func run() throws { try record("vote.cast", store, actor, ["meeting": .string(meeting), "participant": .string(participant), "choice": .string(choice)]) }
+        @Option(help: "The vote.") var choice: VoteChoice
+        static let contractCommand = "vote.cast"
+        func fields() throws -> [String: JSONValue] { ["meeting": .string(meeting), "participant": .string(participant), "choice": .string(choice.rawValue)] }
     }
 }
 
@@ -232,40 +243,44 @@ struct Outcome: ParsableCommand {
         discussion: "Example: linli outcome progress --issue lift-3 --percent 40 --note 井道施工 --as cv-01",
         subcommands: [Submit.self, Progress.self, Implement.self, Evaluate.self])
 
-    struct Submit: ParsableCommand {
+    struct Submit: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Submit a resolved issue to a department.", discussion: "Example: linli outcome submit --issue lift-3 --department 住建局 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The issue.") var issue: String
         @Option(help: "The department.") var department: String
-        func run() throws { try record("outcome.submit", store, actor, ["issue": .string(issue), "department": .string(department)]) }
+        static let contractCommand = "outcome.submit"
+        func fields() throws -> [String: JSONValue] { ["issue": .string(issue), "department": .string(department)] }
     }
 
-    struct Progress: ParsableCommand {
+    struct Progress: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Record progress, 0–100, never decreasing.", discussion: "Example: linli outcome progress --issue lift-3 --percent 40 --note 井道施工 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The issue.") var issue: String
         @Option(help: "Percent done.") var percent: Int64
         @Option(help: "What was done.") var note: String = ""
-        func run() throws { try record("outcome.progress", store, actor, ["issue": .string(issue), "percent": .int(percent), "note": .string(note)]) }
+        static let contractCommand = "outcome.progress"
+        func fields() throws -> [String: JSONValue] { ["issue": .string(issue), "percent": .int(percent), "note": .string(note)] }
     }
 
-    struct Implement: ParsableCommand {
+    struct Implement: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Mark an issue implemented.", discussion: "Example: linli outcome implement --issue lift-3 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The issue.") var issue: String
-        func run() throws { try record("outcome.implement", store, actor, ["issue": .string(issue)]) }
+        static let contractCommand = "outcome.implement"
+        func fields() throws -> [String: JSONValue] { ["issue": .string(issue)] }
     }
 
-    struct Evaluate: ParsableCommand {
+    struct Evaluate: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "A resident's evaluation, 1–5; it closes the loop.", discussion: "Example: linli outcome evaluate --issue lift-3 --evaluator r-88 --satisfaction 5 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The issue.") var issue: String
         @Option(help: "The evaluating resident.") var evaluator: String
         @Option(help: "1–5.") var satisfaction: Int64
-        func run() throws { try record("outcome.evaluate", store, actor, ["issue": .string(issue), "evaluator": .string(evaluator), "satisfaction": .int(satisfaction)]) }
+        static let contractCommand = "outcome.evaluate"
+        func fields() throws -> [String: JSONValue] { ["issue": .string(issue), "evaluator": .string(evaluator), "satisfaction": .int(satisfaction)] }
     }
 }

@@ -39,7 +39,7 @@ struct ElderCommand: ParsableCommand {
         }
     }
 
-    struct Survey: ParsableCommand {
+    struct Survey: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "The five-section survey: basic information, health (ADL), needs, willingness to receive services, willingness to work.",
                                                         discussion: "Example: linli elder survey --elder r-301 --adl 55 --living-alone --basic 子女=在外地 --condition 高血压 --need mealDelivery --need companionship --willing-to-receive --as sw-01")
         @OptionGroup var store: StoreOptions
@@ -49,12 +49,13 @@ struct ElderCommand: ParsableCommand {
         @Flag(help: "Lives alone.") var livingAlone = false
         @Option(name: .customLong("basic"), help: "More basic information as KEY=VALUE (repeat).") var basic: [String] = []
         @Option(name: .customLong("condition"), help: "A health condition (repeat).") var conditions: [String] = []
-        @Option(name: .customLong("need"), help: "mealDelivery, cleaning, medicalEscort, companionship, emergencyAlarm, dayCare, haircut or legalAid (repeat).") var needs: [String] = []
+        @Option(name: .customLong("need"), help: "A service the elder needs (repeat).") var needs: [ElderService] = []
         @Flag(help: "Willing to receive services.") var willingToReceive = false
         @Option(help: "Notes on receiving services.") var receiveNotes: String?
         @Flag(help: "Willing to work or volunteer.") var willingToWork = false
         @Option(help: "Notes on working or volunteering.") var workNotes: String?
-        func run() throws {
+        static let contractCommand = "elder.survey"
+        func fields() throws -> [String: JSONValue] {
             var basicPairs: [(String, JSONValue)] = [("livingAlone", .bool(livingAlone))]
             for item in basic {
                 let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
@@ -62,15 +63,15 @@ struct ElderCommand: ParsableCommand {
                 basicPairs.append((parts[0], .string(parts[1])))
             }
             func willingness(_ willing: Bool, _ notes: String?) -> JSONValue { .object([("willing", .bool(willing))] + (notes.map { [("notes", JSONValue.string($0))] } ?? [])) }
-            try record("elder.survey", store, actor, [
+            return [
                 "elder": .string(elder), "basic": .object(basicPairs),
-                "health": ["adl": .int(adl), "conditions": .array(conditions.map { .string($0) })], "needs": .array(needs.map { .string($0) }),
+                "health": ["adl": .int(adl), "conditions": .array(conditions.map { .string($0) })], "needs": .array(needs.map { .string($0.rawValue) }),
                 "serviceWillingness": willingness(willingToReceive, receiveNotes), "workWillingness": willingness(willingToWork, workNotes),
-            ])
+            ]
         }
     }
 
-    struct TierPolicyCommand: ParsableCommand {
+    struct TierPolicyCommand: RecordingCommand {
         static let configuration = CommandConfiguration(commandName: "tier-policy", abstract: "Set a community's tier policy from --at on: ADL bands and the living-alone raise.",
                                                         discussion: "Bands as MIN-MAX:TIER covering 0–100. Example: linli elder tier-policy --community hexi --band 100-100:0 --band 61-99:1 --band 41-60:2 --band 0-40:3 --living-alone-raise 1 --as admin-1")
         @OptionGroup var store: StoreOptions
@@ -78,17 +79,18 @@ struct ElderCommand: ParsableCommand {
         @Option(help: "The community.") var community: String
         @Option(name: .customLong("band"), help: "MIN-MAX:TIER (repeat).") var bands: [String] = []
         @Option(help: "Tiers added for an elder living alone (capped at 3).") var livingAloneRaise: Int64 = 1
-        func run() throws {
+        static let contractCommand = "elder.tier.policy"
+        func fields() throws -> [String: JSONValue] {
             let parsed = try bands.map { band -> JSONValue in
                 let numbers = band.split(whereSeparator: { $0 == "-" || $0 == ":" }).compactMap { Int64($0) }
                 guard numbers.count == 3 else { throw ValidationError("--band \(band): write MIN-MAX:TIER, e.g. 61-99:1") }
                 return ["minAdl": .int(numbers[0]), "maxAdl": .int(numbers[1]), "tier": .int(numbers[2])]
             }
-            try record("elder.tier.policy", store, actor, ["community": .string(community), "bands": .array(parsed), "livingAloneRaise": .int(livingAloneRaise)])
+            return ["community": .string(community), "bands": .array(parsed), "livingAloneRaise": .int(livingAloneRaise)]
         }
     }
 
-    struct TierCommand: ParsableCommand {
+    struct TierCommand: RecordingCommand {
         static let configuration = CommandConfiguration(commandName: "tier", abstract: "Override an elder's tier, with the reason.",
                                                         discussion: "Example: linli elder tier --elder r-301 --tier 3 --reason 术后卧床 --as sw-01")
         @OptionGroup var store: StoreOptions
@@ -96,47 +98,52 @@ struct ElderCommand: ParsableCommand {
         @Option(help: "The elder.") var elder: String
         @Option(help: "0–3.") var tier: Int64
         @Option(help: "Why.") var reason: String
-        func run() throws { try record("elder.tier.assign", store, actor, ["elder": .string(elder), "tier": .int(tier), "reason": .string(reason)]) }
+        static let contractCommand = "elder.tier.assign"
+        func fields() throws -> [String: JSONValue] { ["elder": .string(elder), "tier": .int(tier), "reason": .string(reason)] }
     }
 
-    struct Plan: ParsableCommand {
+    struct Plan: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Set an elder's plan (it replaces the old one from --at on).",
                                                         discussion: "Example: linli elder plan --elder r-301 --service mealDelivery=7 --service companionship=2 --as sw-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The elder.") var elder: String
         @Option(name: .customLong("service"), help: "SERVICE=TIMES_PER_WEEK (repeat).") var services: [String] = []
-        func run() throws {
+        static let contractCommand = "elder.plan.set"
+        func fields() throws -> [String: JSONValue] {
             let parsed = try services.map { item -> JSONValue in
                 let parts = item.split(separator: "=").map(String.init)
-                guard parts.count == 2, let perWeek = Int64(parts[1]) else { throw ValidationError("--service \(item): write SERVICE=TIMES, e.g. mealDelivery=7") }
-                return ["service": .string(parts[0]), "perWeek": .int(perWeek)]
+                guard parts.count == 2, let service = ElderService(rawValue: parts[0]), let perWeek = Int64(parts[1]) else {
+                    throw ValidationError("--service \(item): write SERVICE=TIMES, e.g. mealDelivery=7; SERVICE is one of \(ElderService.values.joined(separator: ", "))")
+                }
+                return ["service": .string(service.rawValue), "perWeek": .int(perWeek)]
             }
-            try record("elder.plan.set", store, actor, ["elder": .string(elder), "services": .array(parsed)])
+            return ["elder": .string(elder), "services": .array(parsed)]
         }
     }
 
-    struct Deliver: ParsableCommand {
+    struct Deliver: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Record a service delivered: by others (other), self-help (self) or mutual help (mutual, which also credits the volunteer's hours).",
                                                         discussion: "Example: linli elder deliver --elder r-301 --service companionship --provider r-77 --mode mutual --minutes 60 --as gw-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The delivery id (default: generated).") var delivery: String?
         @Option(help: "The elder.") var elder: String
-        @Option(help: "The service.") var service: String
+        @Option(help: "The service.") var service: ElderService
         @Option(help: "An organization (other), the elder (self) or a resident volunteer (mutual).") var provider: String
-        @Option(help: "other, self or mutual.") var mode: String
+        @Option(help: "Who delivered it: other (staff or a provider), self, or mutual (a neighbour).") var mode: DeliveryMode
         @Option(help: "Minutes, 1–720.") var minutes: Int64
         @Option(help: "The station, if at one.") var station: String?
-        func run() throws {
-            var fields: [String: JSONValue] = ["delivery": .string(delivery ?? generatedId("delivery")), "elder": .string(elder), "service": .string(service),
-                                               "provider": .string(provider), "mode": .string(mode), "minutes": .int(minutes)]
+        static let contractCommand = "service.deliver"
+        func fields() throws -> [String: JSONValue] {
+            var fields: [String: JSONValue] = ["delivery": .string(delivery ?? generatedId("delivery")), "elder": .string(elder), "service": .string(service.rawValue),
+                                               "provider": .string(provider), "mode": .string(mode.rawValue), "minutes": .int(minutes)]
             if let station { fields["station"] = .string(station) }
-            try record("service.deliver", store, actor, fields)
+            return fields
         }
     }
 
-    struct Visit: ParsableCommand {
+    struct Visit: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Record a door-knock visit; --concern opens a follow-up.",
                                                         discussion: "Example: linli elder visit --elder r-301 --visitor gw-01 --team knock-1 --observations 腿脚浮肿 --concern --as gw-01")
         @OptionGroup var store: StoreOptions
@@ -147,9 +154,10 @@ struct ElderCommand: ParsableCommand {
         @Option(help: "The door-knock team.") var team: String
         @Option(help: "What was seen.") var observations: String = ""
         @Flag(help: "Something needs following up.") var concern = false
-        func run() throws {
-            try record("visit.log", store, actor, ["visit": .string(visit ?? generatedId("visit")), "elder": .string(elder), "visitor": .string(visitor),
-                                                    "team": .string(team), "observations": .string(observations), "concern": .bool(concern)])
+        static let contractCommand = "visit.log"
+        func fields() throws -> [String: JSONValue] {
+            return ["visit": .string(visit ?? generatedId("visit")), "elder": .string(elder), "visitor": .string(visitor),
+                                                    "team": .string(team), "observations": .string(observations), "concern": .bool(concern)]
         }
     }
 }
@@ -177,20 +185,21 @@ struct Elders: ParsableCommand {
 struct Station: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The 1+N station network: register a station, list stations.", subcommands: [Register.self, List.self], defaultSubcommand: List.self)
 
-    struct Register: ParsableCommand {
+    struct Register: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Register the hub or a station with its functions.",
                                                         discussion: "Example: linli station register --station st-1 --community hexi --kind station --name 河西助餐点 --function 助餐 --function 应急设备 --as admin-1")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The station id.") var station: String
         @Option(help: "The community.") var community: String
-        @Option(help: "hub or station.") var kind: String
+        @Option(help: "A hub or a station of the 1+N network.") var kind: StationKind
         @Option(help: "Its name.") var name: String?
         @Option(name: .customLong("function"), help: "A function such as 助餐 or 应急设备 (repeat).") var functions: [String] = []
-        func run() throws {
-            var fields: [String: JSONValue] = ["station": .string(station), "community": .string(community), "kind": .string(kind), "functions": .array(functions.map { .string($0) })]
+        static let contractCommand = "station.register"
+        func fields() throws -> [String: JSONValue] {
+            var fields: [String: JSONValue] = ["station": .string(station), "community": .string(community), "kind": .string(kind.rawValue), "functions": .array(functions.map { .string($0) })]
             if let name { fields["name"] = .string(name) }
-            try record("station.register", store, actor, fields)
+            return fields
         }
     }
 

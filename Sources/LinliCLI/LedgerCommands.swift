@@ -83,19 +83,20 @@ struct Wishes: ParsableCommand {
 struct Fund: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Care funds: show one, record income, disburse.", subcommands: [Show.self, Income.self, Disburse.self], defaultSubcommand: Show.self)
 
-    struct Income: ParsableCommand {
+    struct Income: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Money into a fund (the first income opens it).",
                                                         discussion: "Sources: charitySale, enterprise, donation. Example: linli fund income --fund care-fund --community jiangshan --source charitySale --amount-fen 12800 --as sw-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The fund.") var fund: String
         @Option(help: "The community.") var community: String
-        @Option(help: "charitySale, enterprise or donation.") var source: String
+        @Option(help: "Where the money came from.") var source: FundSource
         @Option(help: "Amount in fen (1 yuan = 100 fen).") var amountFen: Int64
-        func run() throws { try record("fund.income", store, actor, ["fund": .string(fund), "community": .string(community), "source": .string(source), "amountFen": .int(amountFen)]) }
+        static let contractCommand = "fund.income"
+        func fields() throws -> [String: JSONValue] { ["fund": .string(fund), "community": .string(community), "source": .string(source.rawValue), "amountFen": .int(amountFen)] }
     }
 
-    struct Disburse: ParsableCommand {
+    struct Disburse: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Money out of a fund (never below zero).",
                                                         discussion: "Example: linli fund disburse --fund care-fund --beneficiary r-3 --amount-fen 5000 --purpose 节日慰问 --as sw-01")
         @OptionGroup var store: StoreOptions
@@ -104,7 +105,8 @@ struct Fund: ParsableCommand {
         @Option(help: "A resident or organization.") var beneficiary: String
         @Option(help: "Amount in fen.") var amountFen: Int64
         @Option(help: "What for.") var purpose: String
-        func run() throws { try record("fund.disburse", store, actor, ["fund": .string(fund), "beneficiary": .string(beneficiary), "amountFen": .int(amountFen), "purpose": .string(purpose)]) }
+        static let contractCommand = "fund.disburse"
+        func fields() throws -> [String: JSONValue] { ["fund": .string(fund), "beneficiary": .string(beneficiary), "amountFen": .int(amountFen), "purpose": .string(purpose)] }
     }
 
     struct Show: ParsableCommand {
@@ -136,7 +138,7 @@ extension JSONValue {
 struct Hours: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Volunteer hours: log, verify, reject.", subcommands: [Log.self, Verify.self, Reject.self])
 
-    struct Log: ParsableCommand {
+    struct Log: RecordingCommand {
         static let configuration = CommandConfiguration(
             abstract: "Log volunteer hours (pending until verified).",
             discussion: "Example: linli hours log --volunteer r-12 --minutes 90 --activity 敲门入户 --category visit --as w-01")
@@ -149,30 +151,33 @@ struct Hours: ParsableCommand {
         @Option(help: "The category, whose rate applies.") var category: String
         @Option(help: "The team, if any.") var team: String?
 
-        func run() throws {
+        static let contractCommand = "hours.log"
+        func fields() throws -> [String: JSONValue] {
             var fields: [String: JSONValue] = ["log": .string(log ?? "log-" + UUID().uuidString.prefix(8).lowercased()), "volunteer": .string(volunteer),
                                                "minutes": .int(minutes), "activity": .string(activity), "category": .string(category)]
             if let team { fields["team"] = .string(team) }
-            try record("hours.log", store, actor, fields)
+            return fields
         }
     }
 
-    struct Verify: ParsableCommand {
+    struct Verify: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Verify logged hours: credits the points at the rate in force when they were worked.",
                                                         discussion: "Example: linli hours verify --log log-1 --as sw-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The hours log's id.") var log: String
-        func run() throws { try record("hours.verify", store, actor, ["log": .string(log)]) }
+        static let contractCommand = "hours.verify"
+        func fields() throws -> [String: JSONValue] { ["log": .string(log)] }
     }
 
-    struct Reject: ParsableCommand {
+    struct Reject: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Reject logged hours.", discussion: "Example: linli hours reject --log log-1 --reason 时间不符 --as sw-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The hours log's id.") var log: String
         @Option(help: "Why.") var reason: String
-        func run() throws { try record("hours.reject", store, actor, ["log": .string(log), "reason": .string(reason)]) }
+        static let contractCommand = "hours.reject"
+        func fields() throws -> [String: JSONValue] { ["log": .string(log), "reason": .string(reason)] }
     }
 }
 
@@ -180,7 +185,7 @@ struct Gift: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The charity store: stock gifts, redeem them, reverse a redemption.",
                                                     subcommands: [StockItem.self, Redeem.self, Reverse.self])
 
-    struct StockItem: ParsableCommand {
+    struct StockItem: RecordingCommand {
         static let configuration = CommandConfiguration(commandName: "stock", abstract: "Add stock of a gift.",
                                                         discussion: "Example: linli gift stock --item rice --community jiangshan --name 大米 --price 20 --quantity 10 --as sk-01")
         @OptionGroup var store: StoreOptions
@@ -191,14 +196,15 @@ struct Gift: ParsableCommand {
         @Option(help: "Its price in points.") var price: Int64
         @Option(help: "How many to add.") var quantity: Int64
         @Option(help: "The donor (organization or resident), if any.") var donor: String?
-        func run() throws {
+        static let contractCommand = "gift.stock"
+        func fields() throws -> [String: JSONValue] {
             var fields: [String: JSONValue] = ["item": .string(item), "community": .string(community), "name": .string(name), "pricePoints": .int(price), "quantity": .int(quantity)]
             if let donor { fields["donor"] = .string(donor) }
-            try record("gift.stock", store, actor, fields)
+            return fields
         }
     }
 
-    struct Redeem: ParsableCommand {
+    struct Redeem: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Redeem a gift with a resident's points.",
                                                         discussion: "Example: linli gift redeem --resident r-12 --item rice --quantity 1 --as sk-01")
         @OptionGroup var store: StoreOptions
@@ -207,27 +213,29 @@ struct Gift: ParsableCommand {
         @Option(help: "The resident.") var resident: String
         @Option(help: "The item.") var item: String
         @Option(help: "How many.") var quantity: Int64 = 1
-        func run() throws {
-            try record("gift.redeem", store, actor, ["redemption": .string(redemption ?? "rd-" + UUID().uuidString.prefix(8).lowercased()),
-                                                      "resident": .string(resident), "item": .string(item), "quantity": .int(quantity)])
+        static let contractCommand = "gift.redeem"
+        func fields() throws -> [String: JSONValue] {
+            return ["redemption": .string(redemption ?? "rd-" + UUID().uuidString.prefix(8).lowercased()),
+                                                      "resident": .string(resident), "item": .string(item), "quantity": .int(quantity)]
         }
     }
 
-    struct Reverse: ParsableCommand {
+    struct Reverse: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Reverse a redemption: the points and the stock come back.",
                                                         discussion: "Example: linli gift reverse --redemption rd-1 --reason 退货 --as sk-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The redemption.") var redemption: String
         @Option(help: "Why.") var reason: String
-        func run() throws { try record("redemption.reverse", store, actor, ["redemption": .string(redemption), "reason": .string(reason)]) }
+        static let contractCommand = "redemption.reverse"
+        func fields() throws -> [String: JSONValue] { ["redemption": .string(redemption), "reason": .string(reason)] }
     }
 }
 
 struct Points: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Courtesy points: transfer, adjust, set a rate.", subcommands: [Transfer.self, Adjust.self, Rate.self])
 
-    struct Transfer: ParsableCommand {
+    struct Transfer: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Give points to another resident (转赠).",
                                                         discussion: "Example: linli points transfer --from r-12 --to r-40 --points 30 --reason 转赠困难户 --as r-12")
         @OptionGroup var store: StoreOptions
@@ -236,21 +244,24 @@ struct Points: ParsableCommand {
         @Option(help: "The receiving resident.") var to: String
         @Option(help: "How many points.") var points: Int64
         @Option(help: "Why.") var reason: String
-        func run() throws { try record("points.transfer", store, actor, ["from": .string(from), "to": .string(to), "points": .int(points), "reason": .string(reason)]) }
+        static let contractCommand = "points.transfer"
+        func fields() throws -> [String: JSONValue] { ["from": .string(from), "to": .string(to), "points": .int(points), "reason": .string(reason)] }
     }
 
-    struct Adjust: ParsableCommand {
+    struct Adjust: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Correct an account by a compensating posting against issuance.",
                                                         discussion: "Example: linli points adjust --account resident:r-12 --points -5 --reason 更正 --as admin-1")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "resident:ID or store:COMMUNITY.") var account: String
-        @Option(help: "Points, positive or negative.") var points: Int64
+        // Unconditional: a negative amount (-5) is the value, not another option.
+        @Option(parsing: .unconditional, help: "Points, positive or negative.") var points: Int64
         @Option(help: "Why.") var reason: String
-        func run() throws { try record("points.adjust", store, actor, ["account": .string(account), "points": .int(points), "reason": .string(reason)]) }
+        static let contractCommand = "points.adjust"
+        func fields() throws -> [String: JSONValue] { ["account": .string(account), "points": .int(points), "reason": .string(reason)] }
     }
 
-    struct Rate: ParsableCommand {
+    struct Rate: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Set the points per hour from --at on (for a category, or the community default).",
                                                         discussion: "Example: linli points rate --community jiangshan --points-per-hour 10 --at 2024-01-01T00:00:00+08:00 --as admin-1")
         @OptionGroup var store: StoreOptions
@@ -258,10 +269,11 @@ struct Points: ParsableCommand {
         @Option(help: "The community.") var community: String
         @Option(help: "The category, if not the default.") var category: String?
         @Option(help: "Points per hour.") var pointsPerHour: Int64
-        func run() throws {
+        static let contractCommand = "points.rate.set"
+        func fields() throws -> [String: JSONValue] {
             var fields: [String: JSONValue] = ["community": .string(community), "pointsPerHour": .int(pointsPerHour)]
             if let category { fields["category"] = .string(category) }
-            try record("points.rate.set", store, actor, fields)
+            return fields
         }
     }
 }

@@ -144,19 +144,19 @@ struct Rebuild: ParsableCommand {
         Example: linli rebuild --projection ledger --store ./jiangshan.store
         """)
     @OptionGroup var store: StoreOptions
-    @Option(name: .customLong("projection"), help: "Only this projection (repeat; default all): registry, ledger, deliberation, mediation, elders.")
-    var projections: [String] = []
+    @Option(name: .customLong("projection"), help: "Only this projection (repeat; default all).")
+    var projections: [ProjectionName] = []
 
     func run() throws {
         let engine = try store.open()
         let bar = ProgressBar(label: "rebuilding")
         do {
-            try engine.log.rebuildProjections(named: projections.isEmpty ? nil : projections, progress: bar.update)
+            try engine.log.rebuildProjections(named: projections.isEmpty ? nil : projections.map(\.rawValue), progress: bar.update)
         } catch {
             throw ExitError.store("linli: rebuild failed: \(error)")
         }
         bar.finish()
-        print("rebuilt \(projections.isEmpty ? "every projection" : projections.joined(separator: ", ")) to position \(try engine.log.head.position)")
+        print("rebuilt \(projections.isEmpty ? "every projection" : projections.map(\.rawValue).joined(separator: ", ")) to position \(try engine.log.head.position)")
     }
 }
 

@@ -34,7 +34,7 @@ struct DisputeCommand: ParsableCommand {
         }
     }
 
-    struct Report: ParsableCommand {
+    struct Report: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Report a dispute (grid workers, mediators, or a resident who is a party).",
                                                         discussion: "Example: linli dispute report --community jiangshan --party r-12 --party public --category parking --description 占用消防通道 --channel other --as gw-01")
         @OptionGroup var store: StoreOptions
@@ -42,34 +42,36 @@ struct DisputeCommand: ParsableCommand {
         @Option(help: "The dispute id (default: generated).") var dispute: String?
         @Option(help: "The community.") var community: String
         @Option(name: .customLong("party"), help: "A party: resident or organization id, or public (repeat).") var parties: [String] = []
-        @Option(help: "neighbour, property, parking, noise, family, pets or other.") var category: String
+        @Option(help: "What it is about.") var category: DisputeCategory
         @Option(help: "What happened.") var description: String
-        @Option(help: "wechatGroup, doorKnock, suggestionBox, meeting or other.") var channel: String = "other"
+        @Option(help: "How it reached the community.") var channel: Channel = .other
         @Option(help: "The door-knock visit (with a concern) that noticed it.") var visit: String?
-        func run() throws {
+        static let contractCommand = "dispute.report"
+        func fields() throws -> [String: JSONValue] {
             var fields: [String: JSONValue] = ["dispute": .string(dispute ?? generatedId("dispute")), "community": .string(community),
-                                               "parties": .array(parties.map { .string($0) }), "category": .string(category),
-                                               "description": .string(description), "channel": .string(channel)]
+                                               "parties": .array(parties.map { .string($0) }), "category": .string(category.rawValue),
+                                               "description": .string(description), "channel": .string(channel.rawValue)]
             if let visit { fields["visit"] = .string(visit) }
-            try record("dispute.report", store, actor, fields)
+            return fields
         }
     }
 
-    struct Assign: ParsableCommand {
+    struct Assign: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Assign a mediator (and a mediation team).", discussion: "Example: linli dispute assign --dispute d-7 --mediator md-01 --team mediation-1 --as md-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The dispute.") var dispute: String
         @Option(help: "The mediator.") var mediator: String
         @Option(help: "The mediation team, if any.") var team: String?
-        func run() throws {
+        static let contractCommand = "dispute.assign"
+        func fields() throws -> [String: JSONValue] {
             var fields: [String: JSONValue] = ["dispute": .string(dispute), "mediator": .string(mediator)]
             if let team { fields["team"] = .string(team) }
-            try record("dispute.assign", store, actor, fields)
+            return fields
         }
     }
 
-    struct Session: ParsableCommand {
+    struct Session: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Record a mediation session.", discussion: "Example: linli dispute session --dispute d-7 --attendee r-12 --attendee r-40 --notes 双方陈述 --as md-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
@@ -77,27 +79,29 @@ struct DisputeCommand: ParsableCommand {
         @Option(help: "The session id (default: generated).") var session: String?
         @Option(name: .customLong("attendee"), help: "Who took part (repeat).") var attendees: [String] = []
         @Option(help: "Notes.") var notes: String = ""
-        func run() throws {
-            try record("dispute.session", store, actor, ["dispute": .string(dispute), "session": .string(session ?? generatedId("session")),
-                                                          "attendees": .array(attendees.map { .string($0) }), "notes": .string(notes)])
+        static let contractCommand = "dispute.session"
+        func fields() throws -> [String: JSONValue] {
+            return ["dispute": .string(dispute), "session": .string(session ?? generatedId("session")),
+                                                          "attendees": .array(attendees.map { .string($0) }), "notes": .string(notes)]
         }
     }
 
-    struct Resolve: ParsableCommand {
+    struct Resolve: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Record the written agreement (调解协议).", discussion: "Example: linli dispute resolve --dispute d-7 --agreement 施工限定在工作日白天 --as md-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The dispute.") var dispute: String
         @Option(help: "The agreement.") var agreement: String
         @Option(name: .customLong("session"), help: "A session the agreement rests on (repeat; optional).") var sessions: [String] = []
-        func run() throws {
+        static let contractCommand = "dispute.resolve"
+        func fields() throws -> [String: JSONValue] {
             var fields: [String: JSONValue] = ["dispute": .string(dispute), "agreement": .string(agreement)]
             if !sessions.isEmpty { fields["sessions"] = .array(sessions.map { .string($0) }) }
-            try record("dispute.resolve", store, actor, fields)
+            return fields
         }
     }
 
-    struct Escalate: ParsableCommand {
+    struct Escalate: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Escalate to a department, or into the issue library (proposes the issue in the same append).",
                                                         discussion: "Examples: linli dispute escalate --dispute d-7 --to-department 司法所 --reason 需仲裁 --as md-01\n  linli dispute escalate --dispute d-7 --to-issue parking-9 --title 车位分配 --scope compound:鹿溪小区 --reason 涉及全体业主 --as md-01")
         @OptionGroup var store: StoreOptions
@@ -108,26 +112,28 @@ struct DisputeCommand: ParsableCommand {
         @Option(help: "The issue's title.") var title: String?
         @Option(help: "The issue's scope: community:ID, compound:NAME or building:NAME.") var scope: String?
         @Option(help: "Why.") var reason: String
-        func run() throws {
+        static let contractCommand = "dispute.escalate"
+        func fields() throws -> [String: JSONValue] {
             var to: [(String, JSONValue)] = []
             if let toDepartment { to.append(("department", .string(toDepartment))) }
             if let toIssue { to.append(("issue", .string(toIssue))) }
             if let title { to.append(("title", .string(title))) }
             if let scope { to.append(("scope", try parseScope(scope))) }
-            try record("dispute.escalate", store, actor, ["dispute": .string(dispute), "to": .object(to), "reason": .string(reason)])
+            return ["dispute": .string(dispute), "to": .object(to), "reason": .string(reason)]
         }
     }
 
-    struct Withdraw: ParsableCommand {
+    struct Withdraw: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "Withdraw an open dispute.", discussion: "Example: linli dispute withdraw --dispute d-7 --reason 已自行和解 --as md-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The dispute.") var dispute: String
         @Option(help: "Why.") var reason: String
-        func run() throws { try record("dispute.withdraw", store, actor, ["dispute": .string(dispute), "reason": .string(reason)]) }
+        static let contractCommand = "dispute.withdraw"
+        func fields() throws -> [String: JSONValue] { ["dispute": .string(dispute), "reason": .string(reason)] }
     }
 
-    struct FollowUp: ParsableCommand {
+    struct FollowUp: RecordingCommand {
         static let configuration = CommandConfiguration(commandName: "follow-up", abstract: "The follow-up visit after resolution (回访), satisfaction 1–5.",
                                                         discussion: "Example: linli dispute follow-up --dispute d-7 --satisfaction 5 --notes 邻里和睦 --as md-01")
         @OptionGroup var store: StoreOptions
@@ -135,7 +141,8 @@ struct DisputeCommand: ParsableCommand {
         @Option(help: "The dispute.") var dispute: String
         @Option(help: "1–5.") var satisfaction: Int64
         @Option(help: "Notes.") var notes: String = ""
-        func run() throws { try record("dispute.followUp", store, actor, ["dispute": .string(dispute), "satisfaction": .int(satisfaction), "notes": .string(notes)]) }
+        static let contractCommand = "dispute.followUp"
+        func fields() throws -> [String: JSONValue] { ["dispute": .string(dispute), "satisfaction": .int(satisfaction), "notes": .string(notes)] }
     }
 }
 

@@ -192,16 +192,31 @@ final class LineStream: Sequence {
         var buffer: [UInt8] = []
         var start = 0
         var ended = false
+        /// True while the rest of a line longer than ``ExportedLine/lineBytesMax`` is skipped.
+        var skipping = false
         static let blockBytes = 1 << 20
 
         init(descriptor: Int32) { self.descriptor = descriptor }
 
+        /// The next line without its LF. A line longer than the limit is cut one byte past it (so that it is
+        /// refused for its length, naming its number) and the rest of it is never held in memory.
         mutating func next() -> [UInt8]? {
             while true {
                 if let newline = buffer[start...].firstIndex(of: 0x0A) {
                     defer { start = newline + 1 }
+                    if skipping {
+                        skipping = false
+                        continue
+                    }
                     return Array(buffer[start..<newline])
                 }
+                if !skipping, buffer.count - start > ExportedLine.lineBytesMax {
+                    skipping = true
+                    let cut = Array(buffer[start...(start + ExportedLine.lineBytesMax)])
+                    start = buffer.count
+                    return cut
+                }
+                if skipping { start = buffer.count }
                 if ended {
                     guard start < buffer.count else { return nil }
                     defer { start = buffer.count }

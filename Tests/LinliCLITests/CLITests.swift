@@ -269,3 +269,26 @@ struct AuditToolsCLITests {
         withExtendedLifetime(dir) {}
     }
 }
+
+extension AuditToolsCLITests {
+    @Test("audit verify --export with --checkpoint: a genuine checkpoint passes; a forged hash or a position past the file's end fails, exit 1, naming it")
+    func exportAgainstCheckpoints() throws {
+        let (dir, store) = try Self.verifiedHours()
+        let statement = try CLI.run(["audit", "checkpoint", "--store", store]).out
+        let export = dir.sub("events.ndjson")
+        try Data(try CLI.run(["export", "--store", store]).out.utf8).write(to: URL(fileURLWithPath: export))
+        let short = dir.sub("short.ndjson")
+        try Data(try CLI.run(["export", "--to", "9", "--store", store]).out.utf8).write(to: URL(fileURLWithPath: short))
+        let hash = try #require(try JSONSerialization.jsonObject(with: Data(statement.utf8)) as? [String: Any])["head"] as? String
+        let forged = statement.replacingOccurrences(of: hash ?? "", with: String(repeating: "ab", count: 32))
+        for (name, text) in [("genuine", statement), ("forged", forged)] {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: dir.sub(name)))
+        }
+        let genuine = try CLI.run(["audit", "verify", "--export", export, "--checkpoint", dir.sub("genuine")])
+        #expect(genuine.status == 0 && genuine.out.contains("the file extends all 1"), "\(genuine.out)\(genuine.err)")
+        let refused = try CLI.run(["audit", "verify", "--export", export, "--checkpoint", dir.sub("forged"), "--json"])
+        #expect(refused.status == 1 && refused.out.contains("\"kind\":\"checkpoint\"") && refused.out.contains("not the published"), "\(refused.out)")
+        let cut = try CLI.run(["audit", "verify", "--export", short, "--checkpoint", dir.sub("genuine")])
+        #expect(cut.status == 1 && cut.out.contains("before the published position 10"), "\(cut.out)")
+    }
+}

@@ -59,10 +59,17 @@ public struct ExportedLine: Sendable {
     /// The digest stored with the event's command id (`requestDigest`), if the line has it.
     public var requestDigest: Hash?
 
+    /// The longest line an export can hold: a record of the largest payload (1 MiB) in hex, with the payload
+    /// decoded beside it, fits well under it.
+    public static let lineBytesMax = 8 << 20
+
     /// Reads line `lineNumber`: nil for a blank line. Its readable fields must be what its record holds, so
     /// that what people read in an export is what a store imports; the record's hash and chain are for the
     /// log to check.
     public static func parse(_ line: [UInt8], lineNumber: Int) throws(ExportLineError) -> ExportedLine? {
+        guard line.count <= lineBytesMax else {
+            throw ExportLineError(lineNumber: lineNumber, field: nil, reason: "is longer than \(lineBytesMax >> 20) MiB: not an exported event")
+        }
         if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) { return nil }
         guard let json = try? JSONParser.parse(line) else { throw ExportLineError(lineNumber: lineNumber, field: nil, reason: "is not JSON") }
         guard let position = json["position"]?.intValue, position > 0 else {

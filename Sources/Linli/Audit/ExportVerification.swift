@@ -10,12 +10,15 @@ public struct ExportReport: Sendable {
     public var fieldMismatches: [ChainFailure]
     /// The rebuilt projections' digests, by `projection/database` (as ``AuditReport`` gives for the store).
     public var digests: [String: Hash]
-    /// True when the chain holds and every line agrees with its record.
-    public var ok: Bool { chain.ok && fieldMismatches.isEmpty }
+    /// Published checkpoints the file does not extend (or that are malformed), each at its position.
+    public var checkpointProblems: [ChainFailure] = []
+    /// True when the chain holds, every line agrees with its record, and the file extends every checkpoint.
+    public var ok: Bool { chain.ok && fieldMismatches.isEmpty && checkpointProblems.isEmpty }
 
     /// `{"ok","events","head","headPosition","stateDigest","mismatches":[...]}`.
     public var json: JSONValue {
         let mismatches = (chain.failures + fieldMismatches).map { JSONValue.object([("kind", "chain"), ("position", .int(Int64($0.position))), ("reason", .string($0.reason))]) }
+            + checkpointProblems.map { JSONValue.object([("kind", "checkpoint"), ("position", .int(Int64($0.position))), ("reason", .string($0.reason))]) }
         return ["ok": .bool(ok), "events": .int(Int64(chain.events)), "head": .string(chain.head.hash.hex), "headPosition": .int(Int64(chain.head.position)),
                 "stateDigest": .string(AuditReport.stateDigest(digests).hex), "mismatches": .array(mismatches)]
     }
@@ -27,7 +30,20 @@ extension Engine {
     /// and the decoded events are replayed into fresh projections whose digests can be compared with
     /// the store's (``AuditReport/json``'s `stateDigest`). Replay stops at the first line that is not a
     /// decodable record.
-    public static func verifyExport(lines: some Sequence<[UInt8]>, progress: ((UInt64) -> Void)? = nil) throws -> ExportReport {
+    ///
+    /// With `checkpoints` (published statements), the file must also extend each one: hold, at its
+    /// position, a record that verifies in the chain and carries the published hash. The published figures
+    /// are checked against a store (`linli audit verify --checkpoint`, or `linli import --checkpoint`).
+    public static func verifyExport(lines: some Sequence<[UInt8]>, checkpoints: [JSONValue] = [], progress: ((UInt64) -> Void)? = nil) throws -> ExportReport {
+        var published: [UInt64: String] = [:]
+        var checkpointProblems: [ChainFailure] = []
+        for (index, statement) in checkpoints.enumerated() {
+            if let malformed = Checkpoints.malformation(statement) {
+                checkpointProblems.append(ChainFailure(position: 0, reason: "checkpoint \(index + 1) is not a valid statement: \(malformed)"))
+            } else {
+                published[UInt64(statement["position"]!.intValue!)] = statement["head"]!.stringValue!
+            }
+        }
         var verifier = ChainVerifier(decodes: true)
         var mismatches: [ChainFailure] = []
         var iterator = lines.makeIterator()
@@ -54,6 +70,9 @@ extension Engine {
                         return nil
                     }
                     next += 1
+                    if let hash = published.removeValue(forKey: event.position), hash != event.hash.hex {
+                        checkpointProblems.append(ChainFailure(position: event.position, reason: "the record at the published position has hash \(event.hash.hex), not the published \(hash): the file does not extend the published history"))
+                    }
                     let readable = EventExport.json(event)
                     for key in EventExport.readableFields where json[key] != readable[key] {
                         mismatches.append(ChainFailure(position: UInt64(position), reason: "line \(lineNumber): \(key) is not what the record holds"))
@@ -66,7 +85,10 @@ extension Engine {
         }
         do {
             let replayed = try MemoryProjections.replaying(events, into: makeProjections())
-            return ExportReport(chain: verifier.report, fieldMismatches: mismatches, digests: try replayed.digests())
+            for position in published.keys.sorted() {
+                checkpointProblems.append(ChainFailure(position: position, reason: "the file's verified records end at position \(next - 1), before the published position \(position)"))
+            }
+            return ExportReport(chain: verifier.report, fieldMismatches: mismatches, digests: try replayed.digests(), checkpointProblems: checkpointProblems)
         } catch let error as LogError {
             // Records that hold but do not replay (an event referring to one the file lacks) are a finding.
             guard case .corrupt(let position, let reason) = error else { throw error }

@@ -3,10 +3,10 @@ import LinliStore
 /// Deliberation (四步走 and 微协商, DOMAIN.md section 2): the issue library, selection by assessment and
 /// residents' views, meetings in four formats with Civil Code voting, and the outcome loop.
 enum DeliberationDomain {
-    static let channels = ["wechatGroup", "doorKnock", "suggestionBox", "meeting", "other"]
-    static let scopeLevels = ["community", "compound", "building"]
-    static let formats = ["ownersAssembly", "communityConsultation", "buildingConsultation", "triParty"]
-    static let attendeeRoles = ["resident", "owner", "propertyCompany", "ownersCommittee", "socialOrg", "child", "expert", "elderAdvisor", "official"]
+    static let channels = Channel.values
+    static let scopeLevels = ScopeLevel.values
+    static let formats = MeetingFormat.values
+    static let attendeeRoles = AttendeeRole.values
     /// Who votes outside owners' assemblies (section 5); in an owners' assembly only `owner` attendees vote.
     static let votingRoles: Set<String> = ["resident", "owner", "propertyCompany", "ownersCommittee", "socialOrg", "elderAdvisor"]
     /// States from which nothing more happens to an issue.
@@ -28,7 +28,7 @@ enum DeliberationDomain {
                          adding: [("proposer", .string(d.command.actor))])
         }),
         CommandHandler(spec: CommandSpec(name: "issue.comment", fields: [
-            .required("issue", .id), .required("resident", .id), .required("stance", .oneOf(["support", "oppose", "neutral"])), .required("text", .description),
+            .required("issue", .id), .required("resident", .id), .required("stance", .oneOf(Stance.self)), .required("text", .description),
         ]), decide: { d, txn in
             let issue = try loadIssue(d, txn)
             _ = try d.resident("resident", txn)
@@ -60,7 +60,7 @@ enum DeliberationDomain {
         }),
         CommandHandler(spec: CommandSpec(name: "meeting.schedule", fields: [
             .required("meeting", .id), .required("issue", .id), .required("format", .oneOf(formats)),
-            .required("rule", .oneOf(VotingRule.allCases.map(\.rawValue))), .required("startsAt", .time),
+            .required("rule", .oneOf(VotingRule.self)), .required("startsAt", .time),
         ]), decide: { d, txn in
             let issue = try loadIssue(d, txn)
             try d.authorize([.convener], txn)
@@ -92,7 +92,7 @@ enum DeliberationDomain {
             d.emitFields("meeting.opinionGiven", stream: "meeting:\(meeting.string("meeting"))", adding: [("issue", .string(issue.string("issue")))])
         }),
         CommandHandler(spec: CommandSpec(name: "vote.cast", fields: [
-            .required("meeting", .id), .required("participant", .id), .required("choice", .oneOf(["for", "against", "abstain"])),
+            .required("meeting", .id), .required("participant", .id), .required("choice", .oneOf(VoteChoice.self)),
         ]), decide: { d, txn in
             let (meeting, issue) = try openMeeting(d, txn)
             let participant = d.command.string("participant")

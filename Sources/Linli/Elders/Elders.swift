@@ -4,8 +4,8 @@ import LinliStore
 /// one plan per elder, the 1+N station network, deliveries in three modes (mutual help earning courtesy
 /// points in the same append) and door-knock visits with follow-ups.
 enum EldersDomain {
-    static let needs = ["mealDelivery", "cleaning", "medicalEscort", "companionship", "emergencyAlarm", "dayCare", "haircut", "legalAid"]
-    static let modes = ["other", "self", "mutual"]
+    static let needs = ElderService.values
+    static let modes = DeliveryMode.values
     /// The ledger category of hours earned by mutual help (section 5).
     static let mutualHelpCategory = "mutualHelp"
 
@@ -58,7 +58,7 @@ enum EldersDomain {
             d.emitFields("elder.planSet", stream: "elder:\(d.command.string("elder"))")
         }),
         CommandHandler(spec: CommandSpec(name: "station.register", fields: [
-            .required("station", .id), .required("community", .id), .required("kind", .oneOf(["hub", "station"])),
+            .required("station", .id), .required("community", .id), .required("kind", .oneOf(StationKind.self)),
             .required("functions", .list(.name, 0...50)), .optional("name", .name),
         ]), decide: { d, txn in
             d.community = d.command.string("community")

@@ -152,6 +152,12 @@ public struct Command: Sendable, Equatable {
     let fieldsEncoded: [UInt8]
     let fieldsCount: Int
 
+    /// The command as one NDJSON line of `linli apply`: the envelope, then the fields in name order.
+    public var json: JSONValue {
+        .object([("command", .string(name)), ("id", .string(id)), ("actor", .string(actor)), ("at", .string(at.iso8601))]
+                + fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+    }
+
     /// Builds and validates a command from typed values, as an embedder does:
     /// `try Command("hours.log", id: "c-1", actor: "w-01", at: t, ["log": "l-1", "volunteer": "r-12", "minutes": 90, …])`.
     public init(_ name: String, id: String, actor: String, at: Timestamp, _ fields: [String: JSONValue]) throws(Rejection) {

@@ -3,7 +3,7 @@ import LinliStore
 /// The points ledger of the Jiangshan pilot (有礼积分), double entry: volunteer hours, rates, transfers,
 /// adjustments, the charity store (邻礼公益超市), micro-wishes (微心愿) and care funds (DOMAIN.md section 2).
 enum LedgerDomain {
-    static let fundSources = ["charitySale", "enterprise", "donation"]
+    static let fundSources = FundSource.values
 
     static let handlers: [CommandHandler] = [
         CommandHandler(spec: CommandSpec(name: "points.rate.set", fields: [

@@ -3,7 +3,7 @@ import LinliStore
 /// Mediation (矛盾纠纷调解, DOMAIN.md section 2): the Jiangshan mediation team's disputes, from report to a
 /// written agreement and a follow-up visit, or escalation to a department or into the issue library.
 enum MediationDomain {
-    static let categories = ["neighbour", "property", "parking", "noise", "family", "pets", "other"]
+    static let categories = DisputeCategory.values
     /// States from which a dispute may still be escalated or withdrawn.
     static let openStates: Set<String> = ["reported", "assigned", "mediating"]
 

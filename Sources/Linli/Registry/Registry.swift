@@ -2,9 +2,9 @@ import LinliStore
 
 /// The registry: communities, residents, organizations, teams, units and roles (DOMAIN.md section 2).
 enum RegistryDomain {
-    static let tags = ["hardship", "leftBehindChild", "solitaryElder", "disabled"]
-    static let organizationKinds = ["socialOrg", "propertyCompany", "ownersCommittee", "department", "business", "donor"]
-    static let teamKinds = ["doorKnock", "selfGovernance", "mediation", "socialOrg", "silverVolunteers", "interestClass"]
+    static let tags = ResidentTag.values
+    static let organizationKinds = OrganizationKind.values
+    static let teamKinds = TeamKind.values
     static let grantableRoles = Role.allCases.filter { $0 != .resident }.map(\.rawValue)
 
     static let handlers: [CommandHandler] = [
