@@ -190,7 +190,11 @@ final class LineStream: Sequence {
     struct Iterator: IteratorProtocol {
         let descriptor: Int32
         var buffer: [UInt8] = []
+        var block = [UInt8](repeating: 0, count: blockBytes)
         var start = 0
+        /// Where the search for the next LF resumes: bytes before it hold none, so a long line arriving in
+        /// a pipe's small reads is scanned once, not once a read.
+        var scanned = 0
         var ended = false
         /// True while the rest of a line longer than ``ExportedLine/lineBytesMax`` is skipped.
         var skipping = false
@@ -202,14 +206,15 @@ final class LineStream: Sequence {
         /// refused for its length, naming its number) and the rest of it is never held in memory.
         mutating func next() -> [UInt8]? {
             while true {
-                if let newline = buffer[start...].firstIndex(of: 0x0A) {
-                    defer { start = newline + 1 }
+                if let newline = buffer[Swift.max(start, scanned)...].firstIndex(of: 0x0A) {
+                    defer { start = newline + 1; scanned = start }
                     if skipping {
                         skipping = false
                         continue
                     }
                     return Array(buffer[start..<newline])
                 }
+                scanned = buffer.count
                 if !skipping, buffer.count - start > ExportedLine.lineBytesMax {
                     skipping = true
                     let cut = Array(buffer[start...(start + ExportedLine.lineBytesMax)])
@@ -223,12 +228,11 @@ final class LineStream: Sequence {
                     return Array(buffer[start...])
                 }
                 buffer.removeFirst(start)
+                scanned -= start
                 start = 0
-                let count = buffer.count
-                buffer.append(contentsOf: repeatElement(0, count: Self.blockBytes))
-                let read = buffer.withUnsafeMutableBytes { Foundation.read(descriptor, $0.baseAddress! + count, Self.blockBytes) }
-                buffer.removeLast(Self.blockBytes - Swift.max(read, 0))
-                if read <= 0 { ended = true }
+                // A pipe hands over 64 KiB at a time: read into a block kept for it, append only what came.
+                let read = block.withUnsafeMutableBytes { Foundation.read(descriptor, $0.baseAddress!, Self.blockBytes) }
+                if read <= 0 { ended = true } else { buffer.append(contentsOf: block[..<read]) }
             }
         }
     }

@@ -85,6 +85,9 @@ struct OperationsCLITests {
         }
         let status = try json(try CLI.run(["status", "--json", "--store", replica]).out)
         #expect(status["replicaOf"] as? String == "jiangshan-office")
+        // It holds the source's personal data: as private as the source.
+        #expect(try mode(replica) == 0o700)
+        for file in try FileManager.default.contentsOfDirectory(atPath: replica) { #expect(try mode(replica + "/" + file) == 0o600, "\(file)") }
     }
 
     @Test("an import killed at random moments leaves no store that opens, or a whole one", arguments: [20_261_203 as UInt64])
@@ -128,5 +131,9 @@ struct OperationsCLITests {
         let refused = try CLI.run(["import", "-", "--store", dir.sub("r")], stdin: lines.joined(separator: "\n"))
         #expect(refused.status == 1 && refused.err.contains("line \(index + 1), position \(index + 1): actor is not what the record holds"), "\(refused.err)")
         #expect(!FileManager.default.fileExists(atPath: dir.sub("r")))
+        // A line past the limit (9 MiB, no line break) is refused for its length, naming it.
+        let long = try CLI.run(["import", "-", "--store", dir.sub("long")], stdin: String(repeating: "a", count: 9 << 20))
+        #expect(long.status == 1 && long.err.contains("line 1: is longer than 8 MiB"), "\(long.err)")
+        #expect(!FileManager.default.fileExists(atPath: dir.sub("long")))
     }
 }

@@ -55,7 +55,10 @@ public func runProcess(_ executable: URL, _ arguments: [String], stdin: Data? = 
     process.standardError = errPipe
     process.standardInput = inPipe
     try process.run()
-    if let stdin { inPipe.fileHandleForWriting.write(stdin) }
+    // A child may refuse its input and exit before reading all of it (an over-long line): the write then
+    // fails with EPIPE, which must not kill the test process with SIGPIPE.
+    signal(SIGPIPE, SIG_IGN)
+    if let stdin { try? inPipe.fileHandleForWriting.write(contentsOf: stdin) }
     try inPipe.fileHandleForWriting.close()
     let out = outPipe.fileHandleForReading.readDataToEndOfFile()
     let err = errPipe.fileHandleForReading.readDataToEndOfFile()
