@@ -227,7 +227,7 @@ func emitDocument(_ format: OutputFormat, _ document: JSONValue, summary: [(Stri
     case .csv: print(renderCSV(header, rows), terminator: "")
     case .table:
         let width = summary.map { displayWidth($0.0) }.max() ?? 0
-        for (key, value) in summary { print(key + String(repeating: " ", count: width - displayWidth(key)) + "  " + value) }
+        for (key, value) in summary { print(key + String(repeating: " ", count: width - displayWidth(key)) + "  " + DisplayText.terminalSafe(value)) }
         print("")
         print(renderTable(header, rows, rightAligned: rightAligned), terminator: "")
     }

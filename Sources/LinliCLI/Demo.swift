@@ -76,9 +76,9 @@ struct Demo: ParsableCommand {
         var tierRows: [[String]] = []
         for tier in 0...3 {
             let inTier = elders.filter { $0.tier == Int64(tier) }
-            tierRows.append(["tier \(tier)", "\(inTier.count)", "\(inTier.filter(\.behindPlan).count)"])
+            tierRows.append(["tier \(tier)", "\(inTier.count)", "\(inTier.filter(\.behindPlan).count)", "\(inTier.filter(\.willingToWork).count)"])
         }
-        print(renderTable(["tier", "elders", "behind plan"], tierRows, rightAligned: [1, 2]))
+        print(renderTable(["tier", "elders", "behind plan", "willing to volunteer"], tierRows, rightAligned: [1, 2, 3]))
         let mutual = try engine.mutualHelp().sorted { $0.int("minutes") > $1.int("minutes") }.prefix(3)
         print("互助 mutual help, top volunteers: " + mutual.map { "\($0.string("provider")) \($0.int("minutes") / 60)h" }.joined(separator: ", "))
         print("open concerns from door-knock visits: \(try engine.openConcerns().count)\n")

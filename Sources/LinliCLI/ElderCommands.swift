@@ -31,6 +31,8 @@ struct ElderCommand: ParsableCommand {
             emitDocument(output.format, document, summary: [
                 ("elder", "\(elder) \(document["name"].plain)"), ("tier", document["tier"].plain), ("why", document["tierReason"].plain), ("plan", plan),
                 ("this week", "\(document["adherence"]?["week"].plain ?? "") \(adherence)"), ("open concern", document["openConcern"]?["visit"].plain ?? ""),
+                ("to receive", willingnessLine(document["survey"]?["serviceWillingness"], list: "services")),
+                ("to work", willingnessLine(document["survey"]?["workWillingness"], list: "kinds")),
             ], header: ["at", "kind", "service / visitor", "mode", "provider", "position"],
                rows: document["history"].items.map { entry in
                    [entry["at"].plain, entry["kind"].plain, entry["service"].plain + entry["visitor"].plain, entry["mode"].plain,
@@ -39,9 +41,18 @@ struct ElderCommand: ParsableCommand {
         }
     }
 
+    /// A survey's willingness section as a person reads it: "yes: mealDelivery, cleaning (notes)", "no", or
+    /// "" when never surveyed.
+    static func willingnessLine(_ section: JSONValue?, list: String) -> String {
+        guard let section, section != .null else { return "" }
+        let items = section[list].items.map { Optional($0).plain }.joined(separator: ", ")
+        let notes = section["notes"].plain
+        return (section["willing"] == .bool(true) ? "yes" : "no") + (items.isEmpty ? "" : ": " + items) + (notes.isEmpty ? "" : " (\(notes))")
+    }
+
     struct Survey: RecordingCommand {
         static let configuration = CommandConfiguration(abstract: "The five-section survey: basic information, health (ADL), needs, willingness to receive services, willingness to work.",
-                                                        discussion: "Example: linli elder survey --elder r-301 --adl 55 --living-alone --basic 子女=在外地 --condition 高血压 --need mealDelivery --need companionship --willing-to-receive --as sw-01")
+                                                        discussion: "Example: linli elder survey --elder r-301 --adl 55 --living-alone --basic 子女=在外地 --condition 高血压 --need mealDelivery --need companionship --willing-service mealDelivery --work-kind 助餐志愿 --as sw-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The elder.") var elder: String
@@ -51,8 +62,10 @@ struct ElderCommand: ParsableCommand {
         @Option(name: .customLong("condition"), help: "A health condition (repeat).") var conditions: [String] = []
         @Option(name: .customLong("need"), help: "A service the elder needs (repeat).") var needs: [ElderService] = []
         @Flag(help: "Willing to receive services.") var willingToReceive = false
+        @Option(name: .customLong("willing-service"), help: "A service the elder is willing to receive (repeat; implies --willing-to-receive).") var willingServices: [ElderService] = []
         @Option(help: "Notes on receiving services.") var receiveNotes: String?
         @Flag(help: "Willing to work or volunteer.") var willingToWork = false
+        @Option(name: .customLong("work-kind"), help: "A kind of work or volunteering, such as 助餐志愿 (repeat; implies --willing-to-work).") var workKinds: [String] = []
         @Option(help: "Notes on working or volunteering.") var workNotes: String?
         static let contractCommand = "elder.survey"
         func fields() throws -> [String: JSONValue] {
@@ -62,11 +75,17 @@ struct ElderCommand: ParsableCommand {
                 guard parts.count == 2, parts[0] != "livingAlone" else { throw ValidationError("--basic \(item): write KEY=VALUE (livingAlone has its own flag)") }
                 basicPairs.append((parts[0], .string(parts[1])))
             }
-            func willingness(_ willing: Bool, _ notes: String?) -> JSONValue { .object([("willing", .bool(willing))] + (notes.map { [("notes", JSONValue.string($0))] } ?? [])) }
+            func willingness(_ willing: Bool, _ listName: String, _ list: [String], _ notes: String?) -> JSONValue {
+                var pairs: [(String, JSONValue)] = [("willing", .bool(willing || !list.isEmpty))]
+                if !list.isEmpty { pairs.append((listName, .array(list.map { .string($0) }))) }
+                if let notes { pairs.append(("notes", .string(notes))) }
+                return .object(pairs)
+            }
             return [
                 "elder": .string(elder), "basic": .object(basicPairs),
                 "health": ["adl": .int(adl), "conditions": .array(conditions.map { .string($0) })], "needs": .array(needs.map { .string($0.rawValue) }),
-                "serviceWillingness": willingness(willingToReceive, receiveNotes), "workWillingness": willingness(willingToWork, workNotes),
+                "serviceWillingness": willingness(willingToReceive, "services", willingServices.map(\.rawValue), receiveNotes),
+                "workWillingness": willingness(willingToWork, "kinds", workKinds, workNotes),
             ]
         }
     }
@@ -175,9 +194,11 @@ struct Elders: ParsableCommand {
         emit(output.format,
              json: .array(elders.map { ["elder": .string($0.elder), "name": .string($0.name), "community": .string($0.community), "tier": $0.tier.map { .int($0) } ?? .null,
                                         "tierReason": .string($0.tierReason), "week": .string($0.week.description), "planned": .int($0.planned),
-                                        "expectedToDate": .int($0.expectedToDate), "delivered": .int($0.delivered), "behindPlan": .bool($0.behindPlan)] }),
-             header: ["elder", "name", "tier", "week", "planned", "expected", "delivered", "behind"],
-             rows: elders.map { [$0.elder, $0.name, $0.tier.map { "\($0)" } ?? "", $0.week.description, "\($0.planned)", "\($0.expectedToDate)", "\($0.delivered)", $0.behindPlan ? "yes" : ""] },
+                                        "expectedToDate": .int($0.expectedToDate), "delivered": .int($0.delivered), "behindPlan": .bool($0.behindPlan),
+                                        "willingToWork": .bool($0.willingToWork)] }),
+             header: ["elder", "name", "tier", "week", "planned", "expected", "delivered", "behind", "volunteer"],
+             rows: elders.map { [$0.elder, $0.name, $0.tier.map { "\($0)" } ?? "", $0.week.description, "\($0.planned)", "\($0.expectedToDate)", "\($0.delivered)",
+                                 $0.behindPlan ? "yes" : "", $0.willingToWork ? "yes" : ""] },
              rightAligned: [2, 4, 5, 6])
     }
 }

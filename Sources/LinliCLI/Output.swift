@@ -20,8 +20,10 @@ func displayWidth(_ text: String) -> Int {
     }
 }
 
-/// Renders rows as an aligned table with a header and a rule.
+/// Renders rows as an aligned table with a header and a rule; every cell through ``DisplayText/terminalSafe(_:keepLineBreaks:)``.
 func renderTable(_ header: [String], _ rows: [[String]], rightAligned: Set<Int> = []) -> String {
+    let header = header.map { DisplayText.terminalSafe($0) }
+    let rows = rows.map { $0.map { DisplayText.terminalSafe($0) } }
     var widths = header.map(displayWidth)
     for row in rows { for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], displayWidth(cell)) } }
     func line(_ cells: [String]) -> String {
@@ -35,10 +37,13 @@ func renderTable(_ header: [String], _ rows: [[String]], rightAligned: Set<Int> 
     return out.joined(separator: "\n") + "\n"
 }
 
-/// Renders rows as CSV (RFC 4180 quoting).
+/// Renders rows as CSV (RFC 4180 quoting). A text cell that a spreadsheet would run as a formula (it starts
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return: OWASP's CSV injection advice) is prefixed with `'`,
+/// which spreadsheets show as text; a number (`-150`, `12.5`) stays a number.
 func renderCSV(_ header: [String], _ rows: [[String]]) -> String {
-    func field(_ text: String) -> String {
-        text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+    func field(_ raw: String) -> String {
+        let text = DisplayText.startsAFormula(raw) ? "'" + raw : raw
+        return text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
     }
     return ([header] + rows).map { $0.map(field).joined(separator: ",") }.joined(separator: "\n") + "\n"
 }
@@ -54,5 +59,6 @@ func emit(_ format: OutputFormat, json: JSONValue, header: [String], rows: [[Str
 
 /// Writes to standard error.
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+    let safe = DisplayText.terminalSafe(text, keepLineBreaks: true)
+    FileHandle.standardError.write(Data((safe.hasSuffix("\n") ? safe : safe + "\n").utf8))
 }

@@ -93,6 +93,18 @@ struct DomainCLITests {
         let csv = try Self.query(store, ["issues", "--csv", "--state", "assessed"])
         #expect(csv.out == "issue,state,priority,days in state,support,oppose,title\n" + csv.out.split(separator: "\n")[1] + "\n")
         #expect(csv.out.contains("pets,assessed,3.333"))
+
+        // Issue 18 item 6. An escape sequence in a title is refused naming the field, exit 1; a title that
+        // a spreadsheet would run as a formula is prefixed with ' in CSV, and stays exact in JSON.
+        let escape = try CLI.run(["issue", "propose", "--issue", "cls", "--community", "zigang", "--scope", "community:zigang", "--title", "\u{1B}[2J\u{1B}]0;x\u{07}",
+                                  "--description", "d", "--category", "c", "--store", store, "--as", "r-1"])
+        #expect(escape.status == 1 && escape.err.contains("title") && escape.err.contains("U+001B") && !escape.err.contains("\u{1B}"), "\(escape.err)")
+        let formula = "=HYPERLINK(\"http://example.com\",\"点我\")"
+        try Self.ok(store, "r-1", ["issue", "propose", "--issue", "link", "--community", "zigang", "--scope", "community:zigang", "--title", formula,
+                                   "--description", "d", "--category", "c"])
+        let injected = try Self.query(store, ["issues", "--csv"])
+        #expect(injected.out.contains(",\"'=HYPERLINK(\"\"http://example.com\"\",\"\"点我\"\")\"\n"), "\(injected.out)")
+        #expect(try Self.query(store, ["issue", "link", "--json"]).out.contains(#""title":"=HYPERLINK(\"http://example.com\",\"点我\")""#))
     }
 
     @Test("disputes from the command line: report, assign, session, resolve, follow-up, escalate into an issue; disputes and dispute ID")
@@ -136,7 +148,8 @@ struct DomainCLITests {
         try Self.ok(store, "admin", ["organization", "register", "--organization", "canteen", "--community", "zigang", "--name", "长者食堂", "--kind", "business"])
         try Self.ok(store, "admin", ["team", "form", "--team", "knock", "--community", "zigang", "--name", "敲门嫂", "--kind", "doorKnock", "--member", "gw-1"])
         try Self.ok(store, "admin", ["station", "register", "--station", "hub", "--community", "zigang", "--kind", "hub", "--name", "邻里中心", "--function", "助餐", "--function", "应急设备"])
-        try Self.ok(store, "sw-1", ["elder", "survey", "--elder", "r-1", "--adl", "55", "--living-alone", "--condition", "高血压", "--need", "mealDelivery", "--willing-to-receive"])
+        try Self.ok(store, "sw-1", ["elder", "survey", "--elder", "r-1", "--adl", "55", "--living-alone", "--condition", "高血压", "--need", "mealDelivery",
+                                    "--willing-service", "mealDelivery", "--willing-service", "haircut", "--work-kind", "编织", "--work-notes", "周二下午"])
         try Self.ok(store, "sw-1", ["elder", "plan", "--elder", "r-1", "--service", "mealDelivery=7", "--service", "companionship=1"])
         try Self.ok(store, "gw-1", ["elder", "deliver", "--delivery", "dl-1", "--elder", "r-1", "--service", "mealDelivery", "--provider", "canteen",
                                                                  "--mode", "other", "--minutes", "20", "--station", "hub"], at: "2024-03-05T11:30:00+08:00")
@@ -155,12 +168,20 @@ struct DomainCLITests {
         #expect(history[1]["mode"] as? String == "mutual")
         #expect(history[2]["concern"] as? Bool == true)
         #expect((elder["plan"] as? [[String: Any]])?.first?["perWeek"] as? Int == 7)
+        // The survey's sections 4 and 5, as recorded and as a person reads them.
+        let survey = try #require(elder["survey"] as? [String: Any])
+        #expect((survey["serviceWillingness"] as? [String: Any])?["services"] as? [String] == ["mealDelivery", "haircut"])
+        #expect((survey["workWillingness"] as? [String: Any])?["willing"] as? Bool == true)
+        let shown = try Self.query(store, ["elder", "r-1", "--as-of", "2024-03-06T12:00:00+08:00"]).out
+        #expect(shown.contains("to receive    yes: mealDelivery, haircut") && shown.contains("to work       yes: 编织 (周二下午)"), "\(shown)")
         let behind = try Self.query(store, ["elders", "--behind-plan", "--json", "--as-of", "2024-03-10T20:00:00+08:00"])
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(behind.out.utf8)) as? [[String: Any]])
         #expect(rows.map { $0["elder"] as? String } == ["r-1"])
         #expect(rows.first?["week"] as? String == "2024-W10")
         let table = try Self.query(store, ["elders", "--as-of", "2024-03-10T20:00:00+08:00"])
         #expect(table.out.split(separator: "\n")[2].hasPrefix("r-1    王秀英     3  2024-W10"))
+        #expect(table.out.split(separator: "\n")[2].hasSuffix("yes"), "\(table.out)")   // behind plan, and willing to volunteer
+        #expect(rows.first?["willingToWork"] as? Bool == true)
         let stations = try Self.query(store, ["station", "list", "--csv"])
         #expect(stations.out.contains("hub,hub,邻里中心,助餐、应急设备,1,20"))
     }

@@ -9,7 +9,14 @@ enum EldersDomain {
     /// The ledger category of hours earned by mutual help (section 5).
     static let mutualHelpCategory = "mutualHelp"
 
-    static let willingnessSpec = FieldType.object([.required("willing", .bool), .optional("notes", .note)])
+    /// Section 4 of the survey (服务意愿): whether, and which of the needs list, the elder is willing to receive.
+    static let serviceWillingnessSpec = FieldType.object([
+        .required("willing", .bool), .optional("services", .list(.oneOf(needs), 0...needs.count)), .optional("notes", .note),
+    ])
+    /// Section 5 (就业意愿): whether the elder would work or volunteer, and the kinds of work, free text.
+    static let workWillingnessSpec = FieldType.object([
+        .required("willing", .bool), .optional("kinds", .list(.name, 0...FieldLimits.workKindsCountMax)), .optional("notes", .note),
+    ])
     static let healthSpec = FieldType.object([
         .required("adl", .int(0...100)), .optional("conditions", .list(.name, 0...50)), .optional("notes", .note),
     ])
@@ -18,8 +25,8 @@ enum EldersDomain {
     static let handlers: [CommandHandler] = [
         CommandHandler(spec: CommandSpec(name: "elder.survey", fields: [
             .required("elder", .id), .required("basic", .anyObject), .required("health", healthSpec),
-            .required("needs", .list(.oneOf(needs), 0...needs.count)), .required("serviceWillingness", willingnessSpec),
-            .required("workWillingness", willingnessSpec),
+            .required("needs", .list(.oneOf(needs), 0...needs.count)), .required("serviceWillingness", serviceWillingnessSpec),
+            .required("workWillingness", workWillingnessSpec),
         ]), decide: { d, txn in
             _ = try loadElder(d, txn)
             try d.authorize([.socialWorker], txn)
@@ -29,6 +36,10 @@ enum EldersDomain {
             }
             let listed = d.command.strings("needs")
             guard Set(listed).count == listed.count else { throw Rejection.invalid("needs", "lists a need twice") }
+            let services = (d.command.fields["serviceWillingness"]?["services"]?.arrayValue ?? []).compactMap(\.stringValue)
+            guard Set(services).count == services.count else { throw Rejection.invalid("serviceWillingness.services", "lists a service twice") }
+            let kinds = (d.command.fields["workWillingness"]?["kinds"]?.arrayValue ?? []).compactMap(\.stringValue)
+            guard Set(kinds.map { Array($0.utf8) }).count == kinds.count else { throw Rejection.invalid("workWillingness.kinds", "lists a kind twice") }
             d.emitFields("elder.surveyed", stream: "elder:\(d.command.string("elder"))")
         }),
         CommandHandler(spec: CommandSpec(name: "elder.tier.policy", fields: [

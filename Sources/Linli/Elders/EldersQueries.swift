@@ -15,6 +15,9 @@ public struct ElderSummary: Sendable, Equatable {
     public var planned: Int64, expectedToDate: Int64, delivered: Int64
     /// Whether any planned service has fewer deliveries than expected by now.
     public var behindPlan: Bool
+    /// Whether the latest survey says the elder would work or volunteer (section 5, 就业意愿): the
+    /// community's silver volunteers (银龄志愿服务团队) come from these.
+    public var willingToWork: Bool = false
 }
 
 /// One planned service in one week: planned, expected by now, and delivered.
@@ -178,7 +181,7 @@ extension Engine {
                     elder: id, name: try Rows.get(tables.registry["residents"], id, txn)?.string("name") ?? "", community: row.string("community"),
                     tier: elderTier, tierReason: reason, week: week, planned: services.reduce(0) { $0 + $1.perWeek },
                     expectedToDate: services.reduce(0) { $0 + $1.expectedToDate }, delivered: services.reduce(0) { $0 + min($1.delivered, $1.perWeek) },
-                    behindPlan: services.contains { $0.behind })
+                    behindPlan: services.contains { $0.behind }, willingToWork: row["survey"]?["workWillingness"]?["willing"] == .bool(true))
                 if behindPlan && !summary.behindPlan { continue }
                 out.append(summary)
             }

@@ -85,14 +85,18 @@ public enum FieldLimits {
     public static let textBytesMax = 4_000
     /// List fields (members, tags, parties, services…).
     public static let listCountMax = 1_000
+    /// Kinds of work an elder would take up (the survey's section 5).
+    public static let workKindsCountMax = 20
 }
 
 /// The type a field must have, with its limits.
 public indirect enum FieldType: Sendable {
     /// An identifier: a non-empty string of at most ``FieldLimits/idBytesMax`` bytes, no control characters.
     case id
-    /// A text of at most this many bytes; `nonEmpty` when it may not be "".
-    case text(maxBytes: Int, nonEmpty: Bool)
+    /// A text of at most this many bytes; `nonEmpty` when it may not be "". No control characters (a
+    /// terminal would act on them: clear the screen, retitle the window) and no bidirectional overrides
+    /// (they make text read other than it is stored); `lines` texts may hold line breaks and tabs.
+    case text(maxBytes: Int, nonEmpty: Bool, lines: Bool)
     /// A whole number in a range.
     case int(ClosedRange<Int64>)
     /// One of these strings.
@@ -257,11 +261,11 @@ enum Validation {
             guard let first = text.utf8.first, Validation.isIdentifierStart(first), text.utf8.allSatisfy(Validation.isIdentifierByte) else {
                 throw Rejection.invalid(field, "\"\(text)\" is not an identifier: 1–128 ASCII letters, digits and . _ : -, starting with a letter or digit")
             }
-        case let .text(maxBytes, nonEmpty):
+        case let .text(maxBytes, nonEmpty, lines):
             guard case .string(let text) = value else { throw Rejection.invalid(field, "must be a string, not \(value.typeName)") }
             if nonEmpty && text.isBlank { throw Rejection.invalid(field, "must not be empty") }
             guard text.utf8.count <= maxBytes else { throw Rejection.invalid(field, "is \(text.utf8.count) bytes; the limit is \(maxBytes)") }
-            guard !text.utf8.contains(0) else { throw Rejection.invalid(field, "must not contain NUL") }
+            try checkPrintable(text, lines: lines, field)
         case .int(let range):
             guard case .int(let number) = value else { throw Rejection.invalid(field, "must be a whole number, not \(value.typeName)") }
             guard range.contains(number) else {
@@ -297,7 +301,49 @@ enum Validation {
         case .anyObject:
             guard case .object = value else { throw Rejection.invalid(field, "must be an object, not \(value.typeName)") }
             guard value.text.utf8.count <= FieldLimits.textBytesMax * 4 else { throw Rejection.invalid(field, "is too large") }
+            try checkPrintableStrings(value, field)
         }
+    }
+
+    /// Every key and string inside a free-form object is a one-line text.
+    static func checkPrintableStrings(_ value: JSONValue, _ field: String) throws(Rejection) {
+        switch value {
+        case .string(let text): try checkPrintable(text, lines: false, field)
+        case .array(let items): for (index, item) in items.enumerated() { try checkPrintableStrings(item, "\(field)[\(index)]") }
+        case .object(let pairs):
+            for (key, item) in pairs {
+                try checkPrintable(key, lines: false, field)
+                try checkPrintableStrings(item, "\(field).\(key)")
+            }
+        default: break
+        }
+    }
+
+    /// Refuses the characters a terminal or a reader would be fooled by (issue 18 item 6): C0 controls and
+    /// DEL (ESC starts the sequences that clear a screen or set a window's title), C1 controls (U+0080–
+    /// U+009F, encoded C2 80–C2 9F) and the bidirectional embeddings, overrides and isolates (U+202A–U+202E,
+    /// U+2066–U+2069). With `lines`, LF and TAB may stay. Scans bytes: no other UTF-8 sequence contains them.
+    static func checkPrintable(_ text: String, lines: Bool, _ field: String) throws(Rejection) {
+        var previous: UInt8 = 0, beforePrevious: UInt8 = 0
+        for byte in text.utf8 {
+            defer { beforePrevious = previous; previous = byte }
+            if byte < 0x20 || byte == 0x7F {
+                if lines && (byte == 0x0A || byte == 0x09) { continue }
+                throw Rejection.invalid(field, "contains the control character U+\(hex4(UInt32(byte)))" + (lines ? "; line breaks (LF) and tabs may stay" : "; a name is one line of printable text"))
+            }
+            if previous == 0xC2 && (0x80...0x9F).contains(byte) {
+                throw Rejection.invalid(field, "contains the control character U+\(hex4(UInt32(byte)))")
+            }
+            if beforePrevious == 0xE2 && ((previous == 0x80 && (0xAA...0xAE).contains(byte)) || (previous == 0x81 && (0xA6...0xA9).contains(byte))) {
+                let scalar = (UInt32(previous & 0x3F) << 6 | UInt32(byte & 0x3F)) | 0x2000
+                throw Rejection.invalid(field, "contains the bidirectional control U+\(hex4(scalar)), which makes text read other than it is stored")
+            }
+        }
+    }
+
+    private static func hex4(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 }
 
@@ -312,9 +358,9 @@ extension String {
 
 /// Common field types.
 extension FieldType {
-    static let name = FieldType.text(maxBytes: FieldLimits.nameBytesMax, nonEmpty: true)
-    static let note = FieldType.text(maxBytes: FieldLimits.textBytesMax, nonEmpty: false)
-    static let description = FieldType.text(maxBytes: FieldLimits.textBytesMax, nonEmpty: true)
+    static let name = FieldType.text(maxBytes: FieldLimits.nameBytesMax, nonEmpty: true, lines: false)
+    static let note = FieldType.text(maxBytes: FieldLimits.textBytesMax, nonEmpty: false, lines: true)
+    static let description = FieldType.text(maxBytes: FieldLimits.textBytesMax, nonEmpty: true, lines: true)
     static let points = FieldType.int(1...1_000_000_000)
     static let amountFen = FieldType.int(1...1_000_000_000_000)
     static let quantity = FieldType.int(1...1_000_000)

@@ -72,6 +72,32 @@ struct ElderTierTests {
         #expect(try w.engine.tierDistribution().map { "\($0.tier)=\($0.count)" } == ["0=1", "2=1"])
     }
 
+    @Test("the survey's sections 4 and 5: services the elder would receive and kinds of work, kept with the survey, shown and counted")
+    func willingness() throws {
+        let w = try World()
+        try w.setUpCommunity()
+        let fields: (JSONValue, JSONValue) -> [(String, JSONValue)] = { service, work in
+            [("elder", "r-1"), ("basic", ["livingAlone": false]), ("health", ["adl": 90]), ("needs", ["mealDelivery"]),
+             ("serviceWillingness", service), ("workWillingness", work)]
+        }
+        try w.ok("elder.survey", actor: "sw-1", fields(["willing": true, "services": ["mealDelivery", "haircut"], "notes": "午餐"],
+                                                       ["willing": true, "kinds": ["助餐志愿", "邻里巡逻"]]))
+        let survey = try #require(try w.engine.elderDocument("r-1")?["survey"])
+        #expect(survey["serviceWillingness"]?["services"] == ["mealDelivery", "haircut"])
+        #expect(survey["workWillingness"]?["kinds"] == ["助餐志愿", "邻里巡逻"])
+        try w.survey("r-2", adl: 70, alone: true)
+        #expect(try w.engine.elders().map { "\($0.elder)=\($0.willingToWork)" } == ["r-1=true", "r-2=false"])
+        // A service outside the needs list, a service or a kind twice, an unknown key: refused, naming it.
+        let unknown = try w.refused(.invalidField, "elder.survey", actor: "sw-1", fields(["willing": true, "services": ["massage"]], ["willing": false]))
+        #expect(unknown?.field == "serviceWillingness.services[0]")
+        let twice = try w.refused(.invalidField, "elder.survey", actor: "sw-1", fields(["willing": true, "services": ["haircut", "haircut"]], ["willing": false]))
+        #expect(twice?.field == "serviceWillingness.services")
+        let kindTwice = try w.refused(.invalidField, "elder.survey", actor: "sw-1", fields(["willing": true], ["willing": true, "kinds": ["巡逻", "巡逻"]]))
+        #expect(kindTwice?.field == "workWillingness.kinds")
+        let extra = try w.refused(.invalidField, "elder.survey", actor: "sw-1", fields(["willing": true], ["willing": true, "hours": 3]))
+        #expect(extra?.field == "workWillingness.hours")
+    }
+
     @Test("bad policies and surveys are refused with the field named")
     func badInput() throws {
         let w = try World()
