@@ -1,5 +1,6 @@
 import Foundation
 @testable import Linli
+@testable import LinliStore
 @_exported import LinliTestSupport
 import Testing
 
@@ -62,5 +63,41 @@ final class World {
                                                          ("name", .string(name)), ("birthYear", 1950)])
         }
         try ok("points.rate.set", actor: "admin", at: "2023-12-01T00:00:00+08:00", [("community", .string(community)), ("pointsPerHour", 10)])
+    }
+}
+
+extension Engine {
+    /// Re-encodes an export from `position` on after `change` rewrote that event, re-chaining every record
+    /// after it, as a forger who recomputes the hashes (which costs nothing) would.
+    func forgedExport(at position: UInt64, _ change: (inout RecordedEvent) -> Void) throws -> [String] {
+        var lines: [String] = []
+        var previous = Hash.genesis
+        var writer = ByteWriter()
+        try log.read { reader in
+            try reader.forEachEvent(from: 1) { event in
+                var event = event
+                if event.position == position { change(&event) }
+                let hash = event.payload.withUnsafeBytes { payload in
+                    RecordCodec.encode(position: event.position, stream: event.stream, streamVersion: event.streamVersion, previousInStream: event.previousPositionInStream,
+                                       type: event.type, schemaVersion: event.schemaVersion, commandId: event.commandId, actor: event.actor,
+                                       occurredAt: event.occurredAt, recordedAt: event.recordedAt, payload: payload, previousHash: previous, into: &writer)
+                }
+                let rechained = try RecordedEvent.decode(stored: writer.bytes, position: event.position)
+                let digest = try reader.commandRecord(event.commandId)!.digest
+                lines.append(EventExport.json(rechained, requestDigest: digest).text)
+                previous = hash
+                return true
+            }
+        }
+        return lines
+    }
+
+    /// The same, with the event's payload changed as a JSON object: `change` edits its fields.
+    func forgedExport(at position: UInt64, payload change: @escaping (inout [(String, JSONValue)]) -> Void) throws -> [String] {
+        try forgedExport(at: position) { event in
+            guard case .object(var pairs) = try! CBOR.decode(event.payload) else { preconditionFailure("a payload is a map") }
+            change(&pairs)
+            event.payload = CBOR.encode(.object(pairs))
+        }
     }
 }

@@ -92,7 +92,10 @@ final class DeliberationProjection: Projection {
         case "meeting.closed":
             guard let meeting = try Rows.get(db["meetings"], e.string("meeting"), txn) else { throw missing(e, "meeting") }
             let passed = e.payload["passed"] == .bool(true)
-            assert(e.payload["tally"]?["passed"] == e.payload["passed"], "a closed meeting's result is its tally's")
+            // The command writes `passed` from its tally; a stored event where they differ was not written by it.
+            guard e.payload["tally"]?["passed"] == e.payload["passed"] else {
+                throw LogError.corrupt(position: p, reason: "meeting \(e.string("meeting")) closed as \(passed ? "passed" : "failed") against its own tally")
+            }
             let value = meeting.value.setting("state", "closed").setting("passed", .bool(passed))
                 .setting("resolution", .string(e.string("resolution"))).setting("tally", e.payload["tally"] ?? .null)
                 .setting("closedAt", .string(event.occurredAt.iso8601))

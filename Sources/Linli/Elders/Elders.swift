@@ -22,6 +22,9 @@ enum EldersDomain {
     ])
     static let bandSpec = FieldType.object([.required("minAdl", .int(0...100)), .required("maxAdl", .int(0...100)), .required("tier", .int(0...3))])
 
+    /// The minutes one delivery may take.
+    static let deliveryMinutes: ClosedRange<Int64> = 1...720
+
     static let handlers: [CommandHandler] = [
         CommandHandler(spec: CommandSpec(name: "elder.survey", fields: [
             .required("elder", .id), .required("basic", .anyObject), .required("health", healthSpec),
@@ -83,7 +86,7 @@ enum EldersDomain {
         }),
         CommandHandler(spec: CommandSpec(name: "service.deliver", fields: [
             .required("delivery", .id), .required("elder", .id), .required("service", .oneOf(needs)), .required("provider", .id),
-            .required("mode", .oneOf(modes)), .required("minutes", .int(1...720)), .optional("station", .id),
+            .required("mode", .oneOf(modes)), .required("minutes", .int(deliveryMinutes)), .optional("station", .id),
         ]), decide: { d, txn in
             _ = try loadElder(d, txn)
             try d.authorize([.gridWorker], txn)

@@ -53,7 +53,8 @@ final class EldersProjection: Projection {
         case "service.delivered":
             // Most of Hexi's events: every row is written straight as CBOR (CBORMapWriter, CBOR.updating),
             // without building and freeing a tree of values for each.
-            let delivery = e.string("delivery"), service = e.string("service"), minutes = e.int("minutes")
+            let delivery = e.string("delivery"), service = e.string("service")
+            let minutes = try StoredArithmetic.inRange(e.int("minutes"), EldersDomain.deliveryMinutes, "the minutes of delivery \(delivery)", at: p)
             let mode = e.string("mode"), provider = e.string("provider"), atText = at.iso8601
             let station = e["station"]
             var entry = CBORMapWriter(count: station == nil ? 8 : 9, position: p)
@@ -79,19 +80,19 @@ final class EldersProjection: Projection {
             let counted = try Rows.get(db["adherence"], weekKey, txn)
             var adherence = CBORMapWriter(count: 2, position: p, capacity: 32)
             adherence.int("delivered", (counted?.int("delivered") ?? 0) + 1)
-            adherence.int("minutes", (counted?.int("minutes") ?? 0) + minutes)
+            adherence.int("minutes", try StoredArithmetic.add(counted?.int("minutes") ?? 0, minutes, "the week's minutes of \(elderId)", at: p))
             try txn.put(db["adherence"], key: weekKey, value: adherence.finish())
             if let station = station?.stringValue {
                 guard let row = try Rows.get(db["stations"], station, txn) else { throw missing(e, "station") }
                 try Rows.put(db["stations"], station, updating: row.encoded, [
-                    ("deliveries", .int(row.int("deliveries") + 1)), ("minutes", .int(row.int("minutes") + minutes)),
+                    ("deliveries", .int(row.int("deliveries") + 1)), ("minutes", .int(try StoredArithmetic.add(row.int("minutes"), minutes, "the minutes of station \(station)", at: p))),
                 ], position: p, txn)
             }
             if mode == "mutual" {
                 let row = try Rows.get(db["mutual"], provider, txn)
                 var mutual = CBORMapWriter(count: 3, position: p, capacity: 64)
                 mutual.string("provider", provider)
-                mutual.int("minutes", (row?.int("minutes") ?? 0) + minutes)
+                mutual.int("minutes", try StoredArithmetic.add(row?.int("minutes") ?? 0, minutes, "the mutual-help minutes of \(provider)", at: p))
                 mutual.int("deliveries", (row?.int("deliveries") ?? 0) + 1)
                 try txn.put(db["mutual"], key: Array(provider.utf8), value: mutual.finish())
             }
@@ -155,11 +156,15 @@ enum CompactHistory {
         var value = bigEndianKey(position)
         value.append(visit ? 1 : 0)
         value.append(concern ? 1 : 0)
-        precondition((0...0xFFFF).contains(minutes), "minutes fit two bytes (at most 720)")
+        precondition((0...0xFFFF).contains(minutes), "minutes fit two bytes: the projection checked them against 1…720")
         value.append(UInt8(minutes >> 8))
         value.append(UInt8(minutes & 0xFF))
         for text in [id, service, mode, provider] {
-            precondition(text.utf8.count <= 255, "ids and names of the history fit a one-byte length (ids are at most 64 bytes)")
+            // Ids are at most 128 bytes and services and modes are the contract's words; a longer one was not
+            // written by a command.
+            guard text.utf8.count <= 255 else {
+                throw LogError.corrupt(position: position, reason: "a history entry's id, service, mode or provider is \(text.utf8.count) bytes; identifiers are at most \(FieldLimits.idBytesMax)")
+            }
             value.append(UInt8(text.utf8.count))
             value.append(contentsOf: text.utf8)
         }

@@ -77,14 +77,16 @@ public struct Rejection: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// The limits on a command's fields.
 public enum FieldLimits {
-    /// Identifiers: 1 to 64 UTF-8 bytes.
-    public static let idBytesMax = 64
+    /// Identifiers: 1 to 128 ASCII characters (DOMAIN.md section 2).
+    public static let idBytesMax = 128
     /// Names and short texts.
     public static let nameBytesMax = 200
     /// Free texts (descriptions, notes, agreements).
     public static let textBytesMax = 4_000
     /// List fields (members, tags, parties, services…).
     public static let listCountMax = 1_000
+    /// Units of an item stocked or redeemed in one command.
+    public static let quantity: ClosedRange<Int64> = 1...1_000_000
     /// Kinds of work an elder would take up (the survey's section 5).
     public static let workKindsCountMax = 20
 }
@@ -363,6 +365,6 @@ extension FieldType {
     static let description = FieldType.text(maxBytes: FieldLimits.textBytesMax, nonEmpty: true, lines: true)
     static let points = FieldType.int(1...1_000_000_000)
     static let amountFen = FieldType.int(1...1_000_000_000_000)
-    static let quantity = FieldType.int(1...1_000_000)
+    static let quantity = FieldType.int(FieldLimits.quantity)
     static func ids(_ counts: ClosedRange<Int>) -> FieldType { .list(.id, counts) }
 }

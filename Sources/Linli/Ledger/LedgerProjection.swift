@@ -66,17 +66,21 @@ final class LedgerProjection: Projection {
             if points > 0 {
                 try post(db, txn, p, from: "issuance:\(community)", to: account, points: points, e, extra: [("reason", .string(e.string("reason")))])
             } else {
-                try post(db, txn, p, from: account, to: "issuance:\(community)", points: -points, e, extra: [("reason", .string(e.string("reason")))])
+                try post(db, txn, p, from: account, to: "issuance:\(community)", points: try StoredArithmetic.subtract(0, points, "the points adjusted", at: p), e,
+                         extra: [("reason", .string(e.string("reason")))])
             }
         case "gift.stocked":
             let existing = try Rows.get(db["items"], e.string("item"), txn)
-            let quantity = (existing?.int("quantity") ?? 0) + e.int("quantity")
+            let stocked = try StoredArithmetic.inRange(e.int("quantity"), FieldLimits.quantity, "the quantity stocked of \(e.string("item"))", at: p)
+            let quantity = try StoredArithmetic.add(existing?.int("quantity") ?? 0, stocked, "the stock of \(e.string("item"))", at: p)
             let base = existing?.value ?? JSONValue.object(e.payload.pairs.filter { ["item", "community", "name", "pricePoints", "donor"].contains($0.0) })
             try Rows.put(db["items"], e.string("item"), base.setting("quantity", .int(quantity)), position: p, txn)
         case "gift.redeemed", "redemption.reversed":
             let redeem = event.type == "gift.redeemed"
             guard let item = try Rows.get(db["items"], e.string("item"), txn) else { throw missing(e, "item") }
-            let quantity = item.int("quantity") + (redeem ? -e.int("quantity") : e.int("quantity"))
+            let moved = try StoredArithmetic.inRange(e.int("quantity"), FieldLimits.quantity, "the quantity of redemption \(e.string("redemption"))", at: p)
+            let quantity = redeem ? try StoredArithmetic.subtract(item.int("quantity"), moved, "the stock of \(e.string("item"))", at: p)
+                : try StoredArithmetic.add(item.int("quantity"), moved, "the stock of \(e.string("item"))", at: p)
             guard quantity >= 0 else { throw LogError.corrupt(position: p, reason: "stock of \(e.string("item")) below zero") }
             try Rows.put(db["items"], e.string("item"), updating: item.encoded, [("quantity", .int(quantity))], position: p, txn)
             let resident = "resident:\(e.string("resident"))", store = "store:\(community)"
@@ -100,14 +104,16 @@ final class LedgerProjection: Projection {
             let income = event.type == "fund.received"
             let existing = try Rows.get(db["funds"], e.string("fund"), txn)
             guard income || existing != nil else { throw missing(e, "fund") }
-            let amount = e.int("amountFen")
-            let balance = (existing?.int("balanceFen") ?? 0) + (income ? amount : -amount)
-            guard balance >= 0 else { throw LogError.corrupt(position: p, reason: "fund \(e.string("fund")) below zero") }
+            let amount = e.int("amountFen"), fund = e.string("fund")
+            guard amount > 0 else { throw LogError.corrupt(position: p, reason: "fund \(fund): an amount of \(amount) fen; amounts are positive") }
+            let balance = income ? try StoredArithmetic.add(existing?.int("balanceFen") ?? 0, amount, "the balance of fund \(fund)", at: p)
+                : try StoredArithmetic.subtract(existing?.int("balanceFen") ?? 0, amount, "the balance of fund \(fund)", at: p)
+            guard balance >= 0 else { throw LogError.corrupt(position: p, reason: "fund \(fund) below zero") }
             let value: JSONValue = [
-                "fund": .string(e.string("fund")), "community": .string(existing?.string("community") ?? community),
+                "fund": .string(fund), "community": .string(existing?.string("community") ?? community),
                 "balanceFen": .int(balance),
-                "incomeFen": .int((existing?.int("incomeFen") ?? 0) + (income ? amount : 0)),
-                "disbursedFen": .int((existing?.int("disbursedFen") ?? 0) + (income ? 0 : amount)),
+                "incomeFen": .int(try StoredArithmetic.add(existing?.int("incomeFen") ?? 0, income ? amount : 0, "the income of fund \(fund)", at: p)),
+                "disbursedFen": .int(try StoredArithmetic.add(existing?.int("disbursedFen") ?? 0, income ? 0 : amount, "the disbursements of fund \(fund)", at: p)),
             ]
             try Rows.put(db["funds"], e.string("fund"), value, position: p, txn)
             var movement: [(String, JSONValue)] = [("kind", income ? "income" : "disbursement"), ("amountFen", .int(amount)),
@@ -123,19 +129,24 @@ final class LedgerProjection: Projection {
     /// statement line with its running balance, and the ledger's totals stay equal (trial balance).
     private func post(_ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, _ position: UInt64, from: String, to: String,
                       points: Int64, _ e: DomainEvent, extra: [(String, JSONValue)]) throws {
-        assert(points >= 0, "a posting is never negative")
+        // A command never posts a negative amount; a stored event that does was not written by Linli.
+        guard points >= 0 else { throw LogError.corrupt(position: position, reason: "a posting of \(points) points from \(from) to \(to); postings are never negative") }
         guard points > 0 else { return }
         // Written straight as CBOR (CBORMapWriter): a posting writes five rows, and building each as a tree
         // of values cost more than all of LMDB's work for the event.
         let at = e.record.occurredAt.iso8601, recordedAt = e.record.recordedAt.iso8601
         let accounts = db["accounts"], postings = db["postings"]
+        var creditedDelta: Int64 = 0, debitedDelta: Int64 = 0
         for (account, debit) in [(from, true), (to, false)] {
             let accountKey = Array(account.utf8)
             let current = try Rows.get(accounts, accountKey, txn)
-            var credited = current?.int("credited") ?? 0
-            var debited = current?.int("debited") ?? 0
-            if debit { debited += points } else { credited += points }
-            if account.hasPrefix("resident:") && credited - debited < 0 {
+            let creditedBefore = current?.int("credited") ?? 0, debitedBefore = current?.int("debited") ?? 0
+            let credited = debit ? creditedBefore : try StoredArithmetic.add(creditedBefore, points, "the credits of \(account)", at: position)
+            let debited = debit ? try StoredArithmetic.add(debitedBefore, points, "the debits of \(account)", at: position) : debitedBefore
+            let balance = try StoredArithmetic.subtract(credited, debited, "the balance of \(account)", at: position)
+            creditedDelta += credited - creditedBefore
+            debitedDelta += debited - debitedBefore
+            if account.hasPrefix("resident:") && balance < 0 {
                 throw LogError.corrupt(position: position, reason: "\(account) would go below zero")
             }
             var row = CBORMapWriter(count: 3, position: position, capacity: 64)
@@ -148,18 +159,24 @@ final class LedgerProjection: Projection {
             line.string("type", e.record.type)
             line.string("counterAccount", debit ? to : from)
             line.int("amount", debit ? -points : points)
-            line.int("balance", credited - debited)
+            line.int("balance", balance)
             line.string("at", at)
             line.string("recordedAt", recordedAt)
             line.string("actor", e.record.actor)
             for (key, value) in extra { line.value(key, value) }
             try txn.put(postings, key: accountKey + [0] + bigEndianKey(position), value: line.finish())
         }
-        // The trial balance: the sum of all credits equals the sum of all debits after every posting.
+        // The trial balance: the sum of all credits equals the sum of all debits after every posting. The
+        // totals move by what the account rows above actually moved, so a posting that credited without
+        // debiting (a bug in the loop) breaks it; the stored totals as read back must balance too.
+        precondition(creditedDelta == points && debitedDelta == points, "a posting of \(points) moved credits by \(creditedDelta) and debits by \(debitedDelta) at position \(position)")
         let totals = try Rows.get(db["totals"], "all", txn)
-        let credited = (totals?.int("credited") ?? 0) + points
-        let debited = (totals?.int("debited") ?? 0) + points
-        assert(credited == debited, "trial balance broken at position \(position)")
+        let creditedBefore = totals?.int("credited") ?? 0, debitedBefore = totals?.int("debited") ?? 0
+        guard creditedBefore == debitedBefore else {
+            throw LogError.corrupt(position: position, reason: "the trial balance does not hold before this posting: credits \(creditedBefore), debits \(debitedBefore)")
+        }
+        let credited = try StoredArithmetic.add(creditedBefore, creditedDelta, "the ledger's total credits", at: position)
+        let debited = try StoredArithmetic.add(debitedBefore, debitedDelta, "the ledger's total debits", at: position)
         var row = CBORMapWriter(count: 2, position: position, capacity: 32)
         row.int("credited", credited)
         row.int("debited", debited)

@@ -7,6 +7,9 @@ enum RegistryDomain {
     static let teamKinds = TeamKind.values
     static let grantableRoles = Role.allCases.filter { $0 != .resident }.map(\.rawValue)
 
+    /// A unit's floor area in square metres.
+    static let unitAreaSqm: ClosedRange<Int64> = 1...1_000_000
+
     static let handlers: [CommandHandler] = [
         CommandHandler(spec: CommandSpec(name: "community.register", fields: [
             .required("community", .id), .required("name", .name), .required("district", .name),
@@ -60,7 +63,7 @@ enum RegistryDomain {
         membershipHandler("team.leave", joining: false),
         CommandHandler(spec: CommandSpec(name: "unit.register", fields: [
             .required("unit", .id), .required("community", .id), .required("compound", .name), .required("building", .name),
-            .required("areaSqm", .int(1...1_000_000)), .required("owner", .id),
+            .required("areaSqm", .int(unitAreaSqm)), .required("owner", .id),
         ]), decide: { d, txn in
             d.community = d.command.string("community")
             _ = try d.communityRow(d.community, txn)
@@ -153,6 +156,9 @@ final class RegistryProjection: Projection {
             if event.type == "team.joined" { members.append(e.string("member")) }
             try Rows.put(db["teams"], e.string("team"), row.value.setting("members", .array(members.map { .string($0) })), position: p, txn)
         case "unit.registered":
+            // An owners' assembly adds these areas up: a stored one outside the command's range cannot have
+            // been recorded, and must not overflow a tally.
+            _ = try StoredArithmetic.inRange(e.int("areaSqm"), RegistryDomain.unitAreaSqm, "the area of unit \(e.string("unit"))", at: p)
             try Rows.put(db["units"], e.string("unit"), e.payload, position: p, txn)
             // Look-ups for owners' assemblies: an owner's units, and a community's units.
             try Rows.put(db["units-by-owner"], compositeKey(e.string("owner"), e.string("unit")), e.payload, position: p, txn)

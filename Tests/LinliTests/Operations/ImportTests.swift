@@ -79,36 +79,11 @@ struct ImportTests {
         #expect(!FileManager.default.fileExists(atPath: dir.sub("r")))
     }
 
-    /// Re-encodes an export from `position` on after `change` rewrote that event, re-chaining every record
-    /// after it, as a forger who recomputes the hashes (which costs nothing) would.
-    func forged(_ engine: Engine, at position: UInt64, _ change: (inout RecordedEvent) -> Void) throws -> [String] {
-        var lines: [String] = []
-        var previous = Hash.genesis
-        var writer = ByteWriter()
-        try engine.log.read { reader in
-            try reader.forEachEvent(from: 1) { event in
-                var event = event
-                if event.position == position { change(&event) }
-                let hash = event.payload.withUnsafeBytes { payload in
-                    RecordCodec.encode(position: event.position, stream: event.stream, streamVersion: event.streamVersion, previousInStream: event.previousPositionInStream,
-                                       type: event.type, schemaVersion: event.schemaVersion, commandId: event.commandId, actor: event.actor,
-                                       occurredAt: event.occurredAt, recordedAt: event.recordedAt, payload: payload, previousHash: previous, into: &writer)
-                }
-                let rechained = try RecordedEvent.decode(stored: writer.bytes, position: event.position)
-                let digest = try reader.commandRecord(event.commandId)!.digest
-                lines.append(EventExport.json(rechained, requestDigest: digest).text)
-                previous = hash
-                return true
-            }
-        }
-        return lines
-    }
-
     @Test("a re-chained export whose transfer takes a balance below zero is refused at that position, and leaves nothing behind")
     func rechainedInvariantBreak() throws {
         let w = try source()
         let transfer = try #require(try exportLines(w.engine).firstIndex { $0.contains("\"type\":\"points.transferred\"") }) + 1
-        let lines = try forged(w.engine, at: UInt64(transfer)) { event in
+        let lines = try w.engine.forgedExport(at: UInt64(transfer)) { event in
             var payload = try! CBOR.decode(event.payload)
             if case .object(let pairs) = payload { payload = .object(pairs.map { $0.0 == "points" ? ($0.0, .int(5_000)) : $0 }) }
             event.payload = CBOR.encode(payload)
