@@ -82,11 +82,11 @@ struct Audit: ParsableCommand {
         }
 
         func verifyExport(_ file: String) throws {
-            guard let data = FileManager.default.contents(atPath: file) else { throw ExitError.rejected("linli: cannot read \(file)") }
-            let lines = splitLines(data)
+            // Read in blocks as the replay takes them: the file is never held whole in memory.
+            let lines = try LineStream(file)
             let bar = ProgressBar(label: "verifying export")
             let statements = try checkpoint.map(readCheckpointStatements) ?? []
-            let report = try Engine.verifyExport(lines: lines, checkpoints: statements) { bar.update($0, UInt64(lines.count)) }
+            let report = try Engine.verifyExport(lines: lines, checkpoints: statements) { _ in bar.update(lines.bytesTaken, max(lines.bytesTaken, lines.bytesTotal)) }
             bar.finish()
             if json {
                 print(report.json.text)

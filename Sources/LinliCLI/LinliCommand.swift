@@ -87,19 +87,15 @@ struct Apply: ParsableCommand {
     @Flag(name: .customLong("continue"), help: "Commit the valid lines even if others are rejected.") var continueOnRejection = false
 
     func run() throws {
-        let data: Data
-        if file == "-" {
-            data = FileHandle.standardInput.readDataToEndOfFile()
-        } else {
-            guard let contents = FileManager.default.contents(atPath: file) else { throw ExitError.rejected("linli: cannot read \(file)") }
-            data = contents
-        }
+        // Read in blocks as the engine takes them (5,000 lines at a time): the file is never held whole.
+        let lines = try LineStream(file, lineBytesMax: JSONParser.lineBytesMax)
         let engine = try store.openForCommands()
-        let lines = splitLines(data)
         let report: BatchReport
         do {
             let bar = ProgressBar(label: "applying")
-            report = try engine.apply(lines: lines, mode: continueOnRejection ? .continueOnRejection : .atomic, progress: bar.update)
+            report = try engine.apply(streaming: lines, mode: continueOnRejection ? .continueOnRejection : .atomic) { _ in
+                bar.update(lines.bytesTaken, max(lines.bytesTaken, lines.bytesTotal))
+            }
             bar.finish()
             if report.committed { try engine.log.checkpoint() }
         } catch {
@@ -114,24 +110,6 @@ struct Apply: ParsableCommand {
             printError("nothing written: \(report.rejected) of \(report.outcomes.filter { $0 != .skipped }.count) lines rejected (use --continue to commit the valid lines)")
         }
         if report.rejected > 0 { throw ExitError.rejected() }
-    }
-}
-
-/// The lines of an NDJSON file, without their LF (a CR before it is left for the engine, which ignores it);
-/// a final LF ends the last line rather than starting an empty one. One pass with memchr: Data.split pays
-/// for an exclusivity check per byte.
-func splitLines(_ data: Data) -> [[UInt8]] {
-    data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> [[UInt8]] in
-        guard let base = raw.baseAddress else { return [] }
-        var lines: [[UInt8]] = []
-        var start = 0
-        while start < raw.count {
-            let found = memchr(base + start, 0x0A, raw.count - start)
-            let end = found.map { base.distance(to: UnsafeRawPointer($0)) } ?? raw.count
-            lines.append(Array(UnsafeRawBufferPointer(rebasing: raw[start..<end])))
-            start = end + 1
-        }
-        return lines
     }
 }
 

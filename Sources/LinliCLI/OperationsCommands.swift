@@ -168,27 +168,41 @@ func megabytes(_ bytes: Int) -> String {
 /// of events is never held whole in memory.
 final class LineStream: Sequence {
     private let descriptor: Int32
+    /// The longest line handed over whole; a longer one is cut one byte past it.
+    let lineBytesMax: Int
+    /// The file's size in bytes (0 for standard input), and the bytes of the lines handed over so far:
+    /// what a progress bar shows.
+    let bytesTotal: UInt64
+    fileprivate(set) var bytesTaken: UInt64 = 0
     /// For the progress bar: the file's size over an export line's typical size (0 for standard input).
-    let linesEstimate: UInt64
+    var linesEstimate: UInt64 { bytesTotal / 900 }
 
-    init(_ file: String) throws {
+    /// Opens `file`, or standard input for "-"; an export's lines by default, or lines up to `lineBytesMax`.
+    init(_ file: String, lineBytesMax: Int = ExportedLine.lineBytesMax) throws {
+        self.lineBytesMax = lineBytesMax
         if file == "-" {
             descriptor = STDIN_FILENO
-            linesEstimate = 0
+            bytesTotal = 0
         } else {
             descriptor = open(file, O_RDONLY | O_CLOEXEC)
             guard descriptor >= 0 else { throw ExitError.rejected("linli: cannot read \(file): \(String(cString: strerror(errno)))") }
             var info = stat()
-            linesEstimate = fstat(descriptor, &info) == 0 ? UInt64(info.st_size) / 900 : 0
+            guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) != S_IFDIR else {
+                close(descriptor)
+                throw ExitError.rejected("linli: cannot read \(file): it is a folder, not a file")
+            }
+            bytesTotal = UInt64(info.st_size)
         }
     }
 
     deinit { if descriptor != STDIN_FILENO { close(descriptor) } }
 
-    func makeIterator() -> Iterator { Iterator(descriptor: descriptor) }
+    func makeIterator() -> Iterator { Iterator(stream: self) }
 
     struct Iterator: IteratorProtocol {
-        let descriptor: Int32
+        let stream: LineStream
+        var descriptor: Int32 { stream.descriptor }
+        var lineBytesMax: Int { stream.lineBytesMax }
         var buffer: [UInt8] = []
         var block = [UInt8](repeating: 0, count: blockBytes)
         var start = 0
@@ -196,15 +210,21 @@ final class LineStream: Sequence {
         /// a pipe's small reads is scanned once, not once a read.
         var scanned = 0
         var ended = false
-        /// True while the rest of a line longer than ``ExportedLine/lineBytesMax`` is skipped.
+        /// True while the rest of a line longer than the limit is skipped.
         var skipping = false
         static let blockBytes = 1 << 20
 
-        init(descriptor: Int32) { self.descriptor = descriptor }
+        init(stream: LineStream) { self.stream = stream }
 
         /// The next line without its LF. A line longer than the limit is cut one byte past it (so that it is
         /// refused for its length, naming its number) and the rest of it is never held in memory.
         mutating func next() -> [UInt8]? {
+            let line = nextLine()
+            if let line { stream.bytesTaken += UInt64(line.count + 1) }
+            return line
+        }
+
+        private mutating func nextLine() -> [UInt8]? {
             while true {
                 if let newline = buffer[Swift.max(start, scanned)...].firstIndex(of: 0x0A) {
                     defer { start = newline + 1; scanned = start }
@@ -215,9 +235,9 @@ final class LineStream: Sequence {
                     return Array(buffer[start..<newline])
                 }
                 scanned = buffer.count
-                if !skipping, buffer.count - start > ExportedLine.lineBytesMax {
+                if !skipping, buffer.count - start > lineBytesMax {
                     skipping = true
-                    let cut = Array(buffer[start...(start + ExportedLine.lineBytesMax)])
+                    let cut = Array(buffer[start...(start + lineBytesMax)])
                     start = buffer.count
                     return cut
                 }
@@ -231,6 +251,7 @@ final class LineStream: Sequence {
                 scanned -= start
                 start = 0
                 // A pipe hands over 64 KiB at a time: read into a block kept for it, append only what came.
+                let descriptor = descriptor
                 let read = block.withUnsafeMutableBytes { Foundation.read(descriptor, $0.baseAddress!, Self.blockBytes) }
                 if read <= 0 { ended = true } else { buffer.append(contentsOf: block[..<read]) }
             }

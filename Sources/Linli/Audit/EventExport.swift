@@ -62,6 +62,8 @@ public struct ExportedLine: Sendable {
     /// The longest line an export can hold: a record of the largest payload (1 MiB) in hex, with the payload
     /// decoded beside it, fits well under it.
     public static let lineBytesMax = 8 << 20
+    /// An export line wraps an event's payload, which is as deep as its command's fields, in one object more.
+    public static let jsonDepthMax = JSONParser.depthMax + 1
 
     /// Reads line `lineNumber`: nil for a blank line. Its readable fields must be what its record holds, so
     /// that what people read in an export is what a store imports; the record's hash and chain are for the
@@ -71,7 +73,9 @@ public struct ExportedLine: Sendable {
             throw ExportLineError(lineNumber: lineNumber, field: nil, reason: "is longer than \(lineBytesMax >> 20) MiB: not an exported event")
         }
         if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) { return nil }
-        guard let json = try? JSONParser.parse(line) else { throw ExportLineError(lineNumber: lineNumber, field: nil, reason: "is not JSON") }
+        guard let json = try? JSONParser.parse(line, lineBytesMax: lineBytesMax, depthMax: jsonDepthMax) else {
+            throw ExportLineError(lineNumber: lineNumber, field: nil, reason: "is not JSON")
+        }
         guard let position = json["position"]?.intValue, position > 0 else {
             throw ExportLineError(lineNumber: lineNumber, field: "position", reason: "is missing or not a position (1 or more)")
         }

@@ -55,7 +55,7 @@ extension Engine {
                 while !stopped, let line = iterator.next() {
                     lineNumber += 1
                     if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) { continue }
-                    guard let json = try? JSONParser.parse(line), let position = json["position"]?.intValue, position > 0,
+                    guard let json = try? JSONParser.parse(line, lineBytesMax: ExportedLine.lineBytesMax, depthMax: ExportedLine.jsonDepthMax), let position = json["position"]?.intValue, position > 0,
                           let hex = json["record"]?.stringValue, let record = bytes(fromHex: hex) else {
                         mismatches.append(ChainFailure(position: 0, reason: "line \(lineNumber) is not an exported event with a record"))
                         stopped = true

@@ -155,7 +155,8 @@ public final class Engine: @unchecked Sendable {
     @discardableResult
     public func execute(_ command: Command) throws -> CommandOutcome {
         precondition(history == nil, "a time-travel view takes no commands")
-        let report = try run(ParsedLines(parsed: [.success(command)]), mode: .atomic)
+        var pending: ParsedLines? = ParsedLines(parsed: [.success(command)])
+        let report = try run(mode: .atomic) { defer { pending = nil }; return pending }
         if let rejection = report.outcomes[0].rejection { throw rejection }
         return report.outcomes[0]
     }
@@ -178,26 +179,47 @@ public final class Engine: @unchecked Sendable {
     /// are committed in transactions of ``continueChunkLines`` lines (each command is still atomic on its
     /// own), and `progress(linesDone, linesTotal)` is called after each.
     public func apply(lines: [[UInt8]], mode: BatchMode = .atomic, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> BatchReport {
+        let report = try apply(streaming: lines, mode: mode) { done in progress?(done, UInt64(lines.count)) }
+        return report
+    }
+
+    /// Applies NDJSON lines as ``apply(lines:mode:progress:)`` does, taking them from `lines` as they are
+    /// needed, ``continueChunkLines`` at a time: a file of millions of commands (read by the CLI in blocks)
+    /// is never held whole in memory. An atomic batch is still one write transaction over every chunk.
+    /// `progress(linesTaken)` is called after each chunk.
+    public func apply(streaming lines: some Sequence<[UInt8]>, mode: BatchMode = .atomic, progress: ((UInt64) -> Void)? = nil) throws -> BatchReport {
         precondition(history == nil, "a time-travel view takes no commands")
-        guard mode == .continueOnRejection, lines.count > Self.continueChunkLines else {
-            let report = try run(Self.parse(lines[...]), mode: mode)
-            progress?(UInt64(lines.count), UInt64(lines.count))
+        var iterator = lines.makeIterator()
+        var taken: UInt64 = 0
+        func nextChunk() -> ParsedLines? {
+            var chunk: [[UInt8]] = []
+            while chunk.count < Self.continueChunkLines, let line = iterator.next() { chunk.append(line) }
+            guard !chunk.isEmpty else { return nil }
+            taken += UInt64(chunk.count)
+            return Self.parse(chunk[...])
+        }
+        guard mode == .continueOnRejection else {
+            let report = try run(mode: mode) {
+                defer { progress?(taken) }
+                return nextChunk()
+            }
             return report
         }
+        // Each chunk is a transaction of its own, so only one chunk is held at a time; an empty input is
+        // one empty transaction, as an atomic batch's.
+        guard var pending = nextChunk() else { return try run(mode: mode) { nil } }
         var total = BatchReport(outcomes: [], eventsAppended: 0, head: .empty, committed: false)
-        total.outcomes.reserveCapacity(lines.count)
-        var start = 0
-        while start < lines.count {
-            let end = min(lines.count, start + Self.continueChunkLines)
-            let report = try run(Self.parse(lines[start..<end]), mode: mode)
+        while true {
+            var handOver: ParsedLines? = pending
+            let report = try run(mode: mode) { defer { handOver = nil }; return handOver }
             total.outcomes += report.outcomes
             total.eventsAppended += report.eventsAppended
             total.head = report.head
             total.committed = total.committed || report.committed
-            progress?(UInt64(end), UInt64(lines.count))
-            start = end
+            progress?(taken)
+            guard let next = nextChunk() else { return total }
+            pending = next
         }
-        return total
     }
 
     /// Batches at least this long are parsed on a thread of their own while they are applied.
@@ -227,19 +249,33 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    private func run(_ parsed: ParsedLines, mode: BatchMode) throws -> BatchReport {
+    /// Decides and appends, in one write transaction, the lines of every chunk `nextChunk` hands over
+    /// until it returns nil. The transaction may run again after the map grows, so the chunks are taken
+    /// once and kept for a re-run: an atomic batch holds its parsed commands (not their lines) to the end.
+    private func run(mode: BatchMode, _ nextChunk: () -> ParsedLines?) throws -> BatchReport {
         var report = BatchReport(outcomes: [], eventsAppended: 0, head: .empty, committed: false)
+        var taken: [ParsedLines] = []
+        var exhausted = false
         do {
             report = try log.write { writer -> BatchReport in
                 let start = writer.head.position
                 let tables = Tables(cache: TransactionCache()) { writer.databases(of: $0) }
                 var outcomes: [CommandOutcome] = []
-                outcomes.reserveCapacity(parsed.count)
-                for index in 0..<parsed.count {
-                    guard let item = parsed[index] else { outcomes.append(.skipped); continue }
-                    switch item {
-                    case .failure(let rejection): outcomes.append(.rejected(rejection))
-                    case .success(let command): outcomes.append(try execute(command, writer, tables))
+                var chunkIndex = 0
+                while true {
+                    if chunkIndex == taken.count {
+                        guard !exhausted, let chunk = nextChunk() else { exhausted = true; break }
+                        taken.append(chunk)
+                    }
+                    let parsed = taken[chunkIndex]
+                    chunkIndex += 1
+                    outcomes.reserveCapacity(outcomes.count + parsed.count)
+                    for index in 0..<parsed.count {
+                        guard let item = parsed[index] else { outcomes.append(.skipped); continue }
+                        switch item {
+                        case .failure(let rejection): outcomes.append(.rejected(rejection))
+                        case .success(let command): outcomes.append(try execute(command, writer, tables))
+                        }
                     }
                 }
                 let result = BatchReport(outcomes: outcomes, eventsAppended: writer.head.position - start, head: writer.head, committed: true)

@@ -184,17 +184,21 @@ public struct JSONParser {
     let bytes: [UInt8]
     var index = 0
     var fieldPath: [String] = []
+    /// This parse's nesting limit: ``depthMax`` for a command, more for a line that wraps one (an export).
+    var depthLimit = JSONParser.depthMax
 
-    /// Parses one complete JSON value from `bytes`; anything but white space after it is an error.
-    public static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
+    /// Parses one complete JSON value from `bytes`; anything but white space after it is an error. A line
+    /// that wraps a command's fields (an exported event) takes larger limits.
+    public static func parse(_ bytes: [UInt8], lineBytesMax: Int = JSONParser.lineBytesMax, depthMax: Int = JSONParser.depthMax) throws(JSONSyntaxError) -> JSONValue {
         guard bytes.count <= lineBytesMax else {
-            throw JSONSyntaxError(column: lineBytesMax, reason: "the line is \(bytes.count) bytes; the limit is \(lineBytesMax)", field: nil)
+            throw JSONSyntaxError(column: lineBytesMax, reason: "the line is longer than \(lineBytesMax) bytes, the limit", field: nil)
         }
         guard String(validating: bytes, as: UTF8.self) != nil else {
             let column = firstInvalidUTF8(bytes)
             throw JSONSyntaxError(column: column + 1, reason: "invalid UTF-8", field: nil)
         }
         var parser = JSONParser(bytes: bytes)
+        parser.depthLimit = depthMax
         parser.skipSpace()
         let value = try parser.parseValue(depth: 0)
         parser.skipSpace()
@@ -244,7 +248,7 @@ public struct JSONParser {
     }
 
     mutating func parseObject(depth: Int) throws(JSONSyntaxError) -> JSONValue {
-        guard depth <= Self.depthMax else { throw error("nested deeper than \(Self.depthMax)") }
+        guard depth <= depthLimit else { throw error("nested deeper than \(depthLimit)") }
         index += 1
         var pairs: [(String, JSONValue)] = []
         skipSpace()
@@ -276,7 +280,7 @@ public struct JSONParser {
     }
 
     mutating func parseArray(depth: Int) throws(JSONSyntaxError) -> JSONValue {
-        guard depth <= Self.depthMax else { throw error("nested deeper than \(Self.depthMax)") }
+        guard depth <= depthLimit else { throw error("nested deeper than \(depthLimit)") }
         index += 1
         var items: [JSONValue] = []
         skipSpace()

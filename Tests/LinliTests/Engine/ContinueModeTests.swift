@@ -69,4 +69,31 @@ struct ContinueModeTests {
         #expect(try batched.engine.log.head.position == (try single.engine.log.head.position))
         #expect(try batched.engine.balance(of: "resident:r-1") == (try single.engine.balance(of: "resident:r-1")))
     }
+
+    @Test("lines taken as they are needed: an atomic batch over three chunks is one transaction, also when the map grows under it, and takes each line once")
+    func streamingAtomic() throws {
+        let dir = TemporaryDirectory()
+        var options = Engine.Options()
+        options.clock = fixedClock
+        options.initialMapSizeBytes = 1 << 20   // small, so that the batch's transaction runs again after the map grows
+        let engine = try Engine.create(at: dir.sub("store"), admin: "admin", at: Timestamp(iso8601: "2024-01-01T08:00:00+08:00"), options: options)
+        let w = try World()
+        let total = Engine.continueChunkLines * 2 + 700
+        let setup = [w.line("community.register", actor: "admin", [("community", "jiangshan"), ("name", "市中心社区"), ("district", "虎山街道")]),
+                     w.line("role.grant", actor: "admin", [("subject", "gw-1"), ("role", "gridWorker"), ("community", "jiangshan")]),
+                     w.line("resident.register", actor: "gw-1", [("resident", "r-1"), ("community", "jiangshan"), ("household", "h-1"), ("name", "王秀英"), ("birthYear", 1950)])]
+        var taken = 0
+        let lines = (0..<(total + setup.count)).lazy.map { n -> [UInt8] in
+            taken += 1
+            if n < setup.count { return Array(setup[n].utf8) }
+            return Array(w.line("hours.log", actor: "gw-1", [("log", .string("l-\(n)")), ("volunteer", "r-1"), ("minutes", 30), ("activity", "巡逻"), ("category", "patrol")]).utf8)
+        }
+        var progress: [UInt64] = []
+        let report = try engine.apply(streaming: lines, mode: .atomic) { progress.append($0) }
+        #expect(taken == total + setup.count, "each line is taken once, re-runs included")
+        #expect(report.committed && report.applied == total + setup.count && report.outcomes.count == total + setup.count)
+        #expect(try engine.log.head.position == 1 + UInt64(total + setup.count))
+        #expect(progress.last == UInt64(total + setup.count) && progress.count >= 3)
+        #expect(try engine.audit().ok)
+    }
 }

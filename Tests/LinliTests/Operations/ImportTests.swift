@@ -180,4 +180,24 @@ struct ImportTests {
         // A store that is not a replica does not follow.
         #expect(throws: ImportRefusal.self) { try other.engine.follow(lines: bytes(try exportLines(w.engine))) }
     }
+
+    @Test("an event nested as deep as a command exports, verifies and imports: the export's line is one level deeper")
+    func deepestCommandExports() throws {
+        let w = try World()
+        try w.setUpCommunity()
+        // The deepest `basic` a survey line may carry: one level more is refused as invalid JSON.
+        func basic(_ levels: Int) -> JSONValue { (0..<levels).reduce(JSONValue.string("底")) { inner, _ in ["层": inner] } }
+        var levels = 1
+        while try w.run("elder.survey", actor: "sw-1", [("elder", "r-1"), ("basic", basic(levels + 1)), ("health", ["adl": 80]), ("needs", []),
+                                                         ("serviceWillingness", ["willing": true]), ("workWillingness", ["willing": false])]).rejection == nil {
+            levels += 1
+            #expect(levels < JSONParser.depthMax + 2, "the command path has a depth limit")
+            if levels >= JSONParser.depthMax + 2 { return }
+        }
+        let lines = try exportLines(w.engine)
+        #expect(try Engine.verifyExport(lines: bytes(lines)).ok)
+        let dir = TemporaryDirectory()
+        let report = try Engine.importExport(lines: bytes(lines), into: dir.sub("r"))
+        #expect(report.head == (try w.engine.log.head))
+    }
 }
