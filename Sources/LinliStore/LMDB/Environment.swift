@@ -189,10 +189,8 @@ public final class Environment: @unchecked Sendable {
             if let cached = databases[name] { return cached }
             let creating = create && !options.readOnly
             var dbi: MDB_dbi = 0
-            gate.enter()
+            let txn = try beginTransaction(creating ? 0 : UInt32(MDB_RDONLY), "mdb_txn_begin(open \(name))")
             defer { gate.leave() }
-            var txn: OpaquePointer?
-            try check(mdb_txn_begin(handle, nil, creating ? 0 : UInt32(MDB_RDONLY), &txn), "mdb_txn_begin(open \(name))")
             let rc = mdb_dbi_open(txn, name, creating ? UInt32(MDB_CREATE) : 0, &dbi)
             guard rc == 0 else {
                 mdb_txn_abort(txn)
@@ -230,18 +228,31 @@ public final class Environment: @unchecked Sendable {
     /// Runs `body` in a read-only transaction. Readers never block writers or each other. The closure is
     /// synchronous and the transaction borrowed: neither an `await` nor an escape can outlive it.
     public func read<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
+        let txn = try beginTransaction(UInt32(MDB_RDONLY), "mdb_txn_begin(read)")
+        defer { gate.leave() }
+        return try Self.run(ReadTransaction(handle: txn), body)
+    }
+
+    /// Begins a transaction with the gate entered (the caller leaves it when the transaction has ended).
+    /// Every begin goes through here, because any of them — a read, a write, opening a database's handle —
+    /// can meet a map another process grew (`MDB_MAP_RESIZED`): it is adopted and the begin tried again.
+    /// Opening handles missed it once, and a store check beside a writer failed with "no Linli meta
+    /// database" (`OpenProbeTests`).
+    private func beginTransaction(_ flags: UInt32, _ what: @autoclosure () -> String) throws -> OpaquePointer {
         while true {
             gate.enter()
             var txn: OpaquePointer?
-            let rc = mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn)
+            let rc = mdb_txn_begin(handle, nil, flags, &txn)
             if rc == MDB_MAP_RESIZED {
                 gate.leave()
                 try adoptMapResizedByAnotherProcess()
                 continue
             }
-            defer { gate.leave() }
-            try check(rc, "mdb_txn_begin(read)")
-            return try Self.run(ReadTransaction(handle: txn!), body)
+            guard rc == 0, let txn else {
+                gate.leave()
+                throw LMDBError(rc, what())
+            }
+            return txn
         }
     }
 
@@ -278,18 +289,10 @@ public final class Environment: @unchecked Sendable {
         precondition(!options.readOnly, "write transaction on a read-only environment")
         var growthsThisWrite = 0
         while true {
-            gate.enter()
-            var txn: OpaquePointer?
-            let rc = mdb_txn_begin(handle, nil, 0, &txn)
-            if rc == MDB_MAP_RESIZED {
-                gate.leave()
-                try adoptMapResizedByAnotherProcess()
-                continue
-            }
+            let txn = try beginTransaction(0, "mdb_txn_begin(write)")
             do {
-                try check(rc, "mdb_txn_begin(write)")
                 let failing = statisticsLock.withLock { () -> Bool in defer { failNextCommit = false }; return failNextCommit }
-                let result = try Self.runAndCommit(WriteTransaction(handle: txn!), body, failingCommit: failing)
+                let result = try Self.runAndCommit(WriteTransaction(handle: txn), body, failingCommit: failing)
                 gate.leave()
                 return result
             } catch LMDBError.Code.mapFull {
@@ -334,9 +337,19 @@ public final class Environment: @unchecked Sendable {
     /// compact an environment whose free list does not add up, and a plain copy still works there.
     /// The descriptor is neither synced nor closed here.
     public func copy(toFileDescriptor descriptor: Int32, compact: Bool) throws(LMDBError) {
-        gate.enter()
-        defer { gate.leave() }
-        try check(mdb_env_copyfd2(handle, descriptor, compact ? UInt32(MDB_CP_COMPACT) : 0), compact ? "mdb_env_copyfd2(compact)" : "mdb_env_copyfd2")
+        while true {
+            gate.enter()
+            // The copy begins its own read transaction first, before writing anything: a map grown by
+            // another process is adopted and the copy begun again, as any begin is.
+            let rc = mdb_env_copyfd2(handle, descriptor, compact ? UInt32(MDB_CP_COMPACT) : 0)
+            gate.leave()
+            if rc == MDB_MAP_RESIZED {
+                do { try adoptMapResizedByAnotherProcess() } catch let error as LMDBError { throw error } catch { throw LMDBError(EIO, "adopt the map's size") }
+                continue
+            }
+            try check(rc, compact ? "mdb_env_copyfd2(compact)" : "mdb_env_copyfd2")
+            return
+        }
     }
 
     /// The bytes of the map in use: the last page LMDB has used, times the page size.

@@ -588,10 +588,15 @@ enum StorePath {
         guard access(data, R_OK) == 0 else {
             throw LogError.notAStore(path: path, reason: "cannot read data.mdb: \(String(cString: strerror(errno)))")
         }
-        // Probe read-only and without the lock file, so that another program's environment is not modified.
+        // Probe read-only. Without a lock file the folder is not open anywhere (LMDB makes one on every
+        // open), so the probe goes without, and creates none in what may be another program's folder. With
+        // one, a writer may be committing: LMDB allows MDB_NOLOCK only where no writer is active (a reader
+        // outside the lock's reader table may read pages the writer reuses), so the probe registers as a
+        // reader like any other. (The exits 3 beside a writer that the issue saw were a map grown by the
+        // writer under the probe, MDB_MAP_RESIZED, now adopted by every begin: `OpenProbeTests`.)
         var probeOptions = Environment.Options()
         probeOptions.readOnly = true
-        probeOptions.noLock = true
+        probeOptions.noLock = !FileManager.default.fileExists(atPath: path + "/lock.mdb")
         probeOptions.initialMapSizeBytes = 1 << 20
         let probe: Environment
         do {
@@ -603,8 +608,10 @@ enum StorePath {
         do {
             let meta = try probe.database(named: StoreLayout.meta, create: false)
             magic = try probe.read { try $0.value(in: meta, key: StoreLayout.magicKey) }
-        } catch {
+        } catch LMDBError.Code.notFound {
             throw LogError.notAStore(path: path, reason: "an LMDB environment of another program (no Linli meta database)")
+        } catch let error as LMDBError {
+            throw LogError.notAStore(path: path, reason: "its meta database cannot be read (\(error.message)); try again, and if it persists run `linli audit verify`")
         }
         guard magic == StoreLayout.magicValue else {
             throw LogError.notAStore(path: path, reason: "an LMDB environment of another program (no Linli magic)")
