@@ -127,11 +127,59 @@ struct EventLogTests {
         let stream = log.newEvents()
         _ = try log.append([command("a", count: 2), command("b")])
         var positions: [UInt64] = []
-        for await event in stream {
+        for try await event in stream {
             positions.append(event.position)
             if positions.count == 3 { break }
         }
         #expect(positions == [2, 3, 4])
+    }
+
+    /// Without the ordering (issue 18 item 9) this failed about one run in two.
+    @Test("two writer threads: every subscriber sees every event once, in position order")
+    func subscriptionOrderAcrossThreads() async throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog.create(at: dir.sub("store"), options: logOptions())
+        let stream = log.newEvents()
+        // Many more subscribers make each delivery take longer than the other thread's next commit: without
+        // the ordering, that commit's events reach the subscribers first.
+        let others = (0..<1_000).map { _ in log.newEvents() }
+        let perThread = 200
+        // Two threads append one command each time, as fast as they can: their commits interleave.
+        let done = DispatchGroup()
+        for thread in 0..<2 {
+            done.enter()
+            Thread.detachNewThread {
+                for n in 0..<perThread { _ = try! log.append(command("t\(thread)-\(n)")) }
+                done.leave()
+            }
+        }
+        var positions: [UInt64] = []
+        for try await event in stream {
+            positions.append(event.position)
+            if positions.count == 2 * perThread { break }
+        }
+        done.wait()
+        withExtendedLifetime(others) {}
+        #expect(positions == Array(1...UInt64(2 * perThread)), "first out of order: \(zip(positions, positions.dropFirst()).first { $0.0 >= $0.1 }.map { "\($0)" } ?? "none")")
+    }
+
+    @Test("a consumer that falls further behind than its buffer gets what was buffered, then an error saying where to read on")
+    func slowSubscriber() async throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog.create(at: dir.sub("store"), options: logOptions())
+        let stream = log.newEvents(bufferEvents: 10)
+        for n in 0..<25 { _ = try log.append(command("c-\(n)")) }
+        var positions: [UInt64] = []
+        do {
+            for try await event in stream { positions.append(event.position) }
+            Issue.record("the stream ended without an error")
+        } catch let error as LogError {
+            #expect(error == .subscriberBehind(lastDelivered: 10, bufferEvents: 10))
+            #expect(error.description.contains("events(from: 11)"))
+        }
+        #expect(positions == Array(1...10))
+        // The writer never waited, and the log holds everything.
+        #expect(try log.head.position == 25)
     }
 
     @Test("the store path: a regular file, another program's LMDB, a missing store, an existing store")

@@ -175,7 +175,12 @@ public final class EventLog: @unchecked Sendable {
     /// What this process holds of the projections in memory (under `stateLock`).
     var published = ProjectionState(bases: [], applied: [], changes: [], slots: [])
     private let subscribersLock = NSLock()
-    private var subscribers: [UUID: AsyncStream<RecordedEvent>.Continuation] = [:]
+    private var subscribers: [UUID: Subscriber] = [:]
+    /// Held by every write of this process from its transaction's start to its events' delivery, so that
+    /// subscribers see commits in position order: LMDB orders the commits, but the delivery after a commit
+    /// ran outside any lock, and a second thread's commit could be delivered first. Writes of one process
+    /// wait for each other on LMDB's writer lock anyway; this lock adds no waiting of its own.
+    private let writeDeliveryLock = NSLock()
 
     /// Creates a new, empty store in `path` (a directory that does not exist or is empty).
     public static func create(at path: String, options: Options = Options()) throws -> EventLog {
@@ -287,6 +292,8 @@ public final class EventLog: @unchecked Sendable {
     /// it must not have effects outside the transaction that cannot be repeated.
     public func write<R>(_ body: (borrowing LogWriter) throws -> R) throws -> R {
         precondition(!options.readOnly, "write on a read-only log")
+        writeDeliveryLock.lock()
+        defer { writeDeliveryLock.unlock() }
         var (result, appended, view, head) = try openingMissingSets { try environment.write { txn -> (R, [RecordedEvent], ProjectionView, LogHead) in
             let view = try projectionView(txn)
             let session = WriteSession(view: view)
@@ -367,12 +374,26 @@ public final class EventLog: @unchecked Sendable {
 
     // MARK: Subscriptions
 
-    /// The events this process appends from now on, in position order, delivered after each commit.
-    /// Events appended by other processes are not seen here; read them with ``events(from:reverse:limit:)``.
-    public func newEvents() -> AsyncStream<RecordedEvent> {
-        let (stream, continuation) = AsyncStream<RecordedEvent>.makeStream(bufferingPolicy: .unbounded)
+    /// One subscription: its stream's continuation, and the last position it was handed.
+    private struct Subscriber {
+        let continuation: AsyncThrowingStream<RecordedEvent, any Error>.Continuation
+        let bufferEvents: Int
+        var lastDelivered: UInt64
+    }
+
+    /// The events this process appends from now on, in position order (across the process's threads too),
+    /// delivered after each commit. Events appended by other processes are not seen here; read them with
+    /// ``events(from:reverse:limit:)``.
+    ///
+    /// At most `bufferEvents` events wait for a slow consumer. One more, and the stream delivers what it
+    /// holds and then ends with ``LogError/subscriberBehind(lastDelivered:bufferEvents:)``: the consumer
+    /// reads on from the log and subscribes again. A stream never silently skips an event, and a writer
+    /// never waits for a consumer.
+    public func newEvents(bufferEvents: Int = 65_536) -> AsyncThrowingStream<RecordedEvent, any Error> {
+        precondition(bufferEvents > 0, "a subscription buffers at least one event")
+        let (stream, continuation) = AsyncThrowingStream<RecordedEvent, any Error>.makeStream(bufferingPolicy: .bufferingOldest(bufferEvents))
         let id = UUID()
-        subscribersLock.withLock { subscribers[id] = continuation }
+        subscribersLock.withLock { subscribers[id] = Subscriber(continuation: continuation, bufferEvents: bufferEvents, lastDelivered: 0) }
         continuation.onTermination = { [weak self] _ in
             guard let self else { return }
             self.subscribersLock.withLock { _ = self.subscribers.removeValue(forKey: id) }
@@ -380,15 +401,30 @@ public final class EventLog: @unchecked Sendable {
         return stream
     }
 
+    /// Hands one commit's events to every subscriber, under ``writeDeliveryLock``.
     private func notify(_ appended: [RecordedEvent]) {
-        let current = subscribersLock.withLock { Array(subscribers.values) }
-        for continuation in current {
-            for event in appended { continuation.yield(event) }
+        // Finishing a stream runs its termination handler, which takes `subscribersLock`: the ones that
+        // fell behind are finished after it is released.
+        let behind = subscribersLock.withLock { () -> [Subscriber] in
+            var behind: [Subscriber] = []
+            for (id, var subscriber) in subscribers {
+                var dropped = false
+                for event in appended {
+                    precondition(event.position > subscriber.lastDelivered, "events are delivered in position order")
+                    if case .dropped = subscriber.continuation.yield(event) { dropped = true; break }
+                    subscriber.lastDelivered = event.position
+                }
+                if dropped { behind.append(subscriber); subscribers[id] = nil } else { subscribers[id] = subscriber }
+            }
+            return behind
+        }
+        for subscriber in behind {
+            subscriber.continuation.finish(throwing: LogError.subscriberBehind(lastDelivered: subscriber.lastDelivered, bufferEvents: subscriber.bufferEvents))
         }
     }
 
     deinit {
-        for continuation in subscribers.values { continuation.finish() }
+        for subscriber in subscribers.values { subscriber.continuation.finish() }
     }
 }
 

@@ -51,6 +51,9 @@ public enum LogError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Records offered to a store that do not extend its log: a gap, or a record that differs from the
     /// one the store holds at that position (a fork).
     case notAnExtension(position: UInt64, reason: String)
+    /// A subscriber to ``EventLog/newEvents(bufferEvents:)`` fell further behind than its buffer: its stream
+    /// ended after the event at `lastDelivered`; the rest is read from the log.
+    case subscriberBehind(lastDelivered: UInt64, bufferEvents: Int)
 
     public var description: String {
         switch self {
@@ -76,6 +79,9 @@ public enum LogError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path) was written by an older version of Linli; open it once for writing (any linli command that records, or linli rebuild --store \(path)) to upgrade it"
         case let .rebuildInProgress(path):
             return "a rebuild of \(path) is in progress in another process; wait for it to finish, then try again"
+        case let .subscriberBehind(lastDelivered, bufferEvents):
+            return "the subscriber fell more than \(bufferEvents) events behind; its stream ended after position \(lastDelivered): "
+                + "read on with events(from: \(lastDelivered + 1)), then subscribe again"
         case let .replayTooLarge(bytes, bytesMax):
             return "replaying the log in memory needs more than \(bytesMax >> 20) MiB (it reached \(bytes >> 20) MiB); "
                 + "ask for an earlier position, or raise the budget (EventLog.Options.replayMemoryBytesMax)"
