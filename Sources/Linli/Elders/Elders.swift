@@ -103,7 +103,11 @@ enum EldersDomain {
                 guard provider == elder else { throw Rejection.invalid("provider", "self-help is provided by the elder, \(elder)") }
             default:
                 guard provider != elder else { throw Rejection.invalid("provider", "mutual help comes from another resident") }
-                volunteer = try d.require(d.tables.registry["residents"], provider, .unknownResident, field: "provider", what: "resident (the mutual-help volunteer)", txn)
+                let resident = try d.require(d.tables.registry["residents"], provider, .unknownResident, field: "provider", what: "resident (the mutual-help volunteer)", txn)
+                // Mutual help earns points from a community's issuance account: the elder's, whose staff record
+                // the delivery. A volunteer of another community logs hours there instead (docs/DECISIONS.md).
+                try LedgerDomain.requireSameCommunity(resident, d.community, field: "provider", role: "the mutual-help volunteer")
+                volunteer = resident
             }
             d.emitFields("service.delivered", stream: "elder:\(elder)")
             if let volunteer {

@@ -5,6 +5,17 @@ import LinliStore
 enum LedgerDomain {
     static let fundSources = FundSource.values
 
+    /// Points are a community's own: issued from its `issuance:` account, moved between its residents and
+    /// spent at its store (docs/DECISIONS.md, "Whose points"). A resident of another community is refused,
+    /// naming the field, so that no staff member posts against another community's books.
+    static func requireSameCommunity(_ resident: Row, _ community: String, field: String, role: String) throws(Rejection) {
+        let theirs = resident.string("community")
+        guard theirs == community else {
+            throw Rejection.invalid(field, "\(resident.string("resident")) (\(role)) is a resident of \(theirs), not \(community): "
+                                    + "\(community)'s points are issued, moved and spent among \(community)'s residents only")
+        }
+    }
+
     static let handlers: [CommandHandler] = [
         CommandHandler(spec: CommandSpec(name: "points.rate.set", fields: [
             .required("community", .id), .optional("category", .id), .required("pointsPerHour", .int(0...100_000)),
@@ -46,8 +57,9 @@ enum LedgerDomain {
             .required("from", .id), .required("to", .id), .required("points", .points), .required("reason", .description),
         ]), decide: { d, txn in
             let from = try d.resident("from", txn)
-            _ = try d.resident("to", txn)
+            let to = try d.resident("to", txn)
             d.community = from.string("community")
+            try requireSameCommunity(to, d.community, field: "to", role: "the receiving resident")
             try d.authorize([], asResident: d.command.string("from") == d.command.actor, txn)
             guard d.command.string("from") != d.command.string("to") else { throw Rejection.invalid("to", "a transfer goes to another resident") }
             try requireBalance(d, account: "resident:\(d.command.string("from"))", points: d.command.int("points"), field: "points", txn)
@@ -97,7 +109,7 @@ enum LedgerDomain {
             let item = try d.require(d.tables.ledger["items"], d.command.string("item"), .unknownItem, field: "item", what: "item", txn)
             d.community = item.string("community")
             try d.authorize([.storeKeeper], txn)
-            _ = try d.resident("resident", txn)
+            try requireSameCommunity(try d.resident("resident", txn), d.community, field: "resident", role: "the redeeming resident")
             try d.requireAbsent(d.tables.ledger["redemptions"], d.command.string("redemption"), field: "redemption", what: "redemption", txn)
             let quantity = d.command.int("quantity")
             guard quantity <= item.int("quantity") else {
