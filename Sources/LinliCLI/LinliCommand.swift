@@ -146,7 +146,11 @@ struct Export: ParsableCommand {
         digest of its command (what an imported store needs to refuse a reused command id). The export holds \
         residents' personal data: keep it as private as the store.
 
+        With --output the file is created readable by its owner only (600) and must not exist; a file the \
+        shell creates for `>` takes the umask's mode instead.
+
         Examples:
+          linli export --output events.ndjson
           linli export --from 1 --to 1000 > events.ndjson
           linli export --from 1201 | linli import --follow - --store ./replica.store
         """)
@@ -154,18 +158,51 @@ struct Export: ParsableCommand {
     @OptionGroup var store: StoreOptions
     @Option(help: "The first position.") var from: UInt64 = 1
     @Option(help: "The last position.") var to: UInt64?
+    @Option(help: "Write to this new file (mode 600) instead of standard output.") var output: String?
 
     func run() throws {
         let engine = try store.open(readOnly: true)
-        var out = ""
+        let descriptor = try output.map(Self.createPrivately) ?? STDOUT_FILENO
+        defer { if descriptor != STDOUT_FILENO { close(descriptor) } }
+        var out: [UInt8] = []
+        func flush() throws {
+            try out.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                    guard written > 0 else { throw ExitError.store("linli: export stopped: cannot write: \(String(cString: strerror(errno)))") }
+                    offset += written
+                }
+            }
+            out.removeAll(keepingCapacity: true)
+        }
         do {
             try engine.export(from: from, to: to) { line in
-                out += line.text + "\n"
-                if out.utf8.count > 1 << 20 { print(out, terminator: ""); out = "" }
+                out += line.text.utf8
+                out.append(0x0A)
+                if out.count > 1 << 20 { try flush() }
             }
+            try flush()
+            if descriptor != STDOUT_FILENO, fsync(descriptor) != 0 { throw ExitError.store("linli: export stopped: cannot sync \(output ?? ""): \(String(cString: strerror(errno)))") }
         } catch {
-            throw ExitError.store("linli: export stopped: \(error)")
+            // A file cut short is not an export: it goes, rather than be taken for a whole one.
+            if let output { unlink(output) }
+            if let error = error as? ExitError { throw error }
+            throw ExitError.store("linli: export stopped: \(error)" + (output.map { "; \($0) was removed" } ?? ""))
         }
-        print(out, terminator: "")
+    }
+
+    /// A new file only its owner can read: O_EXCL so that an existing file is never overwritten, and
+    /// fchmod because the mode given to open() passes through the umask.
+    static func createPrivately(_ path: String) throws -> Int32 {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw ExitError.rejected("linli: cannot create \(path): \(String(cString: strerror(errno)))" + (errno == EEXIST ? " (an export never overwrites a file)" : ""))
+        }
+        guard fchmod(descriptor, 0o600) == 0 else {
+            close(descriptor)
+            throw ExitError.store("linli: cannot make \(path) private (mode 600): \(String(cString: strerror(errno)))")
+        }
+        return descriptor
     }
 }

@@ -61,6 +61,20 @@ struct OperationsCLITests {
         for file in try FileManager.default.contentsOfDirectory(atPath: store) { #expect(try mode(store + "/" + file) == 0o600, "\(file)") }
     }
 
+    @Test("under umask 022 export --output is 600, holds what standard output holds, and never overwrites a file")
+    func privateExport() throws {
+        let (dir, store) = try AuditToolsCLITests.verifiedHours()
+        let file = dir.sub("events.ndjson")
+        let made = try runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "umask 022 && exec \"$0\" export --output \"$1\" --store \"$2\"", CLI.binary.path, file, store])
+        #expect(made.status == 0 && made.out.isEmpty, "\(made.err)")
+        #expect(try mode(file) == 0o600)
+        let printed = try CLI.run(["export", "--store", store])
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == printed.out && printed.out.split(separator: "\n").count == 10)
+        let again = try CLI.run(["export", "--output", file, "--store", store])
+        #expect(again.status == 1 && again.err.contains("never overwrites"), "\(again.err)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == printed.out)
+    }
+
     @Test("a replica made through a pipe refuses commands naming its source, follows in steps, and shows the source's figures at each")
     func replicaThroughPipes() throws {
         let (dir, store) = try AuditToolsCLITests.verifiedHours()
