@@ -15,6 +15,11 @@ public enum LogLimits {
     public static let batchEventsMax = 1_000_000
     /// The version of the record layout this code writes and reads.
     public static let recordFormatVersion: UInt8 = 1
+    /// The times a record may hold, in milliseconds since 1970: the years 0000 to 9999 that ISO 8601's
+    /// four digits write (what every command's `at` parses to), so that no arithmetic on them overflows.
+    public static let timeMillisecondsRange: ClosedRange<Int64> = -62_167_219_200_000...253_402_300_799_999
+    /// The highest position: positions, versions and counts are written as JSON integers (Int64).
+    public static let positionMax = UInt64(Int64.max)
     /// Bytes of a SHA-256 digest.
     public static let hashBytes = 32
 }
@@ -256,7 +261,13 @@ enum RecordCodec {
             guard position == expectedPosition else {
                 throw RecordError(position: expectedPosition, reason: "stored under key \(expectedPosition) but holds position \(position)")
             }
+            guard position <= LogLimits.positionMax else { throw RecordError(position: expectedPosition, reason: "position \(position) is beyond the last a log can hold") }
             let streamVersion = try reader.readUInt64()
+            // An event is at most the position-th of its stream: found by fuzzing, a larger version did not
+            // fit an export's integer and stopped `linli export` with a trap.
+            guard (1...position).contains(streamVersion) else {
+                throw RecordError(position: expectedPosition, reason: "stream version \(streamVersion) is not between 1 and its position")
+            }
             let previousInStream = try reader.readUInt64()
             guard previousInStream < position else {
                 throw RecordError(position: expectedPosition, reason: "its stream's previous position \(previousInStream) is not before it")
@@ -265,6 +276,9 @@ enum RecordCodec {
             let offset = try reader.readInt16()
             guard abs(Int(offset)) <= 18 * 60 else { throw RecordError(position: expectedPosition, reason: "offset \(offset) minutes is out of range") }
             let recordedMs = try reader.readInt64()
+            for (name, ms) in [("occurred", occurredMs), ("recorded", recordedMs)] where !LogLimits.timeMillisecondsRange.contains(ms) {
+                throw RecordError(position: expectedPosition, reason: "its \(name) time (\(ms) ms) is outside the years 0000–9999")
+            }
             let schemaVersion = try reader.readUInt16()
             let stream = try reader.readString(Int(try reader.readUInt16()))
             let type = try reader.readString(Int(try reader.readUInt16()))
