@@ -44,11 +44,71 @@ struct IssueCommand: ParsableCommand {
             let engine = try asOf.engine(store)
             let document = try printDocument(try engine.issueDocument(issue, now: asOf.now), what: "issue", id: issue)
             let timeline = document["timeline"].items
-            emitDocument(output.format, document, summary: [
+            let stances = document["stances"]
+            var summary: [(String, String)] = [
                 ("issue", issue), ("state", document["state"].plain), ("priority", document["priority"].plain), ("title", document["title"].plain),
-                ("comments", "\(document["comments"].items.count)"), ("meetings", "\(document["meetings"].items.count)"),
-            ], header: ["position", "at", "event", "actor"],
-               rows: timeline.map { [$0["position"].plain, $0["at"].plain, $0["type"].plain, $0["actor"].plain] }, rightAligned: [0])
+                ("scope", "\(document["scope"]?["level"].plain ?? ""):\(document["scope"]?["ref"].plain ?? "")"), ("proposer", document["proposer"].plain),
+                ("comments", "\(document["comments"].items.count): support \(stances?["support"].plain ?? "0"), oppose \(stances?["oppose"].plain ?? "0"), neutral \(stances?["neutral"].plain ?? "0")"),
+            ]
+            for meeting in document["meetings"].items { summary += Self.meetingLines(meeting) }
+            emitDocument(output.format, document, summary: summary, header: ["position", "at", "event", "actor", "detail"],
+                         rows: timeline.map { [$0["position"].plain, $0["at"].plain, $0["type"].plain, $0["actor"].plain, Self.detail($0)] }, rightAligned: [0])
+        }
+
+        /// A meeting as a person reads it: format, rule and result; each condition of the rule as
+        /// numerator/denominator against its threshold; the votes and who attended, by name of participant.
+        static func meetingLines(_ meeting: JSONValue) -> [(String, String)] {
+            let tally = meeting["tally"]
+            let result = meeting["state"].plain == "closed" ? (meeting["passed"] == .bool(true) ? "passed" : "failed") : meeting["state"].plain
+            var lines = [("meeting " + meeting["meeting"].plain, "\(meeting["format"].plain), \(meeting["rule"].plain), \(meeting["startsAt"].plain): \(result)")]
+            if let tally, tally != .null {
+                let conditions = tally["conditions"].items.map { condition -> String in
+                    let unit = condition["condition"].plain.hasSuffix("Area") ? " m²" : ""
+                    return "\(conditionWords[condition["condition"].plain] ?? condition["condition"].plain) \(condition["numerator"].plain)/\(condition["denominator"].plain)\(unit) "
+                        + "\(thresholdWords(condition["threshold"].plain)) \(condition["met"] == .bool(true) ? "✓" : "✗")"
+                }
+                lines.append(("  conditions", conditions.joined(separator: "; ")))
+                lines.append(("  tally", "for \(tally["for"].plain), against \(tally["against"].plain), abstain \(tally["abstain"].plain) of \(tally["votesCast"].plain) cast"))
+            }
+            let votes = meeting["votes"].items.map { "\($0["participant"].plain) \($0["choice"].plain)" }
+            if !votes.isEmpty { lines.append(("  votes", votes.joined(separator: ", "))) }
+            let attendees = meeting["attendees"].items.map { "\($0["participant"].plain) (\($0["role"].plain))" }
+            if !attendees.isEmpty { lines.append(("  attended", attendees.joined(separator: ", "))) }
+            if meeting["resolution"].plain != "" { lines.append(("  resolution", meeting["resolution"].plain)) }
+            return lines
+        }
+
+        /// The conditions of the voting rules (Tally.swift), in words.
+        static let conditionWords = [
+            "votesCast": "votes cast", "forVotes": "for", "participationOwners": "owners taking part", "participationArea": "area taking part",
+            "forOwners": "owners for", "forArea": "area for",
+        ]
+
+        /// ">=2/3" as "≥ 2/3".
+        static func thresholdWords(_ threshold: String) -> String {
+            threshold.hasPrefix(">=") ? "≥ " + threshold.dropFirst(2) : threshold.hasPrefix(">") ? "> " + threshold.dropFirst() : threshold
+        }
+
+        /// What a timeline entry did, from its event's fields: who attended or voted and how, a comment's
+        /// stance, an assessment's scores, an outcome's progress.
+        static func detail(_ entry: JSONValue) -> String {
+            let detail = entry["detail"]
+            switch entry["type"].plain {
+            case "meeting.attended": return "\(detail?["participant"].plain ?? "") (\(detail?["role"].plain ?? "")) at \(detail?["meeting"].plain ?? "")"
+            case "vote.cast": return "\(detail?["participant"].plain ?? "") \(detail?["choice"].plain ?? "") at \(detail?["meeting"].plain ?? "")"
+            case "meeting.opinionGiven": return "\(detail?["participant"].plain ?? ""): \(detail?["text"].plain ?? "")"
+            case "issue.commented": return "\(detail?["resident"].plain ?? "") \(detail?["stance"].plain ?? ""): \(detail?["text"].plain ?? "")"
+            case "issue.assessed":
+                return "importance \(detail?["importance"].plain ?? ""), urgency \(detail?["urgency"].plain ?? ""), feasibility \(detail?["feasibility"].plain ?? "")"
+            case "meeting.scheduled": return "\(detail?["meeting"].plain ?? "") \(detail?["format"].plain ?? ""), \(detail?["rule"].plain ?? "")"
+            case "meeting.closed": return "\(detail?["meeting"].plain ?? "") \(detail?["passed"] == .bool(true) ? "passed" : "failed")"
+            case "outcome.submitted": return detail?["department"].plain ?? ""
+            case "outcome.progressed": return "\(detail?["percent"].plain ?? "")% \(detail?["note"].plain ?? "")"
+            case "outcome.evaluated": return "\(detail?["evaluator"].plain ?? "") satisfaction \(detail?["satisfaction"].plain ?? "")"
+            case "issue.declined": return detail?["reason"].plain ?? ""
+            case "issue.merged": return "into \(detail?["into"].plain ?? "")"
+            default: return ""
+            }
         }
     }
 

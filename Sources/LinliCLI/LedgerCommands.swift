@@ -39,9 +39,20 @@ struct Statement: ParsableCommand {
         let lines = try engine.statement(of: account)
         emit(output.format,
              json: ["account": .string(account), "postings": .array(lines.map { $0.detail })],
-             header: ["position", "at", "type", "counter account", "amount", "balance"],
-             rows: lines.map { ["\($0.position)", $0.detail["at"]?.stringValueOrEmpty ?? "", $0.type, $0.counterAccount, "\($0.amount)", "\($0.balance)"] },
+             header: ["position", "at", "type", "counter account", "amount", "balance", "actor", "for"],
+             rows: lines.map { ["\($0.position)", $0.detail["at"]?.stringValueOrEmpty ?? "", $0.type, $0.counterAccount, "\($0.amount)", "\($0.balance)",
+                               $0.detail["actor"]?.stringValueOrEmpty ?? "", Self.what($0.detail)] },
              rightAligned: [0, 4, 5])
+    }
+
+    /// What a posting was for, from its line: the hours and rate behind verified points, a transfer's or
+    /// an adjustment's reason, the item and redemption of a purchase.
+    static func what(_ line: JSONValue) -> String {
+        if line["log"] != nil {
+            return "\(line["log"].plain): \(line["minutes"].plain) min at \(line["pointsPerHour"].plain)/h"
+        }
+        if line["redemption"] != nil { return "\(line["item"].plain) (\(line["redemption"].plain))" }
+        return line["reason"].plain
     }
 }
 

@@ -25,12 +25,41 @@ struct DisputeCommand: ParsableCommand {
         func run() throws {
             let engine = try asOf.engine(store)
             let document = try printDocument(try engine.disputeDocument(dispute, now: asOf.now), what: "dispute", id: dispute)
-            emitDocument(output.format, document, summary: [
+            var summary: [(String, String)] = [
                 ("dispute", dispute), ("state", document["state"].plain), ("category", document["category"].plain),
-                ("parties", document["parties"].items.map(\.plain).joined(separator: ", ")), ("age (days)", document["ageDays"].plain),
-                ("mediator", document["mediator"].plain), ("agreement", document["agreement"].plain),
-            ], header: ["position", "at", "event", "actor"],
-               rows: document["timeline"].items.map { [$0["position"].plain, $0["at"].plain, $0["type"].plain, $0["actor"].plain] }, rightAligned: [0])
+                ("parties", document["parties"].items.map(\.plain).joined(separator: ", ")), ("about", document["description"].plain),
+                ("reported", "\(document["reportedAt"].plain) (\(document["channel"].plain))" + (document["visit"].plain.isEmpty ? "" : ", at visit \(document["visit"].plain)")),
+                ("age (days)", document["ageDays"].plain), ("mediator", document["mediator"].plain + (document["team"].plain.isEmpty ? "" : " (\(document["team"].plain))")),
+                ("sessions", document["sessions"].plain),
+                ("hours", "to assignment \(document["hoursToAssignment"].plain.isEmpty ? "—" : document["hoursToAssignment"].plain), to resolution \(document["hoursToResolution"].plain.isEmpty ? "—" : document["hoursToResolution"].plain)"),
+            ]
+            for (label, key) in [("agreement", "agreement"), ("withdrawn", "withdrawalReason"), ("escalation", "escalationReason")] where !document[key].plain.isEmpty {
+                summary.append((label, document[key].plain))
+            }
+            if let to = document["escalatedTo"], to != .null {
+                summary.append(("escalated to", to["department"].plain.isEmpty ? "issue \(to["issue"].plain)" : to["department"].plain))
+            }
+            if !document["satisfaction"].plain.isEmpty {
+                summary.append(("follow-up", "satisfaction \(document["satisfaction"].plain)/5" + (document["followUpNotes"].plain.isEmpty ? "" : ": \(document["followUpNotes"].plain)")))
+            }
+            emitDocument(output.format, document, summary: summary, header: ["position", "at", "event", "actor", "detail"],
+                         rows: document["timeline"].items.map { [$0["position"].plain, $0["at"].plain, $0["type"].plain, $0["actor"].plain, Self.detail($0["detail"])] },
+                         rightAligned: [0])
+        }
+
+        /// What a timeline entry recorded: the mediator assigned, a session's attendees and notes, the
+        /// agreement, where it was escalated, why it was withdrawn, the follow-up's satisfaction.
+        static func detail(_ detail: JSONValue?) -> String {
+            if let mediator = detail?["mediator"] { return Optional(mediator).plain + (detail?["team"].plain.isEmpty == false ? " (\(detail?["team"].plain ?? ""))" : "") }
+            if let notes = detail?["notes"], detail?["session"] != nil {
+                return "\(detail?["session"].plain ?? ""): \(detail?["attendees"].items.map { Optional($0).plain }.joined(separator: ", ") ?? "") — \(Optional(notes).plain)"
+            }
+            if let agreement = detail?["agreement"] { return Optional(agreement).plain }
+            if let to = detail?["to"] { return "\(to["department"].plain.isEmpty ? "issue \(to["issue"].plain)" : to["department"].plain): \(detail?["reason"].plain ?? "")" }
+            if let satisfaction = detail?["satisfaction"] { return "satisfaction \(Optional(satisfaction).plain)/5 \(detail?["notes"].plain ?? "")" }
+            if let reason = detail?["reason"] { return Optional(reason).plain }
+            if let description = detail?["description"] { return Optional(description).plain }
+            return ""
         }
     }
 

@@ -87,6 +87,15 @@ struct DomainCLITests {
         #expect((issue["comments"] as? [Any])?.count == 1)
         #expect((issue["timeline"] as? [[String: Any]])?.allSatisfy { $0["position"] is Int } == true)
 
+        // For people: the meeting's result with each condition against its threshold, the votes and who
+        // attended by name, and the timeline naming the participant of each attendance and vote.
+        let shown = try Self.query(store, ["issue", "lift"]).out
+        for expected in ["ownersAssembly, doubleMajorityMajor, 2024-03-10T19:00:00+08:00: passed",
+                         "owners taking part 2/2 ≥ 2/3 ✓", "area taking part 150/150 m² ≥ 2/3 ✓", "area for 150/150 m² ≥ 3/4 ✓",
+                         "votes       r-1 for, r-2 for", "attended    r-1 (owner), r-2 (owner), r-3 (child)", "r-3 (child) at m-1", "r-2 for at m-1"] {
+            #expect(shown.contains(expected), "\(expected) in:\n\(shown)")
+        }
+
         // As of before the meeting closed, the issue was in deliberation.
         let before = try Self.query(store, ["issue", "lift", "--json", "--as-of", "2024-03-04T08:59:59+08:00"])
         #expect(before.status == 1 && before.err.contains("no issue"))
@@ -138,6 +147,12 @@ struct DomainCLITests {
         #expect(old.out == "[]\n")
         let table = try Self.query(store, ["dispute", "d-1"])
         #expect(table.out.contains("dispute.followedUp"))
+        // For people: what was agreed and how the follow-up went, and each session's attendees and notes.
+        for expected in ["agreement   施工限定在工作日白天", "follow-up   satisfaction 5/5: 满意", "s-1: r-1, r-2 — 当面沟通", "hours       to assignment 1.5, to resolution 6"] {
+            #expect(table.out.contains(expected), "\(expected) in:\n\(table.out)")
+        }
+        let escalated = try Self.query(store, ["dispute", "d-2"])
+        #expect(escalated.out.contains("escalated to  issue parking"), "\(escalated.out)")
     }
 
     @Test("elder services from the command line: survey, plan, deliveries in three modes, a visit with concern; elders and elder ID")
@@ -159,6 +174,9 @@ struct DomainCLITests {
                                                                  "--observations", "腿脚浮肿", "--concern"], at: "2024-03-06T10:00:00+08:00")
         let balance = try Self.query(store, ["balance", "resident:r-2", "--json"])
         #expect(balance.out.contains(#""balance":12"#))
+        // The statement says what each posting was for: the mutual-help hours behind the points.
+        let statement = try Self.query(store, ["statement", "resident:r-2"]).out
+        #expect(statement.contains("mutual:dl-2: 60 min at 12/h"), "\(statement)")
         let one = try Self.query(store, ["elder", "r-1", "--json", "--as-of", "2024-03-06T12:00:00+08:00"])
         let elder = try #require(try JSONSerialization.jsonObject(with: Data(one.out.utf8)) as? [String: Any])
         #expect(elder["tier"] as? Int == 3)

@@ -95,6 +95,7 @@ extension Engine {
                     "state": .string(meeting.string("state")), "startsAt": .string(meeting.string("startsAt")),
                     "passed": meeting["passed"] ?? .null, "tally": meeting["tally"] ?? .null,
                     "resolution": meeting["resolution"] ?? .null, "attendees": .array(try Rows.values(db["attendance"], under: meetingId, txn)),
+                    "votes": .array(try Rows.values(db["votes"], under: meetingId, txn)),
                     "opinions": .array(try Rows.values(db["opinions"], under: meetingId, txn)),
                 ])
             }
