@@ -13,7 +13,8 @@ struct Audit: ParsableCommand {
             abstract: "Re-check the hash chain, rebuild every projection from position 1 and compare it with the stored one.",
             discussion: """
             Exit code 0 only when everything matches; 1 when anything differs. Nothing is written, to the store or \
-            anywhere else: the rebuild is replayed in memory.
+            anywhere else: the rebuild is replayed in memory. With --json: one document \
+            {"ok","events","head","mismatches":[...],"stateDigest",…}.
 
             --export FILE verifies an exported file instead, without any store: its chain, its readable fields \
             against its records, and the projections rebuilt from it (compare its stateDigest with the store's). \
@@ -28,7 +29,7 @@ struct Audit: ParsableCommand {
             """)
 
         @OptionGroup var store: StoreOptions
-        @Flag(help: "Print one JSON document: {\"ok\",\"events\",\"head\",\"mismatches\":[...]}.") var json = false
+        @OptionGroup var output: DocumentOptions
         @Option(help: "Verify this exported NDJSON file instead of the store.") var export: String?
         @Option(help: "A file of published checkpoint statements to check the store against.") var checkpoint: String?
 
@@ -41,7 +42,7 @@ struct Audit: ParsableCommand {
             var checks: [CheckpointCheck] = []
             if let checkpoint { checks = try engine.verify(checkpoints: try readCheckpointStatements(checkpoint)) }
             let ok = report.ok && checks.allSatisfy(\.ok)
-            if json {
+            if output.json {
                 var document = report.json.pairs.filter { $0.0 != "ok" }
                 var mismatches = report.json["mismatches"].items
                 for check in checks where !check.ok {
@@ -88,7 +89,7 @@ struct Audit: ParsableCommand {
             let statements = try checkpoint.map(readCheckpointStatements) ?? []
             let report = try Engine.verifyExport(lines: lines, checkpoints: statements) { _ in bar.update(lines.bytesTaken, max(lines.bytesTaken, lines.bytesTotal)) }
             bar.finish()
-            if json {
+            if output.json {
                 print(report.json.text)
             } else {
                 print("events \(report.chain.events), head \(report.chain.head.position) \(report.chain.head.hash.hex)")

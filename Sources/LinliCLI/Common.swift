@@ -113,7 +113,14 @@ func now() -> Timestamp {
     Timestamp(epochMilliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)), offsetMinutes: Timestamp.shanghaiOffsetMinutes)
 }
 
-/// Query output options.
+/// Output options of the commands that print one report, for people or as one JSON document (audit
+/// verify, status, backup, import); each command's discussion gives its document's fields.
+struct DocumentOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print one JSON document.")
+    var json = false
+}
+
+/// Query output options: a table for people, one JSON document, or CSV.
 struct FormatOptions: ParsableArguments {
     @Flag(name: .long, help: "Print one JSON document.")
     var json = false

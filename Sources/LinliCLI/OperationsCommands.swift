@@ -8,18 +8,19 @@ struct Status: ParsableCommand {
         abstract: "The store's identity, head, events per domain, size, checkpoint position, and whether it is a replica.",
         discussion: """
         The identity is the hash of the first event: a backup, an import and a replica of the store share it. \
-        Counting events reads every record's type (about a second per million events once cached).
+        Counting events reads every record's type (about a second per million events once cached). With \
+        --json: {"identity","head":{…},"eventsByDomain":{…},"fileBytes","usedBytes","checkpoints","replicaOf"}.
 
         Examples:
           linli status --store ./jiangshan.store
           linli status --json
         """)
     @OptionGroup var store: StoreOptions
-    @Flag(help: "Print one JSON document.") var json = false
+    @OptionGroup var output: DocumentOptions
 
     func run() throws {
         let status = try store.open(readOnly: true).status()
-        if json { return print(Self.document(status).text) }
+        if output.json { return print(Self.document(status).text) }
         let head = status.store.head
         var summary: [(String, String)] = [
             ("store", store.path), ("identity", status.store.identity?.hex ?? "(empty log)"),
@@ -62,7 +63,7 @@ struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Copy the store into a new folder while writers go on; the copy is synced and its chain verified.",
         discussion: """
-        DEST must not exist. The copy is one snapshot: a prefix of the log that ends at a commit. It is written \
+        With --json: {"path","position","head","events","bytes","compacted"}. DEST must not exist. The copy is one snapshot: a prefix of the log that ends at a commit. It is written \
         to DEST.partial (owner-only), flushed, opened and its chain checked, then moved to DEST/data.mdb. A \
         failed or interrupted backup leaves no DEST that holds a store. To restore, stop the writers and put \
         DEST in the store's place (docs/OPERATIONS.md).
@@ -73,13 +74,13 @@ struct Backup: ParsableCommand {
         """)
     @OptionGroup var store: StoreOptions
     @Argument(help: "The new folder to write the backup to.") var destination: String
-    @Flag(help: "Print one JSON document: {\"path\",\"position\",\"head\",\"events\",\"bytes\",\"compacted\"}.") var json = false
+    @OptionGroup var output: DocumentOptions
 
     func run() throws {
         let engine = try store.open(readOnly: true)
         let report: BackupReport
         do { report = try engine.log.backup(to: destination) } catch { throw ExitError.store("linli: \(error)") }
-        if json {
+        if output.json {
             print(JSONValue.object([("path", .string(report.path)), ("position", .int(Int64(report.head.position))), ("head", .string(report.head.hash.hex)),
                                     ("events", .int(Int64(report.eventsVerified))), ("bytes", .int(Int64(report.bytes))), ("compacted", .bool(report.compacted))]).text)
         } else {
@@ -94,7 +95,7 @@ struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create a store from an export (same positions, records and chain), or extend a replica with --follow.",
         discussion: """
-        Every record is checked as the store's own are (its hash, its link, its stream, its command id) and \
+        With --json: {"position","head","appended","alreadyHeld","checkpoints"}. Every record is checked as the store's own are (its hash, its link, its stream, its command id) and \
         replayed through the rules' invariants: a forged export is refused at the position it breaks, and a \
         refused or interrupted import leaves no store that opens. --checkpoint FILE also requires the export \
         to extend every published checkpoint, with its figures.
@@ -113,7 +114,7 @@ struct Import: ParsableCommand {
     @Option(name: .customLong("replica-of"), help: "Make the new store a read-only replica of this source (a name for people).") var replicaOf: String?
     @Flag(help: "Append to an existing replica what comes after its head.") var follow = false
     @Option(help: "A file of published checkpoint statements the export must extend.") var checkpoint: String?
-    @Flag(help: "Print one JSON document: {\"position\",\"head\",\"appended\",\"alreadyHeld\",\"checkpoints\"}.") var json = false
+    @OptionGroup var output: DocumentOptions
 
     func validate() throws {
         if follow && replicaOf != nil { throw ValidationError("--replica-of names the source of a new replica; --follow extends an existing one: choose one") }
@@ -138,7 +139,7 @@ struct Import: ParsableCommand {
             throw ExitError.store("linli: \(error)")
         }
         bar.finish()
-        if json {
+        if output.json {
             print(JSONValue.object([("position", .int(Int64(report.head.position))), ("head", .string(report.head.hash.hex)), ("appended", .int(Int64(report.eventsAppended))),
                                     ("alreadyHeld", .int(Int64(report.eventsAlreadyHeld))), ("checkpoints", .int(Int64(report.checkpointsChecked)))]).text)
         } else {
