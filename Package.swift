@@ -32,7 +32,9 @@ let package = Package(
             dependencies: [
                 "CLMDB",
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            // The tests' fault-injection hook (a commit made to fail) exists in debug builds only.
+            swiftSettings: [.define("LINLI_FAULT_INJECTION", .when(configuration: .debug))]
         ),
         .target(
             name: "Linli",
@@ -63,7 +65,8 @@ let package = Package(
         ),
         // Temporary folders, seeded randomness and child processes, shared by the test targets.
         .target(name: "LinliTestSupport", path: "Tests/Support"),
-        .testTarget(name: "LinliStoreTests", dependencies: ["LinliStore", "LinliTestSupport"]),
+        .testTarget(name: "LinliStoreTests", dependencies: ["LinliStore", "LinliTestSupport"],
+                    swiftSettings: [.define("LINLI_FAULT_INJECTION", .when(configuration: .debug))]),
         .testTarget(name: "LinliTests", dependencies: ["Linli", "LinliTestSupport"]),
         .testTarget(name: "LinliCLITests", dependencies: ["Linli", "LinliTestSupport"]),
     ]

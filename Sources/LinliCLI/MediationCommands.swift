@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import Linli
 
 struct DisputeCommand: ParsableCommand {

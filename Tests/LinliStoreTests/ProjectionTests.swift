@@ -147,10 +147,16 @@ struct RebuildGrowthTests {
         // body ran whole): each time the chunk is aborted and run again.
         fat.mapFullAt = 450
         let growthsBefore = log.environment.mapGrowths
+        #if LINLI_FAULT_INJECTION
         try log.rebuildProjections { done, _ in if done == 600 { log.environment.failNextCommitWithMapFull = true } }
+        let simulated = 2
+        #else
+        try log.rebuildProjections()   // a release build has no hook to fail a commit with
+        let simulated = 1
+        #endif
         // The appends' rows were in memory, so the rebuild is the first to fill the map: it grows at least
         // twice (the two simulated cases), and more as the rows arrive.
-        #expect(fat.mapFullAt == nil && log.environment.mapGrowths >= growthsBefore + 2, "the rebuild grew the map at least twice")
+        #expect(fat.mapFullAt == nil && log.environment.mapGrowths >= growthsBefore + simulated, "the rebuild grew the map at least once a simulated case")
         let rows = try dump(log, "fat")["rows"] ?? [:]
         #expect(rows.count == 3_000, "every event replayed once: \(rows.count) rows")
         #expect(try log.verifyProjections().ok)

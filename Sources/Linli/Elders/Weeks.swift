@@ -31,7 +31,7 @@ public struct ISOWeek: Sendable, Hashable, Comparable, CustomStringConvertible {
     public var yearAndWeek: (year: Int, week: Int) {
         let thursday = mondayDay + 3
         let year = Timestamp(epochMilliseconds: Int64(thursday) * 86_400_000).local.year
-        let januaryFirst = ISOWeek.daysFromCivil(year: year, month: 1, day: 1)
+        let januaryFirst = daysFromCivil(year, 1, 1)
         return (year, (thursday - januaryFirst) / 7 + 1)
     }
 
@@ -42,14 +42,4 @@ public struct ISOWeek: Sendable, Hashable, Comparable, CustomStringConvertible {
     }
 
     public static func < (lhs: ISOWeek, rhs: ISOWeek) -> Bool { lhs.mondayDay < rhs.mondayDay }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
 }

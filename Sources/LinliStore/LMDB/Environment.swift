@@ -272,13 +272,22 @@ public final class Environment: @unchecked Sendable {
         return result
     }
 
-    /// For tests: the next write's commit reports MDB_MAP_FULL, as LMDB's commit can when saving the free
-    /// list needs pages, after the whole body ran — the case a body with outside effects gets wrong.
+    #if LINLI_FAULT_INJECTION
+    /// For tests (debug builds only, Package.swift's LINLI_FAULT_INJECTION): the next write's commit
+    /// reports MDB_MAP_FULL, as LMDB's commit can when saving the free list needs pages, after the whole
+    /// body ran — the case a body with outside effects gets wrong.
     var failNextCommitWithMapFull: Bool {
         get { statisticsLock.withLock { failNextCommit } }
         set { statisticsLock.withLock { failNextCommit = newValue } }
     }
     private var failNextCommit = false
+
+    /// Whether this write's commit is to fail (and the next one not).
+    private func takeFailingCommit() -> Bool { statisticsLock.withLock { () -> Bool in defer { failNextCommit = false }; return failNextCommit } }
+    #else
+    /// Release builds hold no fault-injection hook: no commit is ever made to fail.
+    @inline(__always) private func takeFailingCommit() -> Bool { false }
+    #endif
     private var mappingCache: (mapSize: Int, ranges: [(UnsafeMutableRawPointer, Int)])?
 
     /// Runs `body` in the one write transaction, commits when it returns and aborts when it throws.
@@ -291,8 +300,7 @@ public final class Environment: @unchecked Sendable {
         while true {
             let txn = try beginTransaction(0, "mdb_txn_begin(write)")
             do {
-                let failing = statisticsLock.withLock { () -> Bool in defer { failNextCommit = false }; return failNextCommit }
-                let result = try Self.runAndCommit(WriteTransaction(handle: txn), body, failingCommit: failing)
+                let result = try Self.runAndCommit(WriteTransaction(handle: txn), body, failingCommit: takeFailingCommit())
                 gate.leave()
                 return result
             } catch LMDBError.Code.mapFull {

@@ -1,5 +1,4 @@
 import Crypto
-import Foundation
 
 /// Projections replayed into memory from a part of the log: every event up to a position, or every event
 /// that occurred at or before a time, or the events of an exported file. Nothing is written anywhere: the

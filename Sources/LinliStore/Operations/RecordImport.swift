@@ -1,4 +1,3 @@
-import Foundation
 
 /// One stored record of a log, as another copy of that log holds it (an export's `record`).
 public struct StoredRecord: Sendable, Equatable {

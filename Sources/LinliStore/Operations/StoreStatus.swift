@@ -1,4 +1,3 @@
-import Foundation
 
 /// What an operator checks first (`linli status`): which store this is, how far its log goes, how large it
 /// is, how far its projections' checkpoint lags, and whether it is a replica. All read in one snapshot.
