@@ -65,8 +65,9 @@ let package = Package(
         ),
         // Temporary folders, seeded randomness and child processes, shared by the test targets.
         .target(name: "LinliTestSupport", path: "Tests/Support"),
-        .testTarget(name: "LinliStoreTests", dependencies: ["LinliStore", "LinliTestSupport"],
-                    swiftSettings: [.define("LINLI_FAULT_INJECTION", .when(configuration: .debug))]),
+        .testTarget(
+            name: "LinliStoreTests", dependencies: ["LinliStore", "LinliTestSupport"],
+            swiftSettings: [.define("LINLI_FAULT_INJECTION", .when(configuration: .debug))]),
         .testTarget(name: "LinliTests", dependencies: ["Linli", "LinliTestSupport"]),
         .testTarget(name: "LinliCLITests", dependencies: ["Linli", "LinliTestSupport"]),
     ]

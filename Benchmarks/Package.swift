@@ -13,7 +13,9 @@ let package = Package(
     targets: [
         .target(
             name: "BenchmarkSupport",
-            dependencies: [.product(name: "LinliStore", package: "Linli"), .product(name: "Linli", package: "Linli"), .product(name: "CLMDB", package: "Linli")],
+            dependencies: [
+                .product(name: "LinliStore", package: "Linli"), .product(name: "Linli", package: "Linli"), .product(name: "CLMDB", package: "Linli"),
+            ],
             path: "Sources/BenchmarkSupport"
         ),
         .executableTarget(

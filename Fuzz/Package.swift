@@ -11,8 +11,9 @@ let package = Package(
     targets: [
         .executableTarget(name: "fuzz-json", dependencies: [.product(name: "Linli", package: "Linli")], path: "Sources/fuzz-json"),
         .executableTarget(name: "fuzz-cbor", dependencies: [.product(name: "Linli", package: "Linli")], path: "Sources/fuzz-cbor"),
-        .executableTarget(name: "fuzz-record", dependencies: [.product(name: "LinliStore", package: "Linli"), .product(name: "Linli", package: "Linli")],
-                          path: "Sources/fuzz-record"),
+        .executableTarget(
+            name: "fuzz-record", dependencies: [.product(name: "LinliStore", package: "Linli"), .product(name: "Linli", package: "Linli")],
+            path: "Sources/fuzz-record"),
         .executableTarget(name: "fuzz-apply", dependencies: [.product(name: "Linli", package: "Linli")], path: "Sources/fuzz-apply"),
     ]
 )

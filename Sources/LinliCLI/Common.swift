@@ -195,7 +195,9 @@ struct AsOfOptions: ParsableArguments {
         let view = try engine.asOf(now, position: atPosition, progress: bar.update)
         bar.finish()
         if let scope = view.historicalScope, !scope.skipped.isEmpty {
-            printError("linli: as of \(asOf ?? "position \(scope.position)"): \(scope.replayed) events replayed, \(scope.skipped.count) left out (occurred later, or depending on events that did)")
+            printError(
+                "linli: as of \(asOf ?? "position \(scope.position)"): \(scope.replayed) events replayed, \(scope.skipped.count) left out (occurred later, or depending on events that did)"
+            )
         }
         return view
     }

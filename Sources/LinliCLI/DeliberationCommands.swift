@@ -25,17 +25,18 @@ struct IssueCommand: ParsableCommand {
         commandName: "issue",
         abstract: "The issue library (议题库): show an issue, or propose, comment, assess, admit, decline, merge.",
         discussion: """
-        Examples:
-          linli issue i-12 --json
-          linli issue propose --issue lift-3 --community zigang --scope compound:紫港小区 --title 加装电梯 --description … --category lift --channel doorKnock --as r-88
-          linli issue assess --issue lift-3 --importance 5 --urgency 4 --feasibility 3 --as cv-01
-        """,
+            Examples:
+              linli issue i-12 --json
+              linli issue propose --issue lift-3 --community zigang --scope compound:紫港小区 --title 加装电梯 --description … --category lift --channel doorKnock --as r-88
+              linli issue assess --issue lift-3 --importance 5 --urgency 4 --feasibility 3 --as cv-01
+            """,
         subcommands: [Show.self, Propose.self, Comment.self, Assess.self, Admit.self, Decline.self, Merge.self],
         defaultSubcommand: Show.self)
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "One issue: state, priority, scores, comments, meetings with tallies, outcome, timeline.",
-                                                        discussion: "Example: linli issue i-12 --json")
+        static let configuration = CommandConfiguration(
+            abstract: "One issue: state, priority, scores, comments, meetings with tallies, outcome, timeline.",
+            discussion: "Example: linli issue i-12 --json")
         @OptionGroup var store: StoreOptions
         @OptionGroup var output: FormatOptions
         @OptionGroup var asOf: AsOfOptions
@@ -48,11 +49,15 @@ struct IssueCommand: ParsableCommand {
             var summary: [(String, String)] = [
                 ("issue", issue), ("state", document["state"].plain), ("priority", document["priority"].plain), ("title", document["title"].plain),
                 ("scope", "\(document["scope"]?["level"].plain ?? ""):\(document["scope"]?["ref"].plain ?? "")"), ("proposer", document["proposer"].plain),
-                ("comments", "\(document["comments"].items.count): support \(stances?["support"].plain ?? "0"), oppose \(stances?["oppose"].plain ?? "0"), neutral \(stances?["neutral"].plain ?? "0")"),
+                (
+                    "comments",
+                    "\(document["comments"].items.count): support \(stances?["support"].plain ?? "0"), oppose \(stances?["oppose"].plain ?? "0"), neutral \(stances?["neutral"].plain ?? "0")"
+                ),
             ]
             for meeting in document["meetings"].items { summary += Self.meetingLines(meeting) }
-            emitDocument(output.format, document, summary: summary, header: ["position", "at", "event", "actor", "detail"],
-                         rows: timeline.map { [$0["position"].plain, $0["at"].plain, $0["type"].plain, $0["actor"].plain, Self.detail($0)] }, rightAligned: [0])
+            emitDocument(
+                output.format, document, summary: summary, header: ["position", "at", "event", "actor", "detail"],
+                rows: timeline.map { [$0["position"].plain, $0["at"].plain, $0["type"].plain, $0["actor"].plain, Self.detail($0)] }, rightAligned: [0])
         }
 
         /// A meeting as a person reads it: format, rule and result; each condition of the rule as
@@ -60,15 +65,22 @@ struct IssueCommand: ParsableCommand {
         static func meetingLines(_ meeting: JSONValue) -> [(String, String)] {
             let tally = meeting["tally"]
             let result = meeting["state"].plain == "closed" ? (meeting["passed"] == .bool(true) ? "passed" : "failed") : meeting["state"].plain
-            var lines = [("meeting " + meeting["meeting"].plain, "\(meeting["format"].plain), \(meeting["rule"].plain), \(meeting["startsAt"].plain): \(result)")]
+            var lines = [
+                ("meeting " + meeting["meeting"].plain, "\(meeting["format"].plain), \(meeting["rule"].plain), \(meeting["startsAt"].plain): \(result)")
+            ]
             if let tally, tally != .null {
                 let conditions = tally["conditions"].items.map { condition -> String in
                     let unit = condition["condition"].plain.hasSuffix("Area") ? " m²" : ""
-                    return "\(conditionWords[condition["condition"].plain] ?? condition["condition"].plain) \(condition["numerator"].plain)/\(condition["denominator"].plain)\(unit) "
+                    return
+                        "\(conditionWords[condition["condition"].plain] ?? condition["condition"].plain) \(condition["numerator"].plain)/\(condition["denominator"].plain)\(unit) "
                         + "\(thresholdWords(condition["threshold"].plain)) \(condition["met"] == .bool(true) ? "✓" : "✗")"
                 }
                 lines.append(("  conditions", conditions.joined(separator: "; ")))
-                lines.append(("  tally", "for \(tally["for"].plain), against \(tally["against"].plain), abstain \(tally["abstain"].plain) of \(tally["votesCast"].plain) cast"))
+                lines.append(
+                    (
+                        "  tally",
+                        "for \(tally["for"].plain), against \(tally["against"].plain), abstain \(tally["abstain"].plain) of \(tally["votesCast"].plain) cast"
+                    ))
             }
             let votes = meeting["votes"].items.map { "\($0["participant"].plain) \($0["choice"].plain)" }
             if !votes.isEmpty { lines.append(("  votes", votes.joined(separator: ", "))) }
@@ -99,7 +111,8 @@ struct IssueCommand: ParsableCommand {
             case "meeting.opinionGiven": return "\(detail?["participant"].plain ?? ""): \(detail?["text"].plain ?? "")"
             case "issue.commented": return "\(detail?["resident"].plain ?? "") \(detail?["stance"].plain ?? ""): \(detail?["text"].plain ?? "")"
             case "issue.assessed":
-                return "importance \(detail?["importance"].plain ?? ""), urgency \(detail?["urgency"].plain ?? ""), feasibility \(detail?["feasibility"].plain ?? "")"
+                return
+                    "importance \(detail?["importance"].plain ?? ""), urgency \(detail?["urgency"].plain ?? ""), feasibility \(detail?["feasibility"].plain ?? "")"
             case "meeting.scheduled": return "\(detail?["meeting"].plain ?? "") \(detail?["format"].plain ?? ""), \(detail?["rule"].plain ?? "")"
             case "meeting.closed": return "\(detail?["meeting"].plain ?? "") \(detail?["passed"] == .bool(true) ? "passed" : "failed")"
             case "outcome.submitted": return detail?["department"].plain ?? ""
@@ -113,8 +126,11 @@ struct IssueCommand: ParsableCommand {
     }
 
     struct Propose: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Propose an issue (a resident, for themselves).",
-                                                        discussion: "Example: linli issue propose --community zigang --scope compound:紫港小区 --title 停车位分配 --description 外来车辆占位 --category parking --channel wechatGroup --as r-88")
+        static let configuration = CommandConfiguration(
+            abstract: "Propose an issue (a resident, for themselves).",
+            discussion:
+                "Example: linli issue propose --community zigang --scope compound:紫港小区 --title 停车位分配 --description 外来车辆占位 --category parking --channel wechatGroup --as r-88"
+        )
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The issue id (default: generated).") var issue: String?
@@ -126,14 +142,17 @@ struct IssueCommand: ParsableCommand {
         @Option(help: "How it reached the community.") var channel: Channel = .other
         static let contractCommand = "issue.propose"
         func fields() throws -> [String: JSONValue] {
-            return ["issue": .string(issue ?? generatedId("issue")), "community": .string(community), "scope": try parseScope(scope),
-                                                        "title": .string(title), "description": .string(description), "category": .string(category), "channel": .string(channel.rawValue)]
+            return [
+                "issue": .string(issue ?? generatedId("issue")), "community": .string(community), "scope": try parseScope(scope),
+                "title": .string(title), "description": .string(description), "category": .string(category), "channel": .string(channel.rawValue),
+            ]
         }
     }
 
     struct Comment: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "A resident's view on an issue (征求意见).",
-                                                        discussion: "Example: linli issue comment --issue lift-3 --resident r-88 --stance support --text 老人爬楼难 --as r-88")
+        static let configuration = CommandConfiguration(
+            abstract: "A resident's view on an issue (征求意见).",
+            discussion: "Example: linli issue comment --issue lift-3 --resident r-88 --stance support --text 老人爬楼难 --as r-88")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The issue.") var issue: String
@@ -147,8 +166,9 @@ struct IssueCommand: ParsableCommand {
     }
 
     struct Assess: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Score an issue 1–5 on importance, urgency and feasibility.",
-                                                        discussion: "Example: linli issue assess --issue lift-3 --importance 5 --urgency 4 --feasibility 3 --as cv-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Score an issue 1–5 on importance, urgency and feasibility.",
+            discussion: "Example: linli issue assess --issue lift-3 --importance 5 --urgency 4 --feasibility 3 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The issue.") var issue: String
@@ -162,7 +182,8 @@ struct IssueCommand: ParsableCommand {
     }
 
     struct Admit: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Put an assessed (or rejected-by-vote) issue on the agenda.", discussion: "Example: linli issue admit --issue lift-3 --as cv-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Put an assessed (or rejected-by-vote) issue on the agenda.", discussion: "Example: linli issue admit --issue lift-3 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The issue.") var issue: String
@@ -172,7 +193,8 @@ struct IssueCommand: ParsableCommand {
     }
 
     struct Decline: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Decline an issue.", discussion: "Example: linli issue decline --issue i-9 --reason 不属于社区事务 --as cv-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Decline an issue.", discussion: "Example: linli issue decline --issue i-9 --reason 不属于社区事务 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The issue.") var issue: String
@@ -182,8 +204,9 @@ struct IssueCommand: ParsableCommand {
     }
 
     struct Merge: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Merge a duplicate into another live issue; its comments carry over.",
-                                                        discussion: "Example: linli issue merge --issue i-9 --into lift-3 --as cv-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Merge a duplicate into another live issue; its comments carry over.",
+            discussion: "Example: linli issue merge --issue i-9 --into lift-3 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The duplicate.") var issue: String
@@ -197,8 +220,9 @@ struct IssueCommand: ParsableCommand {
 }
 
 struct Issues: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The issue library by priority (highest first, unassessed last).",
-                                                    discussion: "Example: linli issues --state onAgenda --community zigang --json")
+    static let configuration = CommandConfiguration(
+        abstract: "The issue library by priority (highest first, unassessed last).",
+        discussion: "Example: linli issues --state onAgenda --community zigang --json")
     @OptionGroup var store: StoreOptions
     @OptionGroup var output: FormatOptions
     @OptionGroup var asOf: AsOfOptions
@@ -208,12 +232,20 @@ struct Issues: ParsableCommand {
         let engine = try asOf.engine(store)
         let issues = try engine.issues(state: state, community: community)
         let nowMs = asOf.now?.epochMilliseconds ?? Int64(Date().timeIntervalSince1970 * 1000)
-        emit(output.format,
-             json: .array(issues.map { ["issue": .string($0.issue), "state": .string($0.state), "priority": $0.priority, "title": .string($0.title),
-                                        "community": .string($0.community), "support": .int($0.support), "oppose": .int($0.oppose)] }),
-             header: ["issue", "state", "priority", "days in state", "support", "oppose", "title"],
-             rows: issues.map { [$0.issue, $0.state, $0.priority.plain, "\(max(0, nowMs - $0.stateSinceMs) / 86_400_000)", "\($0.support)", "\($0.oppose)", $0.title] },
-             rightAligned: [2, 3, 4, 5])
+        emit(
+            output.format,
+            json: .array(
+                issues.map {
+                    [
+                        "issue": .string($0.issue), "state": .string($0.state), "priority": $0.priority, "title": .string($0.title),
+                        "community": .string($0.community), "support": .int($0.support), "oppose": .int($0.oppose),
+                    ]
+                }),
+            header: ["issue", "state", "priority", "days in state", "support", "oppose", "title"],
+            rows: issues.map {
+                [$0.issue, $0.state, $0.priority.plain, "\(max(0, nowMs - $0.stateSinceMs) / 86_400_000)", "\($0.support)", "\($0.oppose)", $0.title]
+            },
+            rightAligned: [2, 3, 4, 5])
     }
 }
 
@@ -221,16 +253,19 @@ struct Meeting: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Meetings on an issue: schedule, attend, opinion, close (the engine tallies by the meeting's rule).",
         discussion: """
-        Example:
-          linli meeting schedule --meeting m-1 --issue lift-3 --format ownersAssembly --rule doubleMajorityMajor --starts-at 2024-05-10T19:00:00+08:00 --as cv-01
-          linli meeting attend --meeting m-1 --participant r-88 --role owner --as cv-01
-          linli meeting close --meeting m-1 --resolution 同意加装电梯 --as cv-01
-        """,
+            Example:
+              linli meeting schedule --meeting m-1 --issue lift-3 --format ownersAssembly --rule doubleMajorityMajor --starts-at 2024-05-10T19:00:00+08:00 --as cv-01
+              linli meeting attend --meeting m-1 --participant r-88 --role owner --as cv-01
+              linli meeting close --meeting m-1 --resolution 同意加装电梯 --as cv-01
+            """,
         subcommands: [Schedule.self, Attend.self, Opinion.self, Close.self])
 
     struct Schedule: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Schedule a meeting on an issue that is on the agenda.",
-                                                        discussion: "Example: linli meeting schedule --meeting m-1 --issue lift-3 --format triParty --rule simpleMajority --starts-at 2024-05-10T19:00:00+08:00 --as cv-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Schedule a meeting on an issue that is on the agenda.",
+            discussion:
+                "Example: linli meeting schedule --meeting m-1 --issue lift-3 --format triParty --rule simpleMajority --starts-at 2024-05-10T19:00:00+08:00 --as cv-01"
+        )
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The meeting id (default: generated).") var meeting: String?
@@ -240,14 +275,19 @@ struct Meeting: ParsableCommand {
         @Option(help: "When it starts, ISO 8601 with offset.") var startsAt: String
         static let contractCommand = "meeting.schedule"
         func fields() throws -> [String: JSONValue] {
-            return ["meeting": .string(meeting ?? generatedId("meeting")), "issue": .string(issue), "format": .string(format.rawValue),
-                                                           "rule": .string(rule.rawValue), "startsAt": .string(startsAt)]
+            return [
+                "meeting": .string(meeting ?? generatedId("meeting")), "issue": .string(issue), "format": .string(format.rawValue),
+                "rule": .string(rule.rawValue), "startsAt": .string(startsAt),
+            ]
         }
     }
 
     struct Attend: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Record who attends, and as what.",
-                                                        discussion: "Roles: resident, owner, propertyCompany, ownersCommittee, socialOrg, child, expert, elderAdvisor, official. Example: linli meeting attend --meeting m-1 --participant r-88 --role owner --as cv-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Record who attends, and as what.",
+            discussion:
+                "Roles: resident, owner, propertyCompany, ownersCommittee, socialOrg, child, expert, elderAdvisor, official. Example: linli meeting attend --meeting m-1 --participant r-88 --role owner --as cv-01"
+        )
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The meeting.") var meeting: String
@@ -258,8 +298,9 @@ struct Meeting: ParsableCommand {
     }
 
     struct Opinion: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Record an attendee's opinion (children, experts and officials speak here).",
-                                                        discussion: "Example: linli meeting opinion --meeting m-1 --participant lawyer-1 --text 需业主表决 --as cv-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Record an attendee's opinion (children, experts and officials speak here).",
+            discussion: "Example: linli meeting opinion --meeting m-1 --participant lawyer-1 --text 需业主表决 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The meeting.") var meeting: String
@@ -270,8 +311,9 @@ struct Meeting: ParsableCommand {
     }
 
     struct Close: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Close a meeting: tally by its rule; the issue is resolved or rejected by vote.",
-                                                        discussion: "Example: linli meeting close --meeting m-1 --resolution 同意加装电梯 --as cv-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Close a meeting: tally by its rule; the issue is resolved or rejected by vote.",
+            discussion: "Example: linli meeting close --meeting m-1 --resolution 同意加装电梯 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The meeting.") var meeting: String
@@ -285,8 +327,10 @@ struct Vote: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Votes.", subcommands: [Cast.self])
 
     struct Cast: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Cast a vote (one per participant; a later vote before close replaces it).",
-                                                        discussion: "By the participant, or by a convener from a paper ballot. Example: linli vote cast --meeting m-1 --participant r-88 --choice for --as r-88")
+        static let configuration = CommandConfiguration(
+            abstract: "Cast a vote (one per participant; a later vote before close replaces it).",
+            discussion:
+                "By the participant, or by a convener from a paper ballot. Example: linli vote cast --meeting m-1 --participant r-88 --choice for --as r-88")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The meeting.") var meeting: String
@@ -304,7 +348,8 @@ struct Outcome: ParsableCommand {
         subcommands: [Submit.self, Progress.self, Implement.self, Evaluate.self])
 
     struct Submit: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Submit a resolved issue to a department.", discussion: "Example: linli outcome submit --issue lift-3 --department 住建局 --as cv-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Submit a resolved issue to a department.", discussion: "Example: linli outcome submit --issue lift-3 --department 住建局 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The issue.") var issue: String
@@ -314,7 +359,9 @@ struct Outcome: ParsableCommand {
     }
 
     struct Progress: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Record progress, 0–100, never decreasing.", discussion: "Example: linli outcome progress --issue lift-3 --percent 40 --note 井道施工 --as cv-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Record progress, 0–100, never decreasing.",
+            discussion: "Example: linli outcome progress --issue lift-3 --percent 40 --note 井道施工 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The issue.") var issue: String
@@ -325,7 +372,8 @@ struct Outcome: ParsableCommand {
     }
 
     struct Implement: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Mark an issue implemented.", discussion: "Example: linli outcome implement --issue lift-3 --as cv-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Mark an issue implemented.", discussion: "Example: linli outcome implement --issue lift-3 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The issue.") var issue: String
@@ -334,7 +382,9 @@ struct Outcome: ParsableCommand {
     }
 
     struct Evaluate: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "A resident's evaluation, 1–5; it closes the loop.", discussion: "Example: linli outcome evaluate --issue lift-3 --evaluator r-88 --satisfaction 5 --as cv-01")
+        static let configuration = CommandConfiguration(
+            abstract: "A resident's evaluation, 1–5; it closes the loop.",
+            discussion: "Example: linli outcome evaluate --issue lift-3 --evaluator r-88 --satisfaction 5 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The issue.") var issue: String

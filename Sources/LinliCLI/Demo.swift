@@ -6,12 +6,13 @@ struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create a store from the three pilots' sample fixture and print a dashboard of the three communities.",
         discussion: """
-        The sample is the one committed in Fixtures/sample (linli-fixtures writes the same bytes). Its marked \
-        mistakes are applied too and must be refused, each with its expected reason. The store is made anew at \
-        --store (default ./linli-demo.store). Example: linli demo --store /tmp/demo.store
-        """)
+            The sample is the one committed in Fixtures/sample (linli-fixtures writes the same bytes). Its marked \
+            mistakes are applied too and must be refused, each with its expected reason. The store is made anew at \
+            --store (default ./linli-demo.store). Example: linli demo --store /tmp/demo.store
+            """)
 
-    @Option(help: "Where to create the demo store (replaced if it is a demo store).") var store: String = FileManager.default.currentDirectoryPath + "/linli-demo.store"
+    @Option(help: "Where to create the demo store (replaced if it is a demo store).") var store: String =
+        FileManager.default.currentDirectoryPath + "/linli-demo.store"
 
     func run() throws {
         if FileManager.default.fileExists(atPath: store) {
@@ -37,7 +38,9 @@ struct Demo: ParsableCommand {
         let chain = try engine.log.verifyChain()
         let head = try engine.log.head
         print("Linli demo store: \(store)")
-        print("\(head.position) events, chain \(chain.ok ? "verified" : "BROKEN"), head \(head.hash.hex.prefix(16))…; \(refused.count) marked mistakes refused as expected\n")
+        print(
+            "\(head.position) events, chain \(chain.ok ? "verified" : "BROKEN"), head \(head.hash.hex.prefix(16))…; \(refused.count) marked mistakes refused as expected\n"
+        )
 
         let balances = try engine.balances()
         print("有礼积分 courtesy points")
@@ -58,16 +61,23 @@ struct Demo: ParsableCommand {
         print("top volunteers")
         print(renderTable(["resident", "name", "earned", "balance"], top, rightAligned: [2, 3]))
         print("邻礼公益超市 charity store: " + (try engine.stock().map { "\($0.name) \($0.quantity)" }.joined(separator: "，")))
-        print("微心愿 micro-wishes: " + Dictionary(grouping: try engine.wishes(), by: { $0.string("state") }).map { "\($0.key) \($0.value.count)" }.sorted().joined(separator: ", "))
+        print(
+            "微心愿 micro-wishes: "
+                + Dictionary(grouping: try engine.wishes(), by: { $0.string("state") }).map { "\($0.key) \($0.value.count)" }.sorted().joined(separator: ", "))
         if let fund = try engine.fund("care-fund-js") {
-            print("爱心基金 care fund: \(fund.fund.int("balanceFen") / 100).\(String(format: "%02d", fund.fund.int("balanceFen") % 100)) yuan after \(fund.movements.count) movements\n")
+            print(
+                "爱心基金 care fund: \(fund.fund.int("balanceFen") / 100).\(String(format: "%02d", fund.fund.int("balanceFen") % 100)) yuan after \(fund.movements.count) movements\n"
+            )
         }
 
         print("议题库 issue library (常山 紫港社区), by state")
         let counts = try engine.issueCounts()
         print(renderTable(["state", "issues"], counts.map { [$0.state, "\($0.count)"] }, rightAligned: [1]))
         print("agenda, by priority")
-        print(renderTable(["issue", "state", "priority", "title"], try engine.issues().prefix(6).map { [$0.issue, $0.state, $0.priority.plain, $0.title] }, rightAligned: [2]))
+        print(
+            renderTable(
+                ["issue", "state", "priority", "title"], try engine.issues().prefix(6).map { [$0.issue, $0.state, $0.priority.plain, $0.title] },
+                rightAligned: [2]))
 
         // "This week" is the sample's last week of services.
         let lastDay = Timestamp(iso8601: "2023-09-21T20:00:00+08:00")!
@@ -84,8 +94,9 @@ struct Demo: ParsableCommand {
         print("open concerns from door-knock visits: \(try engine.openConcerns().count)\n")
 
         let figures = try engine.mediationFigures(now: lastDay)
-        print("矛盾纠纷调解 mediation (江山): \(figures["resolved"].plain) resolved, \(figures["firstSessionShare"].plain) at the first session, "
-              + "mean \(figures["meanHoursToResolution"].plain) h to resolution, satisfaction \(figures["meanSatisfaction"].plain)")
+        print(
+            "矛盾纠纷调解 mediation (江山): \(figures["resolved"].plain) resolved, \(figures["firstSessionShare"].plain) at the first session, "
+                + "mean \(figures["meanHoursToResolution"].plain) h to resolution, satisfaction \(figures["meanSatisfaction"].plain)")
         print("\nEvery figure above is a projection of the log: `linli audit verify --store \(store)` rebuilds them all from position 1.")
     }
 }

@@ -15,12 +15,15 @@ struct Balance: ParsableCommand {
     func run() throws {
         let engine = try asOf.engine(store)
         let balance = try engine.balance(of: account)
-        emit(output.format,
-             json: ["account": .string(account), "balance": .int(balance.balance), "credited": .int(balance.credited),
-                    "debited": .int(balance.debited), "position": .int(Int64(balance.position))],
-             header: ["account", "balance", "credited", "debited", "position"],
-             rows: [[account, "\(balance.balance)", "\(balance.credited)", "\(balance.debited)", "\(balance.position)"]],
-             rightAligned: [1, 2, 3, 4])
+        emit(
+            output.format,
+            json: [
+                "account": .string(account), "balance": .int(balance.balance), "credited": .int(balance.credited),
+                "debited": .int(balance.debited), "position": .int(Int64(balance.position)),
+            ],
+            header: ["account", "balance", "credited", "debited", "position"],
+            rows: [[account, "\(balance.balance)", "\(balance.credited)", "\(balance.debited)", "\(balance.position)"]],
+            rightAligned: [1, 2, 3, 4])
     }
 }
 
@@ -37,12 +40,17 @@ struct Statement: ParsableCommand {
     func run() throws {
         let engine = try asOf.engine(store)
         let lines = try engine.statement(of: account)
-        emit(output.format,
-             json: ["account": .string(account), "postings": .array(lines.map { $0.detail })],
-             header: ["position", "at", "type", "counter account", "amount", "balance", "actor", "for"],
-             rows: lines.map { ["\($0.position)", $0.detail["at"]?.stringValueOrEmpty ?? "", $0.type, $0.counterAccount, "\($0.amount)", "\($0.balance)",
-                               $0.detail["actor"]?.stringValueOrEmpty ?? "", Self.what($0.detail)] },
-             rightAligned: [0, 4, 5])
+        emit(
+            output.format,
+            json: ["account": .string(account), "postings": .array(lines.map { $0.detail })],
+            header: ["position", "at", "type", "counter account", "amount", "balance", "actor", "for"],
+            rows: lines.map {
+                [
+                    "\($0.position)", $0.detail["at"]?.stringValueOrEmpty ?? "", $0.type, $0.counterAccount, "\($0.amount)", "\($0.balance)",
+                    $0.detail["actor"]?.stringValueOrEmpty ?? "", Self.what($0.detail),
+                ]
+            },
+            rightAligned: [0, 4, 5])
     }
 
     /// What a posting was for, from its line: the hours and rate behind verified points, a transfer's or
@@ -57,7 +65,8 @@ struct Statement: ParsableCommand {
 }
 
 struct Stock: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The charity store's gifts and their stock.", discussion: "Example: linli stock --community jiangshan")
+    static let configuration = CommandConfiguration(
+        abstract: "The charity store's gifts and their stock.", discussion: "Example: linli stock --community jiangshan")
 
     @OptionGroup var store: StoreOptions
     @OptionGroup var output: FormatOptions
@@ -66,10 +75,17 @@ struct Stock: ParsableCommand {
 
     func run() throws {
         let items = try asOf.engine(store).stock(community: community)
-        emit(output.format,
-             json: .array(items.map { ["item": .string($0.item), "name": .string($0.name), "quantity": .int($0.quantity), "pricePoints": .int($0.pricePoints), "community": .string($0.community)] }),
-             header: ["item", "name", "price", "quantity"],
-             rows: items.map { [$0.item, $0.name, "\($0.pricePoints)", "\($0.quantity)"] }, rightAligned: [2, 3])
+        emit(
+            output.format,
+            json: .array(
+                items.map {
+                    [
+                        "item": .string($0.item), "name": .string($0.name), "quantity": .int($0.quantity), "pricePoints": .int($0.pricePoints),
+                        "community": .string($0.community),
+                    ]
+                }),
+            header: ["item", "name", "price", "quantity"],
+            rows: items.map { [$0.item, $0.name, "\($0.pricePoints)", "\($0.quantity)"] }, rightAligned: [2, 3])
     }
 }
 
@@ -83,20 +99,30 @@ struct Wishes: ParsableCommand {
 
     func run() throws {
         let wishes = try asOf.engine(store).wishes(state: state)
-        emit(output.format,
-             json: .array(wishes.map { ["wish": .string($0.string("wish")), "state": .string($0.string("state")), "beneficiary": .string($0.string("beneficiary")),
-                                        "description": .string($0.string("description")), "claimant": $0.value["claimant"] ?? .null] }),
-             header: ["wish", "state", "beneficiary", "description"],
-             rows: wishes.map { [$0.string("wish"), $0.string("state"), $0.string("beneficiary"), $0.string("description")] })
+        emit(
+            output.format,
+            json: .array(
+                wishes.map {
+                    [
+                        "wish": .string($0.string("wish")), "state": .string($0.string("state")), "beneficiary": .string($0.string("beneficiary")),
+                        "description": .string($0.string("description")), "claimant": $0.value["claimant"] ?? .null,
+                    ]
+                }),
+            header: ["wish", "state", "beneficiary", "description"],
+            rows: wishes.map { [$0.string("wish"), $0.string("state"), $0.string("beneficiary"), $0.string("description")] })
     }
 }
 
 struct Fund: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Care funds: show one, record income, disburse.", subcommands: [Show.self, Income.self, Disburse.self], defaultSubcommand: Show.self)
+    static let configuration = CommandConfiguration(
+        abstract: "Care funds: show one, record income, disburse.", subcommands: [Show.self, Income.self, Disburse.self], defaultSubcommand: Show.self)
 
     struct Income: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Money into a fund (the first income opens it).",
-                                                        discussion: "Sources: charitySale, enterprise, donation. Example: linli fund income --fund care-fund --community jiangshan --source charitySale --amount-fen 12800 --as sw-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Money into a fund (the first income opens it).",
+            discussion:
+                "Sources: charitySale, enterprise, donation. Example: linli fund income --fund care-fund --community jiangshan --source charitySale --amount-fen 12800 --as sw-01"
+        )
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The fund.") var fund: String
@@ -104,12 +130,15 @@ struct Fund: ParsableCommand {
         @Option(help: "Where the money came from.") var source: FundSource
         @Option(help: "Amount in fen (1 yuan = 100 fen).") var amountFen: Int64
         static let contractCommand = "fund.income"
-        func fields() throws -> [String: JSONValue] { ["fund": .string(fund), "community": .string(community), "source": .string(source.rawValue), "amountFen": .int(amountFen)] }
+        func fields() throws -> [String: JSONValue] {
+            ["fund": .string(fund), "community": .string(community), "source": .string(source.rawValue), "amountFen": .int(amountFen)]
+        }
     }
 
     struct Disburse: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Money out of a fund (never below zero).",
-                                                        discussion: "Example: linli fund disburse --fund care-fund --beneficiary r-3 --amount-fen 5000 --purpose 节日慰问 --as sw-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Money out of a fund (never below zero).",
+            discussion: "Example: linli fund disburse --fund care-fund --beneficiary r-3 --amount-fen 5000 --purpose 节日慰问 --as sw-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The fund.") var fund: String
@@ -117,26 +146,30 @@ struct Fund: ParsableCommand {
         @Option(help: "Amount in fen.") var amountFen: Int64
         @Option(help: "What for.") var purpose: String
         static let contractCommand = "fund.disburse"
-        func fields() throws -> [String: JSONValue] { ["fund": .string(fund), "beneficiary": .string(beneficiary), "amountFen": .int(amountFen), "purpose": .string(purpose)] }
+        func fields() throws -> [String: JSONValue] {
+            ["fund": .string(fund), "beneficiary": .string(beneficiary), "amountFen": .int(amountFen), "purpose": .string(purpose)]
+        }
     }
 
     struct Show: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "A care fund's balance and every movement with its running balance.", discussion: "Example: linli fund care-fund --json")
+        static let configuration = CommandConfiguration(
+            abstract: "A care fund's balance and every movement with its running balance.", discussion: "Example: linli fund care-fund --json")
 
-    @OptionGroup var store: StoreOptions
-    @OptionGroup var output: FormatOptions
-    @OptionGroup var asOf: AsOfOptions
-    @Argument(help: "The fund id.") var fund: String
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var output: FormatOptions
+        @OptionGroup var asOf: AsOfOptions
+        @Argument(help: "The fund id.") var fund: String
 
-    func run() throws {
-        guard let (row, movements) = try asOf.engine(store).fund(fund) else { throw ExitError.rejected("linli: unknownFund: no fund \"\(fund)\"") }
-        emit(output.format,
-             json: ["fund": .string(fund), "balanceFen": .int(row.int("balanceFen")), "movements": .array(movements.map(\.value))],
-             header: ["position", "at", "kind", "amountFen", "balanceFen"],
-             rows: movements.map { ["\($0.position)", $0.string("at"), $0.string("kind"), "\($0.int("amountFen"))", "\($0.int("balanceFen"))"] },
-             rightAligned: [0, 3, 4])
+        func run() throws {
+            guard let (row, movements) = try asOf.engine(store).fund(fund) else { throw ExitError.rejected("linli: unknownFund: no fund \"\(fund)\"") }
+            emit(
+                output.format,
+                json: ["fund": .string(fund), "balanceFen": .int(row.int("balanceFen")), "movements": .array(movements.map(\.value))],
+                header: ["position", "at", "kind", "amountFen", "balanceFen"],
+                rows: movements.map { ["\($0.position)", $0.string("at"), $0.string("kind"), "\($0.int("amountFen"))", "\($0.int("balanceFen"))"] },
+                rightAligned: [0, 3, 4])
+        }
     }
-}
 }
 
 extension JSONValue {
@@ -164,16 +197,19 @@ struct Hours: ParsableCommand {
 
         static let contractCommand = "hours.log"
         func fields() throws -> [String: JSONValue] {
-            var fields: [String: JSONValue] = ["log": .string(log ?? "log-" + UUID().uuidString.prefix(8).lowercased()), "volunteer": .string(volunteer),
-                                               "minutes": .int(minutes), "activity": .string(activity), "category": .string(category)]
+            var fields: [String: JSONValue] = [
+                "log": .string(log ?? "log-" + UUID().uuidString.prefix(8).lowercased()), "volunteer": .string(volunteer),
+                "minutes": .int(minutes), "activity": .string(activity), "category": .string(category),
+            ]
             if let team { fields["team"] = .string(team) }
             return fields
         }
     }
 
     struct Verify: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Verify logged hours: credits the points at the rate in force when they were worked.",
-                                                        discussion: "Example: linli hours verify --log log-1 --as sw-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Verify logged hours: credits the points at the rate in force when they were worked.",
+            discussion: "Example: linli hours verify --log log-1 --as sw-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The hours log's id.") var log: String
@@ -182,7 +218,8 @@ struct Hours: ParsableCommand {
     }
 
     struct Reject: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Reject logged hours.", discussion: "Example: linli hours reject --log log-1 --reason 时间不符 --as sw-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Reject logged hours.", discussion: "Example: linli hours reject --log log-1 --reason 时间不符 --as sw-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The hours log's id.") var log: String
@@ -193,12 +230,14 @@ struct Hours: ParsableCommand {
 }
 
 struct Gift: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The charity store: stock gifts, redeem them, reverse a redemption.",
-                                                    subcommands: [StockItem.self, Redeem.self, Reverse.self])
+    static let configuration = CommandConfiguration(
+        abstract: "The charity store: stock gifts, redeem them, reverse a redemption.",
+        subcommands: [StockItem.self, Redeem.self, Reverse.self])
 
     struct StockItem: RecordingCommand {
-        static let configuration = CommandConfiguration(commandName: "stock", abstract: "Add stock of a gift.",
-                                                        discussion: "Example: linli gift stock --item rice --community jiangshan --name 大米 --price 20 --quantity 10 --as sk-01")
+        static let configuration = CommandConfiguration(
+            commandName: "stock", abstract: "Add stock of a gift.",
+            discussion: "Example: linli gift stock --item rice --community jiangshan --name 大米 --price 20 --quantity 10 --as sk-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The item id.") var item: String
@@ -209,15 +248,18 @@ struct Gift: ParsableCommand {
         @Option(help: "The donor (organization or resident), if any.") var donor: String?
         static let contractCommand = "gift.stock"
         func fields() throws -> [String: JSONValue] {
-            var fields: [String: JSONValue] = ["item": .string(item), "community": .string(community), "name": .string(name), "pricePoints": .int(price), "quantity": .int(quantity)]
+            var fields: [String: JSONValue] = [
+                "item": .string(item), "community": .string(community), "name": .string(name), "pricePoints": .int(price), "quantity": .int(quantity),
+            ]
             if let donor { fields["donor"] = .string(donor) }
             return fields
         }
     }
 
     struct Redeem: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Redeem a gift with a resident's points.",
-                                                        discussion: "Example: linli gift redeem --resident r-12 --item rice --quantity 1 --as sk-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Redeem a gift with a resident's points.",
+            discussion: "Example: linli gift redeem --resident r-12 --item rice --quantity 1 --as sk-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The redemption id (default: generated).") var redemption: String?
@@ -226,14 +268,17 @@ struct Gift: ParsableCommand {
         @Option(help: "How many.") var quantity: Int64 = 1
         static let contractCommand = "gift.redeem"
         func fields() throws -> [String: JSONValue] {
-            return ["redemption": .string(redemption ?? "rd-" + UUID().uuidString.prefix(8).lowercased()),
-                                                      "resident": .string(resident), "item": .string(item), "quantity": .int(quantity)]
+            return [
+                "redemption": .string(redemption ?? "rd-" + UUID().uuidString.prefix(8).lowercased()),
+                "resident": .string(resident), "item": .string(item), "quantity": .int(quantity),
+            ]
         }
     }
 
     struct Reverse: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Reverse a redemption: the points and the stock come back.",
-                                                        discussion: "Example: linli gift reverse --redemption rd-1 --reason 退货 --as sk-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Reverse a redemption: the points and the stock come back.",
+            discussion: "Example: linli gift reverse --redemption rd-1 --reason 退货 --as sk-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The redemption.") var redemption: String
@@ -244,11 +289,13 @@ struct Gift: ParsableCommand {
 }
 
 struct Points: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Courtesy points: transfer, adjust, set a rate.", subcommands: [Transfer.self, Adjust.self, Rate.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Courtesy points: transfer, adjust, set a rate.", subcommands: [Transfer.self, Adjust.self, Rate.self])
 
     struct Transfer: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Give points to another resident (转赠).",
-                                                        discussion: "Example: linli points transfer --from r-12 --to r-40 --points 30 --reason 转赠困难户 --as r-12")
+        static let configuration = CommandConfiguration(
+            abstract: "Give points to another resident (转赠).",
+            discussion: "Example: linli points transfer --from r-12 --to r-40 --points 30 --reason 转赠困难户 --as r-12")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The giving resident.") var from: String
@@ -260,8 +307,9 @@ struct Points: ParsableCommand {
     }
 
     struct Adjust: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Correct an account by a compensating posting against issuance.",
-                                                        discussion: "Example: linli points adjust --account resident:r-12 --points -5 --reason 更正 --as admin-1")
+        static let configuration = CommandConfiguration(
+            abstract: "Correct an account by a compensating posting against issuance.",
+            discussion: "Example: linli points adjust --account resident:r-12 --points -5 --reason 更正 --as admin-1")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "resident:ID or store:COMMUNITY.") var account: String
@@ -273,8 +321,9 @@ struct Points: ParsableCommand {
     }
 
     struct Rate: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Set the points per hour from --at on (for a category, or the community default).",
-                                                        discussion: "Example: linli points rate --community jiangshan --points-per-hour 10 --at 2024-01-01T00:00:00+08:00 --as admin-1")
+        static let configuration = CommandConfiguration(
+            abstract: "Set the points per hour from --at on (for a category, or the community default).",
+            discussion: "Example: linli points rate --community jiangshan --points-per-hour 10 --at 2024-01-01T00:00:00+08:00 --as admin-1")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The community.") var community: String

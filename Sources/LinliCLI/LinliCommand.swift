@@ -8,27 +8,29 @@ struct LinliCLI: ParsableCommand {
         commandName: "linli",
         abstract: "Linli (邻里): record neighbourhood governance as events, and query them.",
         discussion: """
-        Every action is an append-only, hash-chained event in an LMDB store (--store DIR, else $LINLI_STORE, \
-        else ./linli.store).
+            Every action is an append-only, hash-chained event in an LMDB store (--store DIR, else $LINLI_STORE, \
+            else ./linli.store).
 
-        Exit codes: 0 success; 1 a command was rejected or the input is invalid; 2 usage error; \
-        3 store error (missing, locked, corrupt).
+            Exit codes: 0 success; 1 a command was rejected or the input is invalid; 2 usage error; \
+            3 store error (missing, locked, corrupt).
 
-        Example:
-          linli init --admin admin-1 --store ./js.store
-          linli apply commands.ndjson --store ./js.store
-          linli balance resident:r-12 --store ./js.store --json
-        """,
+            Example:
+              linli init --admin admin-1 --store ./js.store
+              linli apply commands.ndjson --store ./js.store
+              linli balance resident:r-12 --store ./js.store --json
+            """,
         version: LinliVersion.string,
-        subcommands: [Init.self, Apply.self, Export.self, Audit.self, Rebuild.self, Demo.self,
-                      // Operations: docs/OPERATIONS.md.
-                      Status.self, Backup.self, Import.self,
-                      // Queries of DOMAIN.md section 4.
-                      Balance.self, Statement.self, Stock.self, Wishes.self, Fund.self, Issues.self, IssueCommand.self,
-                      Elders.self, ElderCommand.self, Disputes.self, DisputeCommand.self, Station.self,
-                      // One subcommand family per command family, so that daily actions need no JSON.
-                      Community.self, Resident.self, Organization.self, Team.self, Unit.self, RoleCommand.self,
-                      Hours.self, Points.self, Gift.self, Wish.self, Meeting.self, Vote.self, Outcome.self]
+        subcommands: [
+            Init.self, Apply.self, Export.self, Audit.self, Rebuild.self, Demo.self,
+            // Operations: docs/OPERATIONS.md.
+            Status.self, Backup.self, Import.self,
+            // Queries of DOMAIN.md section 4.
+            Balance.self, Statement.self, Stock.self, Wishes.self, Fund.self, Issues.self, IssueCommand.self,
+            Elders.self, ElderCommand.self, Disputes.self, DisputeCommand.self, Station.self,
+            // One subcommand family per command family, so that daily actions need no JSON.
+            Community.self, Resident.self, Organization.self, Team.self, Unit.self, RoleCommand.self,
+            Hours.self, Points.self, Gift.self, Wish.self, Meeting.self, Vote.self, Outcome.self,
+        ]
     )
 }
 
@@ -75,12 +77,12 @@ struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Apply NDJSON commands from a file, or from standard input with '-'.",
         discussion: """
-        Atomic by default: if any line is rejected, every rejected line is reported on standard error as \
-        LINE: reasonCode: message, nothing is written and the exit code is 1. With --continue the valid lines \
-        are committed and the rejected ones reported (exit 1 if any). CRLF line endings and empty lines are fine.
+            Atomic by default: if any line is rejected, every rejected line is reported on standard error as \
+            LINE: reasonCode: message, nothing is written and the exit code is 1. With --continue the valid lines \
+            are committed and the rejected ones reported (exit 1 if any). CRLF line endings and empty lines are fine.
 
-        Example: linli apply march.ndjson --continue
-        """)
+            Example: linli apply march.ndjson --continue
+            """)
 
     @OptionGroup var store: StoreOptions
     @Argument(help: "An NDJSON file, or - for standard input.") var file: String
@@ -107,7 +109,9 @@ struct Apply: ParsableCommand {
         if report.committed {
             print("applied \(report.applied), rejected \(report.rejected), events appended \(report.eventsAppended), head position \(report.head.position)")
         } else {
-            printError("nothing written: \(report.rejected) of \(report.outcomes.filter { $0 != .skipped }.count) lines rejected (use --continue to commit the valid lines)")
+            printError(
+                "nothing written: \(report.rejected) of \(report.outcomes.filter { $0 != .skipped }.count) lines rejected (use --continue to commit the valid lines)"
+            )
         }
         if report.rejected > 0 { throw ExitError.rejected() }
     }
@@ -117,10 +121,10 @@ struct Rebuild: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Rebuild projections from position 1 into fresh databases and swap them in atomically.",
         discussion: """
-        Writers may go on meanwhile; readers see the old projections until the swap. Needed only after a         projection's code changed (opening the store does it by itself when a projection's version changes).
+            Writers may go on meanwhile; readers see the old projections until the swap. Needed only after a         projection's code changed (opening the store does it by itself when a projection's version changes).
 
-        Example: linli rebuild --projection ledger --store ./jiangshan.store
-        """)
+            Example: linli rebuild --projection ledger --store ./jiangshan.store
+            """)
     @OptionGroup var store: StoreOptions
     @Option(name: .customLong("projection"), help: "Only this projection (repeat; default all).")
     var projections: [ProjectionName] = []
@@ -134,7 +138,9 @@ struct Rebuild: ParsableCommand {
             throw ExitError.store("linli: rebuild failed: \(error)")
         }
         bar.finish()
-        print("rebuilt \(projections.isEmpty ? "every projection" : projections.map(\.rawValue).joined(separator: ", ")) to position \(try engine.log.head.position)")
+        print(
+            "rebuilt \(projections.isEmpty ? "every projection" : projections.map(\.rawValue).joined(separator: ", ")) to position \(try engine.log.head.position)"
+        )
     }
 }
 
@@ -142,18 +148,18 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the log as NDJSON events with positions, hashes, actor and times.",
         discussion: """
-        Each line carries the stored record (what audit verify --export and import check) and the request \
-        digest of its command (what an imported store needs to refuse a reused command id). The export holds \
-        residents' personal data: keep it as private as the store.
+            Each line carries the stored record (what audit verify --export and import check) and the request \
+            digest of its command (what an imported store needs to refuse a reused command id). The export holds \
+            residents' personal data: keep it as private as the store.
 
-        With --output the file is created readable by its owner only (600) and must not exist; a file the \
-        shell creates for `>` takes the umask's mode instead.
+            With --output the file is created readable by its owner only (600) and must not exist; a file the \
+            shell creates for `>` takes the umask's mode instead.
 
-        Examples:
-          linli export --output events.ndjson
-          linli export --from 1 --to 1000 > events.ndjson
-          linli export --from 1201 | linli import --follow - --store ./replica.store
-        """)
+            Examples:
+              linli export --output events.ndjson
+              linli export --from 1 --to 1000 > events.ndjson
+              linli export --from 1201 | linli import --follow - --store ./replica.store
+            """)
 
     @OptionGroup var store: StoreOptions
     @Option(help: "The first position.") var from: UInt64 = 1
@@ -183,7 +189,9 @@ struct Export: ParsableCommand {
                 if out.count > 1 << 20 { try flush() }
             }
             try flush()
-            if descriptor != STDOUT_FILENO, fsync(descriptor) != 0 { throw ExitError.store("linli: export stopped: cannot sync \(output ?? ""): \(String(cString: strerror(errno)))") }
+            if descriptor != STDOUT_FILENO, fsync(descriptor) != 0 {
+                throw ExitError.store("linli: export stopped: cannot sync \(output ?? ""): \(String(cString: strerror(errno)))")
+            }
         } catch {
             // A file cut short is not an export: it goes, rather than be taken for a whole one.
             if let output { unlink(output) }
@@ -197,7 +205,8 @@ struct Export: ParsableCommand {
     static func createPrivately(_ path: String) throws -> Int32 {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
-            throw ExitError.rejected("linli: cannot create \(path): \(String(cString: strerror(errno)))" + (errno == EEXIST ? " (an export never overwrites a file)" : ""))
+            throw ExitError.rejected(
+                "linli: cannot create \(path): \(String(cString: strerror(errno)))" + (errno == EEXIST ? " (an export never overwrites a file)" : ""))
         }
         guard fchmod(descriptor, 0o600) == 0 else {
             close(descriptor)

@@ -6,17 +6,18 @@ struct DisputeCommand: ParsableCommand {
         commandName: "dispute",
         abstract: "Disputes (矛盾纠纷): show one, or report, assign, hold a session, resolve, escalate, withdraw, follow up.",
         discussion: """
-        Examples:
-          linli dispute d-7 --json
-          linli dispute report --community jiangshan --party r-12 --party r-40 --category noise --description 楼上装修噪音 --channel doorKnock --as gw-01
-          linli dispute assign --dispute d-7 --mediator md-01 --as md-01
-          linli dispute escalate --dispute d-7 --to-issue parking-9 --title 车位分配 --scope compound:鹿溪小区 --reason 涉及全体业主 --as md-01
-        """,
+            Examples:
+              linli dispute d-7 --json
+              linli dispute report --community jiangshan --party r-12 --party r-40 --category noise --description 楼上装修噪音 --channel doorKnock --as gw-01
+              linli dispute assign --dispute d-7 --mediator md-01 --as md-01
+              linli dispute escalate --dispute d-7 --to-issue parking-9 --title 车位分配 --scope compound:鹿溪小区 --reason 涉及全体业主 --as md-01
+            """,
         subcommands: [Show.self, Report.self, Assign.self, Session.self, Resolve.self, Escalate.self, Withdraw.self, FollowUp.self],
         defaultSubcommand: Show.self)
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "One dispute: state, parties, ages, agreement, follow-up and timeline.", discussion: "Example: linli dispute d-7 --json")
+        static let configuration = CommandConfiguration(
+            abstract: "One dispute: state, parties, ages, agreement, follow-up and timeline.", discussion: "Example: linli dispute d-7 --json")
         @OptionGroup var store: StoreOptions
         @OptionGroup var output: FormatOptions
         @OptionGroup var asOf: AsOfOptions
@@ -27,34 +28,56 @@ struct DisputeCommand: ParsableCommand {
             var summary: [(String, String)] = [
                 ("dispute", dispute), ("state", document["state"].plain), ("category", document["category"].plain),
                 ("parties", document["parties"].items.map(\.plain).joined(separator: ", ")), ("about", document["description"].plain),
-                ("reported", "\(document["reportedAt"].plain) (\(document["channel"].plain))" + (document["visit"].plain.isEmpty ? "" : ", at visit \(document["visit"].plain)")),
-                ("age (days)", document["ageDays"].plain), ("mediator", document["mediator"].plain + (document["team"].plain.isEmpty ? "" : " (\(document["team"].plain))")),
+                (
+                    "reported",
+                    "\(document["reportedAt"].plain) (\(document["channel"].plain))"
+                        + (document["visit"].plain.isEmpty ? "" : ", at visit \(document["visit"].plain)")
+                ),
+                ("age (days)", document["ageDays"].plain),
+                ("mediator", document["mediator"].plain + (document["team"].plain.isEmpty ? "" : " (\(document["team"].plain))")),
                 ("sessions", document["sessions"].plain),
-                ("hours", "to assignment \(document["hoursToAssignment"].plain.isEmpty ? "—" : document["hoursToAssignment"].plain), to resolution \(document["hoursToResolution"].plain.isEmpty ? "—" : document["hoursToResolution"].plain)"),
+                (
+                    "hours",
+                    "to assignment \(document["hoursToAssignment"].plain.isEmpty ? "—" : document["hoursToAssignment"].plain), to resolution \(document["hoursToResolution"].plain.isEmpty ? "—" : document["hoursToResolution"].plain)"
+                ),
             ]
-            for (label, key) in [("agreement", "agreement"), ("withdrawn", "withdrawalReason"), ("escalation", "escalationReason")] where !document[key].plain.isEmpty {
+            for (label, key) in [("agreement", "agreement"), ("withdrawn", "withdrawalReason"), ("escalation", "escalationReason")]
+            where !document[key].plain.isEmpty {
                 summary.append((label, document[key].plain))
             }
             if let to = document["escalatedTo"], to != .null {
                 summary.append(("escalated to", to["department"].plain.isEmpty ? "issue \(to["issue"].plain)" : to["department"].plain))
             }
             if !document["satisfaction"].plain.isEmpty {
-                summary.append(("follow-up", "satisfaction \(document["satisfaction"].plain)/5" + (document["followUpNotes"].plain.isEmpty ? "" : ": \(document["followUpNotes"].plain)")))
+                summary.append(
+                    (
+                        "follow-up",
+                        "satisfaction \(document["satisfaction"].plain)/5"
+                            + (document["followUpNotes"].plain.isEmpty ? "" : ": \(document["followUpNotes"].plain)")
+                    ))
             }
-            emitDocument(output.format, document, summary: summary, header: ["position", "at", "event", "actor", "detail"],
-                         rows: document["timeline"].items.map { [$0["position"].plain, $0["at"].plain, $0["type"].plain, $0["actor"].plain, Self.detail($0["detail"])] },
-                         rightAligned: [0])
+            emitDocument(
+                output.format, document, summary: summary, header: ["position", "at", "event", "actor", "detail"],
+                rows: document["timeline"].items.map {
+                    [$0["position"].plain, $0["at"].plain, $0["type"].plain, $0["actor"].plain, Self.detail($0["detail"])]
+                },
+                rightAligned: [0])
         }
 
         /// What a timeline entry recorded: the mediator assigned, a session's attendees and notes, the
         /// agreement, where it was escalated, why it was withdrawn, the follow-up's satisfaction.
         static func detail(_ detail: JSONValue?) -> String {
-            if let mediator = detail?["mediator"] { return Optional(mediator).plain + (detail?["team"].plain.isEmpty == false ? " (\(detail?["team"].plain ?? ""))" : "") }
+            if let mediator = detail?["mediator"] {
+                return Optional(mediator).plain + (detail?["team"].plain.isEmpty == false ? " (\(detail?["team"].plain ?? ""))" : "")
+            }
             if let notes = detail?["notes"], detail?["session"] != nil {
-                return "\(detail?["session"].plain ?? ""): \(detail?["attendees"].items.map { Optional($0).plain }.joined(separator: ", ") ?? "") — \(Optional(notes).plain)"
+                return
+                    "\(detail?["session"].plain ?? ""): \(detail?["attendees"].items.map { Optional($0).plain }.joined(separator: ", ") ?? "") — \(Optional(notes).plain)"
             }
             if let agreement = detail?["agreement"] { return Optional(agreement).plain }
-            if let to = detail?["to"] { return "\(to["department"].plain.isEmpty ? "issue \(to["issue"].plain)" : to["department"].plain): \(detail?["reason"].plain ?? "")" }
+            if let to = detail?["to"] {
+                return "\(to["department"].plain.isEmpty ? "issue \(to["issue"].plain)" : to["department"].plain): \(detail?["reason"].plain ?? "")"
+            }
             if let satisfaction = detail?["satisfaction"] { return "satisfaction \(Optional(satisfaction).plain)/5 \(detail?["notes"].plain ?? "")" }
             if let reason = detail?["reason"] { return Optional(reason).plain }
             if let description = detail?["description"] { return Optional(description).plain }
@@ -63,8 +86,11 @@ struct DisputeCommand: ParsableCommand {
     }
 
     struct Report: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Report a dispute (grid workers, mediators, or a resident who is a party).",
-                                                        discussion: "Example: linli dispute report --community jiangshan --party r-12 --party public --category parking --description 占用消防通道 --channel other --as gw-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Report a dispute (grid workers, mediators, or a resident who is a party).",
+            discussion:
+                "Example: linli dispute report --community jiangshan --party r-12 --party public --category parking --description 占用消防通道 --channel other --as gw-01"
+        )
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The dispute id (default: generated).") var dispute: String?
@@ -76,16 +102,20 @@ struct DisputeCommand: ParsableCommand {
         @Option(help: "The door-knock visit (with a concern) that noticed it.") var visit: String?
         static let contractCommand = "dispute.report"
         func fields() throws -> [String: JSONValue] {
-            var fields: [String: JSONValue] = ["dispute": .string(dispute ?? generatedId("dispute")), "community": .string(community),
-                                               "parties": .array(parties.map { .string($0) }), "category": .string(category.rawValue),
-                                               "description": .string(description), "channel": .string(channel.rawValue)]
+            var fields: [String: JSONValue] = [
+                "dispute": .string(dispute ?? generatedId("dispute")), "community": .string(community),
+                "parties": .array(parties.map { .string($0) }), "category": .string(category.rawValue),
+                "description": .string(description), "channel": .string(channel.rawValue),
+            ]
             if let visit { fields["visit"] = .string(visit) }
             return fields
         }
     }
 
     struct Assign: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Assign a mediator (and a mediation team).", discussion: "Example: linli dispute assign --dispute d-7 --mediator md-01 --team mediation-1 --as md-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Assign a mediator (and a mediation team).",
+            discussion: "Example: linli dispute assign --dispute d-7 --mediator md-01 --team mediation-1 --as md-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The dispute.") var dispute: String
@@ -100,7 +130,9 @@ struct DisputeCommand: ParsableCommand {
     }
 
     struct Session: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Record a mediation session.", discussion: "Example: linli dispute session --dispute d-7 --attendee r-12 --attendee r-40 --notes 双方陈述 --as md-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Record a mediation session.",
+            discussion: "Example: linli dispute session --dispute d-7 --attendee r-12 --attendee r-40 --notes 双方陈述 --as md-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The dispute.") var dispute: String
@@ -109,13 +141,16 @@ struct DisputeCommand: ParsableCommand {
         @Option(help: "Notes.") var notes: String = ""
         static let contractCommand = "dispute.session"
         func fields() throws -> [String: JSONValue] {
-            return ["dispute": .string(dispute), "session": .string(session ?? generatedId("session")),
-                                                          "attendees": .array(attendees.map { .string($0) }), "notes": .string(notes)]
+            return [
+                "dispute": .string(dispute), "session": .string(session ?? generatedId("session")),
+                "attendees": .array(attendees.map { .string($0) }), "notes": .string(notes),
+            ]
         }
     }
 
     struct Resolve: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Record the written agreement (调解协议).", discussion: "Example: linli dispute resolve --dispute d-7 --agreement 施工限定在工作日白天 --as md-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Record the written agreement (调解协议).", discussion: "Example: linli dispute resolve --dispute d-7 --agreement 施工限定在工作日白天 --as md-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The dispute.") var dispute: String
@@ -130,8 +165,11 @@ struct DisputeCommand: ParsableCommand {
     }
 
     struct Escalate: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Escalate to a department, or into the issue library (proposes the issue in the same append).",
-                                                        discussion: "Examples: linli dispute escalate --dispute d-7 --to-department 司法所 --reason 需仲裁 --as md-01\n  linli dispute escalate --dispute d-7 --to-issue parking-9 --title 车位分配 --scope compound:鹿溪小区 --reason 涉及全体业主 --as md-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Escalate to a department, or into the issue library (proposes the issue in the same append).",
+            discussion:
+                "Examples: linli dispute escalate --dispute d-7 --to-department 司法所 --reason 需仲裁 --as md-01\n  linli dispute escalate --dispute d-7 --to-issue parking-9 --title 车位分配 --scope compound:鹿溪小区 --reason 涉及全体业主 --as md-01"
+        )
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The dispute.") var dispute: String
@@ -152,7 +190,8 @@ struct DisputeCommand: ParsableCommand {
     }
 
     struct Withdraw: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Withdraw an open dispute.", discussion: "Example: linli dispute withdraw --dispute d-7 --reason 已自行和解 --as md-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Withdraw an open dispute.", discussion: "Example: linli dispute withdraw --dispute d-7 --reason 已自行和解 --as md-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The dispute.") var dispute: String
@@ -162,8 +201,9 @@ struct DisputeCommand: ParsableCommand {
     }
 
     struct FollowUp: RecordingCommand {
-        static let configuration = CommandConfiguration(commandName: "follow-up", abstract: "The follow-up visit after resolution (回访), satisfaction 1–5.",
-                                                        discussion: "Example: linli dispute follow-up --dispute d-7 --satisfaction 5 --notes 邻里和睦 --as md-01")
+        static let configuration = CommandConfiguration(
+            commandName: "follow-up", abstract: "The follow-up visit after resolution (回访), satisfaction 1–5.",
+            discussion: "Example: linli dispute follow-up --dispute d-7 --satisfaction 5 --notes 邻里和睦 --as md-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The dispute.") var dispute: String
@@ -177,7 +217,9 @@ struct DisputeCommand: ParsableCommand {
 struct Disputes: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Disputes with state, category, age (calendar days, Asia/Shanghai) and hours to assignment and resolution.",
-        discussion: "--older-than lists open disputes only. --figures prints the mediation figures instead (by state and category, first-session share, mean hours, satisfaction). Example: linli disputes --older-than 7")
+        discussion:
+            "--older-than lists open disputes only. --figures prints the mediation figures instead (by state and category, first-session share, mean hours, satisfaction). Example: linli disputes --older-than 7"
+    )
     @OptionGroup var store: StoreOptions
     @OptionGroup var output: FormatOptions
     @OptionGroup var asOf: AsOfOptions
@@ -188,19 +230,25 @@ struct Disputes: ParsableCommand {
         let engine = try asOf.engine(store)
         if figures {
             let figures = try engine.mediationFigures(now: asOf.now)
-            emitDocument(output.format, figures, summary: [
-                ("resolved", figures["resolved"].plain), ("at the first session", figures["resolvedAtFirstSession"].plain),
-                ("first-session share", figures["firstSessionShare"].plain), ("mean hours to assignment", figures["meanHoursToAssignment"].plain),
-                ("mean hours to resolution", figures["meanHoursToResolution"].plain), ("mean satisfaction", figures["meanSatisfaction"].plain),
-                ("open > 7 days", figures["openOlderThan7Days"].items.map(\.plain).joined(separator: ", ")),
-            ], header: ["community", "state", "category", "count"],
-               rows: figures["byStateAndCategory"].items.map { [$0["community"].plain, $0["state"].plain, $0["category"].plain, $0["count"].plain] }, rightAligned: [3])
+            emitDocument(
+                output.format, figures,
+                summary: [
+                    ("resolved", figures["resolved"].plain), ("at the first session", figures["resolvedAtFirstSession"].plain),
+                    ("first-session share", figures["firstSessionShare"].plain), ("mean hours to assignment", figures["meanHoursToAssignment"].plain),
+                    ("mean hours to resolution", figures["meanHoursToResolution"].plain), ("mean satisfaction", figures["meanSatisfaction"].plain),
+                    ("open > 7 days", figures["openOlderThan7Days"].items.map(\.plain).joined(separator: ", ")),
+                ], header: ["community", "state", "category", "count"],
+                rows: figures["byStateAndCategory"].items.map { [$0["community"].plain, $0["state"].plain, $0["category"].plain, $0["count"].plain] },
+                rightAligned: [3])
             return
         }
         let disputes = try engine.disputes(state: state, olderThanDays: olderThan, now: asOf.now)
-        emit(output.format, json: .array(disputes.map(\.jsonValue)),
-             header: ["dispute", "state", "category", "reported", "age (days)", "h to assign", "h to resolve", "sessions"],
-             rows: disputes.map { [$0.dispute, $0.state, $0.category, $0.reportedAt, "\($0.ageDays)", $0.hoursToAssignment.plain, $0.hoursToResolution.plain, "\($0.sessions)"] },
-             rightAligned: [4, 5, 6, 7])
+        emit(
+            output.format, json: .array(disputes.map(\.jsonValue)),
+            header: ["dispute", "state", "category", "reported", "age (days)", "h to assign", "h to resolve", "sessions"],
+            rows: disputes.map {
+                [$0.dispute, $0.state, $0.category, $0.reportedAt, "\($0.ageDays)", $0.hoursToAssignment.plain, $0.hoursToResolution.plain, "\($0.sessions)"]
+            },
+            rightAligned: [4, 5, 6, 7])
     }
 }

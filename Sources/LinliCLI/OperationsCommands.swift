@@ -7,14 +7,14 @@ struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The store's identity, head, events per domain, size, checkpoint position, and whether it is a replica.",
         discussion: """
-        The identity is the hash of the first event: a backup, an import and a replica of the store share it. \
-        Counting events reads every record's type (about a second per million events once cached). With \
-        --json: {"identity","head":{…},"eventsByDomain":{…},"fileBytes","usedBytes","checkpoints","replicaOf"}.
+            The identity is the hash of the first event: a backup, an import and a replica of the store share it. \
+            Counting events reads every record's type (about a second per million events once cached). With \
+            --json: {"identity","head":{…},"eventsByDomain":{…},"fileBytes","usedBytes","checkpoints","replicaOf"}.
 
-        Examples:
-          linli status --store ./jiangshan.store
-          linli status --json
-        """)
+            Examples:
+              linli status --store ./jiangshan.store
+              linli status --json
+            """)
     @OptionGroup var store: StoreOptions
     @OptionGroup var output: DocumentOptions
 
@@ -34,7 +34,10 @@ struct Status: ParsableCommand {
         summary = summary.map { ($0.0 + String(repeating: " ", count: width - displayWidth($0.0)), $0.1) }
         for (key, value) in summary { print("\(key)  \(value)") }
         print("")
-        print(renderTable(["domain", "events"], status.eventsByDomain.filter { $0.domain != "other" || $0.events > 0 }.map { [$0.domain, String($0.events)] }, rightAligned: [1]), terminator: "")
+        print(
+            renderTable(
+                ["domain", "events"], status.eventsByDomain.filter { $0.domain != "other" || $0.events > 0 }.map { [$0.domain, String($0.events)] },
+                rightAligned: [1]), terminator: "")
     }
 
     static func checkpointText(_ status: StoreStatus) -> String {
@@ -47,9 +50,11 @@ struct Status: ParsableCommand {
         let store = status.store
         return [
             "identity": store.identity.map { .string($0.hex) } ?? .null,
-            "head": ["position": .int(Int64(store.head.position)), "hash": .string(store.head.hash.hex),
-                     "occurredAt": store.lastOccurredAt.map { .string($0.iso8601) } ?? .null,
-                     "recordedAt": store.lastRecordedAt.map { .string($0.iso8601) } ?? .null],
+            "head": [
+                "position": .int(Int64(store.head.position)), "hash": .string(store.head.hash.hex),
+                "occurredAt": store.lastOccurredAt.map { .string($0.iso8601) } ?? .null,
+                "recordedAt": store.lastRecordedAt.map { .string($0.iso8601) } ?? .null,
+            ],
             "eventsByDomain": .object(status.eventsByDomain.map { ($0.domain, .int(Int64($0.events))) }),
             "fileBytes": .int(Int64(store.fileBytes)), "usedBytes": .int(Int64(store.usedBytes)),
             "checkpoints": .object(store.checkpointPositions.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) }),
@@ -63,15 +68,15 @@ struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Copy the store into a new folder while writers go on; the copy is synced and its chain verified.",
         discussion: """
-        With --json: {"path","position","head","events","bytes","compacted"}. DEST must not exist. The copy is one snapshot: a prefix of the log that ends at a commit. It is written \
-        to DEST.partial (owner-only), flushed, opened and its chain checked, then moved to DEST/data.mdb. A \
-        failed or interrupted backup leaves no DEST that holds a store. To restore, stop the writers and put \
-        DEST in the store's place (docs/OPERATIONS.md).
+            With --json: {"path","position","head","events","bytes","compacted"}. DEST must not exist. The copy is one snapshot: a prefix of the log that ends at a commit. It is written \
+            to DEST.partial (owner-only), flushed, opened and its chain checked, then moved to DEST/data.mdb. A \
+            failed or interrupted backup leaves no DEST that holds a store. To restore, stop the writers and put \
+            DEST in the store's place (docs/OPERATIONS.md).
 
-        Examples:
-          linli backup /backups/jiangshan-2026-12-01 --store ./jiangshan.store
-          linli backup "/backups/js-$(date +%F)" --json
-        """)
+            Examples:
+              linli backup /backups/jiangshan-2026-12-01 --store ./jiangshan.store
+              linli backup "/backups/js-$(date +%F)" --json
+            """)
     @OptionGroup var store: StoreOptions
     @Argument(help: "The new folder to write the backup to.") var destination: String
     @OptionGroup var output: DocumentOptions
@@ -81,11 +86,16 @@ struct Backup: ParsableCommand {
         let report: BackupReport
         do { report = try engine.log.backup(to: destination) } catch { throw ExitError.store("linli: \(error)") }
         if output.json {
-            print(JSONValue.object([("path", .string(report.path)), ("position", .int(Int64(report.head.position))), ("head", .string(report.head.hash.hex)),
-                                    ("events", .int(Int64(report.eventsVerified))), ("bytes", .int(Int64(report.bytes))), ("compacted", .bool(report.compacted))]).text)
+            print(
+                JSONValue.object([
+                    ("path", .string(report.path)), ("position", .int(Int64(report.head.position))), ("head", .string(report.head.hash.hex)),
+                    ("events", .int(Int64(report.eventsVerified))), ("bytes", .int(Int64(report.bytes))), ("compacted", .bool(report.compacted)),
+                ]).text)
         } else {
-            print("backed up to \(report.path): position \(report.head.position), head \(report.head.hash.hex), \(megabytes(report.bytes))"
-                  + (report.compacted ? ", compacted" : " (LMDB could not compact it; a plain copy)") + "; chain verified over \(report.eventsVerified) events")
+            print(
+                "backed up to \(report.path): position \(report.head.position), head \(report.head.hash.hex), \(megabytes(report.bytes))"
+                    + (report.compacted ? ", compacted" : " (LMDB could not compact it; a plain copy)")
+                    + "; chain verified over \(report.eventsVerified) events")
         }
     }
 }
@@ -95,20 +105,20 @@ struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create a store from an export (same positions, records and chain), or extend a replica with --follow.",
         discussion: """
-        With --json: {"position","head","appended","alreadyHeld","checkpoints"}. Every record is checked as the store's own are (its hash, its link, its stream, its command id) and \
-        replayed through the rules' invariants: a forged export is refused at the position it breaks, and a \
-        refused or interrupted import leaves no store that opens. --checkpoint FILE also requires the export \
-        to extend every published checkpoint, with its figures.
+            With --json: {"position","head","appended","alreadyHeld","checkpoints"}. Every record is checked as the store's own are (its hash, its link, its stream, its command id) and \
+            replayed through the rules' invariants: a forged export is refused at the position it breaks, and a \
+            refused or interrupted import leaves no store that opens. --checkpoint FILE also requires the export \
+            to extend every published checkpoint, with its figures.
 
-        --replica-of NAME marks the new store as a read-only replica of NAME: it refuses commands, and \
-        `linli import --follow` appends to it what its source exported after its head (records it holds \
-        already must be byte-identical: a replica never accepts a fork).
+            --replica-of NAME marks the new store as a read-only replica of NAME: it refuses commands, and \
+            `linli import --follow` appends to it what its source exported after its head (records it holds \
+            already must be byte-identical: a replica never accepts a fork).
 
-        Examples:
-          linli import events.ndjson --store ./restored.store
-          linli export | linli import - --replica-of jiangshan-office --store ./replica.store
-          linli export --from 1201 --store ./js.store | linli import --follow - --store ./replica.store
-        """)
+            Examples:
+              linli import events.ndjson --store ./restored.store
+              linli export | linli import - --replica-of jiangshan-office --store ./replica.store
+              linli export --from 1201 --store ./js.store | linli import --follow - --store ./replica.store
+            """)
     @OptionGroup var store: StoreOptions
     @Argument(help: "An export (linli export), or - for standard input.") var file: String
     @Option(name: .customLong("replica-of"), help: "Make the new store a read-only replica of this source (a name for people).") var replicaOf: String?
@@ -129,22 +139,32 @@ struct Import: ParsableCommand {
             if follow {
                 report = try store.open().follow(lines: lines, checkpoints: statements) { bar.update($0, max($0, lines.linesEstimate)) }
             } else {
-                report = try Engine.importExport(lines: lines, into: store.path, replicaOf: replicaOf, checkpoints: statements) { bar.update($0, max($0, lines.linesEstimate)) }
+                report = try Engine.importExport(lines: lines, into: store.path, replicaOf: replicaOf, checkpoints: statements) {
+                    bar.update($0, max($0, lines.linesEstimate))
+                }
             }
         } catch let refusal as ImportRefusal {
             bar.finish()
-            throw ExitError.rejected("linli: import refused: \(refusal). " + (follow ? "The replica keeps what it held before this transaction." : "Nothing was created at \(store.path)."))
+            throw ExitError.rejected(
+                "linli: import refused: \(refusal). "
+                    + (follow ? "The replica keeps what it held before this transaction." : "Nothing was created at \(store.path)."))
         } catch let error as LogError {
             bar.finish()
             throw ExitError.store("linli: \(error)")
         }
         bar.finish()
         if output.json {
-            print(JSONValue.object([("position", .int(Int64(report.head.position))), ("head", .string(report.head.hash.hex)), ("appended", .int(Int64(report.eventsAppended))),
-                                    ("alreadyHeld", .int(Int64(report.eventsAlreadyHeld))), ("checkpoints", .int(Int64(report.checkpointsChecked)))]).text)
+            print(
+                JSONValue.object([
+                    ("position", .int(Int64(report.head.position))), ("head", .string(report.head.hash.hex)), ("appended", .int(Int64(report.eventsAppended))),
+                    ("alreadyHeld", .int(Int64(report.eventsAlreadyHeld))), ("checkpoints", .int(Int64(report.checkpointsChecked))),
+                ]).text)
         } else {
-            print("imported \(report.eventsAppended) events into \(store.path)" + (report.eventsAlreadyHeld > 0 ? " (\(report.eventsAlreadyHeld) held already, identical)" : "")
-                  + ": head position \(report.head.position), \(report.head.hash.hex)" + (statements.isEmpty ? "" : "; extends \(statements.count) published checkpoints"))
+            print(
+                "imported \(report.eventsAppended) events into \(store.path)"
+                    + (report.eventsAlreadyHeld > 0 ? " (\(report.eventsAlreadyHeld) held already, identical)" : "")
+                    + ": head position \(report.head.position), \(report.head.hash.hex)"
+                    + (statements.isEmpty ? "" : "; extends \(statements.count) published checkpoints"))
         }
     }
 }
@@ -154,7 +174,9 @@ func readCheckpointStatements(_ file: String) throws -> [JSONValue] {
     guard let data = FileManager.default.contents(atPath: file) else { throw ExitError.rejected("linli: cannot read \(file)") }
     var statements: [JSONValue] = []
     for (index, line) in data.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() where !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) {
-        guard let statement = try? JSONParser.parse(Array(line)) else { throw ExitError.rejected("linli: \(file):\(index + 1): not a JSON checkpoint statement") }
+        guard let statement = try? JSONParser.parse(Array(line)) else {
+            throw ExitError.rejected("linli: \(file):\(index + 1): not a JSON checkpoint statement")
+        }
         statements.append(statement)
     }
     return statements

@@ -5,7 +5,8 @@ struct Community: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Communities.", subcommands: [Register.self])
 
     struct Register: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Register a community.", discussion: "Example: linli community register --community jiangshan --name 市中心社区 --district 虎山街道 --as admin-1")
+        static let configuration = CommandConfiguration(
+            abstract: "Register a community.", discussion: "Example: linli community register --community jiangshan --name 市中心社区 --district 虎山街道 --as admin-1")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The community id.") var community: String
@@ -20,8 +21,11 @@ struct Resident: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Residents: register, tag, untag.", subcommands: [Register.self, Tag.self, Untag.self])
 
     struct Register: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Register a resident.",
-                                                        discussion: "Example: linli resident register --resident r-12 --community jiangshan --household h-5 --name 王秀英 --birth-year 1948 --compound 鹿溪小区 --building 3幢 --tag solitaryElder --as gw-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Register a resident.",
+            discussion:
+                "Example: linli resident register --resident r-12 --community jiangshan --household h-5 --name 王秀英 --birth-year 1948 --compound 鹿溪小区 --building 3幢 --tag solitaryElder --as gw-01"
+        )
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The resident id.") var resident: String
@@ -35,8 +39,10 @@ struct Resident: ParsableCommand {
         @Option(name: .customLong("tag"), help: "A tag (repeat).") var tags: [ResidentTag] = []
         static let contractCommand = "resident.register"
         func fields() throws -> [String: JSONValue] {
-            var fields: [String: JSONValue] = ["resident": .string(resident), "community": .string(community), "household": .string(household),
-                                               "name": .string(name), "birthYear": .int(birthYear)]
+            var fields: [String: JSONValue] = [
+                "resident": .string(resident), "community": .string(community), "household": .string(household),
+                "name": .string(name), "birthYear": .int(birthYear),
+            ]
             if let compound { fields["compound"] = .string(compound) }
             if let building { fields["building"] = .string(building) }
             if let grid { fields["grid"] = .string(grid) }
@@ -46,7 +52,8 @@ struct Resident: ParsableCommand {
     }
 
     struct Tag: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Tag a resident.", discussion: "Example: linli resident tag --resident r-12 --tag hardship --as sw-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Tag a resident.", discussion: "Example: linli resident tag --resident r-12 --tag hardship --as sw-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The resident.") var resident: String
@@ -56,7 +63,8 @@ struct Resident: ParsableCommand {
     }
 
     struct Untag: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove a tag.", discussion: "Example: linli resident untag --resident r-12 --tag hardship --as sw-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a tag.", discussion: "Example: linli resident untag --resident r-12 --tag hardship --as sw-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The resident.") var resident: String
@@ -70,8 +78,11 @@ struct Organization: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Organizations.", subcommands: [Register.self])
 
     struct Register: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Register an organization.",
-                                                        discussion: "Kinds: socialOrg, propertyCompany, ownersCommittee, department, business, donor. Example: linli organization register --organization pm-1 --community zigang --name 紫港物业 --kind propertyCompany --as admin-1")
+        static let configuration = CommandConfiguration(
+            abstract: "Register an organization.",
+            discussion:
+                "Kinds: socialOrg, propertyCompany, ownersCommittee, department, business, donor. Example: linli organization register --organization pm-1 --community zigang --name 紫港物业 --kind propertyCompany --as admin-1"
+        )
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The organization id.") var organization: String
@@ -79,7 +90,9 @@ struct Organization: ParsableCommand {
         @Option(help: "Its name.") var name: String
         @Option(help: "Its kind.") var kind: OrganizationKind
         static let contractCommand = "organization.register"
-        func fields() throws -> [String: JSONValue] { ["organization": .string(organization), "community": .string(community), "name": .string(name), "kind": .string(kind.rawValue)] }
+        func fields() throws -> [String: JSONValue] {
+            ["organization": .string(organization), "community": .string(community), "name": .string(name), "kind": .string(kind.rawValue)]
+        }
     }
 }
 
@@ -87,8 +100,11 @@ struct Team: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Teams: form, join, leave.", subcommands: [Form.self, Join.self, Leave.self])
 
     struct Form: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Form a team.",
-                                                        discussion: "Kinds: doorKnock, selfGovernance, mediation, socialOrg, silverVolunteers, interestClass. Example: linli team form --team knock-1 --community jiangshan --name 敲门嫂 --kind doorKnock --member sw-01 --member gw-01 --member r-12 --as admin-1")
+        static let configuration = CommandConfiguration(
+            abstract: "Form a team.",
+            discussion:
+                "Kinds: doorKnock, selfGovernance, mediation, socialOrg, silverVolunteers, interestClass. Example: linli team form --team knock-1 --community jiangshan --name 敲门嫂 --kind doorKnock --member sw-01 --member gw-01 --member r-12 --as admin-1"
+        )
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The team id.") var team: String
@@ -98,12 +114,16 @@ struct Team: ParsableCommand {
         @Option(name: .customLong("member"), help: "A member (repeat).") var members: [String] = []
         static let contractCommand = "team.form"
         func fields() throws -> [String: JSONValue] {
-            return ["team": .string(team), "community": .string(community), "name": .string(name), "kind": .string(kind.rawValue), "members": .array(members.map { .string($0) })]
+            return [
+                "team": .string(team), "community": .string(community), "name": .string(name), "kind": .string(kind.rawValue),
+                "members": .array(members.map { .string($0) }),
+            ]
         }
     }
 
     struct Join: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a member.", discussion: "Example: linli team join --team knock-1 --member r-40 --as admin-1")
+        static let configuration = CommandConfiguration(
+            abstract: "Add a member.", discussion: "Example: linli team join --team knock-1 --member r-40 --as admin-1")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The team.") var team: String
@@ -113,7 +133,8 @@ struct Team: ParsableCommand {
     }
 
     struct Leave: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove a member.", discussion: "Example: linli team leave --team knock-1 --member r-40 --as admin-1")
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a member.", discussion: "Example: linli team leave --team knock-1 --member r-40 --as admin-1")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The team.") var team: String
@@ -127,8 +148,9 @@ struct Unit: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Units (专有部分) and their owners.", subcommands: [Register.self])
 
     struct Register: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Register a unit and its owner (the basis of owners' votes).",
-                                                        discussion: "Example: linli unit register --unit zg-3-502 --community zigang --compound 紫港小区 --building 3幢 --area-sqm 89 --owner r-88 --as admin-1")
+        static let configuration = CommandConfiguration(
+            abstract: "Register a unit and its owner (the basis of owners' votes).",
+            discussion: "Example: linli unit register --unit zg-3-502 --community zigang --compound 紫港小区 --building 3幢 --area-sqm 89 --owner r-88 --as admin-1")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The unit id.") var unit: String
@@ -139,18 +161,24 @@ struct Unit: ParsableCommand {
         @Option(help: "The owner (a resident).") var owner: String
         static let contractCommand = "unit.register"
         func fields() throws -> [String: JSONValue] {
-            return ["unit": .string(unit), "community": .string(community), "compound": .string(compound),
-                                                        "building": .string(building), "areaSqm": .int(areaSqm), "owner": .string(owner)]
+            return [
+                "unit": .string(unit), "community": .string(community), "compound": .string(compound),
+                "building": .string(building), "areaSqm": .int(areaSqm), "owner": .string(owner),
+            ]
         }
     }
 }
 
 struct RoleCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "role", abstract: "Roles per community: grant, revoke.", subcommands: [Grant.self, Revoke.self])
+    static let configuration = CommandConfiguration(
+        commandName: "role", abstract: "Roles per community: grant, revoke.", subcommands: [Grant.self, Revoke.self])
 
     struct Grant: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Grant a role in a community.",
-                                                        discussion: "Roles: admin, socialWorker, gridWorker, storeKeeper, convener, mediator, auditor. Example: linli role grant --subject gw-01 --role gridWorker --community jiangshan --as admin-1")
+        static let configuration = CommandConfiguration(
+            abstract: "Grant a role in a community.",
+            discussion:
+                "Roles: admin, socialWorker, gridWorker, storeKeeper, convener, mediator, auditor. Example: linli role grant --subject gw-01 --role gridWorker --community jiangshan --as admin-1"
+        )
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "Who.") var subject: String
@@ -161,7 +189,8 @@ struct RoleCommand: ParsableCommand {
     }
 
     struct Revoke: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a role.", discussion: "Example: linli role revoke --subject gw-01 --role gridWorker --community jiangshan --as admin-1")
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a role.", discussion: "Example: linli role revoke --subject gw-01 --role gridWorker --community jiangshan --as admin-1")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "Who.") var subject: String
@@ -173,10 +202,13 @@ struct RoleCommand: ParsableCommand {
 }
 
 struct Wish: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Micro-wishes (微心愿): post, claim, fulfil, cancel.", subcommands: [Post.self, Claim.self, Fulfil.self, Cancel.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Micro-wishes (微心愿): post, claim, fulfil, cancel.", subcommands: [Post.self, Claim.self, Fulfil.self, Cancel.self])
 
     struct Post: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Post a wish for a resident.", discussion: "Example: linli wish post --beneficiary r-3 --community jiangshan --description 想要一个新书包 --as sw-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Post a wish for a resident.",
+            discussion: "Example: linli wish post --beneficiary r-3 --community jiangshan --description 想要一个新书包 --as sw-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The wish id (default: generated).") var wish: String?
@@ -185,12 +217,16 @@ struct Wish: ParsableCommand {
         @Option(help: "The wish.") var description: String
         static let contractCommand = "wish.post"
         func fields() throws -> [String: JSONValue] {
-            return ["wish": .string(wish ?? generatedId("wish")), "beneficiary": .string(beneficiary), "community": .string(community), "description": .string(description)]
+            return [
+                "wish": .string(wish ?? generatedId("wish")), "beneficiary": .string(beneficiary), "community": .string(community),
+                "description": .string(description),
+            ]
         }
     }
 
     struct Claim: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "A unit, donor or resident adopts a wish.", discussion: "Example: linli wish claim --wish w-1 --claimant bank-1 --as sw-01")
+        static let configuration = CommandConfiguration(
+            abstract: "A unit, donor or resident adopts a wish.", discussion: "Example: linli wish claim --wish w-1 --claimant bank-1 --as sw-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The wish.") var wish: String
@@ -200,7 +236,8 @@ struct Wish: ParsableCommand {
     }
 
     struct Fulfil: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Mark a claimed wish fulfilled.", discussion: "Example: linli wish fulfil --wish w-1 --note 已送达 --as sw-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Mark a claimed wish fulfilled.", discussion: "Example: linli wish fulfil --wish w-1 --note 已送达 --as sw-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The wish.") var wish: String
@@ -210,7 +247,8 @@ struct Wish: ParsableCommand {
     }
 
     struct Cancel: RecordingCommand {
-        static let configuration = CommandConfiguration(abstract: "Cancel an open or claimed wish.", discussion: "Example: linli wish cancel --wish w-1 --note 已搬离 --as sw-01")
+        static let configuration = CommandConfiguration(
+            abstract: "Cancel an open or claimed wish.", discussion: "Example: linli wish cancel --wish w-1 --note 已搬离 --as sw-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
         @Option(help: "The wish.") var wish: String

@@ -23,7 +23,8 @@ if arguments.count == 4, arguments[1] == "--backup" {
     exit(0)
 }
 guard arguments.count == 7 || arguments.count == 8, let batches = Int(arguments[3]), let perBatch = Int(arguments[4]),
-      let perCommand = Int(arguments[5]), var state = UInt64(arguments[6]) else {
+    let perCommand = Int(arguments[5]), var state = UInt64(arguments[6])
+else {
     FileHandle.standardError.write(Data("usage: linli-crashtest STORE PREFIX BATCHES COMMANDS_PER_BATCH EVENTS_PER_COMMAND SEED [CHECKPOINT_EVENTS]\n".utf8))
     exit(2)
 }
@@ -54,8 +55,10 @@ for batch in 0..<batches {
             return NewEvent(stream: stream, type: "test.event", payload: payload)
         }
         let digest = Hash.sha256(id)
-        commands.append(AppendCommand(commandId: id, requestDigest: digest, actor: "crashtest",
-                                      occurredAt: Timestamp(epochMilliseconds: 1_700_000_000_000), events: events))
+        commands.append(
+            AppendCommand(
+                commandId: id, requestDigest: digest, actor: "crashtest",
+                occurredAt: Timestamp(epochMilliseconds: 1_700_000_000_000), events: events))
     }
     let results = try log.append(commands)
     var lines = ""

@@ -9,15 +9,15 @@ struct LinliFixtures: ParsableCommand {
         commandName: "linli-fixtures",
         abstract: "Write deterministic NDJSON command files for the three Quzhou pilots, and expected.json beside them.",
         discussion: """
-        The same seed and scale give the same bytes. Apply the files to a store made with \
-        `linli init --admin \(PilotFixtures.admin)`, in the order jiangshan, hexi, zigang, with --continue: the lines whose \
-        command id starts with mistake- are meant to be rejected (expected.json lists them with their reason codes).
+            The same seed and scale give the same bytes. Apply the files to a store made with \
+            `linli init --admin \(PilotFixtures.admin)`, in the order jiangshan, hexi, zigang, with --continue: the lines whose \
+            command id starts with mistake- are meant to be rejected (expected.json lists them with their reason codes).
 
-        Examples:
-          linli-fixtures --out Fixtures/sample                       # the committed sample
-          linli-fixtures --scale full --out /tmp/pilots              # the seed's sizes (≈ 1.6M commands)
-          linli-fixtures --scale full --hexi-days 2400 --out /tmp/10m  # about 10M events
-        """)
+            Examples:
+              linli-fixtures --out Fixtures/sample                       # the committed sample
+              linli-fixtures --scale full --out /tmp/pilots              # the seed's sizes (≈ 1.6M commands)
+              linli-fixtures --scale full --hexi-days 2400 --out /tmp/10m  # about 10M events
+            """)
 
     @Option(help: "The seed.") var seed: UInt64 = 20_240_301
     @Option(help: "sample or full.") var scale: String = "sample"
@@ -54,6 +54,7 @@ struct LinliFixtures: ParsableCommand {
         }
         try Data((expected.json.text + "\n").utf8).write(to: URL(fileURLWithPath: "\(out)/expected.json"))
         let total = expected.lines.values.reduce(0, +)
-        FileHandle.standardError.write(Data("wrote \(total) commands (\(expected.lines.map { "\($0.key) \($0.value)" }.sorted().joined(separator: ", "))) to \(out)\n".utf8))
+        FileHandle.standardError.write(
+            Data("wrote \(total) commands (\(expected.lines.map { "\($0.key) \($0.value)" }.sorted().joined(separator: ", "))) to \(out)\n".utf8))
     }
 }

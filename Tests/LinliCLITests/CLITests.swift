@@ -18,14 +18,14 @@ struct CLI {
 
 /// Commands that set up a small community, as an administrator would type them.
 let setup = """
-{"command":"community.register","id":"s-1","actor":"admin","at":"2024-01-01T09:00:00+08:00","community":"jiangshan","name":"市中心社区","district":"虎山街道"}
-{"command":"role.grant","id":"s-2","actor":"admin","at":"2024-01-01T09:00:00+08:00","subject":"gw-1","role":"gridWorker","community":"jiangshan"}
-{"command":"role.grant","id":"s-3","actor":"admin","at":"2024-01-01T09:00:00+08:00","subject":"sw-1","role":"socialWorker","community":"jiangshan"}
-{"command":"role.grant","id":"s-4","actor":"admin","at":"2024-01-01T09:00:00+08:00","subject":"sk-1","role":"storeKeeper","community":"jiangshan"}
-{"command":"points.rate.set","id":"s-5","actor":"admin","at":"2024-01-01T00:00:00+08:00","community":"jiangshan","pointsPerHour":10}
-{"command":"resident.register","id":"s-6","actor":"gw-1","at":"2024-01-02T09:00:00+08:00","resident":"r-1","community":"jiangshan","household":"h-1","name":"王秀英","birthYear":1948}
-{"command":"resident.register","id":"s-7","actor":"gw-1","at":"2024-01-02T09:00:00+08:00","resident":"r-2","community":"jiangshan","household":"h-2","name":"Li Jianguo","birthYear":1975}
-"""
+    {"command":"community.register","id":"s-1","actor":"admin","at":"2024-01-01T09:00:00+08:00","community":"jiangshan","name":"市中心社区","district":"虎山街道"}
+    {"command":"role.grant","id":"s-2","actor":"admin","at":"2024-01-01T09:00:00+08:00","subject":"gw-1","role":"gridWorker","community":"jiangshan"}
+    {"command":"role.grant","id":"s-3","actor":"admin","at":"2024-01-01T09:00:00+08:00","subject":"sw-1","role":"socialWorker","community":"jiangshan"}
+    {"command":"role.grant","id":"s-4","actor":"admin","at":"2024-01-01T09:00:00+08:00","subject":"sk-1","role":"storeKeeper","community":"jiangshan"}
+    {"command":"points.rate.set","id":"s-5","actor":"admin","at":"2024-01-01T00:00:00+08:00","community":"jiangshan","pointsPerHour":10}
+    {"command":"resident.register","id":"s-6","actor":"gw-1","at":"2024-01-02T09:00:00+08:00","resident":"r-1","community":"jiangshan","household":"h-1","name":"王秀英","birthYear":1948}
+    {"command":"resident.register","id":"s-7","actor":"gw-1","at":"2024-01-02T09:00:00+08:00","resident":"r-2","community":"jiangshan","household":"h-2","name":"Li Jianguo","birthYear":1975}
+    """
 
 @Suite("The linli command line, run as a child process", .serialized)
 struct CLITests {
@@ -89,22 +89,23 @@ struct CLITests {
         let dir = try initialised()
         let store = dir.sub("s")
         let batch = """
-        {"command":"hours.log","id":"h-1","actor":"gw-1","at":"2024-03-01T09:30:00+08:00","log":"l-1","volunteer":"r-1","minutes":90,"activity":"敲门入户","category":"visit"}\r
-        \r
-        {"command":"hours.verify","id":"h-2","actor":"sw-1","at":"2024-03-01T18:00:00+08:00","log":"l-1"}
-        {"command":"hours.log","id":"h-3","actor":"gw-1","at":"2024-03-01T09:30:00+08:00","log":"l-2","volunteer":"r-404","minutes":90,"activity":"巡逻","category":"visit"}
-        {"command":"hours.log","id":"h-4","actor":"gw-1","at":"2024-03-01T09:30:00","log":"l-3","volunteer":"r-1","minutes":90,"activity":"巡逻","category":"visit"}
+            {"command":"hours.log","id":"h-1","actor":"gw-1","at":"2024-03-01T09:30:00+08:00","log":"l-1","volunteer":"r-1","minutes":90,"activity":"敲门入户","category":"visit"}\r
+            \r
+            {"command":"hours.verify","id":"h-2","actor":"sw-1","at":"2024-03-01T18:00:00+08:00","log":"l-1"}
+            {"command":"hours.log","id":"h-3","actor":"gw-1","at":"2024-03-01T09:30:00+08:00","log":"l-2","volunteer":"r-404","minutes":90,"activity":"巡逻","category":"visit"}
+            {"command":"hours.log","id":"h-4","actor":"gw-1","at":"2024-03-01T09:30:00","log":"l-3","volunteer":"r-1","minutes":90,"activity":"巡逻","category":"visit"}
 
-        """
+            """
         let path = dir.sub("batch.ndjson")
         try batch.write(toFile: path, atomically: true, encoding: .utf8)
         let atomic = try CLI.run(["apply", path, "--store", store])
         #expect(atomic.status == 1)
         let errors = atomic.err.split(separator: "\n").filter { $0.first?.isNumber == true }
-        #expect(errors == [
-            "4: unknownResident: volunteer: no resident \"r-404\"",
-            "5: invalidField: at: \"2024-03-01T09:30:00\" is not an ISO 8601 time with an offset and a possible date",
-        ])
+        #expect(
+            errors == [
+                "4: unknownResident: volunteer: no resident \"r-404\"",
+                "5: invalidField: at: \"2024-03-01T09:30:00\" is not an ISO 8601 time with an offset and a possible date",
+            ])
         #expect(!atomic.err.contains("1: ") && !atomic.err.contains("3: "), "valid lines are never named")
         #expect(try CLI.run(["balance", "resident:r-1", "--store", store, "--json"]).out.contains("\"balance\":0"))
         let continued = try CLI.run(["apply", path, "--continue", "--store", store])
@@ -117,8 +118,11 @@ struct CLITests {
     func jsonShapes() throws {
         let dir = try initialised()
         let store = dir.sub("s")
-        #expect(try CLI.run(["hours", "log", "--log", "l-1", "--volunteer", "r-1", "--minutes", "120", "--activity", "敲门入户", "--category", "visit",
-                             "--as", "gw-1", "--at", "2024-03-01T09:30:00+08:00", "--id", "c-1", "--store", store]).status == 0)
+        #expect(
+            try CLI.run([
+                "hours", "log", "--log", "l-1", "--volunteer", "r-1", "--minutes", "120", "--activity", "敲门入户", "--category", "visit",
+                "--as", "gw-1", "--at", "2024-03-01T09:30:00+08:00", "--id", "c-1", "--store", store,
+            ]).status == 0)
         let verify = try CLI.run(["hours", "verify", "--log", "l-1", "--store", store, "--id", "c-2"], environment: ["LINLI_ACTOR": "sw-1"])
         #expect(verify.status == 0 && verify.out == "hours.verify c-2: recorded at position 10\n", "\(verify.out)\(verify.err)")
         let balance = try CLI.run(["balance", "resident:r-1", "--json", "--store", store])
@@ -126,11 +130,14 @@ struct CLITests {
         #expect(json["account"] as? String == "resident:r-1")
         #expect(json["balance"] as? Int == 20 && json["credited"] as? Int == 20 && json["debited"] as? Int == 0)
         #expect(json["position"] as? Int == 10)
-        let issuance = try #require(try JSONSerialization.jsonObject(with: Data(try CLI.run(["balance", "issuance:jiangshan", "--json", "--store", store]).out.utf8)) as? [String: Any])
+        let issuance = try #require(
+            try JSONSerialization.jsonObject(with: Data(try CLI.run(["balance", "issuance:jiangshan", "--json", "--store", store]).out.utf8)) as? [String: Any])
         #expect(issuance["balance"] as? Int == -20)
-        let statement = try #require(try JSONSerialization.jsonObject(with: Data(try CLI.run(["statement", "resident:r-1", "--json", "--store", store]).out.utf8)) as? [String: Any])
+        let statement = try #require(
+            try JSONSerialization.jsonObject(with: Data(try CLI.run(["statement", "resident:r-1", "--json", "--store", store]).out.utf8)) as? [String: Any])
         let postings = try #require(statement["postings"] as? [[String: Any]])
-        #expect(postings.count == 1 && postings[0]["position"] as? Int == 10 && postings[0]["balance"] as? Int == 20 && postings[0]["pointsPerHour"] as? Int == 10)
+        #expect(
+            postings.count == 1 && postings[0]["position"] as? Int == 10 && postings[0]["balance"] as? Int == 20 && postings[0]["pointsPerHour"] as? Int == 10)
         // Rejections: exit 1 and the reason.
         let short = try CLI.run(["points", "transfer", "--from", "r-1", "--to", "r-2", "--points", "21", "--reason", "转赠", "--as", "r-1", "--store", store])
         #expect(short.status == 1 && short.err.contains("insufficientBalance"))
@@ -141,17 +148,21 @@ struct CLITests {
         let dir = try initialised()
         let store = dir.sub("s")
         for (item, name, price) in [("rice", "大米5斤", "20"), ("towel", "towel, white", "5")] {
-            #expect(try CLI.run(["gift", "stock", "--item", item, "--community", "jiangshan", "--name", name, "--price", price, "--quantity", "3",
-                                 "--as", "sk-1", "--store", store]).status == 0)
+            #expect(
+                try CLI.run([
+                    "gift", "stock", "--item", item, "--community", "jiangshan", "--name", name, "--price", price, "--quantity", "3",
+                    "--as", "sk-1", "--store", store,
+                ]).status == 0)
         }
         let table = try CLI.run(["stock", "--store", store])
-        #expect(table.out == """
-        item   name          price  quantity
-        ─────  ────────────  ─────  ────────
-        rice   大米5斤          20         3
-        towel  towel, white      5         3
+        #expect(
+            table.out == """
+                item   name          price  quantity
+                ─────  ────────────  ─────  ────────
+                rice   大米5斤          20         3
+                towel  towel, white      5         3
 
-        """)
+                """)
         let csv = try CLI.run(["stock", "--csv", "--store", store])
         #expect(csv.out == "item,name,price,quantity\nrice,大米5斤,20,3\ntowel,\"towel, white\",5,3\n")
     }
@@ -210,8 +221,11 @@ struct AuditToolsCLITests {
         let store = dir.sub("s")
         #expect(try CLI.run(["init", "--admin", "admin", "--store", store]).status == 0)
         #expect(try CLI.run(["apply", "-", "--store", store], stdin: setup).status == 0)
-        #expect(try CLI.run(["hours", "log", "--log", "l-1", "--volunteer", "r-1", "--minutes", "90", "--activity", "敲门入户", "--category", "visit",
-                             "--store", store, "--as", "gw-1", "--at", "2024-03-01T09:00:00+08:00"]).status == 0)
+        #expect(
+            try CLI.run([
+                "hours", "log", "--log", "l-1", "--volunteer", "r-1", "--minutes", "90", "--activity", "敲门入户", "--category", "visit",
+                "--store", store, "--as", "gw-1", "--at", "2024-03-01T09:00:00+08:00",
+            ]).status == 0)
         #expect(try CLI.run(["hours", "verify", "--log", "l-1", "--store", store, "--as", "sw-1", "--at", "2024-03-02T09:00:00+08:00"]).status == 0)
         return (dir, store)
     }

@@ -31,8 +31,10 @@ struct HelpExampleTests {
     /// The `linli …` command lines of a discussion: after "Example:" or on an indented line of their own.
     func examples(_ discussion: String) -> [[String]] {
         discussion.split(separator: "\n").compactMap { line -> [String]? in
-            guard let range = line.range(of: "linli "), line[..<range.lowerBound].trimmingCharacters(in: .whitespaces).hasSuffix("Example:")
-                    || line[..<range.lowerBound].allSatisfy({ $0 == " " }) else { return nil }
+            guard let range = line.range(of: "linli "),
+                line[..<range.lowerBound].trimmingCharacters(in: .whitespaces).hasSuffix("Example:")
+                    || line[..<range.lowerBound].allSatisfy({ $0 == " " })
+            else { return nil }
             return line[range.upperBound...].split(separator: " ").map(String.init)
         }
     }

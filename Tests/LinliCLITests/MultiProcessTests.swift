@@ -58,12 +58,22 @@ struct MultiProcessTests {
         #expect(try CLI.run(["init", "--admin", "admin", "--store", store]).status == 0)
         var lines = [setup]
         for (index, resident) in ["r-1", "r-2"].enumerated() {
-            lines.append(commandLine("hours.log", id: "h-\(index)", actor: "gw-1", ["log": .string("l-\(index)"), "volunteer": .string(resident), "minutes": 60,
-                                                                                     "activity": "敲门入户", "category": "visit"]))
+            lines.append(
+                commandLine(
+                    "hours.log", id: "h-\(index)", actor: "gw-1",
+                    [
+                        "log": .string("l-\(index)"), "volunteer": .string(resident), "minutes": 60,
+                        "activity": "敲门入户", "category": "visit",
+                    ]))
             lines.append(commandLine("hours.verify", id: "v-\(index)", actor: "sw-1", ["log": .string("l-\(index)")]))
         }
-        lines.append(commandLine("gift.stock", id: "g-0", actor: "sk-1", ["item": "towel", "community": "jiangshan", "name": "毛巾", "pricePoints": 1,
-                                                                         "quantity": .int(quantity)]))
+        lines.append(
+            commandLine(
+                "gift.stock", id: "g-0", actor: "sk-1",
+                [
+                    "item": "towel", "community": "jiangshan", "name": "毛巾", "pricePoints": 1,
+                    "quantity": .int(quantity),
+                ]))
         let applied = try CLI.run(["apply", "-", "--store", store], stdin: lines.joined(separator: "\n"))
         try #require(applied.status == 0, "\(applied.err)")
         return (dir, store)
@@ -80,19 +90,26 @@ struct MultiProcessTests {
             // One unit in stock, two redemptions of it started at once by two processes.
             let racers = ["r-1", "r-2"].shuffled(using: &rng)
             let children = try racers.map { resident in
-                try RunningCLI(["apply", "-", "--store", store], stdin: commandLine(
-                    "gift.redeem", id: "x-\(round)-\(resident)", actor: "sk-1",
-                    ["redemption": .string("x-\(round)-\(resident)"), "resident": .string(resident), "item": "towel", "quantity": 1]))
+                try RunningCLI(
+                    ["apply", "-", "--store", store],
+                    stdin: commandLine(
+                        "gift.redeem", id: "x-\(round)-\(resident)", actor: "sk-1",
+                        ["redemption": .string("x-\(round)-\(resident)"), "resident": .string(resident), "item": "towel", "quantity": 1]))
             }
             let results = children.map { $0.wait() }
             let won = zip(racers, results).filter { $0.1.status == 0 }
             #expect(won.count == 1, "round \(round): \(results.map { "\($0.status) \($0.err)" })")
-            #expect(results.allSatisfy { $0.status == 0 || ($0.status == 1 && $0.err.contains("outOfStock")) },
-                    "the loser is refused for the stock, never a store error: \(results.map(\.err))")
+            #expect(
+                results.allSatisfy { $0.status == 0 || ($0.status == 1 && $0.err.contains("outOfStock")) },
+                "the loser is refused for the stock, never a store error: \(results.map(\.err))")
             winners += won.map(\.0)
             if round < rounds - 1 {
-                let restock = commandLine("gift.stock", id: "g-\(round + 1)", actor: "sk-1", ["item": "towel", "community": "jiangshan", "name": "毛巾",
-                                                                                              "pricePoints": 1, "quantity": 1])
+                let restock = commandLine(
+                    "gift.stock", id: "g-\(round + 1)", actor: "sk-1",
+                    [
+                        "item": "towel", "community": "jiangshan", "name": "毛巾",
+                        "pricePoints": 1, "quantity": 1,
+                    ])
                 #expect(try CLI.run(["apply", "-", "--store", store], stdin: restock).status == 0)
             }
         }
@@ -110,8 +127,12 @@ struct MultiProcessTests {
         let batches = (0..<40).map { batch in
             (0..<25).map { index -> String in
                 let n = batch * 25 + index
-                return commandLine("hours.log", id: "w-\(n)", actor: "gw-1", ["log": .string("w-\(n)"), "volunteer": "r-1", "minutes": 20,
-                                                                             "activity": "巡逻", "category": "visit"])
+                return commandLine(
+                    "hours.log", id: "w-\(n)", actor: "gw-1",
+                    [
+                        "log": .string("w-\(n)"), "volunteer": "r-1", "minutes": 20,
+                        "activity": "巡逻", "category": "visit",
+                    ])
                     + "\n" + commandLine("hours.verify", id: "wv-\(n)", actor: "sw-1", ["log": .string("w-\(n)")])
             }.joined(separator: "\n")
         }
@@ -155,8 +176,10 @@ struct MultiProcessTests {
             let rebuild = try CLI.run(["rebuild", "--store", store])
             #expect(rebuild.status == 0, "\(rebuild.err)")
             let before = try engine.balance(of: "resident:r-1").balance
-            let outcome = try engine.execute(line: commandLine("gift.redeem", id: "long-\(round)", actor: "sk-1",
-                                                               ["redemption": .string("long-\(round)"), "resident": "r-1", "item": "towel", "quantity": 1]))
+            let outcome = try engine.execute(
+                line: commandLine(
+                    "gift.redeem", id: "long-\(round)", actor: "sk-1",
+                    ["redemption": .string("long-\(round)"), "resident": "r-1", "item": "towel", "quantity": 1]))
             guard case .applied = outcome else { Issue.record("round \(round): \(outcome)"); return }
             #expect(try engine.balance(of: "resident:r-1").balance == before - 1)
             #expect(try engine.stock().first?.quantity == Int64(99 - round))

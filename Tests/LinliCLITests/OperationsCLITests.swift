@@ -44,7 +44,8 @@ struct OperationsCLITests {
     func backupAndRestore() throws {
         let (dir, store) = try AuditToolsCLITests.verifiedHours()
         let backup = dir.sub("backup")
-        let made = try runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "umask 022 && exec \"$0\" backup \"$1\" --json --store \"$2\"", CLI.binary.path, backup, store])
+        let made = try runProcess(
+            URL(fileURLWithPath: "/bin/sh"), ["-c", "umask 022 && exec \"$0\" backup \"$1\" --json --store \"$2\"", CLI.binary.path, backup, store])
         #expect(made.status == 0, "\(made.err)")
         #expect(try json(made.out)["position"] as? Int == 10)
         #expect(try mode(backup) == 0o700 && mode(backup + "/data.mdb") == 0o600)
@@ -53,8 +54,11 @@ struct OperationsCLITests {
         #expect(again.status == 3 && again.err.contains("exists already"), "\(again.err)")
         let before = try figures(store)
         // The source goes on; then it is lost, and the backup is put in its place.
-        #expect(try CLI.run(["hours", "log", "--log", "l-2", "--volunteer", "r-1", "--minutes", "30", "--activity", "巡逻", "--category", "patrol",
-                             "--store", store, "--as", "gw-1", "--at", "2024-03-03T09:00:00+08:00"]).status == 0)
+        #expect(
+            try CLI.run([
+                "hours", "log", "--log", "l-2", "--volunteer", "r-1", "--minutes", "30", "--activity", "巡逻", "--category", "patrol",
+                "--store", store, "--as", "gw-1", "--at", "2024-03-03T09:00:00+08:00",
+            ]).status == 0)
         try FileManager.default.moveItem(atPath: store, toPath: dir.sub("lost"))
         try FileManager.default.moveItem(atPath: backup, toPath: store)
         #expect(try figures(store) == before)
@@ -65,7 +69,8 @@ struct OperationsCLITests {
     func privateExport() throws {
         let (dir, store) = try AuditToolsCLITests.verifiedHours()
         let file = dir.sub("events.ndjson")
-        let made = try runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "umask 022 && exec \"$0\" export --output \"$1\" --store \"$2\"", CLI.binary.path, file, store])
+        let made = try runProcess(
+            URL(fileURLWithPath: "/bin/sh"), ["-c", "umask 022 && exec \"$0\" export --output \"$1\" --store \"$2\"", CLI.binary.path, file, store])
         #expect(made.status == 0 && made.out.isEmpty, "\(made.err)")
         #expect(try mode(file) == 0o600)
         let printed = try CLI.run(["export", "--store", store])
@@ -80,20 +85,28 @@ struct OperationsCLITests {
         let (dir, store) = try AuditToolsCLITests.verifiedHours()
         let replica = dir.sub("replica")
         let shell = URL(fileURLWithPath: "/bin/sh")
-        let made = try runProcess(shell, ["-c", "\"$0\" export --store \"$1\" | \"$0\" import - --replica-of jiangshan-office --store \"$2\"", CLI.binary.path, store, replica])
+        let made = try runProcess(
+            shell, ["-c", "\"$0\" export --store \"$1\" | \"$0\" import - --replica-of jiangshan-office --store \"$2\"", CLI.binary.path, store, replica])
         #expect(made.status == 0, "\(made.err)")
         #expect(try figures(replica) == figures(store))
-        let refused = try CLI.run(["hours", "log", "--log", "l-9", "--volunteer", "r-1", "--minutes", "30", "--activity", "巡逻", "--category", "patrol",
-                                   "--store", replica, "--as", "gw-1"])
+        let refused = try CLI.run([
+            "hours", "log", "--log", "l-9", "--volunteer", "r-1", "--minutes", "30", "--activity", "巡逻", "--category", "patrol",
+            "--store", replica, "--as", "gw-1",
+        ])
         #expect(refused.status == 3 && refused.err.contains("replica of jiangshan-office"), "\(refused.err)")
         let applied = try CLI.run(["apply", "-", "--store", replica], stdin: setup)
         #expect(applied.status == 3 && applied.err.contains("replica of jiangshan-office"), "\(applied.err)")
         for step in 0..<2 {
-            #expect(try CLI.run(["hours", "log", "--log", "f-\(step)", "--volunteer", "r-1", "--minutes", "60", "--activity", "巡逻", "--category", "patrol",
-                                 "--store", store, "--as", "gw-1", "--at", "2024-03-04T09:00:00+08:00"]).status == 0)
+            #expect(
+                try CLI.run([
+                    "hours", "log", "--log", "f-\(step)", "--volunteer", "r-1", "--minutes", "60", "--activity", "巡逻", "--category", "patrol",
+                    "--store", store, "--as", "gw-1", "--at", "2024-03-04T09:00:00+08:00",
+                ]).status == 0)
             #expect(try CLI.run(["hours", "verify", "--log", "f-\(step)", "--store", store, "--as", "sw-1", "--at", "2024-03-05T09:00:00+08:00"]).status == 0)
             let head = try #require((try json(try CLI.run(["status", "--json", "--store", replica]).out)["head"] as? [String: Any])?["position"] as? Int)
-            let followed = try runProcess(shell, ["-c", "\"$0\" export --from \"$3\" --store \"$1\" | \"$0\" import --follow - --store \"$2\"", CLI.binary.path, store, replica, String(head)])
+            let followed = try runProcess(
+                shell,
+                ["-c", "\"$0\" export --from \"$3\" --store \"$1\" | \"$0\" import --follow - --store \"$2\"", CLI.binary.path, store, replica, String(head)])
             #expect(followed.status == 0, "\(followed.err)")
             #expect(try figures(replica) == figures(store), "step \(step)")
         }

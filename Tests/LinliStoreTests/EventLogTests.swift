@@ -9,8 +9,11 @@ struct EventLogTests {
         let dir = TemporaryDirectory()
         let log = try EventLog.create(at: dir.sub("store"), options: logOptions())
         let results = try log.append([command("c-1", stream: "resident:r-1", count: 2), command("c-2", stream: "resident:r-2")])
-        #expect(results == [AppendResult(firstPosition: 1, lastPosition: 2, duplicate: false),
-                            AppendResult(firstPosition: 3, lastPosition: 3, duplicate: false)])
+        #expect(
+            results == [
+                AppendResult(firstPosition: 1, lastPosition: 2, duplicate: false),
+                AppendResult(firstPosition: 3, lastPosition: 3, duplicate: false),
+            ])
         let all = try log.events()
         #expect(all.map(\.position) == [1, 2, 3])
         #expect(all.map(\.streamVersion) == [1, 2, 1])
@@ -160,7 +163,9 @@ struct EventLogTests {
         }
         done.wait()
         withExtendedLifetime(others) {}
-        #expect(positions == Array(1...UInt64(2 * perThread)), "first out of order: \(zip(positions, positions.dropFirst()).first { $0.0 >= $0.1 }.map { "\($0)" } ?? "none")")
+        #expect(
+            positions == Array(1...UInt64(2 * perThread)),
+            "first out of order: \(zip(positions, positions.dropFirst()).first { $0.0 >= $0.1 }.map { "\($0)" } ?? "none")")
     }
 
     @Test("a consumer that falls further behind than its buffer gets what was buffered, then an error saying where to read on")

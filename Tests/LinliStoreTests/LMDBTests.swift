@@ -183,14 +183,18 @@ struct LMDBTests {
         }
         try env.read { txn in
             var sum = 0
-            try txn.walk(db) { _, bytes in sum += Int(bytes[0]); return true }
+            try txn.walk(db) { _, bytes in
+                sum += Int(bytes[0]); return true
+            }
             #expect(sum == 7 * 20_000)
             let before = try residentFileKB()
             env.releaseMappedPages()
             let after = try residentFileKB()
             #expect(before - after > 40_000, "about 60 MB of pages read: \(before) kB resident before, \(after) kB after")
             var again = 0
-            try txn.walk(db) { _, bytes in again += Int(bytes[0]); return true }
+            try txn.walk(db) { _, bytes in
+                again += Int(bytes[0]); return true
+            }
             #expect(again == sum)
         }
     }
@@ -274,7 +278,9 @@ struct LMDBTests {
             return (result.status, result.err)
         }
         // The control: the harness compiles correct code, so the refusals below mean something.
-        let control = try typecheck("func f(_ env: Environment) async throws { let n = try env.read { try $0.count(try env.database(named: \"t\", create: false)) }; await Task.yield(); _ = n }")
+        let control = try typecheck(
+            "func f(_ env: Environment) async throws { let n = try env.read { try $0.count(try env.database(named: \"t\", create: false)) }; await Task.yield(); _ = n }"
+        )
         #expect(control.0 == 0, "control snippet: \(control.1)")
         let crossing = try typecheck("func f(_ env: Environment) async throws { try env.read { txn in await Task.yield() } }")
         #expect(crossing.0 != 0 && crossing.1.contains("await"), "\(crossing.1)")

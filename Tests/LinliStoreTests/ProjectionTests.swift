@@ -10,7 +10,9 @@ func dump(_ log: EventLog, _ name: String) throws -> [String: [[UInt8]: [UInt8]]
         for (databaseName, database) in reader.databases(of: name).all {
             var rows: [[UInt8]: [UInt8]] = [:]
             try reader.withTransaction { txn in
-                try txn.walk(database) { key, value in rows[Array(key)] = Array(value); return true }
+                try txn.walk(database) { key, value in
+                    rows[Array(key)] = Array(value); return true
+                }
             }
             out[databaseName] = rows
         }
@@ -58,8 +60,10 @@ struct ProjectionTests {
         try log.rebuildProjections()
         #expect(try log.read { $0.databases(of: "event-counts").generation } == generationBefore + 1)
         #expect(try dump(log, "event-counts") == live)
-        let old = try log.environment.database(named: ProjectionDatabases.lmdbName(projection: "event-counts", database: "by-stream",
-                                                                                   parity: Int(generationBefore % 2)), create: false)
+        let old = try log.environment.database(
+            named: ProjectionDatabases.lmdbName(
+                projection: "event-counts", database: "by-stream",
+                parity: Int(generationBefore % 2)), create: false)
         #expect(try log.environment.read { try $0.count(old) } == 0, "the old generation's set is emptied")
         // Appends after the swap land in the new generation.
         _ = try log.append(command("after", stream: "s-new"))
@@ -127,7 +131,8 @@ final class FatRows: Projection, @unchecked Sendable {
             mapFullAt = nil
             throw LMDBError(MDB_MAP_FULL, "simulated")
         }
-        try transaction.put(databases["rows"], key: bigEndianKey(event.position), value: [UInt8](repeating: UInt8(truncatingIfNeeded: event.position), count: 1_024))
+        try transaction.put(
+            databases["rows"], key: bigEndianKey(event.position), value: [UInt8](repeating: UInt8(truncatingIfNeeded: event.position), count: 1_024))
     }
 }
 
@@ -148,11 +153,11 @@ struct RebuildGrowthTests {
         fat.mapFullAt = 450
         let growthsBefore = log.environment.mapGrowths
         #if LINLI_FAULT_INJECTION
-        try log.rebuildProjections { done, _ in if done == 600 { log.environment.failNextCommitWithMapFull = true } }
-        let simulated = 2
+            try log.rebuildProjections { done, _ in if done == 600 { log.environment.failNextCommitWithMapFull = true } }
+            let simulated = 2
         #else
-        try log.rebuildProjections()   // a release build has no hook to fail a commit with
-        let simulated = 1
+            try log.rebuildProjections()  // a release build has no hook to fail a commit with
+            let simulated = 1
         #endif
         // The appends' rows were in memory, so the rebuild is the first to fill the map: it grows at least
         // twice (the two simulated cases), and more as the rows arrive.
@@ -222,8 +227,10 @@ struct EventTypeFilterTests {
         for index in 0..<600 {
             let type = types[Int(random.next() % UInt64(types.count))]
             if type.hasPrefix("wanted.") && type.count == 8 { expected[type, default: 0] += 1 }
-            _ = try log.append(AppendCommand(commandId: "c-\(index)", requestDigest: .genesis, actor: "a", occurredAt: Timestamp(epochMilliseconds: 0),
-                                             events: [NewEvent(stream: "s-\(index % 7)", type: type, payload: [1, 2, 3])]))
+            _ = try log.append(
+                AppendCommand(
+                    commandId: "c-\(index)", requestDigest: .genesis, actor: "a", occurredAt: Timestamp(epochMilliseconds: 0),
+                    events: [NewEvent(stream: "s-\(index % 7)", type: type, payload: [1, 2, 3])]))
         }
         let live = try dump(log, "typed")
         #expect(live["by-type"]?.count == expected.count)
@@ -242,9 +249,10 @@ struct EventTypeFilterTests {
             var writer = ByteWriter()
             let payload = (0..<Int(random.next() % 64)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
             _ = payload.withUnsafeBytes { payload in
-                RecordCodec.encode(position: UInt64(index + 1), stream: stream, streamVersion: 1, previousInStream: 0, type: type, schemaVersion: 1,
-                                   commandId: "c", actor: "a", occurredAt: Timestamp(epochMilliseconds: 0), recordedAt: Timestamp(epochMilliseconds: 0),
-                                   payload: payload, previousHash: .genesis, into: &writer)
+                RecordCodec.encode(
+                    position: UInt64(index + 1), stream: stream, streamVersion: 1, previousInStream: 0, type: type, schemaVersion: 1,
+                    commandId: "c", actor: "a", occurredAt: Timestamp(epochMilliseconds: 0), recordedAt: Timestamp(epochMilliseconds: 0),
+                    payload: payload, previousHash: .genesis, into: &writer)
             }
             let record = writer.bytes
             let read = record.withUnsafeBytes { RecordCodec.type(of: $0).map { Array($0) } }

@@ -10,9 +10,10 @@ struct RecordDecodingTests {
     func record(position: UInt64 = 1, streamVersion: UInt64 = 1, occurredMs: Int64 = 1_700_000_000_000, recordedMs: Int64 = 1_700_000_000_000) -> [UInt8] {
         var writer = ByteWriter()
         _ = [UInt8(0xA0)].withUnsafeBytes { payload in
-            RecordCodec.encode(position: position, stream: "s", streamVersion: streamVersion, previousInStream: 0, type: "t", schemaVersion: 1,
-                               commandId: "c", actor: "a", occurredAt: Timestamp(epochMilliseconds: occurredMs), recordedAt: Timestamp(epochMilliseconds: recordedMs),
-                               payload: payload, previousHash: .genesis, into: &writer)
+            RecordCodec.encode(
+                position: position, stream: "s", streamVersion: streamVersion, previousInStream: 0, type: "t", schemaVersion: 1,
+                commandId: "c", actor: "a", occurredAt: Timestamp(epochMilliseconds: occurredMs), recordedAt: Timestamp(epochMilliseconds: recordedMs),
+                payload: payload, previousHash: .genesis, into: &writer)
         }
         return writer.bytes
     }
@@ -22,9 +23,12 @@ struct RecordDecodingTests {
         #expect(try RecordedEvent.decode(stored: record(), position: 1).streamVersion == 1)
     }
 
-    @Test("a stream version of 0 or beyond the position, and times outside the years 0000–9999, are refused naming the field",
-          arguments: [("stream version", 1, UInt64.max, Int64(0), Int64(0)), ("stream version", 1, 0, 0, 0), ("stream version", 5, 6, 0, 0),
-                      ("occurred time", 1, 1, Int64.max, 0), ("occurred time", 1, 1, Int64.min, 0), ("recorded time", 1, 1, 0, Int64.max)])
+    @Test(
+        "a stream version of 0 or beyond the position, and times outside the years 0000–9999, are refused naming the field",
+        arguments: [
+            ("stream version", 1, UInt64.max, Int64(0), Int64(0)), ("stream version", 1, 0, 0, 0), ("stream version", 5, 6, 0, 0),
+            ("occurred time", 1, 1, Int64.max, 0), ("occurred time", 1, 1, Int64.min, 0), ("recorded time", 1, 1, 0, Int64.max),
+        ])
     func refused(field: String, position: UInt64, streamVersion: UInt64, occurredMs: Int64, recordedMs: Int64) throws {
         let bytes = record(position: position, streamVersion: streamVersion, occurredMs: occurredMs, recordedMs: recordedMs)
         #expect { try RecordedEvent.decode(stored: bytes, position: position) } throws: { "\($0)".contains(field) }

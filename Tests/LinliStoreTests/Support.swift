@@ -15,14 +15,15 @@ func logOptions(_ projections: [any Projection] = [], mapBytes: Int? = nil) -> E
 }
 
 /// A command of `count` events on `stream`.
-func command(_ id: String, stream: String = "s-1", count: Int = 1, expected: ExpectedVersion = .any, payload: [UInt8] = Array("payload".utf8)) -> AppendCommand {
-    AppendCommand(commandId: id, requestDigest: Hash.sha256(id + String(count) + stream), actor: "tester",
-                  occurredAt: Timestamp(iso8601: "2024-03-01T09:30:00+08:00")!,
-                  events: (0..<count).map { index in
-                      NewEvent(stream: stream, expectedVersion: index == 0 ? expected : .any, type: "test.happened", payload: payload)
-                  })
+func command(_ id: String, stream: String = "s-1", count: Int = 1, expected: ExpectedVersion = .any, payload: [UInt8] = Array("payload".utf8)) -> AppendCommand
+{
+    AppendCommand(
+        commandId: id, requestDigest: Hash.sha256(id + String(count) + stream), actor: "tester",
+        occurredAt: Timestamp(iso8601: "2024-03-01T09:30:00+08:00")!,
+        events: (0..<count).map { index in
+            NewEvent(stream: stream, expectedVersion: index == 0 ? expected : .any, type: "test.happened", payload: payload)
+        })
 }
-
 
 /// Runs a child process and returns its exit status, standard output and standard error.
 @discardableResult

@@ -30,20 +30,27 @@ final class World {
 
     /// Runs a command and returns its outcome.
     @discardableResult
-    func run(_ name: String, actor: String, at: String = "2024-03-01T09:30:00+08:00", id: String? = nil, _ fields: [(String, JSONValue)]) throws -> CommandOutcome {
+    func run(_ name: String, actor: String, at: String = "2024-03-01T09:30:00+08:00", id: String? = nil, _ fields: [(String, JSONValue)]) throws
+        -> CommandOutcome
+    {
         let report = try engine.apply(lines: [Array(line(name, actor: actor, at: at, id: id, fields).utf8)])
         return report.outcomes[0]
     }
 
     /// Runs a command that must succeed.
-    func ok(_ name: String, actor: String, at: String = "2024-03-01T09:30:00+08:00", _ fields: [(String, JSONValue)], sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func ok(
+        _ name: String, actor: String, at: String = "2024-03-01T09:30:00+08:00", _ fields: [(String, JSONValue)],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let outcome = try run(name, actor: actor, at: at, fields)
         if let rejection = outcome.rejection { Issue.record("\(name) rejected: \(rejection)", sourceLocation: sourceLocation) }
     }
 
     /// Runs a command that must be rejected with `reason`, and checks that it wrote nothing.
-    func refused(_ reason: Rejection.Reason, _ name: String, actor: String, at: String = "2024-03-01T09:30:00+08:00", _ fields: [(String, JSONValue)],
-                 sourceLocation: SourceLocation = #_sourceLocation) throws -> Rejection? {
+    func refused(
+        _ reason: Rejection.Reason, _ name: String, actor: String, at: String = "2024-03-01T09:30:00+08:00", _ fields: [(String, JSONValue)],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> Rejection? {
         let before = try engine.log.head
         let outcome = try run(name, actor: actor, at: at, fields)
         #expect(outcome.rejection?.reason == reason, "\(name): \(outcome)", sourceLocation: sourceLocation)
@@ -54,13 +61,19 @@ final class World {
     /// The pilot's basic set-up: a community, staff with one role each, residents and a rate.
     func setUpCommunity(_ community: String = "jiangshan") throws {
         try ok("community.register", actor: "admin", [("community", .string(community)), ("name", "市中心社区"), ("district", "虎山街道")])
-        for (subject, role) in [("sw-1", "socialWorker"), ("gw-1", "gridWorker"), ("sk-1", "storeKeeper"), ("cv-1", "convener"),
-                                ("md-1", "mediator"), ("au-1", "auditor")] {
+        for (subject, role) in [
+            ("sw-1", "socialWorker"), ("gw-1", "gridWorker"), ("sk-1", "storeKeeper"), ("cv-1", "convener"),
+            ("md-1", "mediator"), ("au-1", "auditor"),
+        ] {
             try ok("role.grant", actor: "admin", [("subject", .string(subject)), ("role", .string(role)), ("community", .string(community))])
         }
         for (resident, name) in [("r-1", "王秀英"), ("r-2", "李建国"), ("r-3", "张小明")] {
-            try ok("resident.register", actor: "gw-1", [("resident", .string(resident)), ("community", .string(community)), ("household", "h-1"),
-                                                         ("name", .string(name)), ("birthYear", 1950)])
+            try ok(
+                "resident.register", actor: "gw-1",
+                [
+                    ("resident", .string(resident)), ("community", .string(community)), ("household", "h-1"),
+                    ("name", .string(name)), ("birthYear", 1950),
+                ])
         }
         try ok("points.rate.set", actor: "admin", at: "2023-12-01T00:00:00+08:00", [("community", .string(community)), ("pointsPerHour", 10)])
     }
@@ -78,9 +91,10 @@ extension Engine {
                 var event = event
                 if event.position == position { change(&event) }
                 let hash = event.payload.withUnsafeBytes { payload in
-                    RecordCodec.encode(position: event.position, stream: event.stream, streamVersion: event.streamVersion, previousInStream: event.previousPositionInStream,
-                                       type: event.type, schemaVersion: event.schemaVersion, commandId: event.commandId, actor: event.actor,
-                                       occurredAt: event.occurredAt, recordedAt: event.recordedAt, payload: payload, previousHash: previous, into: &writer)
+                    RecordCodec.encode(
+                        position: event.position, stream: event.stream, streamVersion: event.streamVersion, previousInStream: event.previousPositionInStream,
+                        type: event.type, schemaVersion: event.schemaVersion, commandId: event.commandId, actor: event.actor,
+                        occurredAt: event.occurredAt, recordedAt: event.recordedAt, payload: payload, previousHash: previous, into: &writer)
                 }
                 let rechained = try RecordedEvent.decode(stored: writer.bytes, position: event.position)
                 let digest = try reader.commandRecord(event.commandId)!.digest

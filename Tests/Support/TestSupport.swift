@@ -45,7 +45,9 @@ public func productsDirectory() -> URL {
 
 /// Runs a child process to its end and returns its exit status, standard output and standard error.
 @discardableResult
-public func runProcess(_ executable: URL, _ arguments: [String], stdin: Data? = nil, environment: [String: String]? = nil) throws -> (status: Int32, out: String, err: String) {
+public func runProcess(_ executable: URL, _ arguments: [String], stdin: Data? = nil, environment: [String: String]? = nil) throws -> (
+    status: Int32, out: String, err: String
+) {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments

@@ -23,7 +23,9 @@ final class Shared: @unchecked Sendable {
         let rows = try! engine.read { reader, _ in
             try reader.withTransaction { txn in
                 var rows: [([UInt8], [UInt8])] = []
-                try txn.walk(reader.databases(of: "deliberation")["issues"]) { key, value in rows.append((Array(key), Array(value))); return true }
+                try txn.walk(reader.databases(of: "deliberation")["issues"]) { key, value in
+                    rows.append((Array(key), Array(value))); return true
+                }
                 return rows
             }
         }
@@ -32,7 +34,8 @@ final class Shared: @unchecked Sendable {
     }()
     /// The release `linli` binary beside this benchmark's package (built by Scripts/benchmarks.sh).
     lazy var linli: URL = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         return root.appendingPathComponent(".build/release/linli")
     }()
 }
@@ -52,8 +55,9 @@ func run(_ executable: URL, _ arguments: [String]) throws {
 }
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .throughput, .peakMemoryResident], timeUnits: .milliseconds,
-                                           warmupIterations: 0, maxDuration: .seconds(600), maxIterations: 1)
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput, .peakMemoryResident], timeUnits: .milliseconds,
+        warmupIterations: 0, maxDuration: .seconds(600), maxIterations: 1)
 
     // `linli audit verify`'s work: the chain over every event, then every projection rebuilt into scratch
     // databases and compared with the stored ones.
@@ -93,7 +97,8 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // The agenda: every issue of the library ordered by exact priority (Zigang's ≈ 200 issues).
-    Benchmark("agenda read · linli", configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 5_000)) { (benchmark: Benchmark) throws in
+    Benchmark("agenda read · linli", configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 5_000)) {
+        (benchmark: Benchmark) throws in
         let engine = shared.engine
         let (_, count) = shared.agendaRaw
         benchmark.startMeasurement()
@@ -105,7 +110,8 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
     }
     // Raw: the same rows read with a cursor and copied out.
-    Benchmark("agenda read · raw", configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 5_000)) { (benchmark: Benchmark) throws in
+    Benchmark("agenda read · raw", configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 5_000)) {
+        (benchmark: Benchmark) throws in
         let (raw, count) = shared.agendaRaw
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations { precondition(raw.readRange(from: [0], count: count) == count) }
@@ -113,7 +119,8 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // `linli balance` on the pilots' store as a whole process, cold (a new process each time).
-    Benchmark("cold start balance · linli", configuration: .init(metrics: [.wallClock], maxDuration: .seconds(30), maxIterations: 50)) { (benchmark: Benchmark) throws in
+    Benchmark("cold start balance · linli", configuration: .init(metrics: [.wallClock], maxDuration: .seconds(30), maxIterations: 50)) {
+        (benchmark: Benchmark) throws in
         let path = shared.path, linli = shared.linli
         for _ in benchmark.scaledIterations {
             benchmark.startMeasurement()
@@ -122,7 +129,8 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
     // Raw: LMDB's own mdb_stat opening the same environment and reading one database's statistics.
-    Benchmark("cold start balance · raw", configuration: .init(metrics: [.wallClock], maxDuration: .seconds(30), maxIterations: 50)) { (benchmark: Benchmark) throws in
+    Benchmark("cold start balance · raw", configuration: .init(metrics: [.wallClock], maxDuration: .seconds(30), maxIterations: 50)) {
+        (benchmark: Benchmark) throws in
         let path = shared.path
         for _ in benchmark.scaledIterations {
             benchmark.startMeasurement()

@@ -9,26 +9,45 @@ import LinliStore
 let voters = 10_000
 
 func line(_ name: String, _ id: String, _ actor: String, _ fields: [(String, JSONValue)]) -> [UInt8] {
-    Array(JSONValue.object([("command", .string(name)), ("id", .string(id)), ("actor", .string(actor)), ("at", "2024-05-10T19:00:00+08:00")] + fields).text.utf8)
+    Array(
+        JSONValue.object([("command", .string(name)), ("id", .string(id)), ("actor", .string(actor)), ("at", "2024-05-10T19:00:00+08:00")] + fields).text.utf8)
 }
 
 /// An owners' assembly on a lift for a compound of 10,000 owners (one unit each), every owner attending
 /// and voting, one in ten changing their vote: 31,000 events in the meeting's stream.
 func assembly() -> Engine {
     let engine = try! Engine.create(at: tracked(temporaryStorePath("assembly")), admin: "admin", at: Timestamp(iso8601: "2024-01-01T08:00:00+08:00"))
-    var lines = [line("community.register", "s-c", "admin", [("community", "zigang"), ("name", "紫港社区"), ("district", "常山县")]),
-                 line("role.grant", "s-g", "admin", [("subject", "gw"), ("role", "gridWorker"), ("community", "zigang")]),
-                 line("role.grant", "s-v", "admin", [("subject", "cv"), ("role", "convener"), ("community", "zigang")])]
+    var lines = [
+        line("community.register", "s-c", "admin", [("community", "zigang"), ("name", "紫港社区"), ("district", "常山县")]),
+        line("role.grant", "s-g", "admin", [("subject", "gw"), ("role", "gridWorker"), ("community", "zigang")]),
+        line("role.grant", "s-v", "admin", [("subject", "cv"), ("role", "convener"), ("community", "zigang")]),
+    ]
     for n in 0..<voters {
-        lines.append(line("resident.register", "r-\(n)", "gw", [("resident", .string("o-\(n)")), ("community", "zigang"), ("household", .string("h-\(n)")), ("name", "业主"), ("birthYear", 1960)]))
-        lines.append(line("unit.register", "u-\(n)", "admin", [("unit", .string("u-\(n)")), ("community", "zigang"), ("compound", "紫港小区"), ("building", .string("\(n % 40)幢")),
-                                                                ("areaSqm", .int(Int64(50 + n % 90))), ("owner", .string("o-\(n)"))]))
+        lines.append(
+            line(
+                "resident.register", "r-\(n)", "gw",
+                [("resident", .string("o-\(n)")), ("community", "zigang"), ("household", .string("h-\(n)")), ("name", "业主"), ("birthYear", 1960)]))
+        lines.append(
+            line(
+                "unit.register", "u-\(n)", "admin",
+                [
+                    ("unit", .string("u-\(n)")), ("community", "zigang"), ("compound", "紫港小区"), ("building", .string("\(n % 40)幢")),
+                    ("areaSqm", .int(Int64(50 + n % 90))), ("owner", .string("o-\(n)")),
+                ]))
     }
-    lines += [line("issue.propose", "i-p", "o-0", [("issue", "lift"), ("community", "zigang"), ("scope", ["level": "compound", "ref": "紫港小区"]), ("title", "加装电梯"),
-                                                   ("description", "老楼加装电梯"), ("category", "lift"), ("channel", "meeting")]),
-              line("issue.assess", "i-a", "cv", [("issue", "lift"), ("importance", 5), ("urgency", 4), ("feasibility", 4)]),
-              line("issue.admit", "i-d", "cv", [("issue", "lift")]),
-              line("meeting.schedule", "m-s", "cv", [("meeting", "m"), ("issue", "lift"), ("format", "ownersAssembly"), ("rule", "doubleMajorityMajor"), ("startsAt", "2024-05-10T19:00:00+08:00")])]
+    lines += [
+        line(
+            "issue.propose", "i-p", "o-0",
+            [
+                ("issue", "lift"), ("community", "zigang"), ("scope", ["level": "compound", "ref": "紫港小区"]), ("title", "加装电梯"),
+                ("description", "老楼加装电梯"), ("category", "lift"), ("channel", "meeting"),
+            ]),
+        line("issue.assess", "i-a", "cv", [("issue", "lift"), ("importance", 5), ("urgency", 4), ("feasibility", 4)]),
+        line("issue.admit", "i-d", "cv", [("issue", "lift")]),
+        line(
+            "meeting.schedule", "m-s", "cv",
+            [("meeting", "m"), ("issue", "lift"), ("format", "ownersAssembly"), ("rule", "doubleMajorityMajor"), ("startsAt", "2024-05-10T19:00:00+08:00")]),
+    ]
     for n in 0..<voters {
         lines.append(line("meeting.attend", "a-\(n)", "cv", [("meeting", "m"), ("participant", .string("o-\(n)")), ("role", "owner")]))
         lines.append(line("vote.cast", "v-\(n)", "cv", [("meeting", "m"), ("participant", .string("o-\(n)")), ("choice", n % 5 == 0 ? "against" : "for")]))
@@ -50,11 +69,16 @@ let chunkLines = 1_000
 /// Mediation at scale: a community with 2,000 residents and two mediators, then 100 batches of 1,000
 /// commands, each 200 disputes from report to follow-up (report, assign, session, resolve, follow-up).
 let mediationSetup: [[UInt8]] = {
-    var lines = [line("community.register", "ms-c", "admin", [("community", "jiangshan"), ("name", "市中心社区"), ("district", "虎山街道")]),
-                 line("role.grant", "ms-g", "admin", [("subject", "gw"), ("role", "gridWorker"), ("community", "jiangshan")]),
-                 line("role.grant", "ms-m", "admin", [("subject", "md"), ("role", "mediator"), ("community", "jiangshan")])]
+    var lines = [
+        line("community.register", "ms-c", "admin", [("community", "jiangshan"), ("name", "市中心社区"), ("district", "虎山街道")]),
+        line("role.grant", "ms-g", "admin", [("subject", "gw"), ("role", "gridWorker"), ("community", "jiangshan")]),
+        line("role.grant", "ms-m", "admin", [("subject", "md"), ("role", "mediator"), ("community", "jiangshan")]),
+    ]
     for n in 0..<2_000 {
-        lines.append(line("resident.register", "ms-r\(n)", "gw", [("resident", .string("r-\(n)")), ("community", "jiangshan"), ("household", .string("h-\(n)")), ("name", "居民"), ("birthYear", 1970)]))
+        lines.append(
+            line(
+                "resident.register", "ms-r\(n)", "gw",
+                [("resident", .string("r-\(n)")), ("community", "jiangshan"), ("household", .string("h-\(n)")), ("name", "居民"), ("birthYear", 1970)]))
     }
     return lines
 }()
@@ -62,8 +86,13 @@ let mediationBatches: [[[UInt8]]] = (0..<100).map { batch in
     var lines: [[UInt8]] = []
     for k in 0..<200 {
         let d = JSONValue.string("d-\(batch)-\(k)"), n = batch * 200 + k
-        lines.append(line("dispute.report", "mr-\(n)", "gw", [("dispute", d), ("community", "jiangshan"), ("parties", [.string("r-\(n % 2_000)"), .string("r-\((n + 1) % 2_000)")]),
-                                                          ("category", "noise"), ("description", "装修噪音扰民"), ("channel", "doorKnock")]))
+        lines.append(
+            line(
+                "dispute.report", "mr-\(n)", "gw",
+                [
+                    ("dispute", d), ("community", "jiangshan"), ("parties", [.string("r-\(n % 2_000)"), .string("r-\((n + 1) % 2_000)")]),
+                    ("category", "noise"), ("description", "装修噪音扰民"), ("channel", "doorKnock"),
+                ]))
         lines.append(line("dispute.assign", "ma-\(n)", "md", [("dispute", d), ("mediator", "md")]))
         lines.append(line("dispute.session", "mx-\(n)", "md", [("dispute", d), ("session", .string("s-\(n)")), ("attendees", ["md"]), ("notes", "当面沟通")]))
         lines.append(line("dispute.resolve", "mv-\(n)", "md", [("dispute", d), ("agreement", "施工限定在工作日白天")]))
@@ -82,10 +111,12 @@ final class Shared: @unchecked Sendable {
         let positions = try! engine.log.events(inStream: "meeting:m").map(\.position)
         return (raw, positions)
     }()
-    lazy var deliberationEngine = try! Engine.create(at: tracked(temporaryStorePath("deliberation")), admin: PilotFixtures.admin, at: Timestamp(iso8601: "2023-07-01T08:00:00+08:00"))
+    lazy var deliberationEngine = try! Engine.create(
+        at: tracked(temporaryStorePath("deliberation")), admin: PilotFixtures.admin, at: Timestamp(iso8601: "2023-07-01T08:00:00+08:00"))
     /// The records each chunk of Zigang lines appends, for the raw baseline.
     lazy var deliberationRecords: [[[UInt8]]] = {
-        let engine = try! Engine.create(at: tracked(temporaryStorePath("deliberation-records")), admin: PilotFixtures.admin, at: Timestamp(iso8601: "2023-07-01T08:00:00+08:00"))
+        let engine = try! Engine.create(
+            at: tracked(temporaryStorePath("deliberation-records")), admin: PilotFixtures.admin, at: Timestamp(iso8601: "2023-07-01T08:00:00+08:00"))
         var out: [[[UInt8]]] = []
         var start = 0
         while start < zigangLines.count {
@@ -103,7 +134,8 @@ final class Shared: @unchecked Sendable {
         return engine
     }()
     lazy var mediationRecords: [[[UInt8]]] = {
-        let engine = try! Engine.create(at: tracked(temporaryStorePath("mediation-records")), admin: "admin", at: Timestamp(iso8601: "2024-01-01T08:00:00+08:00"))
+        let engine = try! Engine.create(
+            at: tracked(temporaryStorePath("mediation-records")), admin: "admin", at: Timestamp(iso8601: "2024-01-01T08:00:00+08:00"))
         precondition(applyAll(engine, mediationSetup) == 0)
         return mediationBatches.map { batch in
             let first = try! engine.log.head.position + 1
@@ -117,8 +149,9 @@ final class Shared: @unchecked Sendable {
 nonisolated(unsafe) let shared = Shared()
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .throughput], timeUnits: .microseconds, warmupIterations: 1,
-                                           maxDuration: .seconds(20), maxIterations: 30)
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput], timeUnits: .microseconds, warmupIterations: 1,
+        maxDuration: .seconds(20), maxIterations: 30)
 
     // Recounting the assembly from the log: the meeting's 21,000 events read back and decoded, the units
     // in scope read, each owner's latest vote tallied under Civil Code art. 278.
@@ -144,7 +177,8 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // Applying the Zigang issue library in transactions of 1,000 commands; each sample is the next chunk.
-    Benchmark("deliberation apply 1000 commands · linli", configuration: .init(maxDuration: .seconds(60), maxIterations: 100)) { (benchmark: Benchmark) throws in
+    Benchmark("deliberation apply 1000 commands · linli", configuration: .init(maxDuration: .seconds(60), maxIterations: 100)) {
+        (benchmark: Benchmark) throws in
         let engine = shared.deliberationEngine
         for _ in benchmark.scaledIterations {
             let start = nextChunk * chunkLines

@@ -17,7 +17,8 @@ final class Shared: @unchecked Sendable {
     lazy var pilots: Engine = try! Engine.open(at: pilotStorePath())
     /// The records of the Hexi part of the shared store, for the raw append.
     lazy var hexiRecords: [[UInt8]] = {
-        let engine = try! Engine.create(at: tracked(temporaryStorePath("hexi-records")), admin: PilotFixtures.admin, at: Timestamp(iso8601: "2023-07-01T08:00:00+08:00"))
+        let engine = try! Engine.create(
+            at: tracked(temporaryStorePath("hexi-records")), admin: PilotFixtures.admin, at: Timestamp(iso8601: "2023-07-01T08:00:00+08:00"))
         applyAll(engine, hexiLines)
         return try! allRecords(engine.log)
     }()
@@ -51,13 +52,15 @@ final class Shared: @unchecked Sendable {
 nonisolated(unsafe) let shared = Shared()
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .throughput, .peakMemoryResident], timeUnits: .milliseconds,
-                                           warmupIterations: 0, maxDuration: .seconds(600), maxIterations: 1)
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput, .peakMemoryResident], timeUnits: .milliseconds,
+        warmupIterations: 0, maxDuration: .seconds(600), maxIterations: 1)
 
     // A year of daily services applied to a fresh store, in transactions of 5,000 commands.
     Benchmark("hexi year apply · linli") { (benchmark: Benchmark) throws in
         let lines = shared.hexiLines
-        let engine = try Engine.create(at: tracked(temporaryStorePath("hexi-apply")), admin: PilotFixtures.admin, at: Timestamp(iso8601: "2023-07-01T08:00:00+08:00"))
+        let engine = try Engine.create(
+            at: tracked(temporaryStorePath("hexi-apply")), admin: PilotFixtures.admin, at: Timestamp(iso8601: "2023-07-01T08:00:00+08:00"))
         benchmark.startMeasurement()
         let rejected = applyAll(engine, lines)
         benchmark.stopMeasurement()
@@ -97,7 +100,9 @@ let benchmarks: @Sendable () -> Void = {
 
     // One elder's history (about 365 entries) read in-process into its view: kinds, minutes and times at
     // once, texts on access (the hot read).
-    Benchmark("elder history read · linli", configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 10_000)) { (benchmark: Benchmark) throws in
+    Benchmark(
+        "elder history read · linli", configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 10_000)
+    ) { (benchmark: Benchmark) throws in
         let (elder, entries, _, _) = shared.historyCase
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
@@ -108,7 +113,10 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
     }
     // The same, every entry materialized with its strings.
-    Benchmark("elder history read entries · linli", configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 10_000)) { (benchmark: Benchmark) throws in
+    Benchmark(
+        "elder history read entries · linli",
+        configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 10_000)
+    ) { (benchmark: Benchmark) throws in
         let (elder, entries, _, _) = shared.historyCase
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
@@ -119,7 +127,10 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
     }
     // The same history as JSON values (what `linli elder ID --json` prints), for comparison.
-    Benchmark("elder history read json · linli", configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 10_000)) { (benchmark: Benchmark) throws in
+    Benchmark(
+        "elder history read json · linli",
+        configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 10_000)
+    ) { (benchmark: Benchmark) throws in
         let (elder, entries, _, _) = shared.historyCase
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
@@ -129,7 +140,9 @@ let benchmarks: @Sendable () -> Void = {
         }
         benchmark.stopMeasurement()
     }
-    Benchmark("elder history read · raw", configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 10_000)) { (benchmark: Benchmark) throws in
+    Benchmark(
+        "elder history read · raw", configuration: .init(metrics: [.wallClock], timeUnits: .microseconds, maxDuration: .seconds(10), maxIterations: 10_000)
+    ) { (benchmark: Benchmark) throws in
         let (_, entries, raw, prefix) = shared.historyCase
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {

@@ -21,13 +21,24 @@ func preparedEngine(_ name: String) -> Engine {
         line("points.rate.set", "s-1", "admin", "2024-01-01T08:00:00+08:00", [("community", "jiangshan"), ("pointsPerHour", 10)]),
     ]
     for (index, (subject, role)) in [("gw-1", "gridWorker"), ("sw-1", "socialWorker"), ("sk-1", "storeKeeper")].enumerated() {
-        lines.append(line("role.grant", "s-r\(index)", "admin", "2024-01-01T08:00:00+08:00", [("subject", .string(subject)), ("role", .string(role)), ("community", "jiangshan")]))
+        lines.append(
+            line(
+                "role.grant", "s-r\(index)", "admin", "2024-01-01T08:00:00+08:00",
+                [("subject", .string(subject)), ("role", .string(role)), ("community", "jiangshan")]))
     }
     for index in 0..<residentsCount {
-        lines.append(line("resident.register", "s-p\(index)", "gw-1", "2024-01-02T08:00:00+08:00", [("resident", .string("r-\(index)")), ("community", "jiangshan"),
-                                                                                                 ("household", .string("h-\(index / 3)")), ("name", "王秀英"), ("birthYear", 1950)]))
+        lines.append(
+            line(
+                "resident.register", "s-p\(index)", "gw-1", "2024-01-02T08:00:00+08:00",
+                [
+                    ("resident", .string("r-\(index)")), ("community", "jiangshan"),
+                    ("household", .string("h-\(index / 3)")), ("name", "王秀英"), ("birthYear", 1950),
+                ]))
     }
-    lines.append(line("gift.stock", "s-g", "sk-1", "2024-01-02T08:00:00+08:00", [("item", "towel"), ("community", "jiangshan"), ("name", "毛巾"), ("pricePoints", 1), ("quantity", 1_000_000)]))
+    lines.append(
+        line(
+            "gift.stock", "s-g", "sk-1", "2024-01-02T08:00:00+08:00",
+            [("item", "towel"), ("community", "jiangshan"), ("name", "毛巾"), ("pricePoints", 1), ("quantity", 1_000_000)]))
     let report = try! engine.apply(lines: lines)
     precondition(report.committed, "set-up rejected: \(report.rejections.first.map { "\($0.rejection)" } ?? "")")
     return engine
@@ -51,15 +62,23 @@ let ledgerBatches: [[[UInt8]]] = {
             let resident = (n * 7919) % residentsCount
             if n % 5 == 0, balances[resident] >= 1 {
                 balances[resident] -= 1
-                lines.append(line("gift.redeem", "c-\(n)", "sk-1", day + "18:00:00+08:00", [("redemption", .string("x-\(n)")), ("resident", .string("r-\(resident)")), ("item", "towel"), ("quantity", 1)]))
+                lines.append(
+                    line(
+                        "gift.redeem", "c-\(n)", "sk-1", day + "18:00:00+08:00",
+                        [("redemption", .string("x-\(n)")), ("resident", .string("r-\(resident)")), ("item", "towel"), ("quantity", 1)]))
             } else if let next = verifiable.popLast(), n % 2 == 0 {
                 balances[next.resident] += next.minutes * 10 / 60
                 lines.append(line("hours.verify", "c-\(n)", "sw-1", day + "17:00:00+08:00", [("log", .string(next.log))]))
             } else {
                 let minutes = Int64(30 + n % 8 * 15)
                 pending.append(("l-\(n)", resident, minutes))
-                lines.append(line("hours.log", "c-\(n)", "gw-1", day + "09:30:00+08:00", [("log", .string("l-\(n)")), ("volunteer", .string("r-\(resident)")),
-                                                                                         ("minutes", .int(minutes)), ("activity", "敲门入户"), ("category", "visit")]))
+                lines.append(
+                    line(
+                        "hours.log", "c-\(n)", "gw-1", day + "09:30:00+08:00",
+                        [
+                            ("log", .string("l-\(n)")), ("volunteer", .string("r-\(resident)")),
+                            ("minutes", .int(minutes)), ("activity", "敲门入户"), ("category", "visit"),
+                        ]))
             }
         }
         pending += verifiable
@@ -80,11 +99,14 @@ func recordsPerBatch() throws -> [[[UInt8]]] {
         let first = try engine.log.head.position + 1
         let report = try engine.apply(lines: batch)
         precondition(report.committed && report.rejected == 0)
-        out.append(try engine.log.environment.read { txn in
-            var records: [[UInt8]] = []
-            try txn.walk(events, from: bigEndianKey(first)) { _, value in records.append(Array(value)); return true }
-            return records
-        })
+        out.append(
+            try engine.log.environment.read { txn in
+                var records: [[UInt8]] = []
+                try txn.walk(events, from: bigEndianKey(first)) { _, value in
+                    records.append(Array(value)); return true
+                }
+                return records
+            })
     }
     return out
 }
@@ -144,8 +166,9 @@ let accounts = (0..<residentsCount).map { "resident:r-\($0)" }
 let accountKeys = accounts.map { Array($0.utf8) }
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .throughput], timeUnits: .microseconds,
-                                           warmupIterations: 0, maxDuration: .seconds(30), maxIterations: batchesMax)
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput], timeUnits: .microseconds,
+        warmupIterations: 0, maxDuration: .seconds(30), maxIterations: batchesMax)
 
     // Applying the 100 batches of 1,000 ledger commands in order; each sample is one batch.
     Benchmark("ledger apply 1000 commands · linli") { (benchmark: Benchmark) throws in

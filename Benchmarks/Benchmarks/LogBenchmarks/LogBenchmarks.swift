@@ -28,7 +28,9 @@ func storedRecords(_ log: EventLog) -> [[UInt8]] {
     let events = try! log.environment.database(named: "events", create: false)
     return try! log.environment.read { txn in
         var out: [[UInt8]] = []
-        try txn.walk(events) { _, value in out.append(Array(value)); return true }
+        try txn.walk(events) { _, value in
+            out.append(Array(value)); return true
+        }
         return out
     }
 }
@@ -72,10 +74,10 @@ final class Shared: @unchecked Sendable {
 nonisolated(unsafe) let shared = Shared()
 let verifyBatches = 200
 
-
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .throughput], timeUnits: .microseconds,
-                                           warmupIterations: 2, maxDuration: .seconds(4), maxIterations: 400)
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput], timeUnits: .microseconds,
+        warmupIterations: 2, maxDuration: .seconds(4), maxIterations: 400)
 
     // (a) batched append: one write of 1,000 events of ~200 bytes, to a growing store.
     Benchmark("append batch 1000 · linli") { (benchmark: Benchmark) throws in
@@ -104,9 +106,10 @@ let benchmarks: @Sendable () -> Void = {
             let index = shared.index
             shared.index += 1
             let id = "single-\(index)"
-            let command = AppendCommand(commandId: id, requestDigest: Hash.sha256(id), actor: "bench",
-                                        occurredAt: Timestamp(epochMilliseconds: 1_717_200_000_000),
-                                        events: [batchEventsList[index % batchEvents]])
+            let command = AppendCommand(
+                commandId: id, requestDigest: Hash.sha256(id), actor: "bench",
+                occurredAt: Timestamp(epochMilliseconds: 1_717_200_000_000),
+                events: [batchEventsList[index % batchEvents]])
             benchmark.startMeasurement()
             blackHole(try log.append(command))
             benchmark.stopMeasurement()

@@ -109,7 +109,9 @@ public final class AuditFloor: @unchecked Sendable {
             defer { mdb_txn_abort(rebuiltTxn) }
             for (index, name) in floor.databases.enumerated() {
                 var storedHasher = ChunkHasher(), rebuiltHasher = ChunkHasher()
-                _ = try storeTxn.walk(floor.storedDatabases[index]) { key, value in storedHasher.add(key, value); rows += 1; return true }
+                _ = try storeTxn.walk(floor.storedDatabases[index]) { key, value in
+                    storedHasher.add(key, value); rows += 1; return true
+                }
                 Self.walk(rebuiltTxn!, dbis[index]) { key, value in rebuiltHasher.add(key, value) }
                 precondition(storedHasher.finish() == rebuiltHasher.finish(), "the floor's rebuild of \(name) differs")
             }
@@ -134,7 +136,9 @@ public final class AuditFloor: @unchecked Sendable {
 /// SHA-256 over a stream of rows, a megabyte at a time (the same bytes through the same hash as a digest
 /// of every row; chunks chained by their hashes).
 struct ChunkHasher {
-    var buffer: [UInt8] = { var buffer: [UInt8] = []; buffer.reserveCapacity(1 << 20); return buffer }()
+    var buffer: [UInt8] = {
+        var buffer: [UInt8] = []; buffer.reserveCapacity(1 << 20); return buffer
+    }()
     var chained = [UInt8](repeating: 0, count: 32)
 
     mutating func add(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {

@@ -69,7 +69,8 @@ public final class LedgerFloor: @unchecked Sendable {
             let position = nextPosition
             switch command {
             case let .log(id, log, resident):
-                precondition(!Self.has(txn1, commands, id) && Self.has(txn1, residents, resident) && Self.has(txn1, roles, roleKeys[0]) && !Self.has(txn1, hours, log))
+                precondition(
+                    !Self.has(txn1, commands, id) && Self.has(txn1, residents, resident) && Self.has(txn1, roles, roleKeys[0]) && !Self.has(txn1, hours, log))
                 Self.put(txn1, hours, log, count: Self.hoursBytes)
             case let .verify(id, log, resident):
                 precondition(!Self.has(txn1, commands, id) && Self.has(txn1, roles, roleKeys[1]) && Self.has(txn1, hours, log))

@@ -37,7 +37,9 @@ public func pilotStorePath() -> String {
 public func allRecords(_ log: EventLog) throws -> [[UInt8]] {
     var records: [[UInt8]] = []
     try log.read { reader in
-        try reader.forEachEvent(from: 1) { event in records.append(event.storedBytes); return true }
+        try reader.forEachEvent(from: 1) { event in
+            records.append(event.storedBytes); return true
+        }
     }
     return records
 }

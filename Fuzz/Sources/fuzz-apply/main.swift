@@ -23,7 +23,7 @@ let engine: Engine = {
 
 func fuzzApply(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let line = Array(UnsafeBufferPointer(start: data, count: size))
-    guard !line.contains(0x0A) else { return 0 }   // one line per input
+    guard !line.contains(0x0A) else { return 0 }  // one line per input
     let before = try! engine.log.head
     let report = try! engine.apply(lines: [line])
     if report.rejected > 0 { precondition(try! engine.log.head == before, "a rejected line writes nothing") }
@@ -33,8 +33,10 @@ func fuzzApply(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 // SwiftPM gives an executable its own entry point, so the harness starts libFuzzer's driver itself
 // rather than linking libFuzzer's main.
 @_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
 
 // The store and the engine's tables are made before the first input: libFuzzer counts what an input
 // allocates and does not free as a leak, and these live for the whole run.

@@ -14,8 +14,10 @@ func fuzzCBOR(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 // SwiftPM gives an executable its own entry point, so the harness starts libFuzzer's driver itself
 // rather than linking libFuzzer's main.
 @_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
 
 var argc = CommandLine.argc
 var argv = CommandLine.unsafeArgv

@@ -16,7 +16,8 @@ public enum Checkpoints {
         guard statement["linliCheckpoint"]?.intValue == formatVersion else { return "linliCheckpoint: must be \(formatVersion)" }
         guard let position = statement["position"]?.intValue, position >= 1 else { return "position: must be a whole number from 1" }
         guard let head = statement["head"]?.stringValue, head.utf8.count == 64,
-              head.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
+            head.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) })
+        else {
             return "head: must be the event's hash, 64 lower-case hex digits"
         }
         guard case .object? = statement["communities"] else { return "communities: must be an object of each community's figures" }
@@ -38,12 +39,16 @@ public enum Checkpoints {
         for community in communities.sorted() {
             let issued = -(balances.first { $0.account == "issuance:\(community)" }?.balance ?? 0)
             let redeemed = balances.first { $0.account == "store:\(community)" }?.balance ?? 0
-            out.append((community, [
-                "pointsIssued": .int(issued), "pointsRedeemed": .int(redeemed), "pointsOutstanding": .int(issued - redeemed),
-                "issues": .int(Int64(issues.filter { $0.community == community }.count)),
-                "disputes": .int(Int64(disputes.filter { $0.community == community }.count)),
-                "elders": .int(Int64(elders.filter { $0 == community }.count)),
-            ]))
+            out.append(
+                (
+                    community,
+                    [
+                        "pointsIssued": .int(issued), "pointsRedeemed": .int(redeemed), "pointsOutstanding": .int(issued - redeemed),
+                        "issues": .int(Int64(issues.filter { $0.community == community }.count)),
+                        "disputes": .int(Int64(disputes.filter { $0.community == community }.count)),
+                        "elders": .int(Int64(elders.filter { $0 == community }.count)),
+                    ]
+                ))
         }
         return .object(out)
     }
@@ -71,8 +76,10 @@ extension Engine {
         let time = (now ?? log.options.clock()).inOffset(Timestamp.shanghaiOffsetMinutes)
         // The figures come from the projections at exactly this head.
         let view = try asOf(position: head.position)
-        return ["linliCheckpoint": .int(Checkpoints.formatVersion), "position": .int(Int64(head.position)), "head": .string(head.hash.hex),
-                "at": .string(time.iso8601), "communities": try Checkpoints.figures(view)]
+        return [
+            "linliCheckpoint": .int(Checkpoints.formatVersion), "position": .int(Int64(head.position)), "head": .string(head.hash.hex),
+            "at": .string(time.iso8601), "communities": try Checkpoints.figures(view),
+        ]
     }
 
     /// Checks published checkpoints: the event at each position must still carry the published hash, and
@@ -82,7 +89,8 @@ extension Engine {
         var checks: [CheckpointCheck] = []
         for checkpoint in checkpoints {
             if let malformed = Checkpoints.malformation(checkpoint) {
-                checks.append(CheckpointCheck(position: 0, extendsLog: false, figuresMatch: false, problems: ["not a valid checkpoint statement: \(malformed)"]))
+                checks.append(
+                    CheckpointCheck(position: 0, extendsLog: false, figuresMatch: false, problems: ["not a valid checkpoint statement: \(malformed)"]))
                 continue
             }
             let position = UInt64(checkpoint["position"]!.intValue!)
@@ -93,7 +101,10 @@ extension Engine {
                 problems.append("the log ends at position \(head.position), before the published position \(position): events were removed")
             } else if let event = try log.event(at: position) {
                 extends = event.hash.hex == published
-                if !extends { problems.append("the event at position \(position) has hash \(event.hash.hex), not the published \(published): history before it was rewritten") }
+                if !extends {
+                    problems.append(
+                        "the event at position \(position) has hash \(event.hash.hex), not the published \(published): history before it was rewritten")
+                }
             } else {
                 problems.append("the log has no event at the published position \(position), though its head is at \(head.position): events were removed")
             }

@@ -36,7 +36,8 @@ extension Engine {
                 // A command's events are consecutive: its digest is looked up once.
                 if command?.id != event.commandId {
                     guard let record = try reader.commandRecord(event.commandId) else {
-                        throw LogError.corrupt(position: event.position, reason: "the store has no command record for \(event.commandId); run linli audit verify")
+                        throw LogError.corrupt(
+                            position: event.position, reason: "the store has no command record for \(event.commandId); run linli audit verify")
                     }
                     command = (event.commandId, record.digest)
                 }

@@ -22,8 +22,11 @@ extension Engine {
             entry.append(("eventPayload", (try? CBOR.decode(event.payload)) ?? .null))
             postings.append(.object(entry))
         }
-        return ["account": .string(account), "balance": .int(balance.balance), "credited": .int(balance.credited), "debited": .int(balance.debited),
-                "position": .int(Int64(balance.position)), "postings": .array(postings), "sumOfPostings": .int(sum), "sumEqualsBalance": .bool(sum == balance.balance)]
+        return [
+            "account": .string(account), "balance": .int(balance.balance), "credited": .int(balance.credited), "debited": .int(balance.debited),
+            "position": .int(Int64(balance.position)), "postings": .array(postings), "sumOfPostings": .int(sum),
+            "sumEqualsBalance": .bool(sum == balance.balance),
+        ]
     }
 
     /// An issue's full timeline with every meeting's tally (the issue document, which keeps positions).
@@ -40,8 +43,10 @@ extension Engine {
             guard entry["kind"] == "delivery", let at = entry["at"]?.stringValue.flatMap(Timestamp.init(iso8601:)) else { return false }
             return ISOWeek(containing: at) == week
         }
-        return ["elder": .string(elder), "tier": document["tier"] ?? .null, "tierReason": document["tierReason"] ?? .null,
-                "survey": document["survey"] ?? .null, "plan": document["plan"] ?? .null, "planSince": document["planSince"] ?? .null,
-                "adherence": document["adherence"] ?? .null, "deliveriesThisWeek": .array(thisWeek)]
+        return [
+            "elder": .string(elder), "tier": document["tier"] ?? .null, "tierReason": document["tierReason"] ?? .null,
+            "survey": document["survey"] ?? .null, "plan": document["plan"] ?? .null, "planSince": document["planSince"] ?? .null,
+            "adherence": document["adherence"] ?? .null, "deliveriesThisWeek": .array(thisWeek),
+        ]
     }
 }

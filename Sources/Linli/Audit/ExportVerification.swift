@@ -17,10 +17,15 @@ public struct ExportReport: Sendable {
 
     /// `{"ok","events","head","headPosition","stateDigest","mismatches":[...]}`.
     public var json: JSONValue {
-        let mismatches = (chain.failures + fieldMismatches).map { JSONValue.object([("kind", "chain"), ("position", .int(Int64($0.position))), ("reason", .string($0.reason))]) }
+        let mismatches =
+            (chain.failures + fieldMismatches).map {
+                JSONValue.object([("kind", "chain"), ("position", .int(Int64($0.position))), ("reason", .string($0.reason))])
+            }
             + checkpointProblems.map { JSONValue.object([("kind", "checkpoint"), ("position", .int(Int64($0.position))), ("reason", .string($0.reason))]) }
-        return ["ok": .bool(ok), "events": .int(Int64(chain.events)), "head": .string(chain.head.hash.hex), "headPosition": .int(Int64(chain.head.position)),
-                "stateDigest": .string(AuditReport.stateDigest(digests).hex), "mismatches": .array(mismatches)]
+        return [
+            "ok": .bool(ok), "events": .int(Int64(chain.events)), "head": .string(chain.head.hash.hex), "headPosition": .int(Int64(chain.head.position)),
+            "stateDigest": .string(AuditReport.stateDigest(digests).hex), "mismatches": .array(mismatches),
+        ]
     }
 }
 
@@ -55,8 +60,10 @@ extension Engine {
                 while !stopped, let line = iterator.next() {
                     lineNumber += 1
                     if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) { continue }
-                    guard let json = try? JSONParser.parse(line, lineBytesMax: ExportedLine.lineBytesMax, depthMax: ExportedLine.jsonDepthMax), let position = json["position"]?.intValue, position > 0,
-                          let hex = json["record"]?.stringValue, let record = bytes(fromHex: hex) else {
+                    guard let json = try? JSONParser.parse(line, lineBytesMax: ExportedLine.lineBytesMax, depthMax: ExportedLine.jsonDepthMax),
+                        let position = json["position"]?.intValue, position > 0,
+                        let hex = json["record"]?.stringValue, let record = bytes(fromHex: hex)
+                    else {
                         mismatches.append(ChainFailure(position: 0, reason: "line \(lineNumber) is not an exported event with a record"))
                         stopped = true
                         return nil
@@ -65,13 +72,20 @@ extension Engine {
                     record.withUnsafeBytes { verifier.check(key: UInt64(position), record: $0) }
                     // Replay needs the log's order and records that hold: it stops at the first record the
                     // chain check refused (reported there), so an altered event is never replayed.
-                    guard verifier.report.failures.count == failuresBefore, UInt64(position) == next, let event = try? RecordedEvent.decode(stored: record, position: UInt64(position)) else {
+                    guard verifier.report.failures.count == failuresBefore, UInt64(position) == next,
+                        let event = try? RecordedEvent.decode(stored: record, position: UInt64(position))
+                    else {
                         stopped = true
                         return nil
                     }
                     next += 1
                     if let hash = published.removeValue(forKey: event.position), hash != event.hash.hex {
-                        checkpointProblems.append(ChainFailure(position: event.position, reason: "the record at the published position has hash \(event.hash.hex), not the published \(hash): the file does not extend the published history"))
+                        checkpointProblems.append(
+                            ChainFailure(
+                                position: event.position,
+                                reason:
+                                    "the record at the published position has hash \(event.hash.hex), not the published \(hash): the file does not extend the published history"
+                            ))
                     }
                     let readable = EventExport.json(event)
                     for key in EventExport.readableFields where json[key] != readable[key] {
@@ -86,7 +100,9 @@ extension Engine {
         do {
             let replayed = try MemoryProjections.replaying(events, into: makeProjections())
             for position in published.keys.sorted() {
-                checkpointProblems.append(ChainFailure(position: position, reason: "the file's verified records end at position \(next - 1), before the published position \(position)"))
+                checkpointProblems.append(
+                    ChainFailure(
+                        position: position, reason: "the file's verified records end at position \(next - 1), before the published position \(position)"))
             }
             return ExportReport(chain: verifier.report, fieldMismatches: mismatches, digests: try replayed.digests(), checkpointProblems: checkpointProblems)
         } catch let error as LogError {

@@ -19,144 +19,195 @@ enum DeliberationDomain {
     ]
 
     static let handlers: [CommandHandler] = [
-        CommandHandler(spec: CommandSpec(name: "issue.propose", fields: proposeFields), decide: { d, txn in
-            d.community = d.command.string("community")
-            _ = try d.communityRow(d.community, txn)
-            try d.authorize([], asResident: true, txn)
-            try checkProposal(d, issueId: d.command.string("issue"), field: "issue", scope: d.command.fields["scope"] ?? .null, scopeField: "scope", txn)
-            d.emitFields("issue.proposed", stream: "issue:\(d.command.string("issue"))", expected: .noStream,
-                         adding: [("proposer", .string(d.command.actor))])
-        }),
-        CommandHandler(spec: CommandSpec(name: "issue.comment", fields: [
-            .required("issue", .id), .required("resident", .id), .required("stance", .oneOf(Stance.self)), .required("text", .description),
-        ]), decide: { d, txn in
-            let issue = try loadIssue(d, txn)
-            _ = try d.resident("resident", txn)
-            try d.authorize([], asResident: d.command.string("resident") == d.command.actor, txn)
-            guard !closedStates.contains(issue.string("state")) else { throw illegal(d, issue, needs: "a live issue") }
-            d.emitFields("issue.commented", stream: "issue:\(issue.string("issue"))")
-        }),
-        CommandHandler(spec: CommandSpec(name: "issue.assess", fields: [
-            .required("issue", .id), .required("importance", .int(1...5)), .required("urgency", .int(1...5)), .required("feasibility", .int(1...5)),
-        ]), decide: { d, txn in
-            let issue = try loadIssue(d, txn)
-            try d.authorize([.convener], txn)
-            try require(d, issue, in: ["proposed", "assessed"])
-            d.emitFields("issue.assessed", stream: "issue:\(issue.string("issue"))", adding: [("assessor", .string(d.command.actor))])
-        }),
+        CommandHandler(
+            spec: CommandSpec(name: "issue.propose", fields: proposeFields),
+            decide: { d, txn in
+                d.community = d.command.string("community")
+                _ = try d.communityRow(d.community, txn)
+                try d.authorize([], asResident: true, txn)
+                try checkProposal(d, issueId: d.command.string("issue"), field: "issue", scope: d.command.fields["scope"] ?? .null, scopeField: "scope", txn)
+                d.emitFields(
+                    "issue.proposed", stream: "issue:\(d.command.string("issue"))", expected: .noStream,
+                    adding: [("proposer", .string(d.command.actor))])
+            }),
+        CommandHandler(
+            spec: CommandSpec(
+                name: "issue.comment",
+                fields: [
+                    .required("issue", .id), .required("resident", .id), .required("stance", .oneOf(Stance.self)), .required("text", .description),
+                ]),
+            decide: { d, txn in
+                let issue = try loadIssue(d, txn)
+                _ = try d.resident("resident", txn)
+                try d.authorize([], asResident: d.command.string("resident") == d.command.actor, txn)
+                guard !closedStates.contains(issue.string("state")) else { throw illegal(d, issue, needs: "a live issue") }
+                d.emitFields("issue.commented", stream: "issue:\(issue.string("issue"))")
+            }),
+        CommandHandler(
+            spec: CommandSpec(
+                name: "issue.assess",
+                fields: [
+                    .required("issue", .id), .required("importance", .int(1...5)), .required("urgency", .int(1...5)), .required("feasibility", .int(1...5)),
+                ]),
+            decide: { d, txn in
+                let issue = try loadIssue(d, txn)
+                try d.authorize([.convener], txn)
+                try require(d, issue, in: ["proposed", "assessed"])
+                d.emitFields("issue.assessed", stream: "issue:\(issue.string("issue"))", adding: [("assessor", .string(d.command.actor))])
+            }),
         transition("issue.admit", from: ["assessed", "rejectedByVote"], event: "issue.admitted"),
         transition("issue.decline", from: ["proposed", "assessed", "onAgenda", "rejectedByVote"], event: "issue.declined"),
-        CommandHandler(spec: CommandSpec(name: "issue.merge", fields: [.required("issue", .id), .required("into", .id), .optional("reason", .note)]), decide: { d, txn in
-            let issue = try loadIssue(d, txn)
-            try d.authorize([.convener], txn)
-            try require(d, issue, in: ["proposed", "assessed", "onAgenda"])
-            let into = try d.require(d.tables.deliberation["issues"], d.command.string("into"), .unknownIssue, field: "into", what: "issue", txn)
-            guard into.string("issue") != issue.string("issue") else { throw Rejection.invalid("into", "an issue cannot merge into itself") }
-            guard into.string("community") == d.community else { throw Rejection.invalid("into", "\(into.string("issue")) is in \(into.string("community")), not \(d.community)") }
-            guard !closedStates.contains(into.string("state")) else {
-                throw Rejection(.illegalTransition, field: "into", "into: \(into.string("issue")) is \(into.string("state")); merge into a live issue")
-            }
-            d.emitFields("issue.merged", stream: "issue:\(issue.string("issue"))")
-        }),
-        CommandHandler(spec: CommandSpec(name: "meeting.schedule", fields: [
-            .required("meeting", .id), .required("issue", .id), .required("format", .oneOf(formats)),
-            .required("rule", .oneOf(VotingRule.self)), .required("startsAt", .time),
-        ]), decide: { d, txn in
-            let issue = try loadIssue(d, txn)
-            try d.authorize([.convener], txn)
-            try d.requireAbsent(d.tables.deliberation["meetings"], d.command.string("meeting"), field: "meeting", what: "meeting", txn)
-            try require(d, issue, in: ["onAgenda"])
-            if VotingRule(rawValue: d.command.string("rule"))!.isDoubleMajority && d.command.string("format") != "ownersAssembly" {
-                throw Rejection.invalid("rule", "\(d.command.string("rule")) is for owners' assemblies only (Civil Code art. 278)")
-            }
-            d.emitFields("meeting.scheduled", stream: "meeting:\(d.command.string("meeting"))", expected: .noStream)
-        }),
-        CommandHandler(spec: CommandSpec(name: "meeting.attend", fields: [
-            .required("meeting", .id), .required("participant", .id), .required("role", .oneOf(attendeeRoles)),
-        ]), decide: { d, txn in
-            let (meeting, issue) = try openMeeting(d, txn)
-            try d.authorize([.convener], txn)
-            let participant = d.command.string("participant")
-            if let earlier = try Rows.get(d.tables.deliberation["attendance"], compositeKey(meeting.string("meeting"), participant), txn) {
-                throw Rejection(.illegalTransition, field: "participant", "participant: \(participant) attends \(meeting.string("meeting")) already, as \(earlier.string("role"))")
-            }
-            try checkAttendee(d, role: d.command.string("role"), issue: issue, txn)
-            d.emitFields("meeting.attended", stream: "meeting:\(meeting.string("meeting"))", adding: [("issue", .string(issue.string("issue")))])
-        }),
-        CommandHandler(spec: CommandSpec(name: "meeting.opinion", fields: [
-            .required("meeting", .id), .required("participant", .id), .required("text", .description),
-        ]), decide: { d, txn in
-            let (meeting, issue) = try openMeeting(d, txn)
-            try d.authorize([.convener], txn)
-            _ = try attendee(d, meeting, txn)
-            d.emitFields("meeting.opinionGiven", stream: "meeting:\(meeting.string("meeting"))", adding: [("issue", .string(issue.string("issue")))])
-        }),
-        CommandHandler(spec: CommandSpec(name: "vote.cast", fields: [
-            .required("meeting", .id), .required("participant", .id), .required("choice", .oneOf(VoteChoice.self)),
-        ]), decide: { d, txn in
-            let (meeting, issue) = try openMeeting(d, txn)
-            let participant = d.command.string("participant")
-            // The participant's own vote, or a convener recording a paper ballot (section 3).
-            try d.authorize([.convener], asResident: participant == d.command.actor, txn)
-            let role = try attendee(d, meeting, txn).string("role")
-            let assembly = meeting.string("format") == "ownersAssembly"
-            guard assembly ? role == "owner" : votingRoles.contains(role) else {
-                throw Rejection(.notEligible, field: "participant",
-                                "participant: \(participant) attends as \(role), which does not vote in \(assembly ? "an owners' assembly (owners only)" : "this meeting")")
-            }
-            var pairs = d.fieldPairs() + [("issue", .string(issue.string("issue")))]
-            if let earlier = try Rows.get(d.tables.deliberation["votes"], compositeKey(meeting.string("meeting"), participant), txn) {
-                pairs.append(("replaces", .int(Int64(earlier.position))))
-            }
-            d.emit("vote.cast", stream: "meeting:\(meeting.string("meeting"))", pairs)
-        }),
-        CommandHandler(spec: CommandSpec(name: "meeting.close", fields: [.required("meeting", .id), .required("resolution", .description)]), decide: { d, txn in
-            let (meeting, issue) = try openMeeting(d, txn)
-            try d.authorize([.convener], txn)
-            let tally = try tallyMeeting(d.tables, meeting: meeting, issue: issue, txn)
-            d.emitFields("meeting.closed", stream: "meeting:\(meeting.string("meeting"))", adding: [
-                ("issue", .string(issue.string("issue"))), ("format", .string(meeting.string("format"))),
-                ("passed", .bool(tally.passed)), ("tally", tally.json),
-            ])
-        }),
-        CommandHandler(spec: CommandSpec(name: "outcome.submit", fields: [.required("issue", .id), .required("department", .name)]), decide: { d, txn in
-            let issue = try loadIssue(d, txn)
-            try d.authorize([.convener], txn)
-            try require(d, issue, in: ["resolved"])
-            d.emitFields("outcome.submitted", stream: "issue:\(issue.string("issue"))")
-        }),
-        CommandHandler(spec: CommandSpec(name: "outcome.progress", fields: [
-            .required("issue", .id), .required("percent", .int(0...100)), .required("note", .note),
-        ]), decide: { d, txn in
-            let issue = try loadIssue(d, txn)
-            try d.authorize([.convener], txn)
-            try require(d, issue, in: ["submitted", "implementing"])
-            let last = issue["outcome"]?["percent"]?.intValue ?? 0
-            guard d.command.int("percent") >= last else {
-                throw Rejection.invalid("percent", "\(d.command.int("percent")) is below the last progress, \(last)%; progress never decreases")
-            }
-            d.emitFields("outcome.progressed", stream: "issue:\(issue.string("issue"))")
-        }),
+        CommandHandler(
+            spec: CommandSpec(name: "issue.merge", fields: [.required("issue", .id), .required("into", .id), .optional("reason", .note)]),
+            decide: { d, txn in
+                let issue = try loadIssue(d, txn)
+                try d.authorize([.convener], txn)
+                try require(d, issue, in: ["proposed", "assessed", "onAgenda"])
+                let into = try d.require(d.tables.deliberation["issues"], d.command.string("into"), .unknownIssue, field: "into", what: "issue", txn)
+                guard into.string("issue") != issue.string("issue") else { throw Rejection.invalid("into", "an issue cannot merge into itself") }
+                guard into.string("community") == d.community else {
+                    throw Rejection.invalid("into", "\(into.string("issue")) is in \(into.string("community")), not \(d.community)")
+                }
+                guard !closedStates.contains(into.string("state")) else {
+                    throw Rejection(.illegalTransition, field: "into", "into: \(into.string("issue")) is \(into.string("state")); merge into a live issue")
+                }
+                d.emitFields("issue.merged", stream: "issue:\(issue.string("issue"))")
+            }),
+        CommandHandler(
+            spec: CommandSpec(
+                name: "meeting.schedule",
+                fields: [
+                    .required("meeting", .id), .required("issue", .id), .required("format", .oneOf(formats)),
+                    .required("rule", .oneOf(VotingRule.self)), .required("startsAt", .time),
+                ]),
+            decide: { d, txn in
+                let issue = try loadIssue(d, txn)
+                try d.authorize([.convener], txn)
+                try d.requireAbsent(d.tables.deliberation["meetings"], d.command.string("meeting"), field: "meeting", what: "meeting", txn)
+                try require(d, issue, in: ["onAgenda"])
+                if VotingRule(rawValue: d.command.string("rule"))!.isDoubleMajority && d.command.string("format") != "ownersAssembly" {
+                    throw Rejection.invalid("rule", "\(d.command.string("rule")) is for owners' assemblies only (Civil Code art. 278)")
+                }
+                d.emitFields("meeting.scheduled", stream: "meeting:\(d.command.string("meeting"))", expected: .noStream)
+            }),
+        CommandHandler(
+            spec: CommandSpec(
+                name: "meeting.attend",
+                fields: [
+                    .required("meeting", .id), .required("participant", .id), .required("role", .oneOf(attendeeRoles)),
+                ]),
+            decide: { d, txn in
+                let (meeting, issue) = try openMeeting(d, txn)
+                try d.authorize([.convener], txn)
+                let participant = d.command.string("participant")
+                if let earlier = try Rows.get(d.tables.deliberation["attendance"], compositeKey(meeting.string("meeting"), participant), txn) {
+                    throw Rejection(
+                        .illegalTransition, field: "participant",
+                        "participant: \(participant) attends \(meeting.string("meeting")) already, as \(earlier.string("role"))")
+                }
+                try checkAttendee(d, role: d.command.string("role"), issue: issue, txn)
+                d.emitFields("meeting.attended", stream: "meeting:\(meeting.string("meeting"))", adding: [("issue", .string(issue.string("issue")))])
+            }),
+        CommandHandler(
+            spec: CommandSpec(
+                name: "meeting.opinion",
+                fields: [
+                    .required("meeting", .id), .required("participant", .id), .required("text", .description),
+                ]),
+            decide: { d, txn in
+                let (meeting, issue) = try openMeeting(d, txn)
+                try d.authorize([.convener], txn)
+                _ = try attendee(d, meeting, txn)
+                d.emitFields("meeting.opinionGiven", stream: "meeting:\(meeting.string("meeting"))", adding: [("issue", .string(issue.string("issue")))])
+            }),
+        CommandHandler(
+            spec: CommandSpec(
+                name: "vote.cast",
+                fields: [
+                    .required("meeting", .id), .required("participant", .id), .required("choice", .oneOf(VoteChoice.self)),
+                ]),
+            decide: { d, txn in
+                let (meeting, issue) = try openMeeting(d, txn)
+                let participant = d.command.string("participant")
+                // The participant's own vote, or a convener recording a paper ballot (section 3).
+                try d.authorize([.convener], asResident: participant == d.command.actor, txn)
+                let role = try attendee(d, meeting, txn).string("role")
+                let assembly = meeting.string("format") == "ownersAssembly"
+                guard assembly ? role == "owner" : votingRoles.contains(role) else {
+                    throw Rejection(
+                        .notEligible, field: "participant",
+                        "participant: \(participant) attends as \(role), which does not vote in \(assembly ? "an owners' assembly (owners only)" : "this meeting")"
+                    )
+                }
+                var pairs = d.fieldPairs() + [("issue", .string(issue.string("issue")))]
+                if let earlier = try Rows.get(d.tables.deliberation["votes"], compositeKey(meeting.string("meeting"), participant), txn) {
+                    pairs.append(("replaces", .int(Int64(earlier.position))))
+                }
+                d.emit("vote.cast", stream: "meeting:\(meeting.string("meeting"))", pairs)
+            }),
+        CommandHandler(
+            spec: CommandSpec(name: "meeting.close", fields: [.required("meeting", .id), .required("resolution", .description)]),
+            decide: { d, txn in
+                let (meeting, issue) = try openMeeting(d, txn)
+                try d.authorize([.convener], txn)
+                let tally = try tallyMeeting(d.tables, meeting: meeting, issue: issue, txn)
+                d.emitFields(
+                    "meeting.closed", stream: "meeting:\(meeting.string("meeting"))",
+                    adding: [
+                        ("issue", .string(issue.string("issue"))), ("format", .string(meeting.string("format"))),
+                        ("passed", .bool(tally.passed)), ("tally", tally.json),
+                    ])
+            }),
+        CommandHandler(
+            spec: CommandSpec(name: "outcome.submit", fields: [.required("issue", .id), .required("department", .name)]),
+            decide: { d, txn in
+                let issue = try loadIssue(d, txn)
+                try d.authorize([.convener], txn)
+                try require(d, issue, in: ["resolved"])
+                d.emitFields("outcome.submitted", stream: "issue:\(issue.string("issue"))")
+            }),
+        CommandHandler(
+            spec: CommandSpec(
+                name: "outcome.progress",
+                fields: [
+                    .required("issue", .id), .required("percent", .int(0...100)), .required("note", .note),
+                ]),
+            decide: { d, txn in
+                let issue = try loadIssue(d, txn)
+                try d.authorize([.convener], txn)
+                try require(d, issue, in: ["submitted", "implementing"])
+                let last = issue["outcome"]?["percent"]?.intValue ?? 0
+                guard d.command.int("percent") >= last else {
+                    throw Rejection.invalid("percent", "\(d.command.int("percent")) is below the last progress, \(last)%; progress never decreases")
+                }
+                d.emitFields("outcome.progressed", stream: "issue:\(issue.string("issue"))")
+            }),
         transition("outcome.implement", from: ["implementing"], event: "outcome.implemented", reason: false),
-        CommandHandler(spec: CommandSpec(name: "outcome.evaluate", fields: [
-            .required("issue", .id), .required("evaluator", .id), .required("satisfaction", .int(1...5)),
-        ]), decide: { d, txn in
-            let issue = try loadIssue(d, txn)
-            try d.authorize([.convener], txn)
-            _ = try d.resident("evaluator", txn)
-            try require(d, issue, in: ["implemented"])
-            d.emitFields("outcome.evaluated", stream: "issue:\(issue.string("issue"))")
-        }),
+        CommandHandler(
+            spec: CommandSpec(
+                name: "outcome.evaluate",
+                fields: [
+                    .required("issue", .id), .required("evaluator", .id), .required("satisfaction", .int(1...5)),
+                ]),
+            decide: { d, txn in
+                let issue = try loadIssue(d, txn)
+                try d.authorize([.convener], txn)
+                _ = try d.resident("evaluator", txn)
+                try require(d, issue, in: ["implemented"])
+                d.emitFields("outcome.evaluated", stream: "issue:\(issue.string("issue"))")
+            }),
     ]
 
     /// A convener's move of an issue from some states to the next, with an optional reason.
     static func transition(_ name: String, from states: Set<String>, event: String, reason: Bool = true) -> CommandHandler {
-        CommandHandler(spec: CommandSpec(name: name, fields: [.required("issue", .id)] + (reason ? [.optional("reason", .note)] : [])), decide: { d, txn in
-            let issue = try loadIssue(d, txn)
-            try d.authorize([.convener], txn)
-            try require(d, issue, in: states)
-            d.emitFields(event, stream: "issue:\(issue.string("issue"))")
-        })
+        CommandHandler(
+            spec: CommandSpec(name: name, fields: [.required("issue", .id)] + (reason ? [.optional("reason", .note)] : [])),
+            decide: { d, txn in
+                let issue = try loadIssue(d, txn)
+                try d.authorize([.convener], txn)
+                try require(d, issue, in: states)
+                d.emitFields(event, stream: "issue:\(issue.string("issue"))")
+            })
     }
 
     // MARK: Rules
@@ -174,12 +225,15 @@ enum DeliberationDomain {
 
     static func illegal(_ d: Decision, _ issue: Row, needs: String) -> Rejection {
         let merged = issue.string("mergedInto").isEmpty ? "" : " into \(issue.string("mergedInto"))"
-        return Rejection(.illegalTransition, field: "issue", "issue: \(issue.string("issue")) is \(issue.string("state"))\(merged); \(d.command.name) needs \(needs)")
+        return Rejection(
+            .illegalTransition, field: "issue", "issue: \(issue.string("issue")) is \(issue.string("state"))\(merged); \(d.command.name) needs \(needs)")
     }
 
     /// Checks a new issue: a fresh id, and a scope whose community-level ref is the community itself.
-    static func checkProposal(_ d: Decision, issueId: String, field: String, scope: JSONValue, scopeField: String,
-                              _ txn: borrowing some TransactionReading & ~Copyable) throws {
+    static func checkProposal(
+        _ d: Decision, issueId: String, field: String, scope: JSONValue, scopeField: String,
+        _ txn: borrowing some TransactionReading & ~Copyable
+    ) throws {
         try d.requireAbsent(d.tables.deliberation["issues"], issueId, field: field, what: "issue", txn)
         if scope["level"]?.stringValue == "community", scope["ref"]?.stringValue != d.community {
             throw Rejection.invalid("\(scopeField).ref", "a community-level scope's ref is the community, \(d.community)")
@@ -224,7 +278,8 @@ enum DeliberationDomain {
                 }
             }
         case "propertyCompany", "ownersCommittee", "socialOrg":
-            let organization = try d.require(d.tables.registry["organizations"], participant, .unknownParticipant, field: "participant", what: "organization", txn)
+            let organization = try d.require(
+                d.tables.registry["organizations"], participant, .unknownParticipant, field: "participant", what: "organization", txn)
             if role != "socialOrg", organization.string("kind") != role {
                 throw Rejection.invalid("role", "\(participant) is a \(organization.string("kind")), not a \(role)")
             }
@@ -248,8 +303,10 @@ enum DeliberationDomain {
         }
     }
 
-    static func ownedUnitsInScope(_ tables: Tables, owner: String, community: String, scope: JSONValue,
-                                  _ txn: borrowing some TransactionReading & ~Copyable) throws -> [Row] {
+    static func ownedUnitsInScope(
+        _ tables: Tables, owner: String, community: String, scope: JSONValue,
+        _ txn: borrowing some TransactionReading & ~Copyable
+    ) throws -> [Row] {
         var units: [Row] = []
         try Rows.scan(tables.registry["units-by-owner"], prefix: compositeKey(owner) + [0], txn) { _, unit in
             if unitInScope(unit, community: community, scope: scope) { units.append(unit) }
@@ -273,8 +330,10 @@ enum DeliberationDomain {
 
     /// Tallies ballots under `rule`; for the double-majority rules each owner of a unit in the issue's scope
     /// counts once, with the sum of their units' areas there. Shared by closing and by recounting.
-    static func doubleMajorityTally(_ tables: Tables, rule: VotingRule, ballots: [Tally.Ballot], issue: Row,
-                                    _ txn: borrowing some TransactionReading & ~Copyable) throws -> Tally {
+    static func doubleMajorityTally(
+        _ tables: Tables, rule: VotingRule, ballots: [Tally.Ballot], issue: Row,
+        _ txn: borrowing some TransactionReading & ~Copyable
+    ) throws -> Tally {
         guard rule.isDoubleMajority else { return Tally(rule: rule, ballots: ballots) }
         var areaByOwner: [String: Int64] = [:]
         let community = issue.string("community"), scope = issue["scope"] ?? .null

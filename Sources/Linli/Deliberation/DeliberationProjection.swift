@@ -48,15 +48,19 @@ final class DeliberationProjection: Projection {
             var stances = issue["stances"] ?? .object([])
             stances = stances.setting(stance, .int((stances[stance]?.intValue ?? 0) + 1))
             issue = issue.setting("stances", stances)
-            try Rows.put(db["comments"], compositeKey(issueId) + [0] + bigEndianKey(p), [
-                "issue": .string(issueId), "resident": .string(e.string("resident")), "stance": .string(stance),
-                "text": .string(e.string("text")), "at": .string(event.occurredAt.iso8601), "position": .int(Int64(p)),
-            ], position: p, txn)
+            try Rows.put(
+                db["comments"], compositeKey(issueId) + [0] + bigEndianKey(p),
+                [
+                    "issue": .string(issueId), "resident": .string(e.string("resident")), "stance": .string(stance),
+                    "text": .string(e.string("text")), "at": .string(event.occurredAt.iso8601), "position": .int(Int64(p)),
+                ], position: p, txn)
         case "issue.assessed":
             // Assessors are kept apart; a later assessment by the same assessor replaces theirs.
             let key = compositeKey(issueId, e.string("assessor"))
             let earlier = try Rows.get(db["assessments"], key, txn)
-            var sums = [("assessments", Int64(1)), ("importanceSum", e.int("importance")), ("urgencySum", e.int("urgency")), ("feasibilitySum", e.int("feasibility"))]
+            var sums = [
+                ("assessments", Int64(1)), ("importanceSum", e.int("importance")), ("urgencySum", e.int("urgency")), ("feasibilitySum", e.int("feasibility")),
+            ]
             if let earlier {
                 sums[0].1 = 0
                 sums[1].1 -= earlier.int("importance")
@@ -64,10 +68,12 @@ final class DeliberationProjection: Projection {
                 sums[3].1 -= earlier.int("feasibility")
             }
             for (name, delta) in sums { issue = issue.setting(name, .int((issue[name]?.intValue ?? 0) + delta)) }
-            try Rows.put(db["assessments"], key, [
-                "assessor": .string(e.string("assessor")), "importance": .int(e.int("importance")), "urgency": .int(e.int("urgency")),
-                "feasibility": .int(e.int("feasibility")), "at": .string(event.occurredAt.iso8601), "position": .int(Int64(p)),
-            ], position: p, txn)
+            try Rows.put(
+                db["assessments"], key,
+                [
+                    "assessor": .string(e.string("assessor")), "importance": .int(e.int("importance")), "urgency": .int(e.int("urgency")),
+                    "feasibility": .int(e.int("feasibility")), "at": .string(event.occurredAt.iso8601), "position": .int(Int64(p)),
+                ], position: p, txn)
         case "issue.merged":
             let into = e.string("into")
             guard let survivor = try Rows.get(db["issues"], into, txn) else { throw missing(e, "issue merged into") }
@@ -80,15 +86,18 @@ final class DeliberationProjection: Projection {
             try Rows.put(db["meetings"], meeting, e.payload.setting("state", "open"), position: p, txn)
             issue = issue.setting("meetings", .array((issue["meetings"]?.stringsValue ?? []).map { .string($0) } + [.string(meeting)]))
         case "meeting.attended":
-            try Rows.put(db["attendance"], compositeKey(e.string("meeting"), e.string("participant")),
-                         ["participant": .string(e.string("participant")), "role": .string(e.string("role"))], position: p, txn)
+            try Rows.put(
+                db["attendance"], compositeKey(e.string("meeting"), e.string("participant")),
+                ["participant": .string(e.string("participant")), "role": .string(e.string("role"))], position: p, txn)
         case "meeting.opinionGiven":
-            try Rows.put(db["opinions"], compositeKey(e.string("meeting")) + [0] + bigEndianKey(p),
-                         ["participant": .string(e.string("participant")), "text": .string(e.string("text")), "position": .int(Int64(p))], position: p, txn)
+            try Rows.put(
+                db["opinions"], compositeKey(e.string("meeting")) + [0] + bigEndianKey(p),
+                ["participant": .string(e.string("participant")), "text": .string(e.string("text")), "position": .int(Int64(p))], position: p, txn)
         case "vote.cast":
             // The latest vote replaces the earlier one; both stay in the log.
-            try Rows.put(db["votes"], compositeKey(e.string("meeting"), e.string("participant")),
-                         ["participant": .string(e.string("participant")), "choice": .string(e.string("choice"))], position: p, txn)
+            try Rows.put(
+                db["votes"], compositeKey(e.string("meeting"), e.string("participant")),
+                ["participant": .string(e.string("participant")), "choice": .string(e.string("choice"))], position: p, txn)
         case "meeting.closed":
             guard let meeting = try Rows.get(db["meetings"], e.string("meeting"), txn) else { throw missing(e, "meeting") }
             let passed = e.payload["passed"] == .bool(true)
@@ -123,7 +132,9 @@ final class DeliberationProjection: Projection {
 
     /// Moves an issue to a state: the time spent in the old state (occurred times; never negative when
     /// commands arrive out of order) is added to that step, and the per-community counts follow.
-    private func move(_ issue: JSONValue, to state: String, atMs: Int64, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, _ p: UInt64) throws -> JSONValue {
+    private func move(_ issue: JSONValue, to state: String, atMs: Int64, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, _ p: UInt64) throws
+        -> JSONValue
+    {
         let old = issue["state"]?.stringValue ?? ""
         let since = issue["stateSinceMs"]?.intValue ?? atMs
         var steps = issue["stepMs"] ?? .object([])

@@ -131,7 +131,8 @@ extension Engine {
     public func currentTally(meeting id: String) throws -> Tally? {
         try view { txn, tables in
             guard let meeting = try Rows.get(tables.deliberation["meetings"], id, txn),
-                  let issue = try Rows.get(tables.deliberation["issues"], meeting.string("issue"), txn) else { return nil }
+                let issue = try Rows.get(tables.deliberation["issues"], meeting.string("issue"), txn)
+            else { return nil }
             return try DeliberationDomain.tallyMeeting(tables, meeting: meeting, issue: issue, txn)
         }
     }
@@ -161,7 +162,9 @@ extension Engine {
         guard let rule else { return nil }
         let ballots = latest.keys.sorted().map { Tally.Ballot(participant: $0, choice: latest[$0]!) }
         return try view { txn, tables -> Tally? in
-            guard let row = try Rows.get(tables.deliberation["issues"], issue, txn) else { return rule.isDoubleMajority ? nil : Tally(rule: rule, ballots: ballots) }
+            guard let row = try Rows.get(tables.deliberation["issues"], issue, txn) else {
+                return rule.isDoubleMajority ? nil : Tally(rule: rule, ballots: ballots)
+            }
             return try DeliberationDomain.doubleMajorityTally(tables, rule: rule, ballots: ballots, issue: row, txn)
         }
     }

@@ -34,8 +34,10 @@ public struct TallyCondition: Sendable, Equatable {
     public var threshold: String
 
     var json: JSONValue {
-        ["condition": .string(name), "met": .bool(met), "numerator": .int(numerator), "denominator": .int(denominator),
-         "threshold": .string(threshold)]
+        [
+            "condition": .string(name), "met": .bool(met), "numerator": .int(numerator), "denominator": .int(denominator),
+            "threshold": .string(threshold),
+        ]
     }
 }
 
@@ -93,7 +95,8 @@ public struct Tally: Sendable, Equatable {
         case .simpleMajority:
             conditions.append(TallyCondition(name: "forVotes", met: forVotes * 2 > votesCast, numerator: forVotes, denominator: votesCast, threshold: ">1/2"))
         case .twoThirds:
-            conditions.append(TallyCondition(name: "forVotes", met: forVotes * 3 >= votesCast * 2, numerator: forVotes, denominator: votesCast, threshold: ">=2/3"))
+            conditions.append(
+                TallyCondition(name: "forVotes", met: forVotes * 3 >= votesCast * 2, numerator: forVotes, denominator: votesCast, threshold: ">=2/3"))
         case .doubleMajority, .doubleMajorityMajor:
             self.eligibleOwners = eligibleOwners
             self.totalAreaSqm = totalAreaSqm
@@ -102,17 +105,25 @@ public struct Tally: Sendable, Equatable {
             forOwners = forVotes
             forAreaSqm = ballots.filter { $0.choice == "for" }.reduce(0) { $0 + $1.areaSqm }
             assert(participatingAreaSqm <= totalAreaSqm && participatingOwners <= eligibleOwners, "voters are among the eligible owners")
-            conditions.append(TallyCondition(name: "participationOwners", met: participatingOwners * 3 >= eligibleOwners * 2,
-                                             numerator: participatingOwners, denominator: eligibleOwners, threshold: ">=2/3"))
-            conditions.append(TallyCondition(name: "participationArea", met: participatingAreaSqm * 3 >= totalAreaSqm * 2,
-                                             numerator: participatingAreaSqm, denominator: totalAreaSqm, threshold: ">=2/3"))
+            conditions.append(
+                TallyCondition(
+                    name: "participationOwners", met: participatingOwners * 3 >= eligibleOwners * 2,
+                    numerator: participatingOwners, denominator: eligibleOwners, threshold: ">=2/3"))
+            conditions.append(
+                TallyCondition(
+                    name: "participationArea", met: participatingAreaSqm * 3 >= totalAreaSqm * 2,
+                    numerator: participatingAreaSqm, denominator: totalAreaSqm, threshold: ">=2/3"))
             let major = rule == .doubleMajorityMajor
             func share(_ part: Int64, _ whole: Int64) -> Bool { major ? part * 4 >= whole * 3 : part * 2 > whole }
             let threshold = major ? ">=3/4" : ">1/2"
-            conditions.append(TallyCondition(name: "forOwners", met: share(forOwners, participatingOwners),
-                                             numerator: forOwners, denominator: participatingOwners, threshold: threshold))
-            conditions.append(TallyCondition(name: "forArea", met: share(forAreaSqm, participatingAreaSqm),
-                                             numerator: forAreaSqm, denominator: participatingAreaSqm, threshold: threshold))
+            conditions.append(
+                TallyCondition(
+                    name: "forOwners", met: share(forOwners, participatingOwners),
+                    numerator: forOwners, denominator: participatingOwners, threshold: threshold))
+            conditions.append(
+                TallyCondition(
+                    name: "forArea", met: share(forAreaSqm, participatingAreaSqm),
+                    numerator: forAreaSqm, denominator: participatingAreaSqm, threshold: threshold))
         }
     }
 
@@ -123,12 +134,16 @@ public struct Tally: Sendable, Equatable {
             ("against", .int(againstVotes)), ("abstain", .int(abstainVotes)),
         ]
         if rule.isDoubleMajority {
-            pairs += [("eligibleOwners", .int(eligibleOwners)), ("totalAreaSqm", .int(totalAreaSqm)),
-                      ("participatingOwners", .int(participatingOwners)), ("participatingAreaSqm", .int(participatingAreaSqm)),
-                      ("forOwners", .int(forOwners)), ("forAreaSqm", .int(forAreaSqm))]
+            pairs += [
+                ("eligibleOwners", .int(eligibleOwners)), ("totalAreaSqm", .int(totalAreaSqm)),
+                ("participatingOwners", .int(participatingOwners)), ("participatingAreaSqm", .int(participatingAreaSqm)),
+                ("forOwners", .int(forOwners)), ("forAreaSqm", .int(forAreaSqm)),
+            ]
         }
-        pairs += [("conditions", .array(conditions.map(\.json))), ("passed", .bool(passed)),
-                  ("failedCondition", failedCondition.map { .string($0) } ?? .null)]
+        pairs += [
+            ("conditions", .array(conditions.map(\.json))), ("passed", .bool(passed)),
+            ("failedCondition", failedCondition.map { .string($0) } ?? .null),
+        ]
         return .object(pairs)
     }
 }

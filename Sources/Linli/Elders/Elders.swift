@@ -26,124 +26,162 @@ enum EldersDomain {
     static let deliveryMinutes: ClosedRange<Int64> = 1...720
 
     static let handlers: [CommandHandler] = [
-        CommandHandler(spec: CommandSpec(name: "elder.survey", fields: [
-            .required("elder", .id), .required("basic", .anyObject), .required("health", healthSpec),
-            .required("needs", .list(.oneOf(needs), 0...needs.count)), .required("serviceWillingness", serviceWillingnessSpec),
-            .required("workWillingness", workWillingnessSpec),
-        ]), decide: { d, txn in
-            _ = try loadElder(d, txn)
-            try d.authorize([.socialWorker], txn)
-            let basic = d.command.fields["basic"] ?? .null
-            if let alone = basic["livingAlone"], case .bool = alone {} else if basic["livingAlone"] != nil {
-                throw Rejection.invalid("basic.livingAlone", "must be true or false")
-            }
-            let listed = d.command.strings("needs")
-            guard Set(listed).count == listed.count else { throw Rejection.invalid("needs", "lists a need twice") }
-            let services = (d.command.fields["serviceWillingness"]?["services"]?.arrayValue ?? []).compactMap(\.stringValue)
-            guard Set(services).count == services.count else { throw Rejection.invalid("serviceWillingness.services", "lists a service twice") }
-            let kinds = (d.command.fields["workWillingness"]?["kinds"]?.arrayValue ?? []).compactMap(\.stringValue)
-            guard Set(kinds.map { Array($0.utf8) }).count == kinds.count else { throw Rejection.invalid("workWillingness.kinds", "lists a kind twice") }
-            d.emitFields("elder.surveyed", stream: "elder:\(d.command.string("elder"))")
-        }),
-        CommandHandler(spec: CommandSpec(name: "elder.tier.policy", fields: [
-            .required("community", .id), .required("bands", .list(bandSpec, 1...101)), .optional("livingAloneRaise", .int(0...3)),
-        ]), decide: { d, txn in
-            d.community = d.command.string("community")
-            _ = try d.communityRow(d.community, txn)
-            try d.authorize([.admin], txn)
-            _ = try TierPolicy(bands: d.command.fields["bands"] ?? .null, livingAloneRaise: d.command.fields["livingAloneRaise"]?.intValue ?? 1)
-            d.emitFields("elder.tierPolicySet", stream: "tier-policy:\(d.community)")
-        }),
-        CommandHandler(spec: CommandSpec(name: "elder.tier.assign", fields: [
-            .required("elder", .id), .required("tier", .int(0...3)), .required("reason", .description),
-        ]), decide: { d, txn in
-            _ = try loadElder(d, txn)
-            try d.authorize([.socialWorker], txn)
-            d.emitFields("elder.tierAssigned", stream: "elder:\(d.command.string("elder"))")
-        }),
-        CommandHandler(spec: CommandSpec(name: "elder.plan.set", fields: [
-            .required("elder", .id),
-            .required("services", .list(.object([.required("service", .oneOf(needs)), .required("perWeek", .int(1...21))]), 0...needs.count)),
-        ]), decide: { d, txn in
-            _ = try loadElder(d, txn)
-            try d.authorize([.socialWorker], txn)
-            let services = (d.command.fields["services"]?.arrayValue ?? []).compactMap { $0["service"]?.stringValue }
-            guard Set(services).count == services.count else { throw Rejection.invalid("services", "lists a service twice") }
-            d.emitFields("elder.planSet", stream: "elder:\(d.command.string("elder"))")
-        }),
-        CommandHandler(spec: CommandSpec(name: "station.register", fields: [
-            .required("station", .id), .required("community", .id), .required("kind", .oneOf(StationKind.self)),
-            .required("functions", .list(.name, 0...50)), .optional("name", .name),
-        ]), decide: { d, txn in
-            d.community = d.command.string("community")
-            _ = try d.communityRow(d.community, txn)
-            try d.authorize([.admin], txn)
-            try d.requireAbsent(d.tables.elders["stations"], d.command.string("station"), field: "station", what: "station", txn)
-            if d.command.string("kind") == "hub", let hub = try Rows.get(d.tables.elders["hubs"], d.community, txn) {
-                throw Rejection.invalid("kind", "\(d.community) has its hub already, \(hub.string("station")) (the 1+N network has one hub)")
-            }
-            d.emitFields("station.registered", stream: "station:\(d.command.string("station"))", expected: .noStream)
-        }),
-        CommandHandler(spec: CommandSpec(name: "service.deliver", fields: [
-            .required("delivery", .id), .required("elder", .id), .required("service", .oneOf(needs)), .required("provider", .id),
-            .required("mode", .oneOf(modes)), .required("minutes", .int(deliveryMinutes)), .optional("station", .id),
-        ]), decide: { d, txn in
-            _ = try loadElder(d, txn)
-            try d.authorize([.gridWorker], txn)
-            let delivery = d.command.string("delivery"), elder = d.command.string("elder"), provider = d.command.string("provider")
-            try d.requireAbsent(d.tables.elders["deliveries"], delivery, field: "delivery", what: "delivery", txn)
-            if let station = d.command.optionalString("station") {
-                _ = try d.require(d.tables.elders["stations"], station, .unknownStation, field: "station", what: "station", txn)
-            }
-            var volunteer: Row?
-            switch d.command.string("mode") {
-            case "other":
-                _ = try d.require(d.tables.registry["organizations"], provider, .unknownOrganization, field: "provider", what: "organization (the provider of help by others)", txn)
-            case "self":
-                guard provider == elder else { throw Rejection.invalid("provider", "self-help is provided by the elder, \(elder)") }
-            default:
-                guard provider != elder else { throw Rejection.invalid("provider", "mutual help comes from another resident") }
-                let resident = try d.require(d.tables.registry["residents"], provider, .unknownResident, field: "provider", what: "resident (the mutual-help volunteer)", txn)
-                // Mutual help earns points from a community's issuance account: the elder's, whose staff record
-                // the delivery. A volunteer of another community logs hours there instead (docs/DECISIONS.md).
-                try LedgerDomain.requireSameCommunity(resident, d.community, field: "provider", role: "the mutual-help volunteer")
-                volunteer = resident
-            }
-            d.emitFields("service.delivered", stream: "elder:\(elder)")
-            if let volunteer {
-                // Mutual help earns courtesy points: the volunteer's hours are logged and verified in this
-                // same append, at the mutualHelp rate (else the default) in force at the delivery's time.
-                let log = "mutual:\(delivery)"
-                let minutes = d.command.int("minutes"), community = volunteer.string("community")
-                try d.requireAbsent(d.tables.ledger["hours"], log, field: "delivery", what: "hours log", txn)
-                d.emit("hours.logged", stream: "hours:\(log)", expected: .noStream, [
-                    ("log", .string(log)), ("volunteer", .string(provider)), ("minutes", .int(minutes)),
-                    ("activity", .string(d.command.string("service"))), ("category", .string(mutualHelpCategory)),
-                    ("delivery", .string(delivery)), ("community", .string(community)),
-                ])
-                try LedgerDomain.emitVerifiedHours(d, log: log, volunteer: provider, minutes: minutes, category: mutualHelpCategory, community: community,
-                                                   occurred: d.command.at.iso8601, occurredMs: d.command.at.epochMilliseconds, field: "mode", txn)
-            }
-        }),
-        CommandHandler(spec: CommandSpec(name: "visit.log", fields: [
-            .required("visit", .id), .required("elder", .id), .required("visitor", .id), .required("team", .id),
-            .required("observations", .note), .required("concern", .bool),
-        ]), decide: { d, txn in
-            _ = try loadElder(d, txn)
-            try d.authorize([.gridWorker], txn)
-            try d.requireAbsent(d.tables.elders["visits"], d.command.string("visit"), field: "visit", what: "visit", txn)
-            let team = try d.require(d.tables.registry["teams"], d.command.string("team"), .unknownTeam, field: "team", what: "team", txn)
-            guard team.string("kind") == "doorKnock" else { throw Rejection.invalid("team", "\(team.string("team")) is a \(team.string("kind")) team, not a door-knock team") }
-            guard team.strings("members").contains(d.command.string("visitor")) else {
-                throw Rejection.invalid("visitor", "\(d.command.string("visitor")) is not a member of \(team.string("team"))")
-            }
-            d.emitFields("visit.logged", stream: "elder:\(d.command.string("elder"))")
-        }),
+        CommandHandler(
+            spec: CommandSpec(
+                name: "elder.survey",
+                fields: [
+                    .required("elder", .id), .required("basic", .anyObject), .required("health", healthSpec),
+                    .required("needs", .list(.oneOf(needs), 0...needs.count)), .required("serviceWillingness", serviceWillingnessSpec),
+                    .required("workWillingness", workWillingnessSpec),
+                ]),
+            decide: { d, txn in
+                _ = try loadElder(d, txn)
+                try d.authorize([.socialWorker], txn)
+                let basic = d.command.fields["basic"] ?? .null
+                if let alone = basic["livingAlone"], case .bool = alone {
+                } else if basic["livingAlone"] != nil {
+                    throw Rejection.invalid("basic.livingAlone", "must be true or false")
+                }
+                let listed = d.command.strings("needs")
+                guard Set(listed).count == listed.count else { throw Rejection.invalid("needs", "lists a need twice") }
+                let services = (d.command.fields["serviceWillingness"]?["services"]?.arrayValue ?? []).compactMap(\.stringValue)
+                guard Set(services).count == services.count else { throw Rejection.invalid("serviceWillingness.services", "lists a service twice") }
+                let kinds = (d.command.fields["workWillingness"]?["kinds"]?.arrayValue ?? []).compactMap(\.stringValue)
+                guard Set(kinds.map { Array($0.utf8) }).count == kinds.count else { throw Rejection.invalid("workWillingness.kinds", "lists a kind twice") }
+                d.emitFields("elder.surveyed", stream: "elder:\(d.command.string("elder"))")
+            }),
+        CommandHandler(
+            spec: CommandSpec(
+                name: "elder.tier.policy",
+                fields: [
+                    .required("community", .id), .required("bands", .list(bandSpec, 1...101)), .optional("livingAloneRaise", .int(0...3)),
+                ]),
+            decide: { d, txn in
+                d.community = d.command.string("community")
+                _ = try d.communityRow(d.community, txn)
+                try d.authorize([.admin], txn)
+                _ = try TierPolicy(bands: d.command.fields["bands"] ?? .null, livingAloneRaise: d.command.fields["livingAloneRaise"]?.intValue ?? 1)
+                d.emitFields("elder.tierPolicySet", stream: "tier-policy:\(d.community)")
+            }),
+        CommandHandler(
+            spec: CommandSpec(
+                name: "elder.tier.assign",
+                fields: [
+                    .required("elder", .id), .required("tier", .int(0...3)), .required("reason", .description),
+                ]),
+            decide: { d, txn in
+                _ = try loadElder(d, txn)
+                try d.authorize([.socialWorker], txn)
+                d.emitFields("elder.tierAssigned", stream: "elder:\(d.command.string("elder"))")
+            }),
+        CommandHandler(
+            spec: CommandSpec(
+                name: "elder.plan.set",
+                fields: [
+                    .required("elder", .id),
+                    .required("services", .list(.object([.required("service", .oneOf(needs)), .required("perWeek", .int(1...21))]), 0...needs.count)),
+                ]),
+            decide: { d, txn in
+                _ = try loadElder(d, txn)
+                try d.authorize([.socialWorker], txn)
+                let services = (d.command.fields["services"]?.arrayValue ?? []).compactMap { $0["service"]?.stringValue }
+                guard Set(services).count == services.count else { throw Rejection.invalid("services", "lists a service twice") }
+                d.emitFields("elder.planSet", stream: "elder:\(d.command.string("elder"))")
+            }),
+        CommandHandler(
+            spec: CommandSpec(
+                name: "station.register",
+                fields: [
+                    .required("station", .id), .required("community", .id), .required("kind", .oneOf(StationKind.self)),
+                    .required("functions", .list(.name, 0...50)), .optional("name", .name),
+                ]),
+            decide: { d, txn in
+                d.community = d.command.string("community")
+                _ = try d.communityRow(d.community, txn)
+                try d.authorize([.admin], txn)
+                try d.requireAbsent(d.tables.elders["stations"], d.command.string("station"), field: "station", what: "station", txn)
+                if d.command.string("kind") == "hub", let hub = try Rows.get(d.tables.elders["hubs"], d.community, txn) {
+                    throw Rejection.invalid("kind", "\(d.community) has its hub already, \(hub.string("station")) (the 1+N network has one hub)")
+                }
+                d.emitFields("station.registered", stream: "station:\(d.command.string("station"))", expected: .noStream)
+            }),
+        CommandHandler(
+            spec: CommandSpec(
+                name: "service.deliver",
+                fields: [
+                    .required("delivery", .id), .required("elder", .id), .required("service", .oneOf(needs)), .required("provider", .id),
+                    .required("mode", .oneOf(modes)), .required("minutes", .int(deliveryMinutes)), .optional("station", .id),
+                ]),
+            decide: { d, txn in
+                _ = try loadElder(d, txn)
+                try d.authorize([.gridWorker], txn)
+                let delivery = d.command.string("delivery"), elder = d.command.string("elder"), provider = d.command.string("provider")
+                try d.requireAbsent(d.tables.elders["deliveries"], delivery, field: "delivery", what: "delivery", txn)
+                if let station = d.command.optionalString("station") {
+                    _ = try d.require(d.tables.elders["stations"], station, .unknownStation, field: "station", what: "station", txn)
+                }
+                var volunteer: Row?
+                switch d.command.string("mode") {
+                case "other":
+                    _ = try d.require(
+                        d.tables.registry["organizations"], provider, .unknownOrganization, field: "provider",
+                        what: "organization (the provider of help by others)", txn)
+                case "self":
+                    guard provider == elder else { throw Rejection.invalid("provider", "self-help is provided by the elder, \(elder)") }
+                default:
+                    guard provider != elder else { throw Rejection.invalid("provider", "mutual help comes from another resident") }
+                    let resident = try d.require(
+                        d.tables.registry["residents"], provider, .unknownResident, field: "provider", what: "resident (the mutual-help volunteer)", txn)
+                    // Mutual help earns points from a community's issuance account: the elder's, whose staff record
+                    // the delivery. A volunteer of another community logs hours there instead (docs/DECISIONS.md).
+                    try LedgerDomain.requireSameCommunity(resident, d.community, field: "provider", role: "the mutual-help volunteer")
+                    volunteer = resident
+                }
+                d.emitFields("service.delivered", stream: "elder:\(elder)")
+                if let volunteer {
+                    // Mutual help earns courtesy points: the volunteer's hours are logged and verified in this
+                    // same append, at the mutualHelp rate (else the default) in force at the delivery's time.
+                    let log = "mutual:\(delivery)"
+                    let minutes = d.command.int("minutes"), community = volunteer.string("community")
+                    try d.requireAbsent(d.tables.ledger["hours"], log, field: "delivery", what: "hours log", txn)
+                    d.emit(
+                        "hours.logged", stream: "hours:\(log)", expected: .noStream,
+                        [
+                            ("log", .string(log)), ("volunteer", .string(provider)), ("minutes", .int(minutes)),
+                            ("activity", .string(d.command.string("service"))), ("category", .string(mutualHelpCategory)),
+                            ("delivery", .string(delivery)), ("community", .string(community)),
+                        ])
+                    try LedgerDomain.emitVerifiedHours(
+                        d, log: log, volunteer: provider, minutes: minutes, category: mutualHelpCategory, community: community,
+                        occurred: d.command.at.iso8601, occurredMs: d.command.at.epochMilliseconds, field: "mode", txn)
+                }
+            }),
+        CommandHandler(
+            spec: CommandSpec(
+                name: "visit.log",
+                fields: [
+                    .required("visit", .id), .required("elder", .id), .required("visitor", .id), .required("team", .id),
+                    .required("observations", .note), .required("concern", .bool),
+                ]),
+            decide: { d, txn in
+                _ = try loadElder(d, txn)
+                try d.authorize([.gridWorker], txn)
+                try d.requireAbsent(d.tables.elders["visits"], d.command.string("visit"), field: "visit", what: "visit", txn)
+                let team = try d.require(d.tables.registry["teams"], d.command.string("team"), .unknownTeam, field: "team", what: "team", txn)
+                guard team.string("kind") == "doorKnock" else {
+                    throw Rejection.invalid("team", "\(team.string("team")) is a \(team.string("kind")) team, not a door-knock team")
+                }
+                guard team.strings("members").contains(d.command.string("visitor")) else {
+                    throw Rejection.invalid("visitor", "\(d.command.string("visitor")) is not a member of \(team.string("team"))")
+                }
+                d.emitFields("visit.logged", stream: "elder:\(d.command.string("elder"))")
+            }),
     ]
 
     /// The elder named by `elder`: a registered resident; sets the command's community to theirs.
     static func loadElder(_ d: Decision, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Row {
-        let row = try d.require(d.tables.registry["residents"], d.command.string("elder"), .unknownElder, field: "elder", what: "registered resident (elder)", txn)
+        let row = try d.require(
+            d.tables.registry["residents"], d.command.string("elder"), .unknownElder, field: "elder", what: "registered resident (elder)", txn)
         d.community = row.string("community")
         return row
     }
@@ -162,8 +200,11 @@ public struct TierPolicy: Sendable, Equatable {
     public var livingAloneRaise: Int64
 
     /// DOMAIN.md's default: ADL 100 → 0, 61–99 → 1, 41–60 → 2, ≤ 40 → 3; living alone +1, at most 3.
-    public static let standard = TierPolicy(checked: [Band(minAdl: 100, maxAdl: 100, tier: 0), Band(minAdl: 61, maxAdl: 99, tier: 1),
-                                                      Band(minAdl: 41, maxAdl: 60, tier: 2), Band(minAdl: 0, maxAdl: 40, tier: 3)], livingAloneRaise: 1)
+    public static let standard = TierPolicy(
+        checked: [
+            Band(minAdl: 100, maxAdl: 100, tier: 0), Band(minAdl: 61, maxAdl: 99, tier: 1),
+            Band(minAdl: 41, maxAdl: 60, tier: 2), Band(minAdl: 0, maxAdl: 40, tier: 3),
+        ], livingAloneRaise: 1)
 
     private init(checked bands: [Band], livingAloneRaise: Int64) {
         self.bands = bands
@@ -182,7 +223,10 @@ public struct TierPolicy: Sendable, Equatable {
         var expectedMax: Int64 = 100
         for band in bands {
             guard band.maxAdl == expectedMax else {
-                throw Rejection.invalid("bands", band.maxAdl > expectedMax ? "bands overlap at ADL \(expectedMax + 1)…\(band.maxAdl)" : "no band covers ADL \(band.maxAdl + 1)…\(expectedMax)")
+                throw Rejection.invalid(
+                    "bands",
+                    band.maxAdl > expectedMax
+                        ? "bands overlap at ADL \(expectedMax + 1)…\(band.maxAdl)" : "no band covers ADL \(band.maxAdl + 1)…\(expectedMax)")
             }
             expectedMax = band.minAdl - 1
         }

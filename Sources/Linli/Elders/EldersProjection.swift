@@ -7,12 +7,16 @@ final class EldersProjection: Projection {
     let name = "elders"
     /// 2: `history-compact`, the history in a fixed binary layout for the hot read.
     let version: UInt32 = 2
-    let databaseNames = ["elders", "surveys", "policies", "plans", "stations", "hubs", "history", "history-compact", "deliveries", "visits",
-                         "adherence", "concerns", "mutual"]
+    let databaseNames = [
+        "elders", "surveys", "policies", "plans", "stations", "hubs", "history", "history-compact", "deliveries", "visits",
+        "adherence", "concerns", "mutual",
+    ]
 
     var eventTypes: Set<String>? { Self.types }
-    static let types: Set<String> = ["elder.surveyed", "elder.tierPolicySet", "elder.tierAssigned", "elder.planSet", "station.registered",
-                                     "service.delivered", "visit.logged", "dispute.reported"]
+    static let types: Set<String> = [
+        "elder.surveyed", "elder.tierPolicySet", "elder.tierAssigned", "elder.planSet", "station.registered",
+        "service.delivered", "visit.logged", "dispute.reported",
+    ]
 
     func apply(_ event: RecordedEvent, in txn: borrowing WriteTransaction, databases db: ProjectionDatabases) throws {
         assert(Self.types.contains(event.type), "the log hands a projection only the event types it names")
@@ -31,19 +35,24 @@ final class EldersProjection: Projection {
             if (elder["survey"]?["atMs"]?.intValue ?? .min) <= atMs { elder = elder.setting("survey", survey) }
             try Rows.put(db["elders"], elderId, elder, position: p, txn)
         case "elder.tierAssigned":
-            let override: JSONValue = ["tier": .int(e.int("tier")), "reason": .string(e.string("reason")), "at": .string(at.iso8601),
-                                       "atMs": .int(atMs), "position": .int(Int64(p)), "actor": .string(event.actor)]
+            let override: JSONValue = [
+                "tier": .int(e.int("tier")), "reason": .string(e.string("reason")), "at": .string(at.iso8601),
+                "atMs": .int(atMs), "position": .int(Int64(p)), "actor": .string(event.actor),
+            ]
             var elder = try elderRow(db, txn, e)
             if (elder["override"]?["atMs"]?.intValue ?? .min) <= atMs { elder = elder.setting("override", override) }
             try Rows.put(db["elders"], elderId, elder, position: p, txn)
         case "elder.tierPolicySet":
-            try Rows.put(db["policies"], compositeKey(e.string("community")) + [0] + time + bigEndianKey(p), [
-                "bands": e["bands"] ?? .array([]), "livingAloneRaise": .int(e["livingAloneRaise"]?.intValue ?? 1),
-                "at": .string(at.iso8601),
-            ], position: p, txn)
+            try Rows.put(
+                db["policies"], compositeKey(e.string("community")) + [0] + time + bigEndianKey(p),
+                [
+                    "bands": e["bands"] ?? .array([]), "livingAloneRaise": .int(e["livingAloneRaise"]?.intValue ?? 1),
+                    "at": .string(at.iso8601),
+                ], position: p, txn)
         case "elder.planSet":
-            try Rows.put(db["plans"], compositeKey(elderId) + [0] + time + bigEndianKey(p),
-                         ["services": e["services"] ?? .array([]), "at": .string(at.iso8601)], position: p, txn)
+            try Rows.put(
+                db["plans"], compositeKey(elderId) + [0] + time + bigEndianKey(p),
+                ["services": e["services"] ?? .array([]), "at": .string(at.iso8601)], position: p, txn)
             try Rows.put(db["elders"], elderId, try elderRow(db, txn, e), position: p, txn)
         case "station.registered":
             try Rows.put(db["stations"], e.string("station"), updating: event.payload, [("deliveries", 0), ("minutes", 0)], position: p, txn)
@@ -69,8 +78,9 @@ final class EldersProjection: Projection {
             if let station { entry.value("station", station) }
             let historyKey = compositeKey(elderId) + [0] + time + bigEndianKey(p)
             try txn.put(db["history"], key: historyKey, value: entry.finish())
-            try CompactHistory.put(db["history-compact"], historyKey, position: p, visit: false, concern: false,
-                                   minutes: minutes, id: delivery, service: service, mode: mode, provider: provider, txn)
+            try CompactHistory.put(
+                db["history-compact"], historyKey, position: p, visit: false, concern: false,
+                minutes: minutes, id: delivery, service: service, mode: mode, provider: provider, txn)
             var deliveryRow = CBORMapWriter(count: 2, position: p, capacity: 64)
             deliveryRow.string("elder", elderId)
             deliveryRow.string("at", atText)
@@ -84,9 +94,12 @@ final class EldersProjection: Projection {
             try txn.put(db["adherence"], key: weekKey, value: adherence.finish())
             if let station = station?.stringValue {
                 guard let row = try Rows.get(db["stations"], station, txn) else { throw missing(e, "station") }
-                try Rows.put(db["stations"], station, updating: row.encoded, [
-                    ("deliveries", .int(row.int("deliveries") + 1)), ("minutes", .int(try StoredArithmetic.add(row.int("minutes"), minutes, "the minutes of station \(station)", at: p))),
-                ], position: p, txn)
+                try Rows.put(
+                    db["stations"], station, updating: row.encoded,
+                    [
+                        ("deliveries", .int(row.int("deliveries") + 1)),
+                        ("minutes", .int(try StoredArithmetic.add(row.int("minutes"), minutes, "the minutes of station \(station)", at: p))),
+                    ], position: p, txn)
             }
             if mode == "mutual" {
                 let row = try Rows.get(db["mutual"], provider, txn)
@@ -110,16 +123,21 @@ final class EldersProjection: Projection {
             entry.int("position", Int64(p))
             let historyKey = compositeKey(elderId) + [0] + time + bigEndianKey(p)
             try txn.put(db["history"], key: historyKey, value: entry.finish())
-            try CompactHistory.put(db["history-compact"], historyKey, position: p, visit: true, concern: concern,
-                                   minutes: 0, id: visit, service: "", mode: "", provider: e.string("visitor"), txn)
+            try CompactHistory.put(
+                db["history-compact"], historyKey, position: p, visit: true, concern: concern,
+                minutes: 0, id: visit, service: "", mode: "", provider: e.string("visitor"), txn)
             try Rows.put(db["visits"], visit, updating: event.payload, [("at", .string(atText))], position: p, txn)
             if concern {
                 // A later visit with a concern keeps the follow-up open, now on this visit.
                 let open = try Rows.get(db["concerns"], elderId, txn)
                 if (open?.int("atMs") ?? .min) <= atMs {
-                    try Rows.put(db["concerns"], elderId, ["elder": .string(elderId), "visit": .string(visit), "at": .string(atText),
-                                                           "atMs": .int(atMs), "observations": .string(e.string("observations")),
-                                                           "community": .string(e.string("community"))], position: p, txn)
+                    try Rows.put(
+                        db["concerns"], elderId,
+                        [
+                            "elder": .string(elderId), "visit": .string(visit), "at": .string(atText),
+                            "atMs": .int(atMs), "observations": .string(e.string("observations")),
+                            "community": .string(e.string("community")),
+                        ], position: p, txn)
                 }
             } else {
                 try closeConcern(db, txn, elder: elderId, atMs: atMs)
@@ -151,8 +169,10 @@ final class EldersProjection: Projection {
 /// service, mode and provider (or visitor), each `u8 length ‖ UTF-8`. The key is the history's:
 /// `elder ‖ 0 ‖ occurred time ‖ position`. docs/FORMAT.md lists it as the one row that is not CBOR.
 enum CompactHistory {
-    static func put(_ database: Database, _ key: [UInt8], position: UInt64, visit: Bool, concern: Bool, minutes: Int64, id: String, service: String,
-                    mode: String, provider: String, _ txn: borrowing WriteTransaction) throws {
+    static func put(
+        _ database: Database, _ key: [UInt8], position: UInt64, visit: Bool, concern: Bool, minutes: Int64, id: String, service: String,
+        mode: String, provider: String, _ txn: borrowing WriteTransaction
+    ) throws {
         var value = bigEndianKey(position)
         value.append(visit ? 1 : 0)
         value.append(concern ? 1 : 0)
@@ -163,7 +183,9 @@ enum CompactHistory {
             // Ids are at most 128 bytes and services and modes are the contract's words; a longer one was not
             // written by a command.
             guard text.utf8.count <= 255 else {
-                throw LogError.corrupt(position: position, reason: "a history entry's id, service, mode or provider is \(text.utf8.count) bytes; identifiers are at most \(FieldLimits.idBytesMax)")
+                throw LogError.corrupt(
+                    position: position,
+                    reason: "a history entry's id, service, mode or provider is \(text.utf8.count) bytes; identifiers are at most \(FieldLimits.idBytesMax)")
             }
             value.append(UInt8(text.utf8.count))
             value.append(contentsOf: text.utf8)

@@ -102,8 +102,9 @@ public struct ElderHistory: RandomAccessCollection, Sendable {
                 return String(decoding: UnsafeBufferPointer(rebasing: raw[(at + 1)..<(at + 1 + count)]), as: UTF8.self)
             }
             let id = text(), service = text(), mode = text(), provider = text()
-            return HistoryEntry(kind: visit ? .visit : .delivery, id: id, service: service, mode: mode, provider: provider,
-                                minutes: minutes, concern: concern, occurredAtMs: slot.occurredAtMs, position: slot.position)
+            return HistoryEntry(
+                kind: visit ? .visit : .delivery, id: id, service: service, mode: mode, provider: provider,
+                minutes: minutes, concern: concern, occurredAtMs: slot.occurredAtMs, position: slot.position)
         }
     }
 }
@@ -171,7 +172,9 @@ extension Engine {
         return try view { txn, tables in
             var out: [ElderSummary] = []
             var rows: [Row] = []
-            try Rows.scan(tables.elders["elders"], txn) { _, row in rows.append(row); return true }
+            try Rows.scan(tables.elders["elders"], txn) { _, row in
+                rows.append(row); return true
+            }
             for row in rows {
                 let id = row.string("elder")
                 let (elderTier, reason) = try EldersQueries.tier(tables, row, txn)
@@ -216,14 +219,18 @@ enum EldersQueries {
         let surveyMs = survey?["atMs"]?.intValue, overrideMs = override?["atMs"]?.intValue
         if let override, let overrideMs, overrideMs >= (surveyMs ?? .min) {
             let tier = override["tier"]?.intValue ?? 0
-            return (tier, "assigned tier \(tier) by \(override["actor"]?.stringValue ?? "?") at \(override["at"]?.stringValue ?? "?") (position \(override["position"]?.intValue ?? 0)): \(override["reason"]?.stringValue ?? "")")
+            return (
+                tier,
+                "assigned tier \(tier) by \(override["actor"]?.stringValue ?? "?") at \(override["at"]?.stringValue ?? "?") (position \(override["position"]?.intValue ?? 0)): \(override["reason"]?.stringValue ?? "")"
+            )
         }
         guard let survey, let surveyMs else { return (nil, "not surveyed") }
         let community = row?.string("community") ?? ""
         var policy = TierPolicy.standard
         var policyText = "the default policy"
         let prefix = compositeKey(community) + [0]
-        try txn.walk(tables.elders["policies"], from: prefix + LedgerProjection.sortableTime(surveyMs) + bigEndianKey(UInt64.max), reverse: true) { key, value in
+        try txn.walk(tables.elders["policies"], from: prefix + LedgerProjection.sortableTime(surveyMs) + bigEndianKey(UInt64.max), reverse: true) {
+            key, value in
             guard key.starts(with: prefix) else { return false }
             let stored = try Rows.decode(value, in: tables.elders["policies"])
             policy = try TierPolicy(bands: stored["bands"] ?? .null, livingAloneRaise: stored.int("livingAloneRaise"))
@@ -243,7 +250,8 @@ enum EldersQueries {
     static func plan(_ tables: Tables, elder: String, beforeMs: Int64, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Row? {
         let prefix = compositeKey(elder) + [0]
         var found: Row?
-        try txn.walk(tables.elders["plans"], from: prefix + LedgerProjection.sortableTime(beforeMs - 1) + bigEndianKey(UInt64.max), reverse: true) { key, value in
+        try txn.walk(tables.elders["plans"], from: prefix + LedgerProjection.sortableTime(beforeMs - 1) + bigEndianKey(UInt64.max), reverse: true) {
+            key, value in
             guard key.starts(with: prefix) else { return false }
             found = try Rows.decode(value, in: tables.elders["plans"])
             return false
@@ -253,8 +261,10 @@ enum EldersQueries {
 
     /// Adherence in a week: the plan in force at the week's end (or now, this week) against the deliveries
     /// counted in that week, per service.
-    static func adherence(_ tables: Tables, elder: String, week: ISOWeek, now: Timestamp,
-                          _ txn: borrowing some TransactionReading & ~Copyable) throws -> [ServiceAdherence] {
+    static func adherence(
+        _ tables: Tables, elder: String, week: ISOWeek, now: Timestamp,
+        _ txn: borrowing some TransactionReading & ~Copyable
+    ) throws -> [ServiceAdherence] {
         let nowMs = now.epochMilliseconds
         let current = week.startMs <= nowMs && nowMs < week.endMs
         guard let plan = try plan(tables, elder: elder, beforeMs: current ? nowMs + 1 : week.endMs, txn) else { return [] }

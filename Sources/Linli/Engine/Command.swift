@@ -160,7 +160,8 @@ public struct Command: Sendable, Equatable {
 
     /// The command as one NDJSON line of `linli apply`: the envelope, then the fields in name order.
     public var json: JSONValue {
-        .object([("command", .string(name)), ("id", .string(id)), ("actor", .string(actor)), ("at", .string(at.iso8601))]
+        .object(
+            [("command", .string(name)), ("id", .string(id)), ("actor", .string(actor)), ("at", .string(at.iso8601))]
                 + fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
     }
 
@@ -331,7 +332,10 @@ enum Validation {
             defer { beforePrevious = previous; previous = byte }
             if byte < 0x20 || byte == 0x7F {
                 if lines && (byte == 0x0A || byte == 0x09) { continue }
-                throw Rejection.invalid(field, "contains the control character U+\(hex4(UInt32(byte)))" + (lines ? "; line breaks (LF) and tabs may stay" : "; a name is one line of printable text"))
+                throw Rejection.invalid(
+                    field,
+                    "contains the control character U+\(hex4(UInt32(byte)))"
+                        + (lines ? "; line breaks (LF) and tabs may stay" : "; a name is one line of printable text"))
             }
             if previous == 0xC2 && (0x80...0x9F).contains(byte) {
                 throw Rejection.invalid(field, "contains the control character U+\(hex4(UInt32(byte)))")

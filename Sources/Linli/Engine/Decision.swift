@@ -44,8 +44,9 @@ final class Decision {
             CBOR.encode(.string("community"), into: &payload)
             CBOR.encode(.string(community), into: &payload)
         }
-        assert(payload == CBOR.encode(.object(fieldPairs() + extra + (addsCommunity ? [("community", .string(community))] : []))),
-               "emitFields writes what emit writes for the same pairs")
+        assert(
+            payload == CBOR.encode(.object(fieldPairs() + extra + (addsCommunity ? [("community", .string(community))] : []))),
+            "emitFields writes what emit writes for the same pairs")
         events.append(NewEvent(stream: stream, expectedVersion: expected, type: type, payload: payload))
     }
 
@@ -61,7 +62,9 @@ final class Decision {
     func isKnownActor(_ subject: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Bool {
         if try exists(tables.registry["residents"], subject, txn) { return true }
         var found = false
-        try Rows.scan(tables.registry["roles"], prefix: Array(subject.utf8) + [0], txn) { _, _ in found = true; return false }
+        try Rows.scan(tables.registry["roles"], prefix: Array(subject.utf8) + [0], txn) { _, _ in
+            found = true; return false
+        }
         return found
     }
 
@@ -77,15 +80,19 @@ final class Decision {
         if asResident, let resident = try Rows.get(tables.registry["residents"], actor, txn), resident.string("community") == community { return }
         let known = try isKnownActor(actor, txn)
         let needed = staff.map(\.rawValue).sorted() + (asResident ? ["resident (for themselves)"] : [])
-        throw Rejection(.unauthorized, field: "actor",
-                        known ? "actor: \(actor) may not run \(command.name) in \(community.isEmpty ? "this community" : community); it needs \(needed.joined(separator: " or "))"
-                              : "actor: \(actor) is unknown")
+        throw Rejection(
+            .unauthorized, field: "actor",
+            known
+                ? "actor: \(actor) may not run \(command.name) in \(community.isEmpty ? "this community" : community); it needs \(needed.joined(separator: " or "))"
+                : "actor: \(actor) is unknown")
     }
 
     // MARK: Look-ups that reject with the right code
 
-    func require(_ database: Database, _ id: String, _ reason: Rejection.Reason, field: String, what: String,
-                 _ txn: borrowing some TransactionReading & ~Copyable) throws -> Row {
+    func require(
+        _ database: Database, _ id: String, _ reason: Rejection.Reason, field: String, what: String,
+        _ txn: borrowing some TransactionReading & ~Copyable
+    ) throws -> Row {
         guard let row = try Rows.get(database, id, txn) else {
             throw Rejection(reason, field: field, "\(field): no \(what) \"\(id)\"")
         }
@@ -109,8 +116,10 @@ final class Decision {
         }
     }
 
-    func requireAbsent(_ database: Database, _ id: String, field: String, what: String,
-                       _ txn: borrowing some TransactionReading & ~Copyable) throws {
+    func requireAbsent(
+        _ database: Database, _ id: String, field: String, what: String,
+        _ txn: borrowing some TransactionReading & ~Copyable
+    ) throws {
         if try exists(database, id, txn) {
             throw Rejection(.duplicateId, field: field, "\(field): \(what) \"\(id)\" exists already")
         }
@@ -136,7 +145,8 @@ public enum CommandCatalog {
     static let handlers: [String: CommandHandler] = {
         var all: [String: CommandHandler] = [:]
         for handler in RegistryDomain.handlers + LedgerDomain.handlers + DeliberationDomain.handlers
-            + MediationDomain.handlers + EldersDomain.handlers {
+            + MediationDomain.handlers + EldersDomain.handlers
+        {
             precondition(all[handler.spec.name] == nil, "two handlers for \(handler.spec.name)")
             all[handler.spec.name] = handler
         }

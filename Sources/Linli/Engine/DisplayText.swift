@@ -18,7 +18,11 @@ public enum DisplayText {
         for scalar in text.unicodeScalars {
             guard unsafe(scalar) else { out.append(scalar); continue }
             let v = scalar.value
-            if v < 0x20 { out.append(Unicode.Scalar(0x2400 + v)!) } else if v == 0x7F { out.append("\u{2421}") } else {
+            if v < 0x20 {
+                out.append(Unicode.Scalar(0x2400 + v)!)
+            } else if v == 0x7F {
+                out.append("\u{2421}")
+            } else {
                 let digits = String(v, radix: 16, uppercase: true)
                 out.append(contentsOf: ("<U+" + String(repeating: "0", count: max(0, 4 - digits.count)) + digits + ">").unicodeScalars)
             }
@@ -29,9 +33,12 @@ public enum DisplayText {
     /// Whether a CSV cell would be taken for a formula: it starts with one of `= + - @`, TAB or CR and is not a
     /// plain number.
     public static func startsAFormula(_ text: String) -> Bool {
-        guard let first = text.utf8.first, [UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0D].contains(first) else { return false }
+        guard let first = text.utf8.first, [UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0D].contains(first) else {
+            return false
+        }
         let unsigned = text.utf8.dropFirst()
-        let isNumber = first == UInt8(ascii: "-") && !unsigned.isEmpty && unsigned.first != UInt8(ascii: ".")
+        let isNumber =
+            first == UInt8(ascii: "-") && !unsigned.isEmpty && unsigned.first != UInt8(ascii: ".")
             && unsigned.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ".") } && unsigned.filter { $0 == UInt8(ascii: ".") }.count <= 1
         return !isNumber
     }

@@ -68,7 +68,11 @@ public struct BatchReport: Sendable {
     public var committed: Bool
 
     /// Lines applied (duplicates count as applied: they are no-op successes).
-    public var applied: Int { outcomes.filter { if case .applied = $0 { return true }; if case .duplicate = $0 { return true }; return false }.count }
+    public var applied: Int {
+        outcomes.filter {
+            if case .applied = $0 { return true }; if case .duplicate = $0 { return true }; return false
+        }.count
+    }
     /// Lines rejected.
     public var rejected: Int { outcomes.filter { $0.rejection != nil }.count }
     /// The rejected lines with their 1-based numbers.
@@ -105,7 +109,9 @@ public final class Engine: @unchecked Sendable {
     public let log: EventLog
 
     /// The projections every engine registers, in the order they apply an event.
-    static func makeProjections() -> [any Projection] { [RegistryProjection(), LedgerProjection(), DeliberationProjection(), MediationProjection(), EldersProjection()] }
+    static func makeProjections() -> [any Projection] {
+        [RegistryProjection(), LedgerProjection(), DeliberationProjection(), MediationProjection(), EldersProjection()]
+    }
 
     static func logOptions(_ options: Options) -> EventLog.Options {
         var logOptions = EventLog.Options()
@@ -137,9 +143,15 @@ public final class Engine: @unchecked Sendable {
         let engine = Engine(log: log)
         let occurred = at ?? options.clock().inOffset(Timestamp.shanghaiOffsetMinutes)
         let payload: JSONValue = ["admin": .string(admin), "formatVersion": 1]
-        _ = try log.append(AppendCommand(commandId: "init", requestDigest: Hash.sha256(payload.canonicalText), actor: admin,
-                                         occurredAt: occurred, events: [NewEvent(stream: "store", expectedVersion: .noStream,
-                                                                                 type: "store.initialized", payload: CBOR.encode(payload))]))
+        _ = try log.append(
+            AppendCommand(
+                commandId: "init", requestDigest: Hash.sha256(payload.canonicalText), actor: admin,
+                occurredAt: occurred,
+                events: [
+                    NewEvent(
+                        stream: "store", expectedVersion: .noStream,
+                        type: "store.initialized", payload: CBOR.encode(payload))
+                ]))
         try log.checkpoint()
         return engine
     }
@@ -156,7 +168,9 @@ public final class Engine: @unchecked Sendable {
     public func execute(_ command: Command) throws -> CommandOutcome {
         precondition(history == nil, "a time-travel view takes no commands")
         var pending: ParsedLines? = ParsedLines(parsed: [.success(command)])
-        let report = try run(mode: .atomic) { defer { pending = nil }; return pending }
+        let report = try run(mode: .atomic) {
+            defer { pending = nil }; return pending
+        }
         if let rejection = report.outcomes[0].rejection { throw rejection }
         return report.outcomes[0]
     }
@@ -211,7 +225,9 @@ public final class Engine: @unchecked Sendable {
         var total = BatchReport(outcomes: [], eventsAppended: 0, head: .empty, committed: false)
         while true {
             var handOver: ParsedLines? = pending
-            let report = try run(mode: mode) { defer { handOver = nil }; return handOver }
+            let report = try run(mode: mode) {
+                defer { handOver = nil }; return handOver
+            }
             total.outcomes += report.outcomes
             total.eventsAppended += report.eventsAppended
             total.head = report.head
@@ -311,8 +327,10 @@ public final class Engine: @unchecked Sendable {
         do {
             try writer.withTransaction { txn in try handler.decide(decision, txn) }
             precondition(!decision.events.isEmpty, "\(command.name) accepted without events")
-            let result = try writer.append(AppendCommand(commandId: command.id, requestDigest: digest, actor: command.actor,
-                                                         occurredAt: command.at, events: decision.events))
+            let result = try writer.append(
+                AppendCommand(
+                    commandId: command.id, requestDigest: digest, actor: command.actor,
+                    occurredAt: command.at, events: decision.events))
             return .applied(firstPosition: result.firstPosition, lastPosition: result.lastPosition)
         } catch let rejection as Rejection {
             return .rejected(rejection)

@@ -3,7 +3,8 @@
 /// Commands never carry fractions (points, fen, minutes, scores and areas are whole numbers), so the
 /// parser refuses fractional, exponent and out-of-range numbers instead of rounding them.
 public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral,
-    ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral {
+    ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
+{
     case null
     case bool(Bool)
     case int(Int64)
@@ -189,7 +190,9 @@ public struct JSONParser {
 
     /// Parses one complete JSON value from `bytes`; anything but white space after it is an error. A line
     /// that wraps a command's fields (an exported event) takes larger limits.
-    public static func parse(_ bytes: [UInt8], lineBytesMax: Int = JSONParser.lineBytesMax, depthMax: Int = JSONParser.depthMax) throws(JSONSyntaxError) -> JSONValue {
+    public static func parse(_ bytes: [UInt8], lineBytesMax: Int = JSONParser.lineBytesMax, depthMax: Int = JSONParser.depthMax) throws(JSONSyntaxError)
+        -> JSONValue
+    {
         guard bytes.count <= lineBytesMax else {
             throw JSONSyntaxError(column: lineBytesMax, reason: "the line is longer than \(lineBytesMax) bytes, the limit", field: nil)
         }

@@ -25,7 +25,8 @@ enum StoredArithmetic {
     /// The value when it lies in `range` (the range its command accepts), else corrupt at `position`.
     static func inRange(_ value: Int64, _ range: ClosedRange<Int64>, _ what: @autoclosure () -> String, at position: UInt64) throws(LogError) -> Int64 {
         guard range.contains(value) else {
-            throw LogError.corrupt(position: position, reason: "\(what()) is \(value), outside \(range.lowerBound)…\(range.upperBound): no command records that")
+            throw LogError.corrupt(
+                position: position, reason: "\(what()) is \(value), outside \(range.lowerBound)…\(range.upperBound): no command records that")
         }
         return value
     }

@@ -100,14 +100,18 @@ enum Rows {
 
     /// Writes a row whose value is `base` (a CBOR map: an event's payload or a row's value) with
     /// `changes` set, as `base.setting(…)` would, without decoding `base`.
-    static func put(_ database: Database, _ key: [UInt8], updating base: [UInt8], _ changes: [(String, JSONValue)], position: UInt64,
-                    _ txn: borrowing WriteTransaction) throws {
+    static func put(
+        _ database: Database, _ key: [UInt8], updating base: [UInt8], _ changes: [(String, JSONValue)], position: UInt64,
+        _ txn: borrowing WriteTransaction
+    ) throws {
         let row = base.withUnsafeBytes { CBOR.updating($0, changes, position: position) }
         try txn.put(database, key: key, value: row)
     }
 
-    static func put(_ database: Database, _ key: String, updating base: [UInt8], _ changes: [(String, JSONValue)], position: UInt64,
-                    _ txn: borrowing WriteTransaction) throws {
+    static func put(
+        _ database: Database, _ key: String, updating base: [UInt8], _ changes: [(String, JSONValue)], position: UInt64,
+        _ txn: borrowing WriteTransaction
+    ) throws {
         try put(database, Array(key.utf8), updating: base, changes, position: position, txn)
     }
 
@@ -130,8 +134,10 @@ enum Rows {
     }
 
     /// Every row whose key starts with `prefix`, in key order, until `body` returns false.
-    static func scan(_ database: Database, prefix: [UInt8] = [], _ txn: borrowing some TransactionReading & ~Copyable,
-                     _ body: ([UInt8], Row) throws -> Bool) throws {
+    static func scan(
+        _ database: Database, prefix: [UInt8] = [], _ txn: borrowing some TransactionReading & ~Copyable,
+        _ body: ([UInt8], Row) throws -> Bool
+    ) throws {
         try txn.walk(database, from: prefix.isEmpty ? nil : prefix) { key, value in
             guard key.starts(with: prefix) else { return false }
             return try body(Array(key), try decode(value, in: database))
@@ -190,7 +196,9 @@ public struct DomainEvent: Sendable {
         // The error is carried out of the closure as a value: a typed `throws` closure here crashes the
         // Swift 6.3 optimizer (SIL "PerfInliner").
         let failure = record.payload.withUnsafeBytes { bytes -> CBOR.DecodeError? in
-            do { try CBOR.validate(bytes, checkingText: false); return nil } catch let error as CBOR.DecodeError { return error } catch { return CBOR.DecodeError(offset: 0, reason: "\(error)") }
+            do { try CBOR.validate(bytes, checkingText: false); return nil } catch let error as CBOR.DecodeError { return error } catch {
+                return CBOR.DecodeError(offset: 0, reason: "\(error)")
+            }
         }
         if let failure { throw LogError.corrupt(position: record.position, reason: "payload of \(record.type) does not decode: \(failure)") }
     }

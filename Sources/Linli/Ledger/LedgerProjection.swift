@@ -28,9 +28,11 @@ final class LedgerProjection: Projection {
     let databaseNames = ["accounts", "postings", "rates", "hours", "items", "redemptions", "wishes", "funds", "fund-movements", "totals"]
 
     var eventTypes: Set<String>? { Self.types }
-    static let types: Set<String> = ["points.rateSet", "hours.logged", "hours.verified", "hours.rejected", "points.transferred",
-                                     "points.adjusted", "gift.stocked", "gift.redeemed", "redemption.reversed", "wish.posted",
-                                     "wish.claimed", "wish.fulfilled", "wish.cancelled", "fund.received", "fund.disbursed"]
+    static let types: Set<String> = [
+        "points.rateSet", "hours.logged", "hours.verified", "hours.rejected", "points.transferred",
+        "points.adjusted", "gift.stocked", "gift.redeemed", "redemption.reversed", "wish.posted",
+        "wish.claimed", "wish.fulfilled", "wish.cancelled", "fund.received", "fund.disbursed",
+    ]
 
     func apply(_ event: RecordedEvent, in txn: borrowing WriteTransaction, databases db: ProjectionDatabases) throws {
         assert(Self.types.contains(event.type), "the log hands a projection only the event types it names")
@@ -39,13 +41,16 @@ final class LedgerProjection: Projection {
         let community = e.string("community")
         switch event.type {
         case "points.rateSet":
-            let key = compositeKey(community, e.string("category").isEmpty ? "*" : e.string("category")) + [0]
+            let key =
+                compositeKey(community, e.string("category").isEmpty ? "*" : e.string("category")) + [0]
                 + Self.sortableTime(event.occurredAt.epochMilliseconds) + bigEndianKey(p)
             try Rows.put(db["rates"], key, ["pointsPerHour": .int(e.int("pointsPerHour")), "at": .string(event.occurredAt.iso8601)], position: p, txn)
         case "hours.logged":
-            try Rows.put(db["hours"], e.string("log"), updating: event.payload, [
-                ("state", "pending"), ("at", .string(event.occurredAt.iso8601)), ("atMs", .int(event.occurredAt.epochMilliseconds)),
-            ], position: p, txn)
+            try Rows.put(
+                db["hours"], e.string("log"), updating: event.payload,
+                [
+                    ("state", "pending"), ("at", .string(event.occurredAt.iso8601)), ("atMs", .int(event.occurredAt.epochMilliseconds)),
+                ], position: p, txn)
         case "hours.verified", "hours.rejected":
             let log = e.string("log")
             guard let row = try Rows.get(db["hours"], log, txn) else { throw missing(e, "log") }
@@ -53,21 +58,26 @@ final class LedgerProjection: Projection {
             if event.type == "hours.verified" {
                 let points = e.int("points"), pointsPerHour = e.int("pointsPerHour")
                 changes += [("points", .int(points)), ("pointsPerHour", .int(pointsPerHour))]
-                try post(db, txn, p, from: "issuance:\(community)", to: "resident:\(e.string("volunteer"))", points: points, e, extra: [
-                    ("log", .string(log)), ("pointsPerHour", .int(pointsPerHour)), ("minutes", .int(e.int("minutes"))),
-                ])
+                try post(
+                    db, txn, p, from: "issuance:\(community)", to: "resident:\(e.string("volunteer"))", points: points, e,
+                    extra: [
+                        ("log", .string(log)), ("pointsPerHour", .int(pointsPerHour)), ("minutes", .int(e.int("minutes"))),
+                    ])
             }
             try Rows.put(db["hours"], log, updating: row.encoded, changes, position: p, txn)
         case "points.transferred":
-            try post(db, txn, p, from: "resident:\(e.string("from"))", to: "resident:\(e.string("to"))", points: e.int("points"), e, extra: [("reason", .string(e.string("reason")))])
+            try post(
+                db, txn, p, from: "resident:\(e.string("from"))", to: "resident:\(e.string("to"))", points: e.int("points"), e,
+                extra: [("reason", .string(e.string("reason")))])
         case "points.adjusted":
             let account = e.string("account")
             let points = e.int("points")
             if points > 0 {
                 try post(db, txn, p, from: "issuance:\(community)", to: account, points: points, e, extra: [("reason", .string(e.string("reason")))])
             } else {
-                try post(db, txn, p, from: account, to: "issuance:\(community)", points: try StoredArithmetic.subtract(0, points, "the points adjusted", at: p), e,
-                         extra: [("reason", .string(e.string("reason")))])
+                try post(
+                    db, txn, p, from: account, to: "issuance:\(community)", points: try StoredArithmetic.subtract(0, points, "the points adjusted", at: p), e,
+                    extra: [("reason", .string(e.string("reason")))])
             }
         case "gift.stocked":
             let existing = try Rows.get(db["items"], e.string("item"), txn)
@@ -79,13 +89,16 @@ final class LedgerProjection: Projection {
             let redeem = event.type == "gift.redeemed"
             guard let item = try Rows.get(db["items"], e.string("item"), txn) else { throw missing(e, "item") }
             let moved = try StoredArithmetic.inRange(e.int("quantity"), FieldLimits.quantity, "the quantity of redemption \(e.string("redemption"))", at: p)
-            let quantity = redeem ? try StoredArithmetic.subtract(item.int("quantity"), moved, "the stock of \(e.string("item"))", at: p)
+            let quantity =
+                redeem
+                ? try StoredArithmetic.subtract(item.int("quantity"), moved, "the stock of \(e.string("item"))", at: p)
                 : try StoredArithmetic.add(item.int("quantity"), moved, "the stock of \(e.string("item"))", at: p)
             guard quantity >= 0 else { throw LogError.corrupt(position: p, reason: "stock of \(e.string("item")) below zero") }
             try Rows.put(db["items"], e.string("item"), updating: item.encoded, [("quantity", .int(quantity))], position: p, txn)
             let resident = "resident:\(e.string("resident"))", store = "store:\(community)"
-            try post(db, txn, p, from: redeem ? resident : store, to: redeem ? store : resident, points: e.int("points"), e,
-                     extra: [("redemption", .string(e.string("redemption"))), ("item", .string(e.string("item")))])
+            try post(
+                db, txn, p, from: redeem ? resident : store, to: redeem ? store : resident, points: e.int("points"), e,
+                extra: [("redemption", .string(e.string("redemption"))), ("item", .string(e.string("item")))])
             if redeem {
                 try Rows.put(db["redemptions"], e.string("redemption"), updating: event.payload, [("reversed", false)], position: p, txn)
             } else {
@@ -106,18 +119,23 @@ final class LedgerProjection: Projection {
             guard income || existing != nil else { throw missing(e, "fund") }
             let amount = e.int("amountFen"), fund = e.string("fund")
             guard amount > 0 else { throw LogError.corrupt(position: p, reason: "fund \(fund): an amount of \(amount) fen; amounts are positive") }
-            let balance = income ? try StoredArithmetic.add(existing?.int("balanceFen") ?? 0, amount, "the balance of fund \(fund)", at: p)
+            let balance =
+                income
+                ? try StoredArithmetic.add(existing?.int("balanceFen") ?? 0, amount, "the balance of fund \(fund)", at: p)
                 : try StoredArithmetic.subtract(existing?.int("balanceFen") ?? 0, amount, "the balance of fund \(fund)", at: p)
             guard balance >= 0 else { throw LogError.corrupt(position: p, reason: "fund \(fund) below zero") }
             let value: JSONValue = [
                 "fund": .string(fund), "community": .string(existing?.string("community") ?? community),
                 "balanceFen": .int(balance),
                 "incomeFen": .int(try StoredArithmetic.add(existing?.int("incomeFen") ?? 0, income ? amount : 0, "the income of fund \(fund)", at: p)),
-                "disbursedFen": .int(try StoredArithmetic.add(existing?.int("disbursedFen") ?? 0, income ? 0 : amount, "the disbursements of fund \(fund)", at: p)),
+                "disbursedFen": .int(
+                    try StoredArithmetic.add(existing?.int("disbursedFen") ?? 0, income ? 0 : amount, "the disbursements of fund \(fund)", at: p)),
             ]
             try Rows.put(db["funds"], e.string("fund"), value, position: p, txn)
-            var movement: [(String, JSONValue)] = [("kind", income ? "income" : "disbursement"), ("amountFen", .int(amount)),
-                                                   ("balanceFen", .int(balance)), ("at", .string(event.occurredAt.iso8601)), ("position", .int(Int64(p)))]
+            var movement: [(String, JSONValue)] = [
+                ("kind", income ? "income" : "disbursement"), ("amountFen", .int(amount)),
+                ("balanceFen", .int(balance)), ("at", .string(event.occurredAt.iso8601)), ("position", .int(Int64(p))),
+            ]
             movement += e.payload.pairs.filter { ["source", "beneficiary", "purpose"].contains($0.0) }
             try Rows.put(db["fund-movements"], compositeKey(e.string("fund")) + [0] + bigEndianKey(p), .object(movement), position: p, txn)
         default:
@@ -127,10 +145,14 @@ final class LedgerProjection: Projection {
 
     /// Posts `points` from one account to another: the first is debited, the second credited, each gets a
     /// statement line with its running balance, and the ledger's totals stay equal (trial balance).
-    private func post(_ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, _ position: UInt64, from: String, to: String,
-                      points: Int64, _ e: DomainEvent, extra: [(String, JSONValue)]) throws {
+    private func post(
+        _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, _ position: UInt64, from: String, to: String,
+        points: Int64, _ e: DomainEvent, extra: [(String, JSONValue)]
+    ) throws {
         // A command never posts a negative amount; a stored event that does was not written by Linli.
-        guard points >= 0 else { throw LogError.corrupt(position: position, reason: "a posting of \(points) points from \(from) to \(to); postings are never negative") }
+        guard points >= 0 else {
+            throw LogError.corrupt(position: position, reason: "a posting of \(points) points from \(from) to \(to); postings are never negative")
+        }
         guard points > 0 else { return }
         // Written straight as CBOR (CBORMapWriter): a posting writes five rows, and building each as a tree
         // of values cost more than all of LMDB's work for the event.
@@ -169,11 +191,14 @@ final class LedgerProjection: Projection {
         // The trial balance: the sum of all credits equals the sum of all debits after every posting. The
         // totals move by what the account rows above actually moved, so a posting that credited without
         // debiting (a bug in the loop) breaks it; the stored totals as read back must balance too.
-        precondition(creditedDelta == points && debitedDelta == points, "a posting of \(points) moved credits by \(creditedDelta) and debits by \(debitedDelta) at position \(position)")
+        precondition(
+            creditedDelta == points && debitedDelta == points,
+            "a posting of \(points) moved credits by \(creditedDelta) and debits by \(debitedDelta) at position \(position)")
         let totals = try Rows.get(db["totals"], "all", txn)
         let creditedBefore = totals?.int("credited") ?? 0, debitedBefore = totals?.int("debited") ?? 0
         guard creditedBefore == debitedBefore else {
-            throw LogError.corrupt(position: position, reason: "the trial balance does not hold before this posting: credits \(creditedBefore), debits \(debitedBefore)")
+            throw LogError.corrupt(
+                position: position, reason: "the trial balance does not hold before this posting: credits \(creditedBefore), debits \(debitedBefore)")
         }
         let credited = try StoredArithmetic.add(creditedBefore, creditedDelta, "the ledger's total credits", at: position)
         let debited = try StoredArithmetic.add(debitedBefore, debitedDelta, "the ledger's total debits", at: position)
@@ -199,7 +224,9 @@ final class LedgerProjection: Projection {
     /// Every rate set for one community and scope, in key order (occurred time, then position). Verifying
     /// hours reads the same few schedules for every command of a batch, so a write transaction keeps them
     /// (``TransactionCache``) while the rates table's row count says no rate was added since.
-    private static func rateSchedule(_ tables: Tables, prefix: [UInt8], _ txn: borrowing some TransactionReading & ~Copyable) throws -> [(atMs: Int64, rate: Rate)] {
+    private static func rateSchedule(_ tables: Tables, prefix: [UInt8], _ txn: borrowing some TransactionReading & ~Copyable) throws -> [(
+        atMs: Int64, rate: Rate
+    )] {
         let rates = tables.ledger["rates"]
         let rowsCount = tables.cache == nil ? 0 : try txn.count(rates)
         if let cached = tables.cache?.rateSchedules[prefix], cached.rowsCount == rowsCount { return cached.schedule }

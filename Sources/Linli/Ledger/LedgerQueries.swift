@@ -41,8 +41,10 @@ extension Engine {
         var lines: [StatementLine] = []
         try Rows.scan(tables.ledger["postings"], prefix: Array(account.utf8) + [0], txn) { key, row in
             guard key.count == account.utf8.count + 9 else { return true }
-            lines.append(StatementLine(position: row.position, type: row.string("type"), counterAccount: row.string("counterAccount"),
-                                       amount: row.int("amount"), balance: row.int("balance"), detail: row.value))
+            lines.append(
+                StatementLine(
+                    position: row.position, type: row.string("type"), counterAccount: row.string("counterAccount"),
+                    amount: row.int("amount"), balance: row.int("balance"), detail: row.value))
             return true
         }
         return lines
@@ -52,8 +54,9 @@ extension Engine {
     public func stock(community: String? = nil) throws -> [StockItem] {
         try rows(of: \.ledger, "items").compactMap { row in
             guard community == nil || row.string("community") == community else { return nil }
-            return StockItem(item: row.string("item"), community: row.string("community"), name: row.string("name"),
-                             pricePoints: row.int("pricePoints"), quantity: row.int("quantity"))
+            return StockItem(
+                item: row.string("item"), community: row.string("community"), name: row.string("name"),
+                pricePoints: row.int("pricePoints"), quantity: row.int("quantity"))
         }
     }
 
@@ -96,7 +99,9 @@ extension Engine {
     func rows(of domain: KeyPath<Tables, ProjectionDatabases>, _ name: String) throws -> [Row] {
         try view { txn, tables in
             var out: [Row] = []
-            try Rows.scan(tables[keyPath: domain][name], txn) { _, row in out.append(row); return true }
+            try Rows.scan(tables[keyPath: domain][name], txn) { _, row in
+                out.append(row); return true
+            }
             return out
         }
     }

@@ -8,8 +8,10 @@ final class MediationProjection: Projection {
     let databaseNames = ["disputes", "sessions", "timeline", "counts"]
 
     var eventTypes: Set<String>? { Self.types }
-    static let types: Set<String> = ["dispute.reported", "dispute.assigned", "dispute.sessionHeld", "dispute.resolved",
-                                     "dispute.escalated", "dispute.withdrawn", "dispute.followedUp"]
+    static let types: Set<String> = [
+        "dispute.reported", "dispute.assigned", "dispute.sessionHeld", "dispute.resolved",
+        "dispute.escalated", "dispute.withdrawn", "dispute.followedUp",
+    ]
 
     static let nextState: [String: String] = [
         "dispute.assigned": "assigned", "dispute.sessionHeld": "mediating", "dispute.resolved": "resolved",
@@ -21,10 +23,12 @@ final class MediationProjection: Projection {
         let e = try DomainEvent(event)
         let p = e.position, id = e.string("dispute")
         let atMs = event.occurredAt.epochMilliseconds
-        try Rows.put(db["timeline"], compositeKey(id) + [0] + bigEndianKey(p), [
-            "position": .int(Int64(p)), "type": .string(event.type), "actor": .string(event.actor),
-            "at": .string(event.occurredAt.iso8601), "recordedAt": .string(event.recordedAt.iso8601), "detail": e.payload.removing("community"),
-        ], position: p, txn)
+        try Rows.put(
+            db["timeline"], compositeKey(id) + [0] + bigEndianKey(p),
+            [
+                "position": .int(Int64(p)), "type": .string(event.type), "actor": .string(event.actor),
+                "at": .string(event.occurredAt.iso8601), "recordedAt": .string(event.recordedAt.iso8601), "detail": e.payload.removing("community"),
+            ], position: p, txn)
         if event.type == "dispute.reported" {
             let value = e.payload.setting("state", "reported").setting("reportedAt", .string(event.occurredAt.iso8601))
                 .setting("reportedAtMs", .int(atMs)).setting("sessions", 0)
@@ -42,10 +46,12 @@ final class MediationProjection: Projection {
             if dispute["assignedAtMs"] == nil { dispute = dispute.setting("assignedAtMs", .int(atMs)) }
         case "dispute.sessionHeld":
             dispute = dispute.setting("sessions", .int((dispute["sessions"]?.intValue ?? 0) + 1))
-            try Rows.put(db["sessions"], e.string("session"), [
-                "session": .string(e.string("session")), "dispute": .string(id), "attendees": e.payload["attendees"] ?? .array([]),
-                "notes": .string(e.string("notes")), "at": .string(event.occurredAt.iso8601), "position": .int(Int64(p)),
-            ], position: p, txn)
+            try Rows.put(
+                db["sessions"], e.string("session"),
+                [
+                    "session": .string(e.string("session")), "dispute": .string(id), "attendees": e.payload["attendees"] ?? .array([]),
+                    "notes": .string(e.string("notes")), "at": .string(event.occurredAt.iso8601), "position": .int(Int64(p)),
+                ], position: p, txn)
         case "dispute.resolved":
             dispute = dispute.setting("agreement", .string(e.string("agreement"))).setting("resolvedAtMs", .int(atMs))
         case "dispute.escalated":
@@ -67,10 +73,14 @@ final class MediationProjection: Projection {
         try Rows.put(db["disputes"], id, dispute, position: p, txn)
     }
 
-    private func count(_ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, _ p: UInt64, community: String, state: String, category: String, by delta: Int64) throws {
+    private func count(
+        _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, _ p: UInt64, community: String, state: String, category: String, by delta: Int64
+    ) throws {
         let key = compositeKey(community, state, category)
         let current = try Rows.get(db["counts"], key, txn)?.int("count") ?? 0
         assert(current + delta >= 0, "a dispute count below zero")
-        try Rows.put(db["counts"], key, ["community": .string(community), "state": .string(state), "category": .string(category), "count": .int(current + delta)], position: p, txn)
+        try Rows.put(
+            db["counts"], key, ["community": .string(community), "state": .string(state), "category": .string(category), "count": .int(current + delta)],
+            position: p, txn)
     }
 }

@@ -40,9 +40,11 @@ public struct DisputeSummary: Sendable, Equatable {
 
     /// The summary as `linli disputes --json` prints it.
     public var jsonValue: JSONValue {
-        ["dispute": .string(dispute), "community": .string(community), "state": .string(state), "category": .string(category),
-         "reportedAt": .string(reportedAt), "ageDays": .int(Int64(ageDays)), "hoursToAssignment": hoursToAssignment,
-         "hoursToResolution": hoursToResolution, "sessions": .int(sessions), "position": .int(Int64(position))]
+        [
+            "dispute": .string(dispute), "community": .string(community), "state": .string(state), "category": .string(category),
+            "reportedAt": .string(reportedAt), "ageDays": .int(Int64(ageDays)), "hoursToAssignment": hoursToAssignment,
+            "hoursToResolution": hoursToResolution, "sessions": .int(sessions), "position": .int(Int64(position)),
+        ]
     }
 }
 
@@ -62,8 +64,10 @@ extension Engine {
         return try view { txn, tables -> JSONValue? in
             guard let row = try Rows.get(tables.mediation["disputes"], id, txn) else { return nil }
             var document = DisputeSummary(row, now: nowTime).jsonValue.pairs
-            for key in ["parties", "description", "channel", "visit", "mediator", "team", "agreement", "escalatedTo", "escalationReason",
-                        "withdrawalReason", "satisfaction", "followUpNotes"] {
+            for key in [
+                "parties", "description", "channel", "visit", "mediator", "team", "agreement", "escalatedTo", "escalationReason",
+                "withdrawalReason", "satisfaction", "followUpNotes",
+            ] {
                 document.append((key, row.value[key] ?? .null))
             }
             let timeline = try Rows.values(tables.mediation["timeline"], under: id, txn)
@@ -81,8 +85,10 @@ extension Engine {
     public func mediationFigures(now: Timestamp? = nil) throws -> JSONValue {
         let disputes = try self.disputes(now: now)
         let counts = try rows(of: \.mediation, "counts").filter { $0.int("count") > 0 }.map { row -> JSONValue in
-            ["community": .string(row.string("community")), "state": .string(row.string("state")), "category": .string(row.string("category")),
-             "count": .int(row.int("count"))]
+            [
+                "community": .string(row.string("community")), "state": .string(row.string("state")), "category": .string(row.string("category")),
+                "count": .int(row.int("count")),
+            ]
         }
         let rows = try rows(of: \.mediation, "disputes")
         let resolved = rows.filter { $0["resolvedAtMs"] != nil }

@@ -43,8 +43,10 @@ extension Engine {
     ///
     /// A refused or interrupted import leaves no store that opens: it is marked incomplete until its last
     /// transaction, and a refused one is removed.
-    public static func importExport(lines: some Sequence<[UInt8]>, into path: String, replicaOf source: String? = nil, checkpoints: [JSONValue] = [],
-                                    options: Options = Options(), progress: ((UInt64) -> Void)? = nil) throws -> ImportReport {
+    public static func importExport(
+        lines: some Sequence<[UInt8]>, into path: String, replicaOf source: String? = nil, checkpoints: [JSONValue] = [],
+        options: Options = Options(), progress: ((UInt64) -> Void)? = nil
+    ) throws -> ImportReport {
         let folderExisted = FileManager.default.fileExists(atPath: path)
         let log = try EventLog.createForImport(at: path, replicaOf: source, options: logOptions(options))
         do {
@@ -66,8 +68,9 @@ extension Engine {
     public func follow(lines: some Sequence<[UInt8]>, checkpoints: [JSONValue] = [], progress: ((UInt64) -> Void)? = nil) throws -> ImportReport {
         precondition(history == nil, "a time-travel view takes no events")
         guard log.replicaSource != nil else {
-            throw ImportRefusal(reason: "\(log.path) is not a replica: it takes commands of its own, so another store's log cannot be appended to it. "
-                                + "Make a replica with linli import FILE --replica-of NAME --store NEW")
+            throw ImportRefusal(
+                reason: "\(log.path) is not a replica: it takes commands of its own, so another store's log cannot be appended to it. "
+                    + "Make a replica with linli import FILE --replica-of NAME --store NEW")
         }
         var report = try take(lines, progress: progress)
         report.checkpointsChecked = try requireExtends(checkpoints)
@@ -128,8 +131,9 @@ extension Engine {
     /// Checks published checkpoint statements against the store as it now is; any that fails refuses.
     private func requireExtends(_ checkpoints: [JSONValue]) throws -> Int {
         for check in try verify(checkpoints: checkpoints) where !check.ok {
-            throw ImportRefusal(position: check.position == 0 ? nil : check.position,
-                                reason: "the export does not extend a published checkpoint: " + check.problems.joined(separator: "; "))
+            throw ImportRefusal(
+                position: check.position == 0 ? nil : check.position,
+                reason: "the export does not extend a published checkpoint: " + check.problems.joined(separator: "; "))
         }
         return checkpoints.count
     }
@@ -152,12 +156,14 @@ struct ImportChunk {
     /// Adds a line's record to the command it continues, or starts the next command with it.
     mutating func add(_ line: ExportedLine) throws {
         guard let digest = line.requestDigest else {
-            throw ImportRefusal(lineNumber: line.lineNumber, position: line.record.position,
-                                reason: "requestDigest is missing: export the store again with this version of linli (its export carries each command's request digest)")
+            throw ImportRefusal(
+                lineNumber: line.lineNumber, position: line.record.position,
+                reason: "requestDigest is missing: export the store again with this version of linli (its export carries each command's request digest)")
         }
         if continuesLastCommand(line) {
             guard commands[commands.count - 1].requestDigest == digest else {
-                throw ImportRefusal(lineNumber: line.lineNumber, position: line.record.position, reason: "requestDigest differs from the one of its command's first event")
+                throw ImportRefusal(
+                    lineNumber: line.lineNumber, position: line.record.position, reason: "requestDigest differs from the one of its command's first event")
             }
             commands[commands.count - 1].records.append(line.record)
         } else {

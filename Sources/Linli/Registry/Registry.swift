@@ -11,113 +11,152 @@ enum RegistryDomain {
     static let unitAreaSqm: ClosedRange<Int64> = 1...1_000_000
 
     static let handlers: [CommandHandler] = [
-        CommandHandler(spec: CommandSpec(name: "community.register", fields: [
-            .required("community", .id), .required("name", .name), .required("district", .name),
-        ]), decide: { d, txn in
-            d.community = d.command.string("community")
-            try d.authorize([.admin], txn)
-            try d.requireAbsent(d.tables.registry["communities"], d.community, field: "community", what: "community", txn)
-            d.emitFields("community.registered", stream: "community:\(d.community)", expected: .noStream)
-        }),
-        CommandHandler(spec: CommandSpec(name: "resident.register", fields: [
-            .required("resident", .id), .required("community", .id), .required("household", .id), .required("name", .name),
-            .required("birthYear", .int(1880...2100)), .optional("compound", .name), .optional("building", .name),
-            .optional("grid", .id), .optional("tags", .list(.oneOf(tags), 0...4)),
-        ]), decide: { d, txn in
-            d.community = d.command.string("community")
-            _ = try d.communityRow(d.community, txn)
-            try d.authorize([.gridWorker], txn)
-            try d.requireAbsent(d.tables.registry["residents"], d.command.string("resident"), field: "resident", what: "resident", txn)
-            let tags = d.command.strings("tags")
-            guard Set(tags).count == tags.count else { throw Rejection.invalid("tags", "lists a tag twice") }
-            d.emitFields("resident.registered", stream: "resident:\(d.command.string("resident"))", expected: .noStream)
-        }),
+        CommandHandler(
+            spec: CommandSpec(
+                name: "community.register",
+                fields: [
+                    .required("community", .id), .required("name", .name), .required("district", .name),
+                ]),
+            decide: { d, txn in
+                d.community = d.command.string("community")
+                try d.authorize([.admin], txn)
+                try d.requireAbsent(d.tables.registry["communities"], d.community, field: "community", what: "community", txn)
+                d.emitFields("community.registered", stream: "community:\(d.community)", expected: .noStream)
+            }),
+        CommandHandler(
+            spec: CommandSpec(
+                name: "resident.register",
+                fields: [
+                    .required("resident", .id), .required("community", .id), .required("household", .id), .required("name", .name),
+                    .required("birthYear", .int(1880...2100)), .optional("compound", .name), .optional("building", .name),
+                    .optional("grid", .id), .optional("tags", .list(.oneOf(tags), 0...4)),
+                ]),
+            decide: { d, txn in
+                d.community = d.command.string("community")
+                _ = try d.communityRow(d.community, txn)
+                try d.authorize([.gridWorker], txn)
+                try d.requireAbsent(d.tables.registry["residents"], d.command.string("resident"), field: "resident", what: "resident", txn)
+                let tags = d.command.strings("tags")
+                guard Set(tags).count == tags.count else { throw Rejection.invalid("tags", "lists a tag twice") }
+                d.emitFields("resident.registered", stream: "resident:\(d.command.string("resident"))", expected: .noStream)
+            }),
         tagHandler("resident.tag", tagging: true),
         tagHandler("resident.untag", tagging: false),
-        CommandHandler(spec: CommandSpec(name: "organization.register", fields: [
-            .required("organization", .id), .required("community", .id), .required("name", .name),
-            .required("kind", .oneOf(organizationKinds)),
-        ]), decide: { d, txn in
-            d.community = d.command.string("community")
-            _ = try d.communityRow(d.community, txn)
-            try d.authorize([.admin], txn)
-            try d.requireAbsent(d.tables.registry["organizations"], d.command.string("organization"), field: "organization", what: "organization", txn)
-            d.emitFields("organization.registered", stream: "organization:\(d.command.string("organization"))", expected: .noStream)
-        }),
-        CommandHandler(spec: CommandSpec(name: "team.form", fields: [
-            .required("team", .id), .required("community", .id), .required("name", .name),
-            .required("kind", .oneOf(teamKinds)), .required("members", .ids(0...FieldLimits.listCountMax)),
-        ]), decide: { d, txn in
-            d.community = d.command.string("community")
-            _ = try d.communityRow(d.community, txn)
-            try d.authorize([.admin], txn)
-            try d.requireAbsent(d.tables.registry["teams"], d.command.string("team"), field: "team", what: "team", txn)
-            let members = d.command.strings("members")
-            guard Set(members).count == members.count else { throw Rejection.invalid("members", "lists a member twice") }
-            for (index, member) in members.enumerated() where try !d.isKnownActor(member, txn) {
-                throw Rejection(.unknownResident, field: "members[\(index)]", "members[\(index)]: \"\(member)\" is neither a registered resident nor a role holder")
-            }
-            d.emitFields("team.formed", stream: "team:\(d.command.string("team"))", expected: .noStream)
-        }),
+        CommandHandler(
+            spec: CommandSpec(
+                name: "organization.register",
+                fields: [
+                    .required("organization", .id), .required("community", .id), .required("name", .name),
+                    .required("kind", .oneOf(organizationKinds)),
+                ]),
+            decide: { d, txn in
+                d.community = d.command.string("community")
+                _ = try d.communityRow(d.community, txn)
+                try d.authorize([.admin], txn)
+                try d.requireAbsent(d.tables.registry["organizations"], d.command.string("organization"), field: "organization", what: "organization", txn)
+                d.emitFields("organization.registered", stream: "organization:\(d.command.string("organization"))", expected: .noStream)
+            }),
+        CommandHandler(
+            spec: CommandSpec(
+                name: "team.form",
+                fields: [
+                    .required("team", .id), .required("community", .id), .required("name", .name),
+                    .required("kind", .oneOf(teamKinds)), .required("members", .ids(0...FieldLimits.listCountMax)),
+                ]),
+            decide: { d, txn in
+                d.community = d.command.string("community")
+                _ = try d.communityRow(d.community, txn)
+                try d.authorize([.admin], txn)
+                try d.requireAbsent(d.tables.registry["teams"], d.command.string("team"), field: "team", what: "team", txn)
+                let members = d.command.strings("members")
+                guard Set(members).count == members.count else { throw Rejection.invalid("members", "lists a member twice") }
+                for (index, member) in members.enumerated() where try !d.isKnownActor(member, txn) {
+                    throw Rejection(
+                        .unknownResident, field: "members[\(index)]", "members[\(index)]: \"\(member)\" is neither a registered resident nor a role holder")
+                }
+                d.emitFields("team.formed", stream: "team:\(d.command.string("team"))", expected: .noStream)
+            }),
         membershipHandler("team.join", joining: true),
         membershipHandler("team.leave", joining: false),
-        CommandHandler(spec: CommandSpec(name: "unit.register", fields: [
-            .required("unit", .id), .required("community", .id), .required("compound", .name), .required("building", .name),
-            .required("areaSqm", .int(unitAreaSqm)), .required("owner", .id),
-        ]), decide: { d, txn in
-            d.community = d.command.string("community")
-            _ = try d.communityRow(d.community, txn)
-            try d.authorize([.admin], txn)
-            try d.requireAbsent(d.tables.registry["units"], d.command.string("unit"), field: "unit", what: "unit", txn)
-            _ = try d.resident("owner", txn)
-            d.emitFields("unit.registered", stream: "unit:\(d.command.string("unit"))", expected: .noStream)
-        }),
+        CommandHandler(
+            spec: CommandSpec(
+                name: "unit.register",
+                fields: [
+                    .required("unit", .id), .required("community", .id), .required("compound", .name), .required("building", .name),
+                    .required("areaSqm", .int(unitAreaSqm)), .required("owner", .id),
+                ]),
+            decide: { d, txn in
+                d.community = d.command.string("community")
+                _ = try d.communityRow(d.community, txn)
+                try d.authorize([.admin], txn)
+                try d.requireAbsent(d.tables.registry["units"], d.command.string("unit"), field: "unit", what: "unit", txn)
+                _ = try d.resident("owner", txn)
+                d.emitFields("unit.registered", stream: "unit:\(d.command.string("unit"))", expected: .noStream)
+            }),
         roleHandler("role.grant", granting: true),
         roleHandler("role.revoke", granting: false),
     ]
 
     static func tagHandler(_ name: String, tagging: Bool) -> CommandHandler {
-        CommandHandler(spec: CommandSpec(name: name, fields: [.required("resident", .id), .required("tag", .oneOf(tags))]), decide: { d, txn in
-            let resident = try d.resident("resident", txn)
-            d.community = resident.string("community")
-            try d.authorize([.gridWorker, .socialWorker], txn)
-            let tag = d.command.string("tag")
-            let has = resident.strings("tags").contains(tag)
-            if tagging && has { throw Rejection(.illegalTransition, field: "tag", "tag: \(d.command.string("resident")) is tagged \(tag) already") }
-            if !tagging && !has { throw Rejection(.illegalTransition, field: "tag", "tag: \(d.command.string("resident")) is not tagged \(tag)") }
-            d.emitFields(tagging ? "resident.tagged" : "resident.untagged", stream: "resident:\(d.command.string("resident"))")
-        })
+        CommandHandler(
+            spec: CommandSpec(name: name, fields: [.required("resident", .id), .required("tag", .oneOf(tags))]),
+            decide: { d, txn in
+                let resident = try d.resident("resident", txn)
+                d.community = resident.string("community")
+                try d.authorize([.gridWorker, .socialWorker], txn)
+                let tag = d.command.string("tag")
+                let has = resident.strings("tags").contains(tag)
+                if tagging && has { throw Rejection(.illegalTransition, field: "tag", "tag: \(d.command.string("resident")) is tagged \(tag) already") }
+                if !tagging && !has { throw Rejection(.illegalTransition, field: "tag", "tag: \(d.command.string("resident")) is not tagged \(tag)") }
+                d.emitFields(tagging ? "resident.tagged" : "resident.untagged", stream: "resident:\(d.command.string("resident"))")
+            })
     }
 
     static func membershipHandler(_ name: String, joining: Bool) -> CommandHandler {
-        CommandHandler(spec: CommandSpec(name: name, fields: [.required("team", .id), .required("member", .id)]), decide: { d, txn in
-            let team = try d.require(d.tables.registry["teams"], d.command.string("team"), .unknownTeam, field: "team", what: "team", txn)
-            d.community = team.string("community")
-            try d.authorize([.admin], txn)
-            let member = d.command.string("member")
-            guard try d.isKnownActor(member, txn) else {
-                throw Rejection(.unknownResident, field: "member", "member: \"\(member)\" is neither a registered resident nor a role holder")
-            }
-            let isMember = team.strings("members").contains(member)
-            if joining && isMember { throw Rejection(.illegalTransition, field: "member", "member: \(member) is in team \(d.command.string("team")) already") }
-            if !joining && !isMember { throw Rejection(.illegalTransition, field: "member", "member: \(member) is not in team \(d.command.string("team"))") }
-            d.emitFields(joining ? "team.joined" : "team.left", stream: "team:\(d.command.string("team"))")
-        })
+        CommandHandler(
+            spec: CommandSpec(name: name, fields: [.required("team", .id), .required("member", .id)]),
+            decide: { d, txn in
+                let team = try d.require(d.tables.registry["teams"], d.command.string("team"), .unknownTeam, field: "team", what: "team", txn)
+                d.community = team.string("community")
+                try d.authorize([.admin], txn)
+                let member = d.command.string("member")
+                guard try d.isKnownActor(member, txn) else {
+                    throw Rejection(.unknownResident, field: "member", "member: \"\(member)\" is neither a registered resident nor a role holder")
+                }
+                let isMember = team.strings("members").contains(member)
+                if joining && isMember {
+                    throw Rejection(.illegalTransition, field: "member", "member: \(member) is in team \(d.command.string("team")) already")
+                }
+                if !joining && !isMember {
+                    throw Rejection(.illegalTransition, field: "member", "member: \(member) is not in team \(d.command.string("team"))")
+                }
+                d.emitFields(joining ? "team.joined" : "team.left", stream: "team:\(d.command.string("team"))")
+            })
     }
 
     static func roleHandler(_ name: String, granting: Bool) -> CommandHandler {
-        CommandHandler(spec: CommandSpec(name: name, fields: [
-            .required("subject", .id), .required("role", .oneOf(grantableRoles)), .required("community", .id),
-        ]), decide: { d, txn in
-            d.community = d.command.string("community")
-            _ = try d.communityRow(d.community, txn)
-            try d.authorize([.admin], txn)
-            let key = compositeKey(d.command.string("subject"), d.community, d.command.string("role"))
-            let held = try Rows.get(d.tables.registry["roles"], key, txn) != nil
-            if granting && held { throw Rejection(.illegalTransition, field: "role", "role: \(d.command.string("subject")) holds \(d.command.string("role")) in \(d.community) already") }
-            if !granting && !held { throw Rejection(.illegalTransition, field: "role", "role: \(d.command.string("subject")) does not hold \(d.command.string("role")) in \(d.community)") }
-            d.emitFields(granting ? "role.granted" : "role.revoked", stream: "subject:\(d.command.string("subject"))")
-        })
+        CommandHandler(
+            spec: CommandSpec(
+                name: name,
+                fields: [
+                    .required("subject", .id), .required("role", .oneOf(grantableRoles)), .required("community", .id),
+                ]),
+            decide: { d, txn in
+                d.community = d.command.string("community")
+                _ = try d.communityRow(d.community, txn)
+                try d.authorize([.admin], txn)
+                let key = compositeKey(d.command.string("subject"), d.community, d.command.string("role"))
+                let held = try Rows.get(d.tables.registry["roles"], key, txn) != nil
+                if granting && held {
+                    throw Rejection(
+                        .illegalTransition, field: "role", "role: \(d.command.string("subject")) holds \(d.command.string("role")) in \(d.community) already")
+                }
+                if !granting && !held {
+                    throw Rejection(
+                        .illegalTransition, field: "role", "role: \(d.command.string("subject")) does not hold \(d.command.string("role")) in \(d.community)")
+                }
+                d.emitFields(granting ? "role.granted" : "role.revoked", stream: "subject:\(d.command.string("subject"))")
+            })
     }
 }
 
@@ -173,9 +212,11 @@ final class RegistryProjection: Projection {
     }
 
     var eventTypes: Set<String>? { Self.types }
-    static let types: Set<String> = ["store.initialized", "community.registered", "resident.registered", "resident.tagged", "resident.untagged",
-                                     "organization.registered", "team.formed", "team.joined", "team.left", "unit.registered",
-                                     "role.granted", "role.revoked"]
+    static let types: Set<String> = [
+        "store.initialized", "community.registered", "resident.registered", "resident.tagged", "resident.untagged",
+        "organization.registered", "team.formed", "team.joined", "team.left", "unit.registered",
+        "role.granted", "role.revoked",
+    ]
 }
 
 /// An event that refers to an entity its projection does not have: the log and projection disagree.

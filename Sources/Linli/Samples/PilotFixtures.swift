@@ -28,8 +28,10 @@ public struct PilotFixtures: Sendable {
         /// Rounds of the issue library's ten archetypal issues.
         public var zigangIssueRounds: Int
 
-        public init(jiangshanResidents: Int, jiangshanDays: Int, hoursPerDay: Int, hexiResidents: Int, hexiHouseholds: Int, hexiDays: Int,
-                    zigangResidents: Int, zigangIssueRounds: Int) {
+        public init(
+            jiangshanResidents: Int, jiangshanDays: Int, hoursPerDay: Int, hexiResidents: Int, hexiHouseholds: Int, hexiDays: Int,
+            zigangResidents: Int, zigangIssueRounds: Int
+        ) {
             self.jiangshanResidents = jiangshanResidents
             self.jiangshanDays = jiangshanDays
             self.hoursPerDay = hoursPerDay
@@ -41,11 +43,13 @@ public struct PilotFixtures: Sendable {
         }
 
         /// The committed sample (`Fixtures/sample`): small, a few thousand commands.
-        public static let sample = Scale(jiangshanResidents: 160, jiangshanDays: 60, hoursPerDay: 8, hexiResidents: 380, hexiHouseholds: 105,
-                                         hexiDays: 21, zigangResidents: 180, zigangIssueRounds: 1)
+        public static let sample = Scale(
+            jiangshanResidents: 160, jiangshanDays: 60, hoursPerDay: 8, hexiResidents: 380, hexiHouseholds: 105,
+            hexiDays: 21, zigangResidents: 180, zigangIssueRounds: 1)
         /// The seed's sizes: Hexi's 7,616 residents in 2,101 households served daily for a year (≈ 1.5M events).
-        public static let full = Scale(jiangshanResidents: 3_000, jiangshanDays: 365, hoursPerDay: 120, hexiResidents: 7_616, hexiHouseholds: 2_101,
-                                       hexiDays: 365, zigangResidents: 2_400, zigangIssueRounds: 20)
+        public static let full = Scale(
+            jiangshanResidents: 3_000, jiangshanDays: 365, hoursPerDay: 120, hexiResidents: 7_616, hexiHouseholds: 2_101,
+            hexiDays: 365, zigangResidents: 2_400, zigangIssueRounds: 20)
     }
 
     /// The figures the generator's own model expects the engine to show after applying every file.
@@ -98,8 +102,12 @@ public struct PilotFixtures: Sendable {
             expected.pointsIssued += out.model.issued
             expected.pointsRedeemed += out.model.redeemed
             expected.pointsOutstanding += out.model.balances.values.reduce(0, +)
-            for (state, count) in out.model.issueStates.values.reduce(into: [String: Int](), { $0[$1, default: 0] += 1 }) { expected.issuesByState[state, default: 0] += count }
-            for (state, count) in out.model.disputeStates.values.reduce(into: [String: Int](), { $0[$1, default: 0] += 1 }) { expected.disputesByState[state, default: 0] += count }
+            for (state, count) in out.model.issueStates.values.reduce(into: [String: Int](), { $0[$1, default: 0] += 1 }) {
+                expected.issuesByState[state, default: 0] += count
+            }
+            for (state, count) in out.model.disputeStates.values.reduce(into: [String: Int](), { $0[$1, default: 0] += 1 }) {
+                expected.disputesByState[state, default: 0] += count
+            }
             for tier in out.model.tiers.values { expected.eldersByTier[String(tier), default: 0] += 1 }
             expected.rejections += out.mistakes.map { (pilot, $0.line, $0.reason) }
         }
@@ -167,8 +175,12 @@ struct FixtureWriter {
     mutating func command(_ name: String, _ actor: String, day: Int, minute: Int, _ fields: [(String, JSONValue)], mistake: String? = nil, id: String? = nil) {
         lineCount += 1
         let commandId = id ?? (mistake == nil ? "\(pilot)-\(lineCount)" : "mistake-\(pilot)-\(lineCount)")
-        let line = JSONValue.object([("command", .string(name)), ("id", .string(commandId)), ("actor", .string(actor)),
-                                     ("at", .string(Self.time(day, minute)))] + fields).text
+        let line = JSONValue.object(
+            [
+                ("command", .string(name)), ("id", .string(commandId)), ("actor", .string(actor)),
+                ("at", .string(Self.time(day, minute))),
+            ] + fields
+        ).text
         if let mistake { mistakes.append((lineCount, mistake)) }
         emit(line)
     }
@@ -196,7 +208,9 @@ struct FixtureRandom {
 /// Chinese names from common surnames and given names.
 enum FixtureNames {
     static let surnames = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "周", "吴", "徐", "孙", "朱", "马", "胡", "郭", "何", "林", "罗", "郑", "毛", "汪", "姜", "余"]
-    static let given = ["秀英", "建国", "桂兰", "志强", "玉梅", "国华", "丽娟", "文斌", "春梅", "海燕", "德明", "淑珍", "子涵", "浩然", "雨桐", "金花",
-                        "明辉", "美玲", "天佑", "小军", "凤英", "永福", "雪芳", "家豪", "佳怡", "长生", "秋菊", "宇轩", "兰英", "红梅"]
+    static let given = [
+        "秀英", "建国", "桂兰", "志强", "玉梅", "国华", "丽娟", "文斌", "春梅", "海燕", "德明", "淑珍", "子涵", "浩然", "雨桐", "金花",
+        "明辉", "美玲", "天佑", "小军", "凤英", "永福", "雪芳", "家豪", "佳怡", "长生", "秋菊", "宇轩", "兰英", "红梅",
+    ]
     static func name(_ index: Int) -> String { surnames[index % surnames.count] + given[(index / surnames.count + index * 7) % given.count] }
 }

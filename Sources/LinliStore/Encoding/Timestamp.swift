@@ -104,9 +104,10 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
             return value
         }
         guard let year = digits(0, 4), c[4] == UInt8(ascii: "-"), let month = digits(5, 2), c[7] == UInt8(ascii: "-"),
-              let day = digits(8, 2), c[10] == UInt8(ascii: "T") || c[10] == UInt8(ascii: "t"),
-              let hour = digits(11, 2), c[13] == UInt8(ascii: ":"), let minute = digits(14, 2),
-              c[16] == UInt8(ascii: ":"), let second = digits(17, 2) else { return nil }
+            let day = digits(8, 2), c[10] == UInt8(ascii: "T") || c[10] == UInt8(ascii: "t"),
+            let hour = digits(11, 2), c[13] == UInt8(ascii: ":"), let minute = digits(14, 2),
+            c[16] == UInt8(ascii: ":"), let second = digits(17, 2)
+        else { return nil }
         guard (1...12).contains(month), day >= 1, day <= daysInMonth(year, month), hour <= 23, minute <= 59, second <= 59 else { return nil }
         var index = 19
         var millisecond = 0
@@ -127,8 +128,9 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
             guard index + 1 == c.count else { return nil }
         } else {
             guard c[index] == UInt8(ascii: "+") || c[index] == UInt8(ascii: "-"), index + 6 == c.count,
-                  let offsetHours = digits(index + 1, 2), c[index + 3] == UInt8(ascii: ":"),
-                  let offsetMinutes = digits(index + 4, 2), offsetHours <= 18, offsetMinutes <= 59 else { return nil }
+                let offsetHours = digits(index + 1, 2), c[index + 3] == UInt8(ascii: ":"),
+                let offsetMinutes = digits(index + 4, 2), offsetHours <= 18, offsetMinutes <= 59
+            else { return nil }
             offset = (offsetHours * 60 + offsetMinutes) * (c[index] == UInt8(ascii: "-") ? -1 : 1)
             guard abs(offset) <= 18 * 60 else { return nil }
         }

@@ -154,7 +154,8 @@ public final class Environment: @unchecked Sendable {
             guard fields.count == 6, fields[1].hasSuffix("s") else { continue }  // shared mappings only
             let range = fields[0].split(separator: "-")
             guard range.count == 2, let start = UInt(range[0], radix: 16), let end = UInt(range[1], radix: 16), end > start,
-                  let address = UnsafeMutableRawPointer(bitPattern: start) else { continue }
+                let address = UnsafeMutableRawPointer(bitPattern: start)
+            else { continue }
             ranges.append((address, Int(end - start)))
         }
         statisticsLock.withLock { mappingCache = (size, ranges) }
@@ -264,8 +265,10 @@ public final class Environment: @unchecked Sendable {
 
     /// Runs the body over a write transaction this function owns and commits it; when the body throws the
     /// transaction is aborted by its deinit before this function returns.
-    private static func runAndCommit<R>(_ transaction: consuming WriteTransaction, _ body: (borrowing WriteTransaction) throws -> R,
-                                        failingCommit: Bool) throws -> R {
+    private static func runAndCommit<R>(
+        _ transaction: consuming WriteTransaction, _ body: (borrowing WriteTransaction) throws -> R,
+        failingCommit: Bool
+    ) throws -> R {
         let result = try body(transaction)
         if failingCommit { throw LMDBError(MDB_MAP_FULL, "mdb_txn_commit (simulated)") }
         try transaction.commit()
@@ -273,20 +276,24 @@ public final class Environment: @unchecked Sendable {
     }
 
     #if LINLI_FAULT_INJECTION
-    /// For tests (debug builds only, Package.swift's LINLI_FAULT_INJECTION): the next write's commit
-    /// reports MDB_MAP_FULL, as LMDB's commit can when saving the free list needs pages, after the whole
-    /// body ran — the case a body with outside effects gets wrong.
-    var failNextCommitWithMapFull: Bool {
-        get { statisticsLock.withLock { failNextCommit } }
-        set { statisticsLock.withLock { failNextCommit = newValue } }
-    }
-    private var failNextCommit = false
+        /// For tests (debug builds only, Package.swift's LINLI_FAULT_INJECTION): the next write's commit
+        /// reports MDB_MAP_FULL, as LMDB's commit can when saving the free list needs pages, after the whole
+        /// body ran — the case a body with outside effects gets wrong.
+        var failNextCommitWithMapFull: Bool {
+            get { statisticsLock.withLock { failNextCommit } }
+            set { statisticsLock.withLock { failNextCommit = newValue } }
+        }
+        private var failNextCommit = false
 
-    /// Whether this write's commit is to fail (and the next one not).
-    private func takeFailingCommit() -> Bool { statisticsLock.withLock { () -> Bool in defer { failNextCommit = false }; return failNextCommit } }
+        /// Whether this write's commit is to fail (and the next one not).
+        private func takeFailingCommit() -> Bool {
+            statisticsLock.withLock { () -> Bool in
+                defer { failNextCommit = false }; return failNextCommit
+            }
+        }
     #else
-    /// Release builds hold no fault-injection hook: no commit is ever made to fail.
-    @inline(__always) private func takeFailingCommit() -> Bool { false }
+        /// Release builds hold no fault-injection hook: no commit is ever made to fail.
+        @inline(__always) private func takeFailingCommit() -> Bool { false }
     #endif
     private var mappingCache: (mapSize: Int, ranges: [(UnsafeMutableRawPointer, Int)])?
 

@@ -38,8 +38,10 @@ public struct MappedPagesBudget {
     /// of `environments` are released (the caller holds a transaction of each), measured every
     /// `checkEvery` steps. Releasing first keeps the pages an earlier walk left mapped out of the baseline,
     /// so that budgets made one after another cannot creep upwards.
-    public init(budgetBytes: Int = MappedPagesBudget.defaultBytes, checkEvery: Int = MappedPagesBudget.replayCheckEvery,
-                releasingFirst environments: Environment?...) {
+    public init(
+        budgetBytes: Int = MappedPagesBudget.defaultBytes, checkEvery: Int = MappedPagesBudget.replayCheckEvery,
+        releasingFirst environments: Environment?...
+    ) {
         precondition(budgetBytes > 0 && checkEvery > 0)
         for environment in environments { environment?.releaseMappedPages() }
         self.budgetBytes = budgetBytes

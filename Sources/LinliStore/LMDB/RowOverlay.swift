@@ -66,8 +66,9 @@ public final class RowOverlay: @unchecked Sendable {
     func cursor(_ slot: Int, from start: [UInt8]?, reverse: Bool) -> OverlayCursor {
         // The top is this transaction's alone (never shared between threads): its order is settled here.
         if !top.isEmpty { top[slot].settleOrder() }
-        return OverlayCursor(top: top.isEmpty ? nil : top[slot].cursor(from: start, reverse: reverse),
-                      below: below.isEmpty ? nil : below[slot].cursor(from: start, reverse: reverse), reverse: reverse)
+        return OverlayCursor(
+            top: top.isEmpty ? nil : top[slot].cursor(from: start, reverse: reverse),
+            below: below.isEmpty ? nil : below[slot].cursor(from: start, reverse: reverse), reverse: reverse)
     }
 }
 
@@ -158,8 +159,9 @@ public struct ChangedRows: Sendable {
     /// A cursor over the keys from `start` (the first at or after it; reverse: the last at or before it).
     func cursor(from start: [UInt8]?, reverse: Bool) -> KeyCursor {
         precondition(unordered.isEmpty, "a change set is walked once its keys are in order")
-        return KeyCursor(rows: self, ordered: Self.startIndex(start, in: ordered, reverse: reverse),
-                  recent: Self.startIndex(start, in: recent, reverse: reverse), reverse: reverse)
+        return KeyCursor(
+            rows: self, ordered: Self.startIndex(start, in: ordered, reverse: reverse),
+            recent: Self.startIndex(start, in: recent, reverse: reverse), reverse: reverse)
     }
 
     private static let recentFloor = 256

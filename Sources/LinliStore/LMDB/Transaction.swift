@@ -130,8 +130,10 @@ extension TransactionReading where Self: ~Copyable {
     /// last key at or before it), or from the first (last) key when `start` is nil. `body` gets each key
     /// and value, valid only inside the call, and returns false to stop. Returns how many pairs it visited.
     @discardableResult
-    public func walk(_ database: Database, from start: [UInt8]? = nil, reverse: Bool = false,
-                     _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
+    public func walk(
+        _ database: Database, from start: [UInt8]? = nil, reverse: Bool = false,
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
+    ) throws -> Int {
         guard database.overlaid, let rows else { return try walkStored(database, from: start, reverse: reverse, body) }
         guard !rows.isEmpty(database.overlaySlot) else { return try walkStored(database, from: start, reverse: reverse, body) }
         return try walkMerged(database, rows.cursor(database.overlaySlot, from: start, reverse: reverse), from: start, reverse: reverse, body)
@@ -139,8 +141,10 @@ extension TransactionReading where Self: ~Copyable {
 
     /// A walk of LMDB's rows and the overlay's together, in key order: where both hold a key the overlay's
     /// row (or its deletion) wins.
-    private func walkMerged(_ database: Database, _ changes: OverlayCursor, from start: [UInt8]?, reverse: Bool,
-                            _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
+    private func walkMerged(
+        _ database: Database, _ changes: OverlayCursor, from start: [UInt8]?, reverse: Bool,
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
+    ) throws -> Int {
         var changes = changes
         var pending = changes.next()
         var visited = 0
@@ -176,8 +180,10 @@ extension TransactionReading where Self: ~Copyable {
         return visited
     }
 
-    private func walkStored(_ database: Database, from start: [UInt8]?, reverse: Bool,
-                            _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
+    private func walkStored(
+        _ database: Database, from start: [UInt8]?, reverse: Bool,
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
+    ) throws -> Int {
         if database.inMemory { return 0 }
         precondition(handle != detachedHandle, "a transaction without LMDB reads databases in memory only")
         var cursor: OpaquePointer?

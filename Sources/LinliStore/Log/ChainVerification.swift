@@ -99,7 +99,10 @@ extension EventLog {
             }
             progress?(verifier.events, total)
             if verifier.head != storedHead {
-                verifier.fail(0, "the stored head (position \(storedHead.position), \(storedHead.hash.hex.prefix(16))…) is not the last record (position \(verifier.head.position), \(verifier.head.hash.hex.prefix(16))…)")
+                verifier.fail(
+                    0,
+                    "the stored head (position \(storedHead.position), \(storedHead.hash.hex.prefix(16))…) is not the last record (position \(verifier.head.position), \(verifier.head.hash.hex.prefix(16))…)"
+                )
             }
             return verifier.report
         }

@@ -294,17 +294,19 @@ public final class EventLog: @unchecked Sendable {
         precondition(!options.readOnly, "write on a read-only log")
         writeDeliveryLock.lock()
         defer { writeDeliveryLock.unlock() }
-        var (result, appended, view, head) = try openingMissingSets { try environment.write { txn -> (R, [RecordedEvent], ProjectionView, LogHead) in
-            let view = try projectionView(txn)
-            let session = WriteSession(view: view)
-            let writer = LogWriter(log: self, transaction: WriteTransaction(borrowing: txn.handle, rows: view.overlay), session: session)
-            let result = try body(writer)
-            try finish(session, txn)
-            // A write that appended nothing commits no new snapshot (LMDB writes no meta page), so its id
-            // names no state this process could later recognise.
-            if session.appended.isEmpty { session.view.snapshotId = 0 }
-            return (result, session.appended, session.view, session.head)
-        } }
+        var (result, appended, view, head) = try openingMissingSets {
+            try environment.write { txn -> (R, [RecordedEvent], ProjectionView, LogHead) in
+                let view = try projectionView(txn)
+                let session = WriteSession(view: view)
+                let writer = LogWriter(log: self, transaction: WriteTransaction(borrowing: txn.handle, rows: view.overlay), session: session)
+                let result = try body(writer)
+                try finish(session, txn)
+                // A write that appended nothing commits no new snapshot (LMDB writes no meta page), so its id
+                // names no state this process could later recognise.
+                if session.appended.isEmpty { session.view.snapshotId = 0 }
+                return (result, session.appended, session.view, session.head)
+            }
+        }
         // Only now, with the commit done, is what the transaction folded in published to the process.
         publishCommitted(&view, head: head)
         if !appended.isEmpty { notify(appended) }
@@ -367,7 +369,9 @@ public final class EventLog: @unchecked Sendable {
     public func events(inStream stream: String, fromVersion version: UInt64 = 1) throws -> [RecordedEvent] {
         var out: [RecordedEvent] = []
         try read { reader in
-            try reader.forEachEvent(inStream: stream, fromVersion: version) { out.append($0); return true }
+            try reader.forEachEvent(inStream: stream, fromVersion: version) {
+                out.append($0); return true
+            }
         }
         return out
     }
@@ -533,21 +537,24 @@ public struct LogWriter: ~Copyable {
             let streamVersion = links[index].version + 1
             let previousInStream = links[index].lastPosition
             let hash = event.payload.withUnsafeBytes { payload in
-                RecordCodec.encode(position: position, stream: event.stream, streamVersion: streamVersion, previousInStream: previousInStream, type: event.type,
-                                   schemaVersion: event.schemaVersion, commandId: command.commandId, actor: command.actor,
-                                   occurredAt: command.occurredAt, recordedAt: recordedAt, payload: payload,
-                                   previousHash: session.head.hash, into: &session.recordBuffer)
+                RecordCodec.encode(
+                    position: position, stream: event.stream, streamVersion: streamVersion, previousInStream: previousInStream, type: event.type,
+                    schemaVersion: event.schemaVersion, commandId: command.commandId, actor: command.actor,
+                    occurredAt: command.occurredAt, recordedAt: recordedAt, payload: payload,
+                    previousHash: session.head.hash, into: &session.recordBuffer)
             }
             try withUnsafeBytes(of: position.bigEndian) { key in
                 try session.recordBuffer.bytes.withUnsafeBytes { record in
                     try transaction.put(log.events, key: key, value: record, flags: .append)
                 }
             }
-            session.appended.append(RecordedEvent(position: position, stream: event.stream, streamVersion: streamVersion,
-                                                  previousPositionInStream: previousInStream, type: event.type,
-                                                  schemaVersion: event.schemaVersion, commandId: command.commandId, actor: command.actor,
-                                                  occurredAt: command.occurredAt, recordedAt: recordedAt, payload: event.payload,
-                                                  previousHash: session.head.hash, hash: hash))
+            session.appended.append(
+                RecordedEvent(
+                    position: position, stream: event.stream, streamVersion: streamVersion,
+                    previousPositionInStream: previousInStream, type: event.type,
+                    schemaVersion: event.schemaVersion, commandId: command.commandId, actor: command.actor,
+                    occurredAt: command.occurredAt, recordedAt: recordedAt, payload: event.payload,
+                    previousHash: session.head.hash, hash: hash))
             session.head = LogHead(position: position, hash: hash)
         }
         for (stream, head) in local {
@@ -683,7 +690,8 @@ extension EventLog {
         let head = try key.withUnsafeBytes { key in
             try txn.withValue(in: streamHeads, key: key) { value -> StreamHead? in
                 guard value.count == 16, let version = bigEndianValue(value),
-                      let last = bigEndianValue(UnsafeRawBufferPointer(rebasing: value[8..<16])) else { return nil }
+                    let last = bigEndianValue(UnsafeRawBufferPointer(rebasing: value[8..<16]))
+                else { return nil }
                 return StreamHead(version: version, lastPosition: last)
             }
         }
@@ -698,7 +706,8 @@ extension EventLog {
         let record = try key.withUnsafeBytes { key in
             try txn.withValue(in: commands, key: key) { value -> (UInt64, UInt64, Hash)? in
                 guard value.count == 48, let first = bigEndianValue(value),
-                      let last = bigEndianValue(UnsafeRawBufferPointer(rebasing: value[8..<16])) else { return nil }
+                    let last = bigEndianValue(UnsafeRawBufferPointer(rebasing: value[8..<16]))
+                else { return nil }
                 return (first, last, Hash(UnsafeRawBufferPointer(rebasing: value[16..<48])))
             }
         }

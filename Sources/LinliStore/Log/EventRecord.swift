@@ -149,9 +149,11 @@ enum RecordCodec {
 
     /// Writes the record for `event` (whose hash fields are ignored) into `writer`, computes its hash and
     /// returns it; `writer` then holds the whole stored value.
-    static func encode(position: UInt64, stream: String, streamVersion: UInt64, previousInStream: UInt64, type: String, schemaVersion: UInt16,
-                       commandId: String, actor: String, occurredAt: Timestamp, recordedAt: Timestamp,
-                       payload: UnsafeRawBufferPointer, previousHash: Hash, into writer: inout ByteWriter) -> Hash {
+    static func encode(
+        position: UInt64, stream: String, streamVersion: UInt64, previousInStream: UInt64, type: String, schemaVersion: UInt16,
+        commandId: String, actor: String, occurredAt: Timestamp, recordedAt: Timestamp,
+        payload: UnsafeRawBufferPointer, previousHash: Hash, into writer: inout ByteWriter
+    ) -> Hash {
         writer.bytes.removeAll(keepingCapacity: true)
         previousHash.withUnsafeBytes { writer.write($0) }
         writer.write(LogLimits.recordFormatVersion)
@@ -183,8 +185,9 @@ enum RecordCodec {
     /// A record's stream version and the position of its stream's previous event, read from the fixed header.
     static func streamLink(of record: UnsafeRawBufferPointer) -> (version: UInt64, previous: UInt64)? {
         guard record.count >= fixedHeaderBytes + 12 + 32,
-              let version = bigEndianValue(UnsafeRawBufferPointer(rebasing: record[41..<49])),
-              let previous = bigEndianValue(UnsafeRawBufferPointer(rebasing: record[49..<57])) else { return nil }
+            let version = bigEndianValue(UnsafeRawBufferPointer(rebasing: record[41..<49])),
+            let previous = bigEndianValue(UnsafeRawBufferPointer(rebasing: record[49..<57]))
+        else { return nil }
         return (version, previous)
     }
 
@@ -206,12 +209,18 @@ enum RecordCodec {
         do {
             _ = try reader.withBytes(32) { _ in }
             let version = try reader.readByte()
-            guard version == LogLimits.recordFormatVersion else { throw RecordError(position: expectedPosition, reason: "record format version \(version) is not 1") }
+            guard version == LogLimits.recordFormatVersion else {
+                throw RecordError(position: expectedPosition, reason: "record format version \(version) is not 1")
+            }
             let position = try reader.readUInt64()
-            guard position == expectedPosition else { throw RecordError(position: expectedPosition, reason: "stored under key \(expectedPosition) but holds position \(position)") }
+            guard position == expectedPosition else {
+                throw RecordError(position: expectedPosition, reason: "stored under key \(expectedPosition) but holds position \(position)")
+            }
             _ = try reader.readUInt64()
             let previousInStream = try reader.readUInt64()
-            guard previousInStream < position else { throw RecordError(position: expectedPosition, reason: "its stream's previous position \(previousInStream) is not before it") }
+            guard previousInStream < position else {
+                throw RecordError(position: expectedPosition, reason: "its stream's previous position \(previousInStream) is not before it")
+            }
             _ = try reader.readInt64()
             let offset = try reader.readInt16()
             guard abs(Int(offset)) <= 18 * 60 else { throw RecordError(position: expectedPosition, reason: "offset \(offset) minutes is out of range") }
@@ -223,7 +232,9 @@ enum RecordCodec {
                 guard valid else { throw RecordError(position: expectedPosition, reason: "cannot decode: invalid UTF-8 in a name") }
             }
             let payloadCount = Int(try reader.readUInt32())
-            guard payloadCount <= LogLimits.payloadBytesMax else { throw RecordError(position: expectedPosition, reason: "payload of \(payloadCount) bytes exceeds the limit") }
+            guard payloadCount <= LogLimits.payloadBytesMax else {
+                throw RecordError(position: expectedPosition, reason: "payload of \(payloadCount) bytes exceeds the limit")
+            }
             _ = try reader.withBytes(payloadCount) { _ in }
             _ = try reader.withBytes(32) { _ in }
             guard reader.remaining == 0 else { throw RecordError(position: expectedPosition, reason: "\(reader.remaining) bytes after the hash") }
@@ -261,7 +272,9 @@ enum RecordCodec {
             guard position == expectedPosition else {
                 throw RecordError(position: expectedPosition, reason: "stored under key \(expectedPosition) but holds position \(position)")
             }
-            guard position <= LogLimits.positionMax else { throw RecordError(position: expectedPosition, reason: "position \(position) is beyond the last a log can hold") }
+            guard position <= LogLimits.positionMax else {
+                throw RecordError(position: expectedPosition, reason: "position \(position) is beyond the last a log can hold")
+            }
             let streamVersion = try reader.readUInt64()
             // An event is at most the position-th of its stream: found by fuzzing, a larger version did not
             // fit an export's integer and stopped `linli export` with a trap.
@@ -293,11 +306,12 @@ enum RecordCodec {
             guard reader.remaining == 0 else {
                 throw RecordError(position: expectedPosition, reason: "\(reader.remaining) bytes after the hash")
             }
-            return RecordedEvent(position: position, stream: stream, streamVersion: streamVersion, previousPositionInStream: previousInStream, type: type,
-                                 schemaVersion: schemaVersion, commandId: commandId, actor: actor,
-                                 occurredAt: Timestamp(epochMilliseconds: occurredMs, offsetMinutes: offset),
-                                 recordedAt: Timestamp(epochMilliseconds: recordedMs, offsetMinutes: 0),
-                                 payload: payload, previousHash: previous, hash: hash)
+            return RecordedEvent(
+                position: position, stream: stream, streamVersion: streamVersion, previousPositionInStream: previousInStream, type: type,
+                schemaVersion: schemaVersion, commandId: commandId, actor: actor,
+                occurredAt: Timestamp(epochMilliseconds: occurredMs, offsetMinutes: offset),
+                recordedAt: Timestamp(epochMilliseconds: recordedMs, offsetMinutes: 0),
+                payload: payload, previousHash: previous, hash: hash)
         } catch let error as ByteReader.Malformed {
             throw RecordError(position: expectedPosition, reason: "cannot decode: \(error)")
         } catch let error as RecordError {
@@ -321,9 +335,10 @@ extension RecordedEvent {
     public var storedBytes: [UInt8] {
         var writer = ByteWriter()
         _ = payload.withUnsafeBytes { payload in
-            RecordCodec.encode(position: position, stream: stream, streamVersion: streamVersion, previousInStream: previousPositionInStream, type: type,
-                               schemaVersion: schemaVersion, commandId: commandId, actor: actor, occurredAt: occurredAt, recordedAt: recordedAt,
-                               payload: payload, previousHash: previousHash, into: &writer)
+            RecordCodec.encode(
+                position: position, stream: stream, streamVersion: streamVersion, previousInStream: previousPositionInStream, type: type,
+                schemaVersion: schemaVersion, commandId: commandId, actor: actor, occurredAt: occurredAt, recordedAt: recordedAt,
+                payload: payload, previousHash: previousHash, into: &writer)
         }
         // The stored hash, not the recomputed one: for a tampered record they differ, and the bytes must
         // stay what was stored so that the chain check can say so.

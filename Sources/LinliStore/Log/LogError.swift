@@ -76,7 +76,8 @@ public enum LogError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .projectionsNeedRebuild(path, reason):
             return "the projections of \(path) must be rebuilt before they can be read (\(reason)); run: linli rebuild --store \(path)"
         case let .projectionsNeedUpgrade(path):
-            return "\(path) was written by an older version of Linli; open it once for writing (any linli command that records, or linli rebuild --store \(path)) to upgrade it"
+            return
+                "\(path) was written by an older version of Linli; open it once for writing (any linli command that records, or linli rebuild --store \(path)) to upgrade it"
         case let .rebuildInProgress(path):
             return "a rebuild of \(path) is in progress in another process; wait for it to finish, then try again"
         case let .subscriberBehind(lastDelivered, bufferEvents):
@@ -88,7 +89,8 @@ public enum LogError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .backupFailed(path, reason):
             return "the backup to \(path) failed: \(reason)"
         case let .replica(path, source):
-            return "\(path) is a read-only replica of \(source): it takes events only from its source's log (linli import --follow); record actions at the source"
+            return
+                "\(path) is a read-only replica of \(source): it takes events only from its source's log (linli import --follow); record actions at the source"
         case let .importIncomplete(path):
             return "the import into \(path) did not finish (it was refused or interrupted), so the store is not complete; remove the folder and import again"
         case let .notAnExtension(position, reason):

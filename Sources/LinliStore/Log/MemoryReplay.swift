@@ -89,8 +89,10 @@ public final class MemoryProjections: @unchecked Sendable {
 
     /// Projections replayed in memory from events that come from elsewhere than a store — an exported
     /// file — in the order given, which must be the log's order (positions 1, 2, 3, …).
-    public static func replaying(_ events: some Sequence<RecordedEvent>, into projections: [any Projection],
-                                 memoryBytesMax: Int = EventLog.Options().replayMemoryBytesMax) throws -> MemoryProjections {
+    public static func replaying(
+        _ events: some Sequence<RecordedEvent>, into projections: [any Projection],
+        memoryBytesMax: Int = EventLog.Options().replayMemoryBytesMax
+    ) throws -> MemoryProjections {
         let memory = MemoryProjections(projections, memoryBytesMax: memoryBytesMax)
         var chunk: [RecordedEvent] = []
         // A chunk that fails fails the whole replay, so the chunks are not kept apart.
@@ -145,8 +147,10 @@ extension EventLog {
     /// applied together, and a chunk that fails is redone one event at a time.
     ///
     /// The rows held stay within `memoryBytesMax` (default: ``Options/replayMemoryBytesMax``).
-    public func memoryProjections(upTo position: UInt64? = nil, occurredAtOrBefore time: Timestamp? = nil, memoryBytesMax: Int? = nil,
-                                  progress: ((UInt64, UInt64) -> Void)? = nil) throws -> MemoryProjections {
+    public func memoryProjections(
+        upTo position: UInt64? = nil, occurredAtOrBefore time: Timestamp? = nil, memoryBytesMax: Int? = nil,
+        progress: ((UInt64, UInt64) -> Void)? = nil
+    ) throws -> MemoryProjections {
         let memory = MemoryProjections(try currentSlots().map(\.projection), memoryBytesMax: memoryBytesMax ?? options.replayMemoryBytesMax)
         let limit = time?.epochMilliseconds
         try environment.read { txn in

@@ -143,7 +143,8 @@ public struct ProjectionCheckpoint: Sendable, Equatable {
     init?(_ bytes: UnsafeRawBufferPointer) {
         var reader = ByteReader(bytes)
         guard bytes.count == Self.encodedBytes, let version = try? reader.readUInt32(), let generation = try? reader.readUInt32(),
-              let position = try? reader.readUInt64() else { return nil }
+            let position = try? reader.readUInt64()
+        else { return nil }
         self.init(version: version, generation: generation, position: position, hash: Hash(UnsafeRawBufferPointer(rebasing: bytes[16..<48])))
     }
 

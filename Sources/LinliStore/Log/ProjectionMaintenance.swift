@@ -104,8 +104,10 @@ extension EventLog {
     /// Why a stored checkpoint cannot be trusted, or nil when it can: it names this build's version of the
     /// projection, lies at or below the head, and carries the log's hash at its position (a store put back
     /// from an older backup under newer projections, or tampered with, fails that).
-    func distrust(_ checkpoint: ProjectionCheckpoint, of projection: any Projection, head: LogHead,
-                  _ txn: borrowing some TransactionReading & ~Copyable) throws -> String? {
+    func distrust(
+        _ checkpoint: ProjectionCheckpoint, of projection: any Projection, head: LogHead,
+        _ txn: borrowing some TransactionReading & ~Copyable
+    ) throws -> String? {
         guard checkpoint.version == projection.version else { return "it was built by version \(checkpoint.version), this build is \(projection.version)" }
         guard checkpoint.position <= head.position else { return "it stands at position \(checkpoint.position), past the log's head \(head.position)" }
         let hash = try hashOfEvent(at: checkpoint.position, txn)
@@ -133,14 +135,16 @@ extension EventLog {
         var seen = Set<String>()
         for projection in projections {
             precondition(seen.insert(projection.name).inserted, "two projections named \(projection.name)")
-            precondition(projection.name.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 46 || $0 == 45 },
-                         "projection names use a-z, 0-9, '.' and '-'")
+            precondition(
+                projection.name.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 46 || $0 == 45 },
+                "projection names use a-z, 0-9, '.' and '-'")
         }
         var next = 0
         let entries = projections.map { projection in
             let slots = next..<(next + projection.databaseNames.count)
             next = slots.upperBound
-            return RegisteredProjection(projection: projection, sets: [nil, nil], overlaySlots: slots, checkpointKey: StoreLayout.projectionKey(projection.name))
+            return RegisteredProjection(
+                projection: projection, sets: [nil, nil], overlaySlots: slots, checkpointKey: StoreLayout.projectionKey(projection.name))
         }
         stateLock.withLock { registeredStorage = entries }
         let untrusted = try environment.read { txn -> [(String, String)] in
@@ -265,8 +269,10 @@ extension EventLog {
 
     /// Folds the events after each projection's applied position, up to `to`, into the overlay's top,
     /// through a view that can write projection rows only.
-    private func replayTail(to: UInt64, applied: [UInt64], slots: [ProjectionSlot], reading txn: borrowing some TransactionReading & ~Copyable,
-                            into overlay: RowOverlay) throws {
+    private func replayTail(
+        to: UInt64, applied: [UInt64], slots: [ProjectionSlot], reading txn: borrowing some TransactionReading & ~Copyable,
+        into overlay: RowOverlay
+    ) throws {
         guard let from = applied.min().map({ $0 + 1 }), from <= to else { return }
         let target = WriteTransaction(borrowing: txn.handle, rows: overlay, overlayOnly: true)
         let filter = EventTypeFilter(slots)
@@ -348,7 +354,8 @@ extension EventLog {
         for (index, entry) in registered.enumerated() {
             let slot = view.state.slots[index]
             guard case .current(let stored) = try readCheckpoint(entry.projection.name, txn), stored.generation == slot.databases.generation,
-                  stored.position <= head.position else {
+                stored.position <= head.position
+            else {
                 preconditionFailure("a checkpoint of \(entry.projection.name) would go over a newer one or another generation")
             }
             for (_, database) in slot.databases.all {
@@ -358,8 +365,9 @@ extension EventLog {
                     if let value { try txn.put(database, key: key, value: value) } else { try txn.delete(database, key: key) }
                 }
             }
-            let checkpoint = ProjectionCheckpoint(version: entry.projection.version, generation: slot.databases.generation,
-                                                  position: head.position, hash: head.hash)
+            let checkpoint = ProjectionCheckpoint(
+                version: entry.projection.version, generation: slot.databases.generation,
+                position: head.position, hash: head.hash)
             try writeCheckpoint(checkpoint, for: entry.projection.name, txn)
             view.state.bases[index] = checkpoint
             view.state.applied[index] = head.position
@@ -376,16 +384,18 @@ extension EventLog {
     /// command that writes). Does nothing when the stored checkpoints are at the head already.
     public func checkpoint() throws {
         precondition(!options.readOnly, "checkpoint on a read-only log")
-        var view = try openingMissingSets { try environment.write { txn -> ProjectionView in
-            var view = try projectionView(txn)
-            if view.state.bases.contains(where: { $0.position != view.head.position }) {
-                try writeCheckpoints(&view, at: view.head, txn)
-            } else {
-                // Nothing written: LMDB commits no new snapshot, so this one's id names no state.
-                view.snapshotId = 0
+        var view = try openingMissingSets {
+            try environment.write { txn -> ProjectionView in
+                var view = try projectionView(txn)
+                if view.state.bases.contains(where: { $0.position != view.head.position }) {
+                    try writeCheckpoints(&view, at: view.head, txn)
+                } else {
+                    // Nothing written: LMDB commits no new snapshot, so this one's id names no state.
+                    view.snapshotId = 0
+                }
+                return view
             }
-            return view
-        } }
+        }
         publishCommitted(&view, head: view.head)
     }
 
@@ -395,19 +405,22 @@ extension EventLog {
     /// a store: another process's rebuild makes this one throw ``LogError/rebuildInProgress(path:)``.
     public func rebuildProjections(named names: [String]? = nil, progress: ((UInt64, UInt64) -> Void)? = nil) throws {
         if let unknown = names?.first(where: { name in !registered.contains { $0.projection.name == name } }) {
-            throw LogError.invalid(field: "projection", reason: "no projection is named \(unknown); the projections are "
-                                   + registered.map(\.projection.name).joined(separator: ", "))
+            throw LogError.invalid(
+                field: "projection",
+                reason: "no projection is named \(unknown); the projections are "
+                    + registered.map(\.projection.name).joined(separator: ", "))
         }
         let targets = registered.filter { names?.contains($0.projection.name) ?? true }
         guard !targets.isEmpty else { return }
         try RebuildLock.holding(in: path) {
             let stored = try environment.read { txn in try targets.map { try readCheckpoint($0.projection.name, txn) } }
             let fresh = try zip(targets, stored).map { entry, checkpoint in
-                let generation: UInt32 = switch checkpoint {
-                case .current(let checkpoint): checkpoint.generation &+ 1
-                case .legacy(let generation): generation &+ 1
-                case nil: 1
-                }
+                let generation: UInt32 =
+                    switch checkpoint {
+                    case .current(let checkpoint): checkpoint.generation &+ 1
+                    case .legacy(let generation): generation &+ 1
+                    case nil: 1
+                    }
                 try openSet(MissingDatabases(projection: entry.projection.name, parity: Int(generation % 2)))
                 return try registered.first { $0.projection.name == entry.projection.name }!.slot(generation: generation)
             }
@@ -436,8 +449,9 @@ extension EventLog {
                 try replay(from: next, to: to, reading: txn, into: fresh, writing: txn)
                 guard to == head.position else { return (false, head.position, to) }
                 for slot in fresh {
-                    let checkpoint = ProjectionCheckpoint(version: slot.projection.version, generation: slot.databases.generation,
-                                                          position: head.position, hash: head.hash)
+                    let checkpoint = ProjectionCheckpoint(
+                        version: slot.projection.version, generation: slot.databases.generation,
+                        position: head.position, hash: head.hash)
                     try writeCheckpoint(checkpoint, for: slot.projection.name, txn)
                 }
                 return (true, head.position, to)
@@ -450,8 +464,10 @@ extension EventLog {
 
     /// Applies the events from `from` to `to` (inclusive), read in `source`, to the given projections,
     /// written in `target` (the same transaction, or a scratch environment's for an audit).
-    func replay(from: UInt64, to: UInt64, reading source: borrowing some TransactionReading & ~Copyable,
-                into slots: [ProjectionSlot], writing target: borrowing WriteTransaction, targetEnvironment: Environment? = nil) throws {
+    func replay(
+        from: UInt64, to: UInt64, reading source: borrowing some TransactionReading & ~Copyable,
+        into slots: [ProjectionSlot], writing target: borrowing WriteTransaction, targetEnvironment: Environment? = nil
+    ) throws {
         guard from <= to else { return }
         // A replay reads every page of the log once and the projections' pages all over their trees; the
         // budget keeps the pages read from piling up in the resident set (both maps are read-only and
@@ -611,7 +627,8 @@ enum StorePath {
         } catch LMDBError.Code.notFound {
             throw LogError.notAStore(path: path, reason: "an LMDB environment of another program (no Linli meta database)")
         } catch let error as LMDBError {
-            throw LogError.notAStore(path: path, reason: "its meta database cannot be read (\(error.message)); try again, and if it persists run `linli audit verify`")
+            throw LogError.notAStore(
+                path: path, reason: "its meta database cannot be read (\(error.message)); try again, and if it persists run `linli audit verify`")
         }
         guard magic == StoreLayout.magicValue else {
             throw LogError.notAStore(path: path, reason: "an LMDB environment of another program (no Linli magic)")

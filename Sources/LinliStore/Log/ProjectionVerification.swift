@@ -104,47 +104,53 @@ extension EventLog {
         let rebuilt = memory.slots[0]
         // The stored side is what the store presents at this snapshot's head: its rows at the checkpoint
         // with the events after it folded in over them, as every query sees them.
-        return try read { reader in try reader.withTransaction { txn in
-            // This snapshot's generation of the projection (another process may have rebuilt it since).
-            guard let live = reader.slots.first(where: { $0.projection.name == live.projection.name }) else {
-                preconditionFailure("the projection \(live.projection.name) is registered")
-            }
-            let head = try readHead(txn).position
-            var next: UInt64 = 1
-            while next <= head {
-                let to = min(head, next + options.replayChunkEvents - 1)
-                try memory.withWriter { target in try replay(from: next, to: to, reading: txn, into: memory.slots, writing: target) }
-                try memory.checkBudget()
-                progress(to)
-                next = to + 1
-            }
-            var report = ProjectionReport(position: head, storedDigests: [:], rebuiltDigests: [:], mismatches: [])
-            try memory.read { memoryTxn in
-                var budget = MappedPagesBudget(checkEvery: MappedPagesBudget.walkCheckEvery, releasingFirst: environment)
-                for name in live.projection.databaseNames {
-                    let label = "\(live.projection.name)/\(name)"
-                    // Digests first, walking each database without holding it: a store of millions of
-                    // rows is compared in constant memory when it matches, the usual case.
-                    report.storedDigests[label] = try ProjectionDigest.of(live.databases[name], txn) { budget.step(environment) }
-                    report.rebuiltDigests[label] = try ProjectionDigest.of(rebuilt.databases[name], memoryTxn)
-                    guard report.storedDigests[label] != report.rebuiltDigests[label] else { continue }
-                    // Only a database whose digests differ is read whole, to name the differing keys.
-                    let storedByKey = Dictionary(try contents(of: live.databases[name], txn), uniquingKeysWith: { $1 })
-                    let freshByKey = Dictionary(try contents(of: rebuilt.databases[name], memoryTxn), uniquingKeysWith: { $1 })
-                    for key in Set(storedByKey.keys).union(freshByKey.keys).sorted(by: { $0.lexicographicallyPrecedes($1) })
-                    where storedByKey[key] != freshByKey[key] && report.mismatches.count < ChainVerifier.failuresMax {
-                        report.mismatches.append(ProjectionMismatch(projection: live.projection.name, database: name, key: key,
-                                                                    stored: storedByKey[key], rebuilt: freshByKey[key]))
+        return try read { reader in
+            try reader.withTransaction { txn in
+                // This snapshot's generation of the projection (another process may have rebuilt it since).
+                guard let live = reader.slots.first(where: { $0.projection.name == live.projection.name }) else {
+                    preconditionFailure("the projection \(live.projection.name) is registered")
+                }
+                let head = try readHead(txn).position
+                var next: UInt64 = 1
+                while next <= head {
+                    let to = min(head, next + options.replayChunkEvents - 1)
+                    try memory.withWriter { target in try replay(from: next, to: to, reading: txn, into: memory.slots, writing: target) }
+                    try memory.checkBudget()
+                    progress(to)
+                    next = to + 1
+                }
+                var report = ProjectionReport(position: head, storedDigests: [:], rebuiltDigests: [:], mismatches: [])
+                try memory.read { memoryTxn in
+                    var budget = MappedPagesBudget(checkEvery: MappedPagesBudget.walkCheckEvery, releasingFirst: environment)
+                    for name in live.projection.databaseNames {
+                        let label = "\(live.projection.name)/\(name)"
+                        // Digests first, walking each database without holding it: a store of millions of
+                        // rows is compared in constant memory when it matches, the usual case.
+                        report.storedDigests[label] = try ProjectionDigest.of(live.databases[name], txn) { budget.step(environment) }
+                        report.rebuiltDigests[label] = try ProjectionDigest.of(rebuilt.databases[name], memoryTxn)
+                        guard report.storedDigests[label] != report.rebuiltDigests[label] else { continue }
+                        // Only a database whose digests differ is read whole, to name the differing keys.
+                        let storedByKey = Dictionary(try contents(of: live.databases[name], txn), uniquingKeysWith: { $1 })
+                        let freshByKey = Dictionary(try contents(of: rebuilt.databases[name], memoryTxn), uniquingKeysWith: { $1 })
+                        for key in Set(storedByKey.keys).union(freshByKey.keys).sorted(by: { $0.lexicographicallyPrecedes($1) })
+                        where storedByKey[key] != freshByKey[key] && report.mismatches.count < ChainVerifier.failuresMax {
+                            report.mismatches.append(
+                                ProjectionMismatch(
+                                    projection: live.projection.name, database: name, key: key,
+                                    stored: storedByKey[key], rebuilt: freshByKey[key]))
+                        }
                     }
                 }
+                return report
             }
-            return report
-        } }
+        }
     }
 
     private func contents(of database: Database, _ txn: borrowing some TransactionReading & ~Copyable) throws -> [([UInt8], [UInt8])] {
         var out: [([UInt8], [UInt8])] = []
-        try txn.walk(database) { key, value in out.append((Array(key), Array(value))); return true }
+        try txn.walk(database) { key, value in
+            out.append((Array(key), Array(value))); return true
+        }
         return out
     }
 }

@@ -37,7 +37,8 @@ extension EventLog {
         let verified = try BackupFiles.verify(partial)
         try BackupFiles.moveIntoPlace(partial, destination)
         keep = true
-        return BackupReport(path: destination, head: verified.head, eventsVerified: verified.events, bytes: BackupFiles.size(destination + "/data.mdb"), compacted: compacted)
+        return BackupReport(
+            path: destination, head: verified.head, eventsVerified: verified.events, bytes: BackupFiles.size(destination + "/data.mdb"), compacted: compacted)
     }
 }
 
@@ -51,7 +52,8 @@ enum BackupFiles {
             throw LogError.backupFailed(path: destination, reason: "it exists already; a backup never overwrites anything: name a new folder")
         }
         if lstat(partial, &info) == 0 {
-            throw LogError.backupFailed(path: destination, reason: "\(partial) exists: another backup to it is running, or one was interrupted (then remove \(partial))")
+            throw LogError.backupFailed(
+                path: destination, reason: "\(partial) exists: another backup to it is running, or one was interrupted (then remove \(partial))")
         }
     }
 
@@ -79,7 +81,8 @@ enum BackupFiles {
             do {
                 try environment.copy(toFileDescriptor: descriptor, compact: false)
             } catch {
-                throw LogError.backupFailed(path: partial, reason: "LMDB could not copy the store (\(error.message)); check the free space where the backup goes")
+                throw LogError.backupFailed(
+                    path: partial, reason: "LMDB could not copy the store (\(error.message)); check the free space where the backup goes")
             }
         }
         guard fsync(descriptor) == 0 else { throw LogError.backupFailed(path: partial, reason: "cannot flush it to disk: \(lastError())") }
@@ -102,7 +105,8 @@ enum BackupFiles {
         let report = try copy.verifyChain()
         guard report.ok else {
             let first = report.failures.first.map(String.init(describing:)) ?? ""
-            throw LogError.backupFailed(path: partial, reason: "the copy's chain does not verify (\(first)); the store itself may be damaged: run linli audit verify")
+            throw LogError.backupFailed(
+                path: partial, reason: "the copy's chain does not verify (\(first)); the store itself may be damaged: run linli audit verify")
         }
         return (report.head, report.events)
     }

@@ -1,4 +1,3 @@
-
 /// One stored record of a log, as another copy of that log holds it (an export's `record`).
 public struct StoredRecord: Sendable, Equatable {
     /// Its position.
@@ -62,9 +61,11 @@ extension LogWriter {
         if let earlier = try log.commandRecord(first.commandId, transaction) {
             throw LogError.corrupt(position: first.position, reason: "command id \(first.commandId) was used at position \(earlier.first) already")
         }
-        try log.validate(AppendCommand(commandId: first.commandId, requestDigest: command.requestDigest, actor: first.actor, occurredAt: first.occurredAt,
-                                       events: fresh.map { NewEvent(stream: $0.stream, type: $0.type, schemaVersion: $0.schemaVersion, payload: $0.payload) }),
-                         alreadyAppended: session.appended.count - fresh.count)
+        try log.validate(
+            AppendCommand(
+                commandId: first.commandId, requestDigest: command.requestDigest, actor: first.actor, occurredAt: first.occurredAt,
+                events: fresh.map { NewEvent(stream: $0.stream, type: $0.type, schemaVersion: $0.schemaVersion, payload: $0.payload) }),
+            alreadyAppended: session.appended.count - fresh.count)
         try finishCommand(first.commandId, digest: command.requestDigest, first: first.position, eventsCount: fresh.count)
         return fresh.count
     }
@@ -75,7 +76,8 @@ extension LogWriter {
             try transaction.withValue(in: log.events, key: key) { stored in stored.elementsEqual(record.bytes) }
         }
         guard same == true else {
-            throw LogError.notAnExtension(position: record.position, reason: "the record differs from the one this store holds there: the source's log is not this one's (a fork)")
+            throw LogError.notAnExtension(
+                position: record.position, reason: "the record differs from the one this store holds there: the source's log is not this one's (a fork)")
         }
     }
 
@@ -84,24 +86,30 @@ extension LogWriter {
     private func appendNext(_ record: StoredRecord, commandId: String?) throws -> RecordedEvent {
         let position = session.head.position + 1
         guard record.position == position else {
-            throw LogError.notAnExtension(position: record.position, reason: "this store ends at position \(session.head.position); the records must go on from position \(position)")
+            throw LogError.notAnExtension(
+                position: record.position, reason: "this store ends at position \(session.head.position); the records must go on from position \(position)")
         }
         let event = try record.bytes.withUnsafeBytes { bytes throws -> RecordedEvent in
             guard let (previous, _, valid) = RecordCodec.checkHash(bytes), valid else {
                 throw LogError.corrupt(position: position, reason: "the record's stored hash is not SHA-256 of its bytes: the record was altered")
             }
             guard session.head.hash.equals(previous) else {
-                throw LogError.corrupt(position: position, reason: "the record's previous hash is not the hash of position \(session.head.position): the chain is broken here")
+                throw LogError.corrupt(
+                    position: position, reason: "the record's previous hash is not the hash of position \(session.head.position): the chain is broken here")
             }
-            do throws(RecordError) { return try RecordCodec.decode(bytes, expectedPosition: position) } catch { throw LogError.corrupt(position: position, reason: error.reason) }
+            do throws(RecordError) { return try RecordCodec.decode(bytes, expectedPosition: position) } catch {
+                throw LogError.corrupt(position: position, reason: error.reason)
+            }
         }
         if let commandId, event.commandId != commandId {
             throw LogError.corrupt(position: position, reason: "the record belongs to command \(event.commandId), not to \(commandId) as the records before it")
         }
         let stream = try streamHead(event.stream)
         guard event.streamVersion == stream.version + 1, event.previousPositionInStream == stream.lastPosition else {
-            throw LogError.corrupt(position: position, reason: "the record says version \(event.streamVersion) of \(event.stream) after position \(event.previousPositionInStream); "
-                                   + "the log has version \(stream.version) ending at position \(stream.lastPosition)")
+            throw LogError.corrupt(
+                position: position,
+                reason: "the record says version \(event.streamVersion) of \(event.stream) after position \(event.previousPositionInStream); "
+                    + "the log has version \(stream.version) ending at position \(stream.lastPosition)")
         }
         try record.bytes.withUnsafeBytes { bytes in
             try withUnsafeBytes(of: position.bigEndian) { key in try transaction.put(log.events, key: key, value: bytes, flags: .append) }

@@ -1,4 +1,3 @@
-
 /// What an operator checks first (`linli status`): which store this is, how far its log goes, how large it
 /// is, how far its projections' checkpoint lags, and whether it is a replica. All read in one snapshot.
 public struct StoreStatus: Sendable, Equatable {
@@ -32,9 +31,10 @@ extension EventLog {
             let first = head.position == 0 ? nil : try reader.event(at: 1)
             let last = head.position == 0 ? nil : try reader.event(at: head.position)
             let counts = try reader.withTransaction { txn in try eventsByType(txn) }
-            return StoreStatus(identity: first?.hash, head: head, lastOccurredAt: last?.occurredAt, lastRecordedAt: last?.recordedAt,
-                               eventsByType: counts, fileBytes: BackupFiles.size(path + "/data.mdb"), usedBytes: environment.usedBytes,
-                               checkpointPositions: try reader.checkpoints().mapValues(\.position), replicaOf: replicaSource)
+            return StoreStatus(
+                identity: first?.hash, head: head, lastOccurredAt: last?.occurredAt, lastRecordedAt: last?.recordedAt,
+                eventsByType: counts, fileBytes: BackupFiles.size(path + "/data.mdb"), usedBytes: environment.usedBytes,
+                checkpointPositions: try reader.checkpoints().mapValues(\.position), replicaOf: replicaSource)
         }
     }
 
@@ -42,7 +42,9 @@ extension EventLog {
         var counts: [[UInt8]: UInt64] = [:]
         var budget = MappedPagesBudget(checkEvery: MappedPagesBudget.walkCheckEvery, releasingFirst: environment)
         try txn.walk(events) { _, record in
-            guard let type = RecordCodec.type(of: record) else { throw LogError.corrupt(position: RecordCodec.position(of: record) ?? 0, reason: "the record has no readable type") }
+            guard let type = RecordCodec.type(of: record) else {
+                throw LogError.corrupt(position: RecordCodec.position(of: record) ?? 0, reason: "the record has no readable type")
+            }
             counts[Array(type), default: 0] += 1
             budget.step(environment)
             return true

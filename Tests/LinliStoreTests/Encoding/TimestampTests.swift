@@ -6,8 +6,10 @@ import Testing
 struct TimestampTests {
     @Test("ISO 8601 round trips in every shape: offsets east and west, Z, milliseconds, far dates")
     func roundTrip() throws {
-        for text in ["2024-03-01T09:30:00+08:00", "2024-03-01T09:30:00.123+08:00", "1999-12-31T23:59:59.001-05:30", "2024-02-29T00:00:00Z",
-                     "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999+14:00", "1970-01-01T00:00:00.5Z"] {
+        for text in [
+            "2024-03-01T09:30:00+08:00", "2024-03-01T09:30:00.123+08:00", "1999-12-31T23:59:59.001-05:30", "2024-02-29T00:00:00Z",
+            "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999+14:00", "1970-01-01T00:00:00.5Z",
+        ] {
             let parsed = try #require(Timestamp(iso8601: text))
             let expected = text == "1970-01-01T00:00:00.5Z" ? "1970-01-01T00:00:00.500Z" : text
             #expect(parsed.iso8601 == expected)

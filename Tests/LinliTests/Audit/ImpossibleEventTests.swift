@@ -17,10 +17,14 @@ struct ImpossibleEventTests {
         try w.ok("hours.verify", actor: "sw-1", [("log", "l-1")])
         try w.ok("points.adjust", actor: "admin", [("account", "resident:r-1"), ("points", 5), ("reason", "补录")])
         try w.ok("gift.stock", actor: "sk-1", [("item", "rice"), ("community", "jiangshan"), ("name", "大米5斤"), ("pricePoints", 10), ("quantity", 2)])
-        try w.ok("unit.register", actor: "admin", [("unit", "u-1"), ("community", "jiangshan"), ("compound", "紫港小区"), ("building", "1幢"), ("areaSqm", 90), ("owner", "r-1")])
+        try w.ok(
+            "unit.register", actor: "admin",
+            [("unit", "u-1"), ("community", "jiangshan"), ("compound", "紫港小区"), ("building", "1幢"), ("areaSqm", 90), ("owner", "r-1")])
         try w.ok("organization.register", actor: "admin", [("organization", "canteen"), ("community", "jiangshan"), ("name", "长者食堂"), ("kind", "socialOrg")])
         try w.survey("r-1", adl: 60, alone: false)
-        try w.ok("service.deliver", actor: "gw-1", [("delivery", "d-1"), ("elder", "r-1"), ("service", "mealDelivery"), ("provider", "canteen"), ("mode", "other"), ("minutes", 20)])
+        try w.ok(
+            "service.deliver", actor: "gw-1",
+            [("delivery", "d-1"), ("elder", "r-1"), ("service", "mealDelivery"), ("provider", "canteen"), ("mode", "other"), ("minutes", 20)])
         try w.issue("parking", in: "resolved")
         return w
     }
@@ -48,8 +52,9 @@ struct ImpossibleEventTests {
         ("meeting.closed", "passed", .bool(false), "against its own tally"),
     ]
 
-    @Test("each forgery holds as a chain, and is a finding at its position in audit verify --export and a refusal there in an import",
-          arguments: Array(0..<forgeries.count))
+    @Test(
+        "each forgery holds as a chain, and is a finding at its position in audit verify --export and a refusal there in an import",
+        arguments: Array(0..<forgeries.count))
     func forged(index: Int) throws {
         let (type, field, value, words) = Self.forgeries[index]
         let w = try world()
@@ -75,9 +80,15 @@ struct ImpossibleEventTests {
         let w = try World()
         try w.setUpCommunity()
         let longest = String(repeating: "r", count: 128)
-        try w.ok("resident.register", actor: "gw-1", [("resident", .string(longest)), ("community", "jiangshan"), ("household", "h-1"), ("name", "王"), ("birthYear", 1950)])
-        let refused = try w.refused(.invalidField, "resident.register", actor: "gw-1", [("resident", .string(longest + "r")), ("community", "jiangshan"), ("household", "h-1"),
-                                                                                       ("name", "王"), ("birthYear", 1950)])
+        try w.ok(
+            "resident.register", actor: "gw-1",
+            [("resident", .string(longest)), ("community", "jiangshan"), ("household", "h-1"), ("name", "王"), ("birthYear", 1950)])
+        let refused = try w.refused(
+            .invalidField, "resident.register", actor: "gw-1",
+            [
+                ("resident", .string(longest + "r")), ("community", "jiangshan"), ("household", "h-1"),
+                ("name", "王"), ("birthYear", 1950),
+            ])
         #expect(refused?.field == "resident")
     }
 }

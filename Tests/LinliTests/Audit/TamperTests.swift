@@ -16,7 +16,8 @@ struct TamperTests {
         try w.ok("hours.verify", actor: "sw-1", [("log", "l-1")])
         let verified = try w.engine.log.head.position
         for n in 2...6 {
-            try w.ok("hours.log", actor: "gw-1", [("log", .string("l-\(n)")), ("volunteer", "r-2"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")])
+            try w.ok(
+                "hours.log", actor: "gw-1", [("log", .string("l-\(n)")), ("volunteer", "r-2"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")])
         }
         let checkpoint = try w.engine.checkpoint()
         try w.ok("hours.verify", actor: "sw-1", [("log", "l-2")])
@@ -43,9 +44,10 @@ struct TamperTests {
             var event = try #require(try log.event(at: at))
             if at == position { change(&event) }
             let hash = event.payload.withUnsafeBytes { payload in
-                RecordCodec.encode(position: at, stream: event.stream, streamVersion: event.streamVersion, previousInStream: event.previousPositionInStream,
-                                   type: event.type, schemaVersion: event.schemaVersion, commandId: event.commandId, actor: event.actor,
-                                   occurredAt: event.occurredAt, recordedAt: event.recordedAt, payload: payload, previousHash: previous, into: &writer)
+                RecordCodec.encode(
+                    position: at, stream: event.stream, streamVersion: event.streamVersion, previousInStream: event.previousPositionInStream,
+                    type: event.type, schemaVersion: event.schemaVersion, commandId: event.commandId, actor: event.actor,
+                    occurredAt: event.occurredAt, recordedAt: event.recordedAt, payload: payload, previousHash: previous, into: &writer)
             }
             try log.environment.write { try $0.put(log.events, key: bigEndianKey(at), value: writer.bytes) }
             previous = hash
@@ -180,7 +182,7 @@ struct TamperTests {
         let (w, verified, _) = try world()
         let explained = try w.engine.explain(account: "resident:r-1")
         #expect(explained["sumEqualsBalance"] == true)
-        #expect(explained["balance"] == 30)   // 180 minutes at the default 10 points an hour
+        #expect(explained["balance"] == 30)  // 180 minutes at the default 10 points an hour
         let posting = try #require(explained["postings"]?.arrayValue?.first)
         #expect(posting["position"] == .int(Int64(verified)))
         #expect(posting["eventType"] == "hours.verified" && posting["eventAgrees"] == true)

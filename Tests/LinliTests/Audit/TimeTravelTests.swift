@@ -10,7 +10,9 @@ struct TimeTravelTests {
         let w = try World()
         try w.setUpCommunity()
         for (n, day) in ["01", "10", "20"].enumerated() {
-            try w.ok("hours.log", actor: "gw-1", at: "2024-03-\(day)T09:00:00+08:00", [("log", .string("l-\(n)")), ("volunteer", "r-1"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")])
+            try w.ok(
+                "hours.log", actor: "gw-1", at: "2024-03-\(day)T09:00:00+08:00",
+                [("log", .string("l-\(n)")), ("volunteer", "r-1"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")])
             try w.ok("hours.verify", actor: "sw-1", at: "2024-03-\(day)T18:00:00+08:00", [("log", .string("l-\(n)"))])
         }
         let afterFirst = try w.engine.log.head.position - 4
@@ -33,7 +35,9 @@ struct TimeTravelTests {
     func skippedDependents() throws {
         let w = try World()
         try w.setUpCommunity()
-        try w.ok("hours.log", actor: "gw-1", at: "2024-03-10T09:00:00+08:00", [("log", "l-1"), ("volunteer", "r-1"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")])
+        try w.ok(
+            "hours.log", actor: "gw-1", at: "2024-03-10T09:00:00+08:00",
+            [("log", "l-1"), ("volunteer", "r-1"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")])
         // Verified "before" it was logged: a clerical slip the engine accepts (the time is the actor's word).
         try w.ok("hours.verify", actor: "sw-1", at: "2024-03-09T09:00:00+08:00", [("log", "l-1")])
         let view = try w.engine.asOf(Timestamp(iso8601: "2024-03-09T12:00:00+08:00"))
@@ -99,4 +103,3 @@ struct TimeTravelTests {
         #expect(error?.description.contains("replaying the log in memory needs more than") == true, "\(String(describing: error))")
     }
 }
-

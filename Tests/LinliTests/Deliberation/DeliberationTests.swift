@@ -22,7 +22,10 @@ struct DeliberationTests {
         switch command {
         case "issue.assess": return [("issue", id), ("importance", 3), ("urgency", 3), ("feasibility", 3)]
         case "issue.merge": return [("issue", id), ("into", "host")]
-        case "meeting.schedule": return [("meeting", .string("\(issue)-mx")), ("issue", id), ("format", "triParty"), ("rule", "twoThirds"), ("startsAt", "2024-03-09T19:00:00+08:00")]
+        case "meeting.schedule":
+            return [
+                ("meeting", .string("\(issue)-mx")), ("issue", id), ("format", "triParty"), ("rule", "twoThirds"), ("startsAt", "2024-03-09T19:00:00+08:00"),
+            ]
         case "outcome.submit": return [("issue", id), ("department", "住建局")]
         case "outcome.progress": return [("issue", id), ("percent", 60), ("note", "施工中")]
         case "outcome.evaluate": return [("issue", id), ("evaluator", "r-3"), ("satisfaction", 5)]
@@ -65,7 +68,12 @@ struct DeliberationTests {
         try w.setUpCommunity()
         try w.issue("pets", in: "rejectedByVote")
         try w.ok("issue.admit", actor: "cv-1", [("issue", "pets"), ("reason", "修改方案后重新上会")])
-        try w.ok("meeting.schedule", actor: "cv-1", [("meeting", "pets-m2"), ("issue", "pets"), ("format", "communityConsultation"), ("rule", "simpleMajority"), ("startsAt", "2024-04-01T19:00:00+08:00")])
+        try w.ok(
+            "meeting.schedule", actor: "cv-1",
+            [
+                ("meeting", "pets-m2"), ("issue", "pets"), ("format", "communityConsultation"), ("rule", "simpleMajority"),
+                ("startsAt", "2024-04-01T19:00:00+08:00"),
+            ])
         try w.ok("meeting.attend", actor: "cv-1", [("meeting", "pets-m2"), ("participant", "r-2"), ("role", "resident")])
         try w.ok("vote.cast", actor: "r-2", [("meeting", "pets-m2"), ("participant", "r-2"), ("choice", "for")])
         try w.ok("meeting.close", actor: "cv-1", [("meeting", "pets-m2"), ("resolution", "文明养犬公约")])
@@ -118,7 +126,8 @@ struct DeliberationTests {
         #expect(duplicate["state"] == "merged")
         #expect(duplicate["mergedInto"] == "lift")
         // A merged issue takes no more comments, and nothing merges into a closed issue.
-        let rejection = try w.refused(.illegalTransition, "issue.comment", actor: "r-1", [("issue", "lift-dup"), ("resident", "r-1"), ("stance", "support"), ("text", "迟到的意见")])
+        let rejection = try w.refused(
+            .illegalTransition, "issue.comment", actor: "r-1", [("issue", "lift-dup"), ("resident", "r-1"), ("stance", "support"), ("text", "迟到的意见")])
         #expect(rejection?.message.contains("merged into lift") == true)
         try w.propose("third")
         _ = try w.refused(.illegalTransition, "issue.merge", actor: "cv-1", [("issue", "third"), ("into", "lift-dup")])
@@ -129,10 +138,13 @@ struct DeliberationTests {
     func whoVotes() throws {
         let w = try World()
         try w.setUpCommunity()
-        try w.ok("organization.register", actor: "admin", [("organization", "pm-1"), ("community", "jiangshan"), ("name", "物业公司"), ("kind", "propertyCompany")])
+        try w.ok(
+            "organization.register", actor: "admin", [("organization", "pm-1"), ("community", "jiangshan"), ("name", "物业公司"), ("kind", "propertyCompany")])
         try w.issue("play", in: "inDeliberation")
         let meeting = JSONValue.string("play-m1")
-        for (participant, role) in [("r-1", "resident"), ("r-3", "child"), ("lawyer-1", "expert"), ("street-1", "official"), ("pm-1", "propertyCompany"), ("r-2", "elderAdvisor")] {
+        for (participant, role) in [
+            ("r-1", "resident"), ("r-3", "child"), ("lawyer-1", "expert"), ("street-1", "official"), ("pm-1", "propertyCompany"), ("r-2", "elderAdvisor"),
+        ] {
             try w.ok("meeting.attend", actor: "cv-1", [("meeting", meeting), ("participant", .string(participant)), ("role", .string(role))])
         }
         // The property company's role must match its kind; a person attends once.
@@ -207,15 +219,33 @@ struct DeliberationTests {
     func proposals() throws {
         let w = try World()
         try w.setUpCommunity()
-        _ = try w.refused(.unauthorized, "issue.propose", actor: "cv-1", [("issue", "x"), ("community", "jiangshan"), ("scope", ["level": "community", "ref": "jiangshan"]),
-                                                                        ("title", "题"), ("description", "述"), ("category", "pets"), ("channel", "other")])
-        _ = try w.refused(.invalidField, "issue.propose", actor: "r-1", [("issue", "x"), ("community", "jiangshan"), ("scope", ["level": "community", "ref": "hexi"]),
-                                                                       ("title", "题"), ("description", "述"), ("category", "pets"), ("channel", "other")])
-        _ = try w.refused(.invalidField, "issue.propose", actor: "r-1", [("issue", "x"), ("community", "jiangshan"), ("scope", ["level": "street", "ref": "x"]),
-                                                                       ("title", "题"), ("description", "述"), ("category", "pets"), ("channel", "other")])
+        _ = try w.refused(
+            .unauthorized, "issue.propose", actor: "cv-1",
+            [
+                ("issue", "x"), ("community", "jiangshan"), ("scope", ["level": "community", "ref": "jiangshan"]),
+                ("title", "题"), ("description", "述"), ("category", "pets"), ("channel", "other"),
+            ])
+        _ = try w.refused(
+            .invalidField, "issue.propose", actor: "r-1",
+            [
+                ("issue", "x"), ("community", "jiangshan"), ("scope", ["level": "community", "ref": "hexi"]),
+                ("title", "题"), ("description", "述"), ("category", "pets"), ("channel", "other"),
+            ])
+        _ = try w.refused(
+            .invalidField, "issue.propose", actor: "r-1",
+            [
+                ("issue", "x"), ("community", "jiangshan"), ("scope", ["level": "street", "ref": "x"]),
+                ("title", "题"), ("description", "述"), ("category", "pets"), ("channel", "other"),
+            ])
         try w.propose("x")
-        _ = try w.refused(.duplicateId, "issue.propose", actor: "r-1", [("issue", "x"), ("community", "jiangshan"), ("scope", ["level": "community", "ref": "jiangshan"]),
-                                                                      ("title", "题"), ("description", "述"), ("category", "pets"), ("channel", "other")])
-        _ = try w.refused(.invalidField, "meeting.schedule", actor: "cv-1", [("meeting", "m"), ("issue", "x"), ("format", "triParty"), ("rule", "simpleMajority"), ("startsAt", "2024-02-30T19:00:00+08:00")])
+        _ = try w.refused(
+            .duplicateId, "issue.propose", actor: "r-1",
+            [
+                ("issue", "x"), ("community", "jiangshan"), ("scope", ["level": "community", "ref": "jiangshan"]),
+                ("title", "题"), ("description", "述"), ("category", "pets"), ("channel", "other"),
+            ])
+        _ = try w.refused(
+            .invalidField, "meeting.schedule", actor: "cv-1",
+            [("meeting", "m"), ("issue", "x"), ("format", "triParty"), ("rule", "simpleMajority"), ("startsAt", "2024-02-30T19:00:00+08:00")])
     }
 }

@@ -4,14 +4,22 @@ import Testing
 /// Issues in every state, made by the convener `cv-1` from proposals by the resident `r-1`.
 extension World {
     /// Every state an issue can be in, with the path that leads there.
-    static let issueStates = ["proposed", "assessed", "onAgenda", "inDeliberation", "resolved", "rejectedByVote", "submitted",
-                              "implementing", "implemented", "evaluated", "declined", "merged"]
+    static let issueStates = [
+        "proposed", "assessed", "onAgenda", "inDeliberation", "resolved", "rejectedByVote", "submitted",
+        "implementing", "implemented", "evaluated", "declined", "merged",
+    ]
 
     /// Proposes `issue` in `jiangshan` (community scope unless given).
-    func propose(_ issue: String, scope: JSONValue = ["level": "community", "ref": "jiangshan"], title: String = "停车位分配",
-                 category: String = "parking", at: String = "2024-03-01T09:30:00+08:00") throws {
-        try ok("issue.propose", actor: "r-1", at: at, [("issue", .string(issue)), ("community", "jiangshan"), ("scope", scope), ("title", .string(title)),
-                                              ("description", "小区停车位不够，外来车辆占位"), ("category", .string(category)), ("channel", "wechatGroup")])
+    func propose(
+        _ issue: String, scope: JSONValue = ["level": "community", "ref": "jiangshan"], title: String = "停车位分配",
+        category: String = "parking", at: String = "2024-03-01T09:30:00+08:00"
+    ) throws {
+        try ok(
+            "issue.propose", actor: "r-1", at: at,
+            [
+                ("issue", .string(issue)), ("community", "jiangshan"), ("scope", scope), ("title", .string(title)),
+                ("description", "小区停车位不够，外来车辆占位"), ("category", .string(category)), ("channel", "wechatGroup"),
+            ])
     }
 
     /// Drives a fresh issue to `state`; meetings are `ISSUE-m1`, `ISSUE-m2`.
@@ -28,11 +36,16 @@ extension World {
         if state == "assessed" { return }
         try ok("issue.admit", actor: "cv-1", [("issue", .string(issue))])
         if state == "onAgenda" { return }
-        try ok("meeting.schedule", actor: "cv-1", [("meeting", .string("\(issue)-m1")), ("issue", .string(issue)), ("format", "communityConsultation"),
-                                                   ("rule", "simpleMajority"), ("startsAt", "2024-03-05T19:00:00+08:00")])
+        try ok(
+            "meeting.schedule", actor: "cv-1",
+            [
+                ("meeting", .string("\(issue)-m1")), ("issue", .string(issue)), ("format", "communityConsultation"),
+                ("rule", "simpleMajority"), ("startsAt", "2024-03-05T19:00:00+08:00"),
+            ])
         if state == "inDeliberation" { return }
         try ok("meeting.attend", actor: "cv-1", [("meeting", .string("\(issue)-m1")), ("participant", "r-1"), ("role", "resident")])
-        try ok("vote.cast", actor: "r-1", [("meeting", .string("\(issue)-m1")), ("participant", "r-1"), ("choice", state == "rejectedByVote" ? "against" : "for")])
+        try ok(
+            "vote.cast", actor: "r-1", [("meeting", .string("\(issue)-m1")), ("participant", "r-1"), ("choice", state == "rejectedByVote" ? "against" : "for")])
         try ok("meeting.close", actor: "cv-1", [("meeting", .string("\(issue)-m1")), ("resolution", "按楼栋轮换分配")])
         if state == "resolved" || state == "rejectedByVote" { return }
         try ok("outcome.submit", actor: "cv-1", [("issue", .string(issue)), ("department", "街道城管办")])

@@ -37,11 +37,19 @@ struct TallyReplayTests {
         // 24 owners; each holds 1–3 units, some outside the compound in scope.
         let owners = (0..<24).map { "o-\($0)" }
         for owner in owners {
-            lines.append(w.line("resident.register", actor: "gw-1", [("resident", .string(owner)), ("community", "jiangshan"), ("household", .string("h-\(owner)")), ("name", "业主"), ("birthYear", 1970)]))
+            lines.append(
+                w.line(
+                    "resident.register", actor: "gw-1",
+                    [("resident", .string(owner)), ("community", "jiangshan"), ("household", .string("h-\(owner)")), ("name", "业主"), ("birthYear", 1970)]))
             for unit in 0..<(1 + rng.below(3)) {
-                lines.append(w.line("unit.register", actor: "admin", [("unit", .string("\(owner)-u\(unit)")), ("community", "jiangshan"),
-                                                                      ("compound", rng.below(4) == 0 ? "江滨花园" : "鹿溪小区"), ("building", "1幢"),
-                                                                      ("areaSqm", .int(Int64(40 + rng.below(160)))), ("owner", .string(owner))]))
+                lines.append(
+                    w.line(
+                        "unit.register", actor: "admin",
+                        [
+                            ("unit", .string("\(owner)-u\(unit)")), ("community", "jiangshan"),
+                            ("compound", rng.below(4) == 0 ? "江滨花园" : "鹿溪小区"), ("building", "1幢"),
+                            ("areaSqm", .int(Int64(40 + rng.below(160)))), ("owner", .string(owner)),
+                        ]))
             }
         }
         let report = try w.engine.apply(lines: lines.map { Array($0.utf8) })
@@ -53,8 +61,12 @@ struct TallyReplayTests {
             try w.propose(issue, scope: ["level": "compound", "ref": "鹿溪小区"])
             try w.ok("issue.assess", actor: "cv-1", [("issue", .string(issue)), ("importance", 3), ("urgency", 3), ("feasibility", 3)])
             try w.ok("issue.admit", actor: "cv-1", [("issue", .string(issue))])
-            try w.ok("meeting.schedule", actor: "cv-1", [("meeting", meeting), ("issue", .string(issue)), ("format", "ownersAssembly"),
-                                                         ("rule", .string(rules[m % 4])), ("startsAt", "2024-03-09T19:00:00+08:00")])
+            try w.ok(
+                "meeting.schedule", actor: "cv-1",
+                [
+                    ("meeting", meeting), ("issue", .string(issue)), ("format", "ownersAssembly"),
+                    ("rule", .string(rules[m % 4])), ("startsAt", "2024-03-09T19:00:00+08:00"),
+                ])
             var batch: [String] = []
             // Most owners come when participation matters; a random share otherwise. Attending owners out
             // of scope are refused, which the batch reports (continue mode) and the tally ignores.
@@ -70,7 +82,7 @@ struct TallyReplayTests {
             try w.ok("meeting.close", actor: "cv-1", [("meeting", meeting), ("resolution", "表决")])
         }
         // Recompute every meeting from the log alone.
-        var unitsInScope: [String: Int64] = [:]   // owner → area in 鹿溪小区
+        var unitsInScope: [String: Int64] = [:]  // owner → area in 鹿溪小区
         var votes: [String: [String: String]] = [:]
         var rule: [String: String] = [:]
         var checked = 0

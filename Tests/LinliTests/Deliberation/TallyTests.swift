@@ -41,23 +41,32 @@ struct TallyTests {
 
     @Test("double majority needs more than half of both; exactly half of either fails")
     func doubleMajority() {
-        let halfOwners = Tally(rule: .doubleMajority, ballots: Self.ballots([("for", 150), ("for", 150), ("against", 50), ("against", 50)]), eligibleOwners: 4, totalAreaSqm: 400)
+        let halfOwners = Tally(
+            rule: .doubleMajority, ballots: Self.ballots([("for", 150), ("for", 150), ("against", 50), ("against", 50)]), eligibleOwners: 4, totalAreaSqm: 400)
         #expect(!halfOwners.passed && halfOwners.failedCondition == "forOwners")
         #expect(halfOwners.conditions.first { $0.name == "forArea" }?.met == true)
-        let halfArea = Tally(rule: .doubleMajority, ballots: Self.ballots([("for", 100), ("for", 50), ("for", 50), ("against", 200)]), eligibleOwners: 4, totalAreaSqm: 400)
+        let halfArea = Tally(
+            rule: .doubleMajority, ballots: Self.ballots([("for", 100), ("for", 50), ("for", 50), ("against", 200)]), eligibleOwners: 4, totalAreaSqm: 400)
         #expect(!halfArea.passed && halfArea.failedCondition == "forArea")
-        let both = Tally(rule: .doubleMajority, ballots: Self.ballots([("for", 101), ("for", 50), ("for", 50), ("against", 199)]), eligibleOwners: 4, totalAreaSqm: 400)
+        let both = Tally(
+            rule: .doubleMajority, ballots: Self.ballots([("for", 101), ("for", 50), ("for", 50), ("against", 199)]), eligibleOwners: 4, totalAreaSqm: 400)
         #expect(both.passed)
     }
 
     @Test("double majority major: exactly three quarters passes, just below fails, on owners and on area")
     func threeQuarters() {
-        let exact = Tally(rule: .doubleMajorityMajor, ballots: Self.ballots([("for", 100), ("for", 100), ("for", 100), ("against", 100)]), eligibleOwners: 4, totalAreaSqm: 400)
+        let exact = Tally(
+            rule: .doubleMajorityMajor, ballots: Self.ballots([("for", 100), ("for", 100), ("for", 100), ("against", 100)]), eligibleOwners: 4,
+            totalAreaSqm: 400)
         #expect(exact.passed)
-        let areaShort = Tally(rule: .doubleMajorityMajor, ballots: Self.ballots([("for", 100), ("for", 100), ("for", 99), ("against", 101)]), eligibleOwners: 4, totalAreaSqm: 400)
+        let areaShort = Tally(
+            rule: .doubleMajorityMajor, ballots: Self.ballots([("for", 100), ("for", 100), ("for", 99), ("against", 101)]), eligibleOwners: 4, totalAreaSqm: 400
+        )
         #expect(!areaShort.passed && areaShort.failedCondition == "forArea")
         // An abstention takes part but is not for: 3 of 5 owners is below three quarters.
-        let ownersShort = Tally(rule: .doubleMajorityMajor, ballots: Self.ballots([("for", 300), ("for", 300), ("for", 300), ("abstain", 1), ("against", 1)]), eligibleOwners: 5, totalAreaSqm: 902)
+        let ownersShort = Tally(
+            rule: .doubleMajorityMajor, ballots: Self.ballots([("for", 300), ("for", 300), ("for", 300), ("abstain", 1), ("against", 1)]), eligibleOwners: 5,
+            totalAreaSqm: 902)
         #expect(!ownersShort.passed && ownersShort.failedCondition == "forOwners")
         #expect(ownersShort.json["conditions"]?.arrayValue?.count == 5)
     }
@@ -69,10 +78,16 @@ struct OwnersAssemblyTests {
     static func world() throws -> World {
         let w = try World()
         try w.setUpCommunity()
-        for (unit, compound, building, area, owner) in [("u-1", "鹿溪小区", "1幢", 60, "r-1"), ("u-2", "鹿溪小区", "2幢", 40, "r-1"),
-                                                        ("u-3", "鹿溪小区", "2幢", 90, "r-2"), ("u-4", "江滨花园", "1幢", 200, "r-3")] {
-            try w.ok("unit.register", actor: "admin", [("unit", .string(unit)), ("community", "jiangshan"), ("compound", .string(compound)),
-                                                       ("building", .string(building)), ("areaSqm", .int(Int64(area))), ("owner", .string(owner))])
+        for (unit, compound, building, area, owner) in [
+            ("u-1", "鹿溪小区", "1幢", 60, "r-1"), ("u-2", "鹿溪小区", "2幢", 40, "r-1"),
+            ("u-3", "鹿溪小区", "2幢", 90, "r-2"), ("u-4", "江滨花园", "1幢", 200, "r-3"),
+        ] {
+            try w.ok(
+                "unit.register", actor: "admin",
+                [
+                    ("unit", .string(unit)), ("community", "jiangshan"), ("compound", .string(compound)),
+                    ("building", .string(building)), ("areaSqm", .int(Int64(area))), ("owner", .string(owner)),
+                ])
         }
         return w
     }
@@ -83,8 +98,12 @@ struct OwnersAssemblyTests {
         try w.propose("lift", scope: ["level": "compound", "ref": "鹿溪小区"], title: "加装电梯", category: "lift")
         try w.ok("issue.assess", actor: "cv-1", [("issue", "lift"), ("importance", 5), ("urgency", 4), ("feasibility", 3)])
         try w.ok("issue.admit", actor: "cv-1", [("issue", "lift")])
-        _ = try w.refused(.invalidField, "meeting.schedule", actor: "cv-1", [("meeting", "m"), ("issue", "lift"), ("format", "triParty"), ("rule", "doubleMajorityMajor"), ("startsAt", "2024-03-09T19:00:00+08:00")])
-        try w.ok("meeting.schedule", actor: "cv-1", [("meeting", "m"), ("issue", "lift"), ("format", "ownersAssembly"), ("rule", "doubleMajorityMajor"), ("startsAt", "2024-03-09T19:00:00+08:00")])
+        _ = try w.refused(
+            .invalidField, "meeting.schedule", actor: "cv-1",
+            [("meeting", "m"), ("issue", "lift"), ("format", "triParty"), ("rule", "doubleMajorityMajor"), ("startsAt", "2024-03-09T19:00:00+08:00")])
+        try w.ok(
+            "meeting.schedule", actor: "cv-1",
+            [("meeting", "m"), ("issue", "lift"), ("format", "ownersAssembly"), ("rule", "doubleMajorityMajor"), ("startsAt", "2024-03-09T19:00:00+08:00")])
         _ = try w.refused(.notEligible, "meeting.attend", actor: "cv-1", [("meeting", "m"), ("participant", "r-3"), ("role", "owner")])
         try w.ok("meeting.attend", actor: "cv-1", [("meeting", "m"), ("participant", "r-1"), ("role", "owner")])
         try w.ok("meeting.attend", actor: "cv-1", [("meeting", "m"), ("participant", "r-2"), ("role", "owner")])
@@ -110,7 +129,9 @@ struct OwnersAssemblyTests {
         try w.propose("stairs", scope: ["level": "building", "ref": "2幢"], title: "楼道改造", category: "renovation")
         try w.ok("issue.assess", actor: "cv-1", [("issue", "stairs"), ("importance", 3), ("urgency", 3), ("feasibility", 3)])
         try w.ok("issue.admit", actor: "cv-1", [("issue", "stairs")])
-        try w.ok("meeting.schedule", actor: "cv-1", [("meeting", "m"), ("issue", "stairs"), ("format", "ownersAssembly"), ("rule", "doubleMajority"), ("startsAt", "2024-03-09T19:00:00+08:00")])
+        try w.ok(
+            "meeting.schedule", actor: "cv-1",
+            [("meeting", "m"), ("issue", "stairs"), ("format", "ownersAssembly"), ("rule", "doubleMajority"), ("startsAt", "2024-03-09T19:00:00+08:00")])
         for owner in ["r-1", "r-2"] {
             try w.ok("meeting.attend", actor: "cv-1", [("meeting", "m"), ("participant", .string(owner)), ("role", "owner")])
             try w.ok("vote.cast", actor: "cv-1", [("meeting", "m"), ("participant", .string(owner)), ("choice", "for")])

@@ -4,11 +4,13 @@ import Testing
 
 extension World {
     func survey(_ elder: String, adl: Int64, alone: Bool, at: String = "2024-03-01T09:30:00+08:00") throws {
-        try ok("elder.survey", actor: "sw-1", at: at, [
-            ("elder", .string(elder)), ("basic", ["livingAlone": .bool(alone), "household": "h-1", "phone": "138"]),
-            ("health", ["adl": .int(adl), "conditions": ["高血压"]]), ("needs", ["mealDelivery", "companionship"]),
-            ("serviceWillingness", ["willing": true, "notes": "希望送餐"]), ("workWillingness", ["willing": false]),
-        ])
+        try ok(
+            "elder.survey", actor: "sw-1", at: at,
+            [
+                ("elder", .string(elder)), ("basic", ["livingAlone": .bool(alone), "household": "h-1", "phone": "138"]),
+                ("health", ["adl": .int(adl), "conditions": ["高血压"]]), ("needs", ["mealDelivery", "companionship"]),
+                ("serviceWillingness", ["willing": true, "notes": "希望送餐"]), ("workWillingness", ["willing": false]),
+            ])
     }
 
     func tier(of elder: String) throws -> Int64? {
@@ -20,20 +22,30 @@ extension World {
         try setUpCommunity()
         try ok("team.form", actor: "admin", [("team", "knock"), ("community", "jiangshan"), ("name", "敲门嫂"), ("kind", "doorKnock"), ("members", ["gw-1"])])
         try ok("organization.register", actor: "admin", [("organization", "canteen"), ("community", "jiangshan"), ("name", "长者食堂"), ("kind", "business")])
-        try ok("elder.plan.set", actor: "sw-1", at: "2024-03-01T09:00:00+08:00", [("elder", "r-1"), ("services", [["service": "mealDelivery", "perWeek": 7], ["service": "companionship", "perWeek": 1]])])
+        try ok(
+            "elder.plan.set", actor: "sw-1", at: "2024-03-01T09:00:00+08:00",
+            [("elder", "r-1"), ("services", [["service": "mealDelivery", "perWeek": 7], ["service": "companionship", "perWeek": 1]])])
     }
 
-    func deliver(_ delivery: String, at: String, service: String = "mealDelivery", provider: String = "canteen", mode: String = "other", minutes: Int64 = 20) throws {
-        try ok("service.deliver", actor: "gw-1", at: at, [("delivery", .string(delivery)), ("elder", "r-1"), ("service", .string(service)),
-                                                        ("provider", .string(provider)), ("mode", .string(mode)), ("minutes", .int(minutes))])
+    func deliver(_ delivery: String, at: String, service: String = "mealDelivery", provider: String = "canteen", mode: String = "other", minutes: Int64 = 20)
+        throws
+    {
+        try ok(
+            "service.deliver", actor: "gw-1", at: at,
+            [
+                ("delivery", .string(delivery)), ("elder", "r-1"), ("service", .string(service)),
+                ("provider", .string(provider)), ("mode", .string(mode)), ("minutes", .int(minutes)),
+            ])
     }
 }
 
 @Suite("Elder services: tiers")
 struct ElderTierTests {
-    @Test("the default bands at every boundary, with and without living alone", arguments: [
-        (100 as Int64, 0 as Int64, 1 as Int64), (99, 1, 2), (61, 1, 2), (60, 2, 3), (41, 2, 3), (40, 3, 3), (0, 3, 3),
-    ])
+    @Test(
+        "the default bands at every boundary, with and without living alone",
+        arguments: [
+            (100 as Int64, 0 as Int64, 1 as Int64), (99, 1, 2), (61, 1, 2), (60, 2, 3), (41, 2, 3), (40, 3, 3), (0, 3, 3),
+        ])
     func boundaries(adl: Int64, tier: Int64, aloneTier: Int64) throws {
         let w = try World()
         try w.setUpCommunity()
@@ -53,9 +65,18 @@ struct ElderTierTests {
         try w.survey("r-2", adl: 70, alone: false, at: "2024-05-01T09:00:00+08:00")
         #expect(try w.tier(of: "r-1") == 1)
         // A stricter policy from 1 April, recorded after both surveys: only r-2's survey falls under it.
-        try w.ok("elder.tier.policy", actor: "admin", at: "2024-04-01T00:00:00+08:00", [("community", "jiangshan"), ("livingAloneRaise", 0), ("bands", [
-            ["minAdl": 91, "maxAdl": 100, "tier": 0], ["minAdl": 71, "maxAdl": 90, "tier": 1], ["minAdl": 51, "maxAdl": 70, "tier": 2], ["minAdl": 0, "maxAdl": 50, "tier": 3],
-        ])])
+        try w.ok(
+            "elder.tier.policy", actor: "admin", at: "2024-04-01T00:00:00+08:00",
+            [
+                ("community", "jiangshan"), ("livingAloneRaise", 0),
+                (
+                    "bands",
+                    [
+                        ["minAdl": 91, "maxAdl": 100, "tier": 0], ["minAdl": 71, "maxAdl": 90, "tier": 1], ["minAdl": 51, "maxAdl": 70, "tier": 2],
+                        ["minAdl": 0, "maxAdl": 50, "tier": 3],
+                    ]
+                ),
+            ])
         #expect(try w.tier(of: "r-1") == 1)
         #expect(try w.tier(of: "r-2") == 2)
         #expect(try w.engine.elderDocument("r-2")?["tierReason"]?.stringValue?.contains("policy of 2024-04-01T00:00:00+08:00") == true)
@@ -64,7 +85,7 @@ struct ElderTierTests {
         #expect(try w.tier(of: "r-1") == 3)
         #expect(try w.engine.elderDocument("r-1")?["tierReason"]?.stringValue?.contains("术后卧床") == true)
         try w.survey("r-1", adl: 100, alone: true, at: "2024-06-01T09:00:00+08:00")
-        #expect(try w.tier(of: "r-1") == 0)   // the April policy raises nothing for living alone
+        #expect(try w.tier(of: "r-1") == 0)  // the April policy raises nothing for living alone
         #expect(try w.engine.elderDocument("r-1")?["surveys"] == 2)
         // An earlier survey recorded late does not supersede the latest.
         try w.survey("r-1", adl: 10, alone: true, at: "2024-02-01T09:00:00+08:00")
@@ -77,11 +98,16 @@ struct ElderTierTests {
         let w = try World()
         try w.setUpCommunity()
         let fields: (JSONValue, JSONValue) -> [(String, JSONValue)] = { service, work in
-            [("elder", "r-1"), ("basic", ["livingAlone": false]), ("health", ["adl": 90]), ("needs", ["mealDelivery"]),
-             ("serviceWillingness", service), ("workWillingness", work)]
+            [
+                ("elder", "r-1"), ("basic", ["livingAlone": false]), ("health", ["adl": 90]), ("needs", ["mealDelivery"]),
+                ("serviceWillingness", service), ("workWillingness", work),
+            ]
         }
-        try w.ok("elder.survey", actor: "sw-1", fields(["willing": true, "services": ["mealDelivery", "haircut"], "notes": "午餐"],
-                                                       ["willing": true, "kinds": ["助餐志愿", "邻里巡逻"]]))
+        try w.ok(
+            "elder.survey", actor: "sw-1",
+            fields(
+                ["willing": true, "services": ["mealDelivery", "haircut"], "notes": "午餐"],
+                ["willing": true, "kinds": ["助餐志愿", "邻里巡逻"]]))
         let survey = try #require(try w.engine.elderDocument("r-1")?["survey"])
         #expect(survey["serviceWillingness"]?["services"] == ["mealDelivery", "haircut"])
         #expect(survey["workWillingness"]?["kinds"] == ["助餐志愿", "邻里巡逻"])
@@ -90,7 +116,8 @@ struct ElderTierTests {
         // A service outside the needs list, a service or a kind twice, an unknown key: refused, naming it.
         let unknown = try w.refused(.invalidField, "elder.survey", actor: "sw-1", fields(["willing": true, "services": ["massage"]], ["willing": false]))
         #expect(unknown?.field == "serviceWillingness.services[0]")
-        let twice = try w.refused(.invalidField, "elder.survey", actor: "sw-1", fields(["willing": true, "services": ["haircut", "haircut"]], ["willing": false]))
+        let twice = try w.refused(
+            .invalidField, "elder.survey", actor: "sw-1", fields(["willing": true, "services": ["haircut", "haircut"]], ["willing": false]))
         #expect(twice?.field == "serviceWillingness.services")
         let kindTwice = try w.refused(.invalidField, "elder.survey", actor: "sw-1", fields(["willing": true], ["willing": true, "kinds": ["巡逻", "巡逻"]]))
         #expect(kindTwice?.field == "workWillingness.kinds")
@@ -102,19 +129,40 @@ struct ElderTierTests {
     func badInput() throws {
         let w = try World()
         try w.setUpCommunity()
-        let gap = try w.refused(.invalidField, "elder.tier.policy", actor: "admin", [("community", "jiangshan"), ("bands", [["minAdl": 61, "maxAdl": 100, "tier": 0], ["minAdl": 0, "maxAdl": 59, "tier": 3]])])
+        let gap = try w.refused(
+            .invalidField, "elder.tier.policy", actor: "admin",
+            [("community", "jiangshan"), ("bands", [["minAdl": 61, "maxAdl": 100, "tier": 0], ["minAdl": 0, "maxAdl": 59, "tier": 3]])])
         #expect(gap?.message.contains("60") == true)
-        _ = try w.refused(.invalidField, "elder.tier.policy", actor: "admin", [("community", "jiangshan"), ("bands", [["minAdl": 50, "maxAdl": 100, "tier": 0], ["minAdl": 0, "maxAdl": 50, "tier": 3]])])
-        _ = try w.refused(.invalidField, "elder.tier.policy", actor: "admin", [("community", "jiangshan"), ("bands", [["minAdl": 0, "maxAdl": 100, "tier": 4]])])
-        let adl = try w.refused(.invalidField, "elder.survey", actor: "sw-1", [("elder", "r-1"), ("basic", [:]), ("health", ["adl": 101]), ("needs", []),
-                                                                           ("serviceWillingness", ["willing": true]), ("workWillingness", ["willing": false])])
+        _ = try w.refused(
+            .invalidField, "elder.tier.policy", actor: "admin",
+            [("community", "jiangshan"), ("bands", [["minAdl": 50, "maxAdl": 100, "tier": 0], ["minAdl": 0, "maxAdl": 50, "tier": 3]])])
+        _ = try w.refused(
+            .invalidField, "elder.tier.policy", actor: "admin", [("community", "jiangshan"), ("bands", [["minAdl": 0, "maxAdl": 100, "tier": 4]])])
+        let adl = try w.refused(
+            .invalidField, "elder.survey", actor: "sw-1",
+            [
+                ("elder", "r-1"), ("basic", [:]), ("health", ["adl": 101]), ("needs", []),
+                ("serviceWillingness", ["willing": true]), ("workWillingness", ["willing": false]),
+            ])
         #expect(adl?.field == "health.adl")
-        _ = try w.refused(.invalidField, "elder.survey", actor: "sw-1", [("elder", "r-1"), ("basic", ["livingAlone": "yes"]), ("health", ["adl": 80]), ("needs", []),
-                                                                       ("serviceWillingness", ["willing": true]), ("workWillingness", ["willing": false])])
-        _ = try w.refused(.invalidField, "elder.survey", actor: "sw-1", [("elder", "r-1"), ("basic", [:]), ("health", ["adl": 80]), ("needs", ["massage"]),
-                                                                       ("serviceWillingness", ["willing": true]), ("workWillingness", ["willing": false])])
-        _ = try w.refused(.unknownElder, "elder.survey", actor: "sw-1", [("elder", "ghost"), ("basic", [:]), ("health", ["adl": 80]), ("needs", []),
-                                                                       ("serviceWillingness", ["willing": true]), ("workWillingness", ["willing": false])])
+        _ = try w.refused(
+            .invalidField, "elder.survey", actor: "sw-1",
+            [
+                ("elder", "r-1"), ("basic", ["livingAlone": "yes"]), ("health", ["adl": 80]), ("needs", []),
+                ("serviceWillingness", ["willing": true]), ("workWillingness", ["willing": false]),
+            ])
+        _ = try w.refused(
+            .invalidField, "elder.survey", actor: "sw-1",
+            [
+                ("elder", "r-1"), ("basic", [:]), ("health", ["adl": 80]), ("needs", ["massage"]),
+                ("serviceWillingness", ["willing": true]), ("workWillingness", ["willing": false]),
+            ])
+        _ = try w.refused(
+            .unknownElder, "elder.survey", actor: "sw-1",
+            [
+                ("elder", "ghost"), ("basic", [:]), ("health", ["adl": 80]), ("needs", []),
+                ("serviceWillingness", ["willing": true]), ("workWillingness", ["willing": false]),
+            ])
     }
 }
 
@@ -148,10 +196,11 @@ struct ElderServiceTests {
         let monday = Timestamp(iso8601: "2024-03-11T12:00:00+08:00")!
         let week11 = try #require(try w.engine.elderDocument("r-1", now: monday)?["adherence"]?["services"]?.arrayValue)
         #expect(week11.map { $0["delivered"] } == [1, 0])
-        #expect(week11.map { $0["expectedToDate"] } == [1, 0])   // 7 × 1/7 meals, 1 × 1/7 visits by Monday
+        #expect(week11.map { $0["expectedToDate"] } == [1, 0])  // 7 × 1/7 meals, 1 × 1/7 visits by Monday
         #expect(try w.engine.elders(behindPlan: true, now: monday).isEmpty)
         // A new plan replaces the old from its occurred time.
-        try w.ok("elder.plan.set", actor: "sw-1", at: "2024-03-11T13:00:00+08:00", [("elder", "r-1"), ("services", [["service": "mealDelivery", "perWeek": 14]])])
+        try w.ok(
+            "elder.plan.set", actor: "sw-1", at: "2024-03-11T13:00:00+08:00", [("elder", "r-1"), ("services", [["service": "mealDelivery", "perWeek": 14]])])
         let replaced = try #require(try w.engine.elderDocument("r-1", now: Timestamp(iso8601: "2024-03-12T12:00:00+08:00"))?["plan"])
         #expect(replaced.text == #"[{"service":"mealDelivery","perWeek":14}]"#)
         let before = try #require(try w.engine.elderDocument("r-1", now: sunday)?["plan"])
@@ -164,7 +213,9 @@ struct ElderServiceTests {
         try w.setUpElders()
         try w.deliver("late", at: "2024-03-05T12:00:00+08:00")
         try w.deliver("early", at: "2024-03-02T12:00:00+08:00")
-        try w.ok("visit.log", actor: "gw-1", at: "2024-03-03T10:00:00+08:00", [("visit", "v-1"), ("elder", "r-1"), ("visitor", "gw-1"), ("team", "knock"), ("observations", "精神好"), ("concern", false)])
+        try w.ok(
+            "visit.log", actor: "gw-1", at: "2024-03-03T10:00:00+08:00",
+            [("visit", "v-1"), ("elder", "r-1"), ("visitor", "gw-1"), ("team", "knock"), ("observations", "精神好"), ("concern", false)])
         let history = try w.engine.elderHistory("r-1")
         #expect(history.map { $0["delivery"]?.stringValue ?? $0["visit"]?.stringValue ?? "" } == ["early", "v-1", "late"])
         let document = try #require(try w.engine.elderDocument("r-1"))
@@ -185,10 +236,17 @@ struct ElderServiceTests {
         _ = try w.refused(.unknownResident, "service.deliver", actor: "gw-1", deliver("d", "canteen", "mutual"))
         try w.ok("service.deliver", actor: "gw-1", deliver("d", "r-1", "self"))
         _ = try w.refused(.duplicateId, "service.deliver", actor: "gw-1", deliver("d", "canteen", "other"))
-        _ = try w.refused(.invalidField, "visit.log", actor: "gw-1", [("visit", "v"), ("elder", "r-1"), ("visitor", "sw-1"), ("team", "knock"), ("observations", ""), ("concern", false)])
-        try w.ok("station.register", actor: "admin", [("station", "hub"), ("community", "jiangshan"), ("kind", "hub"), ("functions", ["助餐", "应急设备"]), ("name", "邻里中心")])
-        _ = try w.refused(.invalidField, "station.register", actor: "admin", [("station", "hub-2"), ("community", "jiangshan"), ("kind", "hub"), ("functions", [])])
-        try w.ok("service.deliver", actor: "gw-1", [("delivery", "at-hub"), ("elder", "r-1"), ("service", "haircut"), ("provider", "canteen"), ("mode", "other"), ("minutes", 15), ("station", "hub")])
+        _ = try w.refused(
+            .invalidField, "visit.log", actor: "gw-1",
+            [("visit", "v"), ("elder", "r-1"), ("visitor", "sw-1"), ("team", "knock"), ("observations", ""), ("concern", false)])
+        try w.ok(
+            "station.register", actor: "admin",
+            [("station", "hub"), ("community", "jiangshan"), ("kind", "hub"), ("functions", ["助餐", "应急设备"]), ("name", "邻里中心")])
+        _ = try w.refused(
+            .invalidField, "station.register", actor: "admin", [("station", "hub-2"), ("community", "jiangshan"), ("kind", "hub"), ("functions", [])])
+        try w.ok(
+            "service.deliver", actor: "gw-1",
+            [("delivery", "at-hub"), ("elder", "r-1"), ("service", "haircut"), ("provider", "canteen"), ("mode", "other"), ("minutes", 15), ("station", "hub")])
         #expect(try w.engine.stations().first?.int("deliveries") == 1)
     }
 
@@ -196,14 +254,16 @@ struct ElderServiceTests {
     func mutualHelpJoinsTheLedger() throws {
         let w = try World()
         try w.setUpElders()
-        try w.ok("points.rate.set", actor: "admin", at: "2024-01-01T00:00:00+08:00", [("community", "jiangshan"), ("category", "mutualHelp"), ("pointsPerHour", 20)])
+        try w.ok(
+            "points.rate.set", actor: "admin", at: "2024-01-01T00:00:00+08:00", [("community", "jiangshan"), ("category", "mutualHelp"), ("pointsPerHour", 20)])
         let before = try w.engine.log.head.position
         try w.deliver("m-1", at: "2024-03-04T10:00:00+08:00", service: "companionship", provider: "r-2", mode: "mutual", minutes: 90)
         let types = try w.engine.log.events(from: before + 1).map(\.type)
         #expect(types == ["service.delivered", "hours.logged", "hours.verified"])
         #expect(try w.engine.balance(of: "resident:r-2").balance == 30)
         // A later rate never re-values these hours, and applies to later ones.
-        try w.ok("points.rate.set", actor: "admin", at: "2024-03-05T00:00:00+08:00", [("community", "jiangshan"), ("category", "mutualHelp"), ("pointsPerHour", 40)])
+        try w.ok(
+            "points.rate.set", actor: "admin", at: "2024-03-05T00:00:00+08:00", [("community", "jiangshan"), ("category", "mutualHelp"), ("pointsPerHour", 40)])
         try w.deliver("m-2", at: "2024-03-06T10:00:00+08:00", service: "companionship", provider: "r-2", mode: "mutual", minutes: 45)
         #expect(try w.engine.balance(of: "resident:r-2").balance == 60)
         let statement = try w.engine.statement(of: "resident:r-2")
@@ -217,8 +277,12 @@ struct ElderServiceTests {
         let w = try World()
         try w.setUpElders()
         let head = try w.engine.log.head
-        let outcome = try w.run("service.deliver", actor: "gw-1", at: "2023-06-01T10:00:00+08:00", [("delivery", "m"), ("elder", "r-1"), ("service", "cleaning"),
-                                                                                                  ("provider", "r-2"), ("mode", "mutual"), ("minutes", 60)])
+        let outcome = try w.run(
+            "service.deliver", actor: "gw-1", at: "2023-06-01T10:00:00+08:00",
+            [
+                ("delivery", "m"), ("elder", "r-1"), ("service", "cleaning"),
+                ("provider", "r-2"), ("mode", "mutual"), ("minutes", 60),
+            ])
         #expect(outcome.rejection?.reason == .illegalTransition)
         #expect(try w.engine.log.head == head)
         #expect(try w.engine.elderHistory("r-1").isEmpty)
@@ -229,14 +293,18 @@ struct ElderServiceTests {
         let w = try World()
         try w.setUpElders()
         func visit(_ id: String, _ at: String, concern: Bool) throws {
-            try w.ok("visit.log", actor: "gw-1", at: at, [("visit", .string(id)), ("elder", "r-1"), ("visitor", "gw-1"), ("team", "knock"),
-                                                          ("observations", concern ? "腿脚浮肿，需跟进" : "正常"), ("concern", .bool(concern))])
+            try w.ok(
+                "visit.log", actor: "gw-1", at: at,
+                [
+                    ("visit", .string(id)), ("elder", "r-1"), ("visitor", "gw-1"), ("team", "knock"),
+                    ("observations", concern ? "腿脚浮肿，需跟进" : "正常"), ("concern", .bool(concern)),
+                ])
         }
         try visit("v-1", "2024-03-04T10:00:00+08:00", concern: true)
         #expect(try w.engine.openConcerns().map { $0.string("visit") } == ["v-1"])
-        try w.deliver("earlier", at: "2024-03-03T10:00:00+08:00")       // before the concern: does not close it
+        try w.deliver("earlier", at: "2024-03-03T10:00:00+08:00")  // before the concern: does not close it
         #expect(try w.engine.openConcerns().count == 1)
-        try visit("v-2", "2024-03-05T10:00:00+08:00", concern: true)    // still a concern: open, now on v-2
+        try visit("v-2", "2024-03-05T10:00:00+08:00", concern: true)  // still a concern: open, now on v-2
         #expect(try w.engine.openConcerns().map { $0.string("visit") } == ["v-2"])
         try w.deliver("after", at: "2024-03-05T12:00:00+08:00")
         #expect(try w.engine.openConcerns().isEmpty)
@@ -256,10 +324,13 @@ struct ElderHistoryReadTests {
     func sameAsJSON() throws {
         let w = try World()
         try w.setUpElders()
-        try w.ok("points.rate.set", actor: "admin", at: "2024-01-01T00:00:00+08:00", [("community", "jiangshan"), ("category", "mutualHelp"), ("pointsPerHour", 12)])
+        try w.ok(
+            "points.rate.set", actor: "admin", at: "2024-01-01T00:00:00+08:00", [("community", "jiangshan"), ("category", "mutualHelp"), ("pointsPerHour", 12)])
         try w.deliver("b", at: "2024-03-05T12:00:00+08:00", service: "companionship", provider: "r-2", mode: "mutual", minutes: 45)
         try w.deliver("a", at: "2024-03-02T12:00:00+08:00")
-        try w.ok("visit.log", actor: "gw-1", at: "2024-03-03T10:00:00+08:00", [("visit", "v-1"), ("elder", "r-1"), ("visitor", "gw-1"), ("team", "knock"), ("observations", "腿脚浮肿，需要跟进观察"), ("concern", true)])
+        try w.ok(
+            "visit.log", actor: "gw-1", at: "2024-03-03T10:00:00+08:00",
+            [("visit", "v-1"), ("elder", "r-1"), ("visitor", "gw-1"), ("team", "knock"), ("observations", "腿脚浮肿，需要跟进观察"), ("concern", true)])
         let typed = try w.engine.elderServiceHistory("r-1")
         let json = try w.engine.elderHistory("r-1")
         #expect(typed.map(\.id) == ["a", "v-1", "b"])

@@ -4,7 +4,8 @@ import Testing
 
 @Suite("Bad input is rejected with its line and field, and writes nothing")
 struct BadInputTests {
-    static let valid = #"{"command":"hours.log","id":"c-1","actor":"gw-1","at":"2024-03-01T09:30:00+08:00","log":"l-1","volunteer":"r-1","minutes":90,"activity":"敲门入户","category":"visit"}"#
+    static let valid =
+        #"{"command":"hours.log","id":"c-1","actor":"gw-1","at":"2024-03-01T09:30:00+08:00","log":"l-1","volunteer":"r-1","minutes":90,"activity":"敲门入户","category":"visit"}"#
 
     /// Each case: a line, the reason code and the field it must name.
     static let cases: [(String, [UInt8], Rejection.Reason, String?)] = [
@@ -16,7 +17,10 @@ struct BadInputTests {
         ("zero minutes", Array(valid.replacingOccurrences(of: #""minutes":90"#, with: #""minutes":0"#).utf8), .invalidField, "minutes"),
         ("negative minutes", Array(valid.replacingOccurrences(of: #""minutes":90"#, with: #""minutes":-5"#).utf8), .invalidField, "minutes"),
         ("too many minutes", Array(valid.replacingOccurrences(of: #""minutes":90"#, with: #""minutes":721"#).utf8), .invalidField, "minutes"),
-        ("number beyond Int64", Array(valid.replacingOccurrences(of: #""minutes":90"#, with: #""minutes":92233720368547758070"#).utf8), .invalidJSON, "minutes"),
+        (
+            "number beyond Int64", Array(valid.replacingOccurrences(of: #""minutes":90"#, with: #""minutes":92233720368547758070"#).utf8), .invalidJSON,
+            "minutes"
+        ),
         ("fractional number", Array(valid.replacingOccurrences(of: #""minutes":90"#, with: #""minutes":90.5"#).utf8), .invalidJSON, "minutes"),
         ("exponent number", Array(valid.replacingOccurrences(of: #""minutes":90"#, with: #""minutes":9e1"#).utf8), .invalidJSON, "minutes"),
         ("unknown volunteer", Array(valid.replacingOccurrences(of: #""volunteer":"r-1""#, with: #""volunteer":"r-404""#).utf8), .unknownResident, "volunteer"),
@@ -27,9 +31,15 @@ struct BadInputTests {
         ("at without offset", Array(valid.replacingOccurrences(of: "2024-03-01T09:30:00+08:00", with: "2024-03-01T09:30:00").utf8), .invalidField, "at"),
         ("impossible date", Array(valid.replacingOccurrences(of: "2024-03-01T09:30:00+08:00", with: "2023-02-29T09:30:00+08:00").utf8), .invalidField, "at"),
         ("empty id", Array(valid.replacingOccurrences(of: #""id":"c-1""#, with: #""id":"""#).utf8), .invalidField, "id"),
-        ("over-long id", Array(valid.replacingOccurrences(of: #""log":"l-1""#, with: "\"log\":\"\(String(repeating: "长", count: 30))\"").utf8), .invalidField, "log"),
+        (
+            "over-long id", Array(valid.replacingOccurrences(of: #""log":"l-1""#, with: "\"log\":\"\(String(repeating: "长", count: 30))\"").utf8),
+            .invalidField, "log"
+        ),
         ("over-long text", Array(valid.replacingOccurrences(of: "敲门入户", with: String(repeating: "敲", count: 100)).utf8), .invalidField, "activity"),
-        ("unknown enum", Array(#"{"command":"resident.tag","id":"c-1","actor":"gw-1","at":"2024-03-01T09:30:00+08:00","resident":"r-1","tag":"rich"}"#.utf8), .invalidField, "tag"),
+        (
+            "unknown enum", Array(#"{"command":"resident.tag","id":"c-1","actor":"gw-1","at":"2024-03-01T09:30:00+08:00","resident":"r-1","tag":"rich"}"#.utf8),
+            .invalidField, "tag"
+        ),
         ("unknown command", Array(#"{"command":"hours.delete","id":"c-1","actor":"gw-1","at":"2024-03-01T09:30:00+08:00"}"#.utf8), .unknownCommand, "command"),
         ("over-long line", Array(valid.replacingOccurrences(of: "敲门入户", with: String(repeating: "a", count: (1 << 20) + 1)).utf8), .invalidJSON, nil),
     ]
@@ -40,7 +50,9 @@ struct BadInputTests {
         let w = try World()
         try w.setUpCommunity()
         let before = try w.engine.log.head
-        let report = try w.engine.apply(lines: [Array(Self.valid.replacingOccurrences(of: "c-1", with: "c-0").replacingOccurrences(of: "l-1", with: "l-0").utf8), bytes])
+        let report = try w.engine.apply(lines: [
+            Array(Self.valid.replacingOccurrences(of: "c-1", with: "c-0").replacingOccurrences(of: "l-1", with: "l-0").utf8), bytes,
+        ])
         let rejection = report.outcomes[1].rejection
         #expect(rejection?.reason == reason, "\(label): \(report.outcomes[1])")
         if let field { #expect(rejection?.field == field, "\(label): field \(rejection?.field ?? "nil"), \(rejection?.message ?? "")") }
@@ -62,11 +74,13 @@ struct BadInputTests {
         let w = try World()
         try w.setUpCommunity()
         let lines = [
-            w.line("hours.log", actor: "gw-1", id: "b-1", [("log", "l-1"), ("volunteer", "r-1"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")]) + "\r",
+            w.line("hours.log", actor: "gw-1", id: "b-1", [("log", "l-1"), ("volunteer", "r-1"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")])
+                + "\r",
             "",
             w.line("hours.verify", actor: "sw-1", id: "b-2", [("log", "l-1")]),
             w.line("hours.verify", actor: "sw-1", id: "b-3", [("log", "l-404")]),
-            w.line("hours.log", actor: "gw-1", id: "b-4", [("log", "l-2"), ("volunteer", "r-404"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")]),
+            w.line(
+                "hours.log", actor: "gw-1", id: "b-4", [("log", "l-2"), ("volunteer", "r-404"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")]),
         ].map { Array($0.utf8) }
         let head = try w.engine.log.head
         let atomic = try w.engine.apply(lines: lines)
@@ -81,7 +95,12 @@ struct BadInputTests {
         #expect(continued.committed && continued.applied == 2 && continued.rejected == 2)
         #expect(try w.engine.balance(of: "resident:r-1").balance == 10)
         // A rejected command leaves no trace: its id can be used later.
-        let retry = try w.engine.apply(lines: [Array(w.line("hours.log", actor: "gw-1", id: "b-4", [("log", "l-2"), ("volunteer", "r-2"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")]).utf8)])
+        let retry = try w.engine.apply(lines: [
+            Array(
+                w.line(
+                    "hours.log", actor: "gw-1", id: "b-4", [("log", "l-2"), ("volunteer", "r-2"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")]
+                ).utf8)
+        ])
         #expect(retry.committed && retry.rejected == 0)
     }
 
@@ -89,14 +108,17 @@ struct BadInputTests {
     func idempotency() throws {
         let w = try World()
         try w.setUpCommunity()
-        let line = w.line("hours.log", actor: "gw-1", id: "same", [("log", "l-1"), ("volunteer", "r-1"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")])
+        let line = w.line(
+            "hours.log", actor: "gw-1", id: "same", [("log", "l-1"), ("volunteer", "r-1"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")])
         guard case .applied(let first, let last) = try w.engine.execute(line: line) else { Issue.record("not applied"); return }
         let head = try w.engine.log.head
         // The same body with its keys in another order and other spacing is the same command.
-        let reordered = #"{ "minutes": 60, "command": "hours.log", "id": "same", "actor": "gw-1", "at": "2024-03-01T09:30:00+08:00", "log": "l-1", "volunteer": "r-1", "activity": "巡逻", "category": "patrol" }"#
+        let reordered =
+            #"{ "minutes": 60, "command": "hours.log", "id": "same", "actor": "gw-1", "at": "2024-03-01T09:30:00+08:00", "log": "l-1", "volunteer": "r-1", "activity": "巡逻", "category": "patrol" }"#
         #expect(try w.engine.execute(line: reordered) == .duplicate(firstPosition: first, lastPosition: last))
         #expect(try w.engine.log.head == head)
-        let other = w.line("hours.log", actor: "gw-1", id: "same", [("log", "l-9"), ("volunteer", "r-1"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")])
+        let other = w.line(
+            "hours.log", actor: "gw-1", id: "same", [("log", "l-9"), ("volunteer", "r-1"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")])
         #expect(throws: Rejection.self) { try w.engine.execute(line: other) }
         let rejection = try w.engine.apply(lines: [Array(other.utf8)]).outcomes[0].rejection
         #expect(rejection?.reason == .duplicateCommandId && rejection?.field == "id")
@@ -104,7 +126,8 @@ struct BadInputTests {
         // Within one batch too: the id looked up for a line that is then rejected, and an id appended
         // earlier in the same transaction (the log skips a second look-up only for the id just found unused).
         let batch = [
-            w.line("hours.log", actor: "gw-1", id: "b-1", [("log", "l-2"), ("volunteer", "r-404"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")]),
+            w.line(
+                "hours.log", actor: "gw-1", id: "b-1", [("log", "l-2"), ("volunteer", "r-404"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")]),
             w.line("hours.log", actor: "gw-1", id: "b-1", [("log", "l-2"), ("volunteer", "r-1"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")]),
             w.line("hours.log", actor: "gw-1", id: "b-1", [("log", "l-2"), ("volunteer", "r-1"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")]),
             w.line("hours.log", actor: "gw-1", id: "b-1", [("log", "l-3"), ("volunteer", "r-1"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")]),
@@ -124,18 +147,31 @@ struct IdentifierTests {
     func lookAlikes() throws {
         let w = try World()
         try w.setUpCommunity()
-        try w.ok("resident.register", actor: "gw-1", [("resident", "r-K1"), ("community", "jiangshan"), ("household", "h-9"), ("name", "王秀英"), ("birthYear", 1948)])
+        try w.ok(
+            "resident.register", actor: "gw-1", [("resident", "r-K1"), ("community", "jiangshan"), ("household", "h-9"), ("name", "王秀英"), ("birthYear", 1948)])
         for bad in ["r-\u{212A}1", "r 1", ".r1", "居民1", "r-1\u{0301}"] {
-            let outcome = try w.run("resident.register", actor: "gw-1", [("resident", .string(bad)), ("community", "jiangshan"), ("household", "h-9"),
-                                                                          ("name", "王秀英"), ("birthYear", 1948)])
+            let outcome = try w.run(
+                "resident.register", actor: "gw-1",
+                [
+                    ("resident", .string(bad)), ("community", "jiangshan"), ("household", "h-9"),
+                    ("name", "王秀英"), ("birthYear", 1948),
+                ])
             #expect(outcome.rejection?.reason == .invalidField && outcome.rejection?.field == "resident", "\(bad): \(outcome)")
         }
         // The actor is an identifier too: a look-alike of a granted worker is refused before any role check.
-        let actor = try w.run("resident.register", actor: "gw-\u{0031}\u{20DD}", [("resident", "r-2"), ("community", "jiangshan"), ("household", "h-9"),
-                                                                                ("name", "王秀英"), ("birthYear", 1948)])
+        let actor = try w.run(
+            "resident.register", actor: "gw-\u{0031}\u{20DD}",
+            [
+                ("resident", "r-2"), ("community", "jiangshan"), ("household", "h-9"),
+                ("name", "王秀英"), ("birthYear", 1948),
+            ])
         #expect(actor.rejection?.reason == .invalidField && actor.rejection?.field == "actor", "\(actor)")
         // Names are free UTF-8: a compound named in Chinese is accepted.
-        try w.ok("resident.register", actor: "gw-1", [("resident", "r-30"), ("community", "jiangshan"), ("household", "h-9"), ("name", "李建国"),
-                                                      ("birthYear", 1975), ("compound", "紫港小区")])
+        try w.ok(
+            "resident.register", actor: "gw-1",
+            [
+                ("resident", "r-30"), ("community", "jiangshan"), ("household", "h-9"), ("name", "李建国"),
+                ("birthYear", 1975), ("compound", "紫港小区"),
+            ])
     }
 }

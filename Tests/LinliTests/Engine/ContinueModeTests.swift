@@ -15,11 +15,21 @@ struct ContinueModeTests {
         for n in 1...total {
             if n % 3_001 == 0 {
                 expectedRejected.append(n)
-                lines.append(Array(w.line("hours.log", actor: "gw-1", [("log", .string("bad-\(n)")), ("volunteer", "r-1"), ("minutes", 0), ("activity", "巡逻"), ("category", "patrol")]).utf8))
+                lines.append(
+                    Array(
+                        w.line(
+                            "hours.log", actor: "gw-1",
+                            [("log", .string("bad-\(n)")), ("volunteer", "r-1"), ("minutes", 0), ("activity", "巡逻"), ("category", "patrol")]
+                        ).utf8))
             } else if n % 4_999 == 0 {
                 lines.append([])
             } else {
-                lines.append(Array(w.line("hours.log", actor: "gw-1", [("log", .string("l-\(n)")), ("volunteer", "r-1"), ("minutes", 30), ("activity", "巡逻"), ("category", "patrol")]).utf8))
+                lines.append(
+                    Array(
+                        w.line(
+                            "hours.log", actor: "gw-1",
+                            [("log", .string("l-\(n)")), ("volunteer", "r-1"), ("minutes", 30), ("activity", "巡逻"), ("category", "patrol")]
+                        ).utf8))
             }
         }
         var calls: [UInt64] = []
@@ -36,7 +46,12 @@ struct ContinueModeTests {
         #expect(report.head.position == before + report.eventsAppended)
         #expect(try w.engine.log.head == report.head)
         // An atomic batch of the same lines writes nothing.
-        let atomic = try w.engine.apply(lines: lines.map { Array(String(decoding: $0, as: UTF8.self).replacingOccurrences(of: "\"l-", with: "\"m-").replacingOccurrences(of: "\"setup-", with: "\"again-").utf8) })
+        let atomic = try w.engine.apply(
+            lines: lines.map {
+                Array(
+                    String(decoding: $0, as: UTF8.self).replacingOccurrences(of: "\"l-", with: "\"m-").replacingOccurrences(of: "\"setup-", with: "\"again-")
+                        .utf8)
+            })
         #expect(!atomic.committed && atomic.eventsAppended == 0 && atomic.rejections.map(\.line) == expectedRejected)
     }
 
@@ -53,11 +68,19 @@ struct ContinueModeTests {
             switch random.next() % 10 {
             case 0: lines.append("")
             case 1: lines.append("{\"command\":\"hours.log\",\"id\":")
-            case 2: lines.append(batched.line("hours.log", actor: "gw-1", id: "p-\(n)", [("log", .string("l-\(n)")), ("volunteer", "r-1"), ("minutes", 30), ("colour", "red")]))
+            case 2:
+                lines.append(
+                    batched.line(
+                        "hours.log", actor: "gw-1", id: "p-\(n)", [("log", .string("l-\(n)")), ("volunteer", "r-1"), ("minutes", 30), ("colour", "red")]))
             case 3: lines.append(batched.line("hours.verify", actor: "sw-1", id: "p-\(n)", [("log", .string("l-\(n - 1)"))]))
             default:
-                lines.append(batched.line("hours.log", actor: "gw-1", id: "p-\(n)", [("log", .string("l-\(n)")), ("volunteer", "r-1"), ("minutes", .int(Int64(n % 600 + 1))),
-                                                                                  ("activity", "巡逻"), ("category", "patrol")]))
+                lines.append(
+                    batched.line(
+                        "hours.log", actor: "gw-1", id: "p-\(n)",
+                        [
+                            ("log", .string("l-\(n)")), ("volunteer", "r-1"), ("minutes", .int(Int64(n % 600 + 1))),
+                            ("activity", "巡逻"), ("category", "patrol"),
+                        ]))
             }
         }
         #expect(lines.count >= Engine.pipelinedParseLinesMin)
@@ -75,18 +98,25 @@ struct ContinueModeTests {
         let dir = TemporaryDirectory()
         var options = Engine.Options()
         options.clock = fixedClock
-        options.initialMapSizeBytes = 1 << 20   // small, so that the batch's transaction runs again after the map grows
+        options.initialMapSizeBytes = 1 << 20  // small, so that the batch's transaction runs again after the map grows
         let engine = try Engine.create(at: dir.sub("store"), admin: "admin", at: Timestamp(iso8601: "2024-01-01T08:00:00+08:00"), options: options)
         let w = try World()
         let total = Engine.continueChunkLines * 2 + 700
-        let setup = [w.line("community.register", actor: "admin", [("community", "jiangshan"), ("name", "市中心社区"), ("district", "虎山街道")]),
-                     w.line("role.grant", actor: "admin", [("subject", "gw-1"), ("role", "gridWorker"), ("community", "jiangshan")]),
-                     w.line("resident.register", actor: "gw-1", [("resident", "r-1"), ("community", "jiangshan"), ("household", "h-1"), ("name", "王秀英"), ("birthYear", 1950)])]
+        let setup = [
+            w.line("community.register", actor: "admin", [("community", "jiangshan"), ("name", "市中心社区"), ("district", "虎山街道")]),
+            w.line("role.grant", actor: "admin", [("subject", "gw-1"), ("role", "gridWorker"), ("community", "jiangshan")]),
+            w.line(
+                "resident.register", actor: "gw-1",
+                [("resident", "r-1"), ("community", "jiangshan"), ("household", "h-1"), ("name", "王秀英"), ("birthYear", 1950)]),
+        ]
         var taken = 0
         let lines = (0..<(total + setup.count)).lazy.map { n -> [UInt8] in
             taken += 1
             if n < setup.count { return Array(setup[n].utf8) }
-            return Array(w.line("hours.log", actor: "gw-1", [("log", .string("l-\(n)")), ("volunteer", "r-1"), ("minutes", 30), ("activity", "巡逻"), ("category", "patrol")]).utf8)
+            return Array(
+                w.line(
+                    "hours.log", actor: "gw-1", [("log", .string("l-\(n)")), ("volunteer", "r-1"), ("minutes", 30), ("activity", "巡逻"), ("category", "patrol")]
+                ).utf8)
         }
         var progress: [UInt64] = []
         let report = try engine.apply(streaming: lines, mode: .atomic) { progress.append($0) }

@@ -16,14 +16,22 @@ struct PrintableTextTests {
         let w = try World()
         try w.setUpCommunity()
         for name in Self.hostileNames {
-            let rejection = try w.refused(.invalidField, "resident.register", actor: "gw-1", [("resident", "r-9"), ("community", "jiangshan"), ("household", "h-9"),
-                                                                                             ("name", .string(name)), ("birthYear", 1950)])
+            let rejection = try w.refused(
+                .invalidField, "resident.register", actor: "gw-1",
+                [
+                    ("resident", "r-9"), ("community", "jiangshan"), ("household", "h-9"),
+                    ("name", .string(name)), ("birthYear", 1950),
+                ])
             #expect(rejection?.field == "name", "\(name.debugDescription)")
             #expect(rejection?.message.contains("U+") == true, "\(rejection?.message ?? "")")
         }
         // A survey's free-form basic section is held to the same rule, naming the key.
-        let basic = try w.refused(.invalidField, "elder.survey", actor: "sw-1", [("elder", "r-1"), ("basic", ["子女": "在外地\u{1B}[8m"]), ("health", ["adl": 80]),
-                                                                                ("needs", []), ("serviceWillingness", ["willing": true]), ("workWillingness", ["willing": false])])
+        let basic = try w.refused(
+            .invalidField, "elder.survey", actor: "sw-1",
+            [
+                ("elder", "r-1"), ("basic", ["子女": "在外地\u{1B}[8m"]), ("health", ["adl": 80]),
+                ("needs", []), ("serviceWillingness", ["willing": true]), ("workWillingness", ["willing": false]),
+            ])
         #expect(basic?.field == "basic.子女")
     }
 
@@ -32,8 +40,10 @@ struct PrintableTextTests {
         let w = try World()
         try w.setUpCommunity()
         let propose: (String) -> [(String, JSONValue)] = { description in
-            [("issue", "lift"), ("community", "jiangshan"), ("scope", ["level": "community", "ref": "jiangshan"]), ("title", "加装电梯"),
-             ("description", .string(description)), ("category", "facilities"), ("channel", "wechatGroup")]
+            [
+                ("issue", "lift"), ("community", "jiangshan"), ("scope", ["level": "community", "ref": "jiangshan"]), ("title", "加装电梯"),
+                ("description", .string(description)), ("category", "facilities"), ("channel", "wechatGroup"),
+            ]
         }
         let refused = try w.refused(.invalidField, "issue.propose", actor: "r-1", propose("第一行\r\n\u{1B}[2J第二行"))
         #expect(refused?.field == "description" && refused?.message.contains("U+000D") == true, "\(refused?.message ?? "")")
@@ -48,7 +58,9 @@ struct PrintableTextTests {
         #expect(DisplayText.terminalSafe("a\nb", keepLineBreaks: true) == "a\nb")
         #expect(DisplayText.terminalSafe("invoice\u{202E}fdp\u{9B}\u{7F}") == "invoice<U+202E>fdp<U+009B>␡")
         #expect(DisplayText.terminalSafe("加装电梯 (3/4)") == "加装电梯 (3/4)")
-        for formula in ["=HYPERLINK(\"http://x\",\"y\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "-", "-1-1", "-.5"] { #expect(DisplayText.startsAFormula(formula), "\(formula)") }
+        for formula in ["=HYPERLINK(\"http://x\",\"y\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "-", "-1-1", "-.5"] {
+            #expect(DisplayText.startsAFormula(formula), "\(formula)")
+        }
         for plain in ["-150", "-1.5", "150", "王秀英", "", "a=b"] { #expect(!DisplayText.startsAFormula(plain), "\(plain)") }
     }
 }

@@ -21,7 +21,9 @@ struct UpgradeTests {
 
         var readOnly = Engine.Options()
         readOnly.readOnly = true
-        #expect(throws: LogError.projectionsNeedUpgrade(path: path), "a read-only open says how to upgrade") { _ = try Engine.open(at: path, options: readOnly) }
+        #expect(throws: LogError.projectionsNeedUpgrade(path: path), "a read-only open says how to upgrade") {
+            _ = try Engine.open(at: path, options: readOnly)
+        }
 
         let lock = NSLock()
         nonisolated(unsafe) var progress: [UInt64] = []
@@ -35,8 +37,9 @@ struct UpgradeTests {
         #expect(try engine.balance(of: "issuance:jiangshan").balance == -1_467)
         let audit = try engine.audit()
         #expect(audit.ok)
-        #expect(AuditReport.stateDigest(audit.projections.rebuiltDigests).hex == "772f9566d8d3e4482732de733e54de7d79af223a9e1d46f560a6f390f9583a9c",
-                "the same rows as the previous layout's, byte for byte")
+        #expect(
+            AuditReport.stateDigest(audit.projections.rebuiltDigests).hex == "772f9566d8d3e4482732de733e54de7d79af223a9e1d46f560a6f390f9583a9c",
+            "the same rows as the previous layout's, byte for byte")
         // Opened again: nothing to upgrade.
         lock.withLock { progress = [] }
         _ = try Engine.open(at: path, options: options)

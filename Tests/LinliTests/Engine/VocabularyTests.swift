@@ -12,8 +12,12 @@ struct VocabularyTests {
     func specsUseVocabularies() throws {
         let w = try World()
         try w.setUpCommunity()
-        let refused = try w.refused(.invalidField, "dispute.report", actor: "gw-1", [("dispute", "d-1"), ("community", "jiangshan"), ("parties", ["r-1", "r-2"]),
-                                                                               ("category", "weather"), ("description", "x"), ("channel", "other")])
+        let refused = try w.refused(
+            .invalidField, "dispute.report", actor: "gw-1",
+            [
+                ("dispute", "d-1"), ("community", "jiangshan"), ("parties", ["r-1", "r-2"]),
+                ("category", "weather"), ("description", "x"), ("channel", "other"),
+            ])
         #expect(refused?.field == "category")
         #expect(DisputeCategory.values.allSatisfy { refused?.message.contains($0) ?? false })
         #expect(DeliveryMode.selfCare.rawValue == "self" && VoteChoice.for.rawValue == "for")

@@ -19,12 +19,15 @@ struct CommunityBoundaryTests {
         try w.ok("resident.register", actor: "gw-9", [("resident", "r-9"), ("community", "hexi"), ("household", "h-9"), ("name", "徐桂兰"), ("birthYear", 1946)])
         try w.ok("points.rate.set", actor: "admin", at: "2023-12-01T00:00:00+08:00", [("community", "hexi"), ("pointsPerHour", 10)])
         for (log, volunteer, gridWorker, socialWorker) in [("l-1", "r-1", "gw-1", "sw-1"), ("l-9", "r-9", "gw-9", "sw-9")] {
-            try w.ok("hours.log", actor: gridWorker, [("log", .string(log)), ("volunteer", .string(volunteer)), ("minutes", 120), ("activity", "巡逻"), ("category", "patrol")])
+            try w.ok(
+                "hours.log", actor: gridWorker,
+                [("log", .string(log)), ("volunteer", .string(volunteer)), ("minutes", 120), ("activity", "巡逻"), ("category", "patrol")])
             try w.ok("hours.verify", actor: socialWorker, [("log", .string(log))])
         }
         try w.ok("gift.stock", actor: "sk-1", [("item", "rice"), ("community", "jiangshan"), ("name", "大米5斤"), ("pricePoints", 5), ("quantity", 3)])
         try w.ok("organization.register", actor: "admin", [("organization", "canteen"), ("community", "jiangshan"), ("name", "长者食堂"), ("kind", "socialOrg")])
-        try w.ok("points.rate.set", actor: "admin", at: "2023-12-01T00:00:00+08:00", [("community", "jiangshan"), ("category", "mutualHelp"), ("pointsPerHour", 12)])
+        try w.ok(
+            "points.rate.set", actor: "admin", at: "2023-12-01T00:00:00+08:00", [("community", "jiangshan"), ("category", "mutualHelp"), ("pointsPerHour", 12)])
         return w
     }
 
@@ -32,11 +35,17 @@ struct CommunityBoundaryTests {
     func acrossCommunities() throws {
         let w = try world()
         let transfer = try w.refused(.invalidField, "points.transfer", actor: "r-1", [("from", "r-1"), ("to", "r-9"), ("points", 5), ("reason", "转赠")])
-        #expect(transfer?.field == "to" && transfer?.message.contains("r-9") == true && transfer?.message.contains("hexi") == true, "\(transfer?.message ?? "")")
-        let redemption = try w.refused(.invalidField, "gift.redeem", actor: "sk-1", [("redemption", "rd-9"), ("resident", "r-9"), ("item", "rice"), ("quantity", 1)])
+        #expect(
+            transfer?.field == "to" && transfer?.message.contains("r-9") == true && transfer?.message.contains("hexi") == true, "\(transfer?.message ?? "")")
+        let redemption = try w.refused(
+            .invalidField, "gift.redeem", actor: "sk-1", [("redemption", "rd-9"), ("resident", "r-9"), ("item", "rice"), ("quantity", 1)])
         #expect(redemption?.field == "resident")
-        let mutual = try w.refused(.invalidField, "service.deliver", actor: "gw-1", [("delivery", "d-9"), ("elder", "r-2"), ("service", "companionship"),
-                                                                                      ("provider", "r-9"), ("mode", "mutual"), ("minutes", 60)])
+        let mutual = try w.refused(
+            .invalidField, "service.deliver", actor: "gw-1",
+            [
+                ("delivery", "d-9"), ("elder", "r-2"), ("service", "companionship"),
+                ("provider", "r-9"), ("mode", "mutual"), ("minutes", 60),
+            ])
         #expect(mutual?.field == "provider")
         // Hexi's issuance account issued only Hexi's hours; Jiangshan's store took nothing from r-9.
         #expect(try w.engine.balance(of: "issuance:hexi").balance == -20)
@@ -44,7 +53,9 @@ struct CommunityBoundaryTests {
 
         try w.ok("points.transfer", actor: "r-1", [("from", "r-1"), ("to", "r-3"), ("points", 5), ("reason", "转赠")])
         try w.ok("gift.redeem", actor: "sk-1", [("redemption", "rd-1"), ("resident", "r-1"), ("item", "rice"), ("quantity", 1)])
-        try w.ok("service.deliver", actor: "gw-1", [("delivery", "d-1"), ("elder", "r-2"), ("service", "companionship"), ("provider", "r-3"), ("mode", "mutual"), ("minutes", 60)])
+        try w.ok(
+            "service.deliver", actor: "gw-1",
+            [("delivery", "d-1"), ("elder", "r-2"), ("service", "companionship"), ("provider", "r-3"), ("mode", "mutual"), ("minutes", 60)])
         #expect(try w.engine.balance(of: "resident:r-3").balance == 5 + 12)
         #expect(try w.engine.balances().reduce(0) { $0 + $1.balance } == 0)
     }

@@ -9,7 +9,11 @@ func projectionDump(_ engine: Engine) throws -> [String: [[UInt8]: [UInt8]]] {
         for name in Engine.makeProjections().map(\.name) {
             for (table, database) in reader.databases(of: name).all {
                 var rows: [[UInt8]: [UInt8]] = [:]
-                try reader.withTransaction { txn in _ = try txn.walk(database) { rows[Array($0)] = Array($1); return true } }
+                try reader.withTransaction { txn in
+                    _ = try txn.walk(database) {
+                        rows[Array($0)] = Array($1); return true
+                    }
+                }
                 out["\(name)/\(table)"] = rows
             }
         }
@@ -36,26 +40,52 @@ struct LedgerPropertyTests {
                 switch rng.below(10) {
                 case 0, 1:
                     logs.append(n)
-                    line = w.line("hours.log", actor: "gw-1", id: n, [("log", .string(n)), ("volunteer", .string(resident)), ("minutes", .int(Int64(rng.below(800)))), ("activity", "服务"), ("category", rng.below(2) == 0 ? "visit" : "other")])
+                    line = w.line(
+                        "hours.log", actor: "gw-1", id: n,
+                        [
+                            ("log", .string(n)), ("volunteer", .string(resident)), ("minutes", .int(Int64(rng.below(800)))), ("activity", "服务"),
+                            ("category", rng.below(2) == 0 ? "visit" : "other"),
+                        ])
                 case 2, 3:
                     let log = logs.isEmpty || rng.below(10) == 0 ? "missing" : logs[rng.below(logs.count)]
-                    line = w.line(rng.below(5) == 0 ? "hours.reject" : "hours.verify", actor: "sw-1", id: n, rng.below(5) == 0 ? [("log", .string(log)), ("reason", "不符")] : [("log", .string(log))])
+                    line = w.line(
+                        rng.below(5) == 0 ? "hours.reject" : "hours.verify", actor: "sw-1", id: n,
+                        rng.below(5) == 0 ? [("log", .string(log)), ("reason", "不符")] : [("log", .string(log))])
                 case 4:
-                    line = w.line("points.transfer", actor: resident, id: n, [("from", .string(resident)), ("to", .string(residents[rng.below(3)])), ("points", .int(Int64(rng.below(40)))), ("reason", "转赠")])
+                    line = w.line(
+                        "points.transfer", actor: resident, id: n,
+                        [("from", .string(resident)), ("to", .string(residents[rng.below(3)])), ("points", .int(Int64(rng.below(40)))), ("reason", "转赠")])
                 case 5:
-                    line = w.line("gift.stock", actor: "sk-1", id: n, [("item", .string("item-\(rng.below(3))")), ("community", "jiangshan"), ("name", "礼品"), ("pricePoints", 7), ("quantity", .int(Int64(1 + rng.below(3))))])
+                    line = w.line(
+                        "gift.stock", actor: "sk-1", id: n,
+                        [
+                            ("item", .string("item-\(rng.below(3))")), ("community", "jiangshan"), ("name", "礼品"), ("pricePoints", 7),
+                            ("quantity", .int(Int64(1 + rng.below(3)))),
+                        ])
                 case 6:
                     redemptions.append(n)
-                    line = w.line("gift.redeem", actor: "sk-1", id: n, [("redemption", .string(n)), ("resident", .string(resident)), ("item", .string("item-\(rng.below(3))")), ("quantity", .int(Int64(1 + rng.below(3))))])
+                    line = w.line(
+                        "gift.redeem", actor: "sk-1", id: n,
+                        [
+                            ("redemption", .string(n)), ("resident", .string(resident)), ("item", .string("item-\(rng.below(3))")),
+                            ("quantity", .int(Int64(1 + rng.below(3)))),
+                        ])
                 case 7:
                     let redemption = redemptions.isEmpty ? "missing" : redemptions[rng.below(redemptions.count)]
                     line = w.line("redemption.reverse", actor: "sk-1", id: n, [("redemption", .string(redemption)), ("reason", "退")])
                 case 8:
-                    line = w.line("points.adjust", actor: "admin", id: n, [("account", .string("resident:\(resident)")), ("points", .int(Int64(rng.below(61)) - 30)), ("reason", "更正")])
+                    line = w.line(
+                        "points.adjust", actor: "admin", id: n,
+                        [("account", .string("resident:\(resident)")), ("points", .int(Int64(rng.below(61)) - 30)), ("reason", "更正")])
                 default:
-                    line = rng.below(2) == 0
-                        ? w.line("fund.income", actor: "sw-1", id: n, [("fund", "care"), ("community", "jiangshan"), ("source", "charitySale"), ("amountFen", .int(Int64(rng.below(5000))))])
-                        : w.line("fund.disburse", actor: "sw-1", id: n, [("fund", "care"), ("beneficiary", .string(resident)), ("amountFen", .int(Int64(1 + rng.below(5000)))), ("purpose", "慰问")])
+                    line =
+                        rng.below(2) == 0
+                        ? w.line(
+                            "fund.income", actor: "sw-1", id: n,
+                            [("fund", "care"), ("community", "jiangshan"), ("source", "charitySale"), ("amountFen", .int(Int64(rng.below(5000))))])
+                        : w.line(
+                            "fund.disburse", actor: "sw-1", id: n,
+                            [("fund", "care"), ("beneficiary", .string(resident)), ("amountFen", .int(Int64(1 + rng.below(5000)))), ("purpose", "慰问")])
                 }
                 lines.append(Array(line.utf8))
             }

@@ -6,8 +6,10 @@ extension World {
     static let disputeStates = ["reported", "assigned", "mediating", "resolved", "followedUp", "escalated", "withdrawn"]
 
     func report(_ dispute: String, at: String = "2024-03-01T09:00:00+08:00", category: String = "noise", visit: String? = nil) throws {
-        var fields: [(String, JSONValue)] = [("dispute", .string(dispute)), ("community", "jiangshan"), ("parties", ["r-1", "r-2"]),
-                                             ("category", .string(category)), ("description", "楼上深夜噪音"), ("channel", visit == nil ? "wechatGroup" : "doorKnock")]
+        var fields: [(String, JSONValue)] = [
+            ("dispute", .string(dispute)), ("community", "jiangshan"), ("parties", ["r-1", "r-2"]),
+            ("category", .string(category)), ("description", "楼上深夜噪音"), ("channel", visit == nil ? "wechatGroup" : "doorKnock"),
+        ]
         if let visit { fields.append(("visit", .string(visit))) }
         try ok("dispute.report", actor: "gw-1", at: at, fields)
     }
@@ -22,7 +24,9 @@ extension World {
         try ok("dispute.assign", actor: "md-1", at: "2024-03-01T11:00:00+08:00", [("dispute", id), ("mediator", "md-1")])
         if state == "assigned" { return }
         for n in 1...sessions {
-            try ok("dispute.session", actor: "md-1", at: "2024-03-0\(n)T14:00:00+08:00", [("dispute", id), ("session", .string("\(dispute)-s\(n)")), ("attendees", ["r-1", "r-2", "md-1"]), ("notes", "调解")])
+            try ok(
+                "dispute.session", actor: "md-1", at: "2024-03-0\(n)T14:00:00+08:00",
+                [("dispute", id), ("session", .string("\(dispute)-s\(n)")), ("attendees", ["r-1", "r-2", "md-1"]), ("notes", "调解")])
         }
         if state == "mediating" { return }
         try ok("dispute.resolve", actor: "md-1", at: "2024-03-0\(sessions)T15:30:00+08:00", [("dispute", id), ("agreement", "夜间十点后不施工")])
@@ -90,17 +94,33 @@ struct MediationTests {
         try w.dispute("parking-1", in: "mediating")
         try w.propose("taken")
         let before = try w.engine.log.head
-        let rejection = try w.refused(.duplicateId, "dispute.escalate", actor: "md-1", [("dispute", "parking-1"), ("reason", "涉及全体业主"),
-            ("to", ["issue": "taken", "title": "车位分配", "scope": ["level": "compound", "ref": "鹿溪小区"]])])
+        let rejection = try w.refused(
+            .duplicateId, "dispute.escalate", actor: "md-1",
+            [
+                ("dispute", "parking-1"), ("reason", "涉及全体业主"),
+                ("to", ["issue": "taken", "title": "车位分配", "scope": ["level": "compound", "ref": "鹿溪小区"]]),
+            ])
         #expect(rejection?.field == "to.issue")
         #expect(try w.engine.log.head == before)
         #expect(try w.engine.disputes().first?.state == "mediating")
-        _ = try w.refused(.invalidField, "dispute.escalate", actor: "md-1", [("dispute", "parking-1"), ("reason", "缺标题"),
-            ("to", ["issue": "new", "scope": ["level": "compound", "ref": "鹿溪小区"]])])
-        _ = try w.refused(.invalidField, "dispute.escalate", actor: "md-1", [("dispute", "parking-1"), ("reason", "两者"),
-            ("to", ["issue": "new", "department": "城管", "title": "车位", "scope": ["level": "compound", "ref": "鹿溪小区"]])])
-        try w.ok("dispute.escalate", actor: "md-1", [("dispute", "parking-1"), ("reason", "涉及全体业主"),
-            ("to", ["issue": "parking-rules", "title": "小区车位分配规则", "scope": ["level": "compound", "ref": "鹿溪小区"]])])
+        _ = try w.refused(
+            .invalidField, "dispute.escalate", actor: "md-1",
+            [
+                ("dispute", "parking-1"), ("reason", "缺标题"),
+                ("to", ["issue": "new", "scope": ["level": "compound", "ref": "鹿溪小区"]]),
+            ])
+        _ = try w.refused(
+            .invalidField, "dispute.escalate", actor: "md-1",
+            [
+                ("dispute", "parking-1"), ("reason", "两者"),
+                ("to", ["issue": "new", "department": "城管", "title": "车位", "scope": ["level": "compound", "ref": "鹿溪小区"]]),
+            ])
+        try w.ok(
+            "dispute.escalate", actor: "md-1",
+            [
+                ("dispute", "parking-1"), ("reason", "涉及全体业主"),
+                ("to", ["issue": "parking-rules", "title": "小区车位分配规则", "scope": ["level": "compound", "ref": "鹿溪小区"]]),
+            ])
         let head = try w.engine.log.head.position
         let escalated = try #require(try w.engine.log.event(at: head - 1))
         let proposed = try #require(try w.engine.log.event(at: head))
@@ -126,26 +146,26 @@ struct MediationTests {
         let w = try World()
         try w.setUpCommunity()
         try w.report("late", at: "2024-03-01T23:50:00+08:00")
-        try w.report("early", at: "2024-03-01T00:10:00+08:00")   // 2024-02-29 16:10 UTC
+        try w.report("early", at: "2024-03-01T00:10:00+08:00")  // 2024-02-29 16:10 UTC
         try w.report("week", at: "2024-03-01T09:00:00+08:00")
         try w.dispute("done", in: "resolved")
         let now = Timestamp(iso8601: "2024-03-02T00:10:00+08:00")!
         let ages = Dictionary(uniqueKeysWithValues: try w.engine.disputes(now: now).map { ($0.dispute, $0.ageDays) })
-        #expect(ages["late"] == 1)     // twenty minutes old, but reported yesterday
+        #expect(ages["late"] == 1)  // twenty minutes old, but reported yesterday
         #expect(ages["early"] == 1)
         let sameDay = Timestamp(iso8601: "2024-03-01T23:59:00+08:00")!
         #expect(try w.engine.disputes(now: sameDay).first { $0.dispute == "early" }?.ageDays == 0)
         #expect(try w.engine.disputes(olderThanDays: 7, now: Timestamp(iso8601: "2024-03-08T23:59:00+08:00")!).isEmpty)
         let old = try w.engine.disputes(olderThanDays: 7, now: Timestamp(iso8601: "2024-03-09T00:00:00+08:00")!).map(\.dispute)
-        #expect(old == ["early", "late", "week"])   // "done" is as old, but resolved
+        #expect(old == ["early", "late", "week"])  // "done" is as old, but resolved
     }
 
     @Test("hours to assignment and resolution, first-session share and satisfaction")
     func figures() throws {
         let w = try World()
         try w.setUpCommunity()
-        try w.dispute("one", in: "followedUp")                 // 1 session: 09:00 → 11:00 → 15:30 on 1 March
-        try w.dispute("two", in: "resolved", sessions: 2)      // resolved on 2 March 15:30
+        try w.dispute("one", in: "followedUp")  // 1 session: 09:00 → 11:00 → 15:30 on 1 March
+        try w.dispute("two", in: "resolved", sessions: 2)  // resolved on 2 March 15:30
         try w.dispute("open", in: "assigned")
         let one = try #require(try w.engine.disputes().first { $0.dispute == "one" })
         #expect(one.hoursToAssignment == .decimal(units: 20, scale: 1))
@@ -154,7 +174,7 @@ struct MediationTests {
         #expect(figures["resolved"] == 2)
         #expect(figures["resolvedAtFirstSession"] == 1)
         #expect(figures["firstSessionShare"]?.text == "0.5")
-        #expect(figures["meanHoursToResolution"]?.text == "18.5")   // (6.5 + 30.5) / 2
+        #expect(figures["meanHoursToResolution"]?.text == "18.5")  // (6.5 + 30.5) / 2
         #expect(figures["meanSatisfaction"]?.text == "4")
         let byState = figures["byStateAndCategory"]?.arrayValue?.map { "\($0["state"]!.stringValue!)=\($0["count"]!.intValue!)" }
         #expect(byState == ["assigned=1", "followedUp=1", "resolved=1"])
@@ -164,13 +184,26 @@ struct MediationTests {
     func visitChannel() throws {
         let w = try World()
         try w.setUpCommunity()
-        try w.ok("team.form", actor: "admin", [("team", "knock"), ("community", "jiangshan"), ("name", "敲门嫂"), ("kind", "doorKnock"), ("members", ["gw-1", "r-2"])])
-        try w.ok("visit.log", actor: "gw-1", [("visit", "v-1"), ("elder", "r-1"), ("visitor", "gw-1"), ("team", "knock"), ("observations", "与邻居因漏水争吵"), ("concern", true)])
-        try w.ok("visit.log", actor: "gw-1", [("visit", "v-2"), ("elder", "r-1"), ("visitor", "gw-1"), ("team", "knock"), ("observations", "一切正常"), ("concern", false)])
-        _ = try w.refused(.invalidField, "dispute.report", actor: "gw-1", [("dispute", "leak"), ("community", "jiangshan"), ("parties", ["r-1", "r-2"]),
-                                                                         ("category", "neighbour"), ("description", "漏水"), ("channel", "doorKnock"), ("visit", "v-2")])
-        _ = try w.refused(.unknownVisit, "dispute.report", actor: "gw-1", [("dispute", "leak"), ("community", "jiangshan"), ("parties", ["r-1", "r-2"]),
-                                                                         ("category", "neighbour"), ("description", "漏水"), ("channel", "doorKnock"), ("visit", "v-9")])
+        try w.ok(
+            "team.form", actor: "admin", [("team", "knock"), ("community", "jiangshan"), ("name", "敲门嫂"), ("kind", "doorKnock"), ("members", ["gw-1", "r-2"])])
+        try w.ok(
+            "visit.log", actor: "gw-1",
+            [("visit", "v-1"), ("elder", "r-1"), ("visitor", "gw-1"), ("team", "knock"), ("observations", "与邻居因漏水争吵"), ("concern", true)])
+        try w.ok(
+            "visit.log", actor: "gw-1",
+            [("visit", "v-2"), ("elder", "r-1"), ("visitor", "gw-1"), ("team", "knock"), ("observations", "一切正常"), ("concern", false)])
+        _ = try w.refused(
+            .invalidField, "dispute.report", actor: "gw-1",
+            [
+                ("dispute", "leak"), ("community", "jiangshan"), ("parties", ["r-1", "r-2"]),
+                ("category", "neighbour"), ("description", "漏水"), ("channel", "doorKnock"), ("visit", "v-2"),
+            ])
+        _ = try w.refused(
+            .unknownVisit, "dispute.report", actor: "gw-1",
+            [
+                ("dispute", "leak"), ("community", "jiangshan"), ("parties", ["r-1", "r-2"]),
+                ("category", "neighbour"), ("description", "漏水"), ("channel", "doorKnock"), ("visit", "v-9"),
+            ])
         try w.report("leak", category: "neighbour", visit: "v-1")
         let dispute = try #require(try w.engine.disputeDocument("leak"))
         #expect(dispute["visit"] == "v-1")

@@ -49,7 +49,8 @@ struct ImportTests {
         #expect(head == sourceHead && digests == sourceDigests && balances == sourceBalances)
         #expect(try restored.status().store.identity == w.engine.status().store.identity)
         // The same id with another body is refused there as here; with the same body it is a duplicate.
-        let reused = w.line("hours.log", actor: "gw-1", id: "setup-1", [("log", "l-9"), ("volunteer", "r-2"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")])
+        let reused = w.line(
+            "hours.log", actor: "gw-1", id: "setup-1", [("log", "l-9"), ("volunteer", "r-2"), ("minutes", 60), ("activity", "巡逻"), ("category", "patrol")])
         for engine in [w.engine, restored] {
             #expect { try engine.execute(line: reused) } throws: { ($0 as? Rejection)?.reason == .duplicateCommandId }
         }
@@ -147,7 +148,9 @@ struct ImportTests {
         #expect(replica.log.replicaSource == "jiangshan office")
         for step in 0..<3 {
             for n in 0..<4 {
-                try w.ok("hours.log", actor: "gw-1", [("log", .string("s\(step)-\(n)")), ("volunteer", "r-2"), ("minutes", 30), ("activity", "巡逻"), ("category", "patrol")])
+                try w.ok(
+                    "hours.log", actor: "gw-1",
+                    [("log", .string("s\(step)-\(n)")), ("volunteer", "r-2"), ("minutes", 30), ("activity", "巡逻"), ("category", "patrol")])
             }
             // Step 0 ships from position 1 (everything overlaps), then from a few records before the head.
             let from = step == 0 ? 1 : try replica.log.head.position - 2
@@ -159,7 +162,8 @@ struct ImportTests {
         }
         // Commands are refused, naming the source.
         #expect {
-            try replica.execute(line: w.line("hours.log", actor: "gw-1", [("log", "x"), ("volunteer", "r-2"), ("minutes", 30), ("activity", "巡逻"), ("category", "patrol")]))
+            try replica.execute(
+                line: w.line("hours.log", actor: "gw-1", [("log", "x"), ("volunteer", "r-2"), ("minutes", 30), ("activity", "巡逻"), ("category", "patrol")]))
         } throws: { error in
             (error as? LogError).map { "\($0)".contains("replica of jiangshan office") } ?? false
         }
@@ -188,8 +192,13 @@ struct ImportTests {
         // The deepest `basic` a survey line may carry: one level more is refused as invalid JSON.
         func basic(_ levels: Int) -> JSONValue { (0..<levels).reduce(JSONValue.string("底")) { inner, _ in ["层": inner] } }
         var levels = 1
-        while try w.run("elder.survey", actor: "sw-1", [("elder", "r-1"), ("basic", basic(levels + 1)), ("health", ["adl": 80]), ("needs", []),
-                                                         ("serviceWillingness", ["willing": true]), ("workWillingness", ["willing": false])]).rejection == nil {
+        while try w.run(
+            "elder.survey", actor: "sw-1",
+            [
+                ("elder", "r-1"), ("basic", basic(levels + 1)), ("health", ["adl": 80]), ("needs", []),
+                ("serviceWillingness", ["willing": true]), ("workWillingness", ["willing": false]),
+            ]
+        ).rejection == nil {
             levels += 1
             #expect(levels < JSONParser.depthMax + 2, "the command path has a depth limit")
             if levels >= JSONParser.depthMax + 2 { return }

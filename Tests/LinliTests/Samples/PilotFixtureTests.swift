@@ -16,7 +16,9 @@ struct PilotFixtureTests {
         let expected = PilotFixtures(scale: .sample).generate { pilot, line in generated[pilot, default: ""] += line + "\n" }
         for pilot in PilotFixtures.pilots {
             let committed = try String(contentsOf: Self.sampleDirectory.appendingPathComponent("\(pilot).ndjson"), encoding: .utf8)
-            #expect(committed == generated[pilot], "Fixtures/sample/\(pilot).ndjson differs from the generator's output; regenerate with linli-fixtures --out Fixtures/sample")
+            #expect(
+                committed == generated[pilot],
+                "Fixtures/sample/\(pilot).ndjson differs from the generator's output; regenerate with linli-fixtures --out Fixtures/sample")
         }
         let committedFigures = try String(contentsOf: Self.sampleDirectory.appendingPathComponent("expected.json"), encoding: .utf8)
         #expect(committedFigures == expected.json.text + "\n")
@@ -37,7 +39,11 @@ struct PilotFixtureTests {
             let report = try w.engine.apply(lines: lines, mode: .continueOnRejection)
             refused += report.rejections.map { ["pilot": .string(pilot), "line": .int(Int64($0.line)), "reason": .string($0.rejection.reason.rawValue)] }
             // Every refused line is a marked mistake.
-            for (line, _) in report.rejections { #expect(String(decoding: lines[line - 1], as: UTF8.self).contains(#""id":"mistake-"#) || String(decoding: lines[line - 1], as: UTF8.self).contains(#""id":"jiangshan-1""#)) }
+            for (line, _) in report.rejections {
+                #expect(
+                    String(decoding: lines[line - 1], as: UTF8.self).contains(#""id":"mistake-"#)
+                        || String(decoding: lines[line - 1], as: UTF8.self).contains(#""id":"jiangshan-1""#))
+            }
         }
         #expect(JSONValue.array(refused) == figures["rejections"])
         let balances = try w.engine.balances()
