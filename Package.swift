@@ -36,9 +36,12 @@ let package = Package(
             // The tests' fault-injection hook (a commit made to fail) exists in debug builds only.
             swiftSettings: [.define("LINLI_FAULT_INJECTION", .when(configuration: .debug))]
         ),
+        // The strict JSON reader and writer and the CBOR codec, hand-written (docs/DECISIONS.md, "The
+        // codecs"): the only unsafe pointer work above the store, whose UTF-8 validation they share.
+        .target(name: "LinliCodec", dependencies: ["LinliStore"]),
         .target(
             name: "Linli",
-            dependencies: ["LinliStore"]
+            dependencies: ["LinliStore", "LinliCodec"]
         ),
         // The command line, thin. Its folder is LinliCLI (not linli) so that no two folders differ only by
         // case on a case-insensitive file system; the executable it builds is still `linli`.
@@ -68,6 +71,7 @@ let package = Package(
         .testTarget(
             name: "LinliStoreTests", dependencies: ["LinliStore", "LinliTestSupport"],
             swiftSettings: [.define("LINLI_FAULT_INJECTION", .when(configuration: .debug))]),
+        .testTarget(name: "LinliCodecTests", dependencies: ["LinliCodec"]),
         .testTarget(name: "LinliTests", dependencies: ["Linli", "LinliTestSupport"]),
         .testTarget(name: "LinliCLITests", dependencies: ["Linli", "LinliTestSupport"]),
     ]

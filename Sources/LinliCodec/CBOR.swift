@@ -6,7 +6,7 @@ import LinliStore
 /// reads them (docs/FORMAT.md); decoding is bounded and never reads past the input.
 public enum CBOR {
     /// The deepest nesting decoded.
-    static let depthMax = 32
+    package static let depthMax = 32
 
     /// Encodes a value.
     public static func encode(_ value: JSONValue) -> [UInt8] {
@@ -46,7 +46,7 @@ public enum CBOR {
         }
     }
 
-    static func head(_ major: UInt8, _ argument: UInt64, _ out: inout [UInt8]) {
+    package static func head(_ major: UInt8, _ argument: UInt64, _ out: inout [UInt8]) {
         let type = major << 5
         switch argument {
         case 0..<24: out.append(type | UInt8(argument))
@@ -68,6 +68,11 @@ public enum CBOR {
         /// What was wrong.
         public let reason: String
         public var description: String { "CBOR at byte \(offset): \(reason)" }
+
+        package init(offset: Int, reason: String) {
+            self.offset = offset
+            self.reason = reason
+        }
     }
 
     /// Decodes exactly one item filling `bytes`.
@@ -77,7 +82,7 @@ public enum CBOR {
 
     /// Decodes exactly one item filling `bytes`; with `repairingText`, invalid UTF-8 in a text becomes
     /// U+FFFD instead of an error (for bytes whose structure ``validate(_:checkingText:)`` checked already).
-    static func decode(_ bytes: UnsafeRawBufferPointer, repairingText: Bool) throws(DecodeError) -> JSONValue {
+    package static func decode(_ bytes: UnsafeRawBufferPointer, repairingText: Bool) throws(DecodeError) -> JSONValue {
         var offset = 0
         let value = try decodeItem(bytes, &offset, depth: 0, repairing: repairingText)
         guard offset == bytes.count else { throw DecodeError(offset: offset, reason: "\(bytes.count - offset) bytes after the item") }
@@ -95,7 +100,7 @@ public enum CBOR {
         }
     }
 
-    static func decodeItem(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int, depth: Int, repairing: Bool = false) throws(DecodeError) -> JSONValue {
+    package static func decodeItem(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int, depth: Int, repairing: Bool = false) throws(DecodeError) -> JSONValue {
         guard depth <= depthMax else { throw DecodeError(offset: offset, reason: "nested deeper than \(depthMax)") }
         let (major, info, argument) = try readHead(bytes, &offset)
         if major == 7 {
@@ -154,7 +159,7 @@ public enum CBOR {
 
     /// Reads an item's head: its major type and argument (0 for simple values, whose info is returned).
     @inline(__always)
-    static func readHead(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int) throws(DecodeError) -> (major: UInt8, info: UInt8, argument: UInt64) {
+    package static func readHead(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int) throws(DecodeError) -> (major: UInt8, info: UInt8, argument: UInt64) {
         guard offset < bytes.count else { throw DecodeError(offset: offset, reason: "unexpected end") }
         let initial = bytes[offset]
         let major = initial >> 5, info = initial & 0x1F
@@ -174,7 +179,7 @@ public enum CBOR {
     }
 
     /// Moves `offset` past one item, checking it as ``decodeItem(_:_:depth:)`` would.
-    static func skipItem(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int, depth: Int, checkingText: Bool = false) throws(DecodeError) {
+    package static func skipItem(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int, depth: Int, checkingText: Bool = false) throws(DecodeError) {
         guard depth <= depthMax else { throw DecodeError(offset: offset, reason: "nested deeper than \(depthMax)") }
         let (major, info, argument) = try readHead(bytes, &offset)
         switch major {
@@ -205,7 +210,7 @@ public enum CBOR {
 
     /// The bytes of the value under `key` in a map already checked by ``validate(_:)``, or nil when the
     /// item is not a map or has no such key. Keys are compared byte for byte; nothing is allocated.
-    static func field(_ key: String, in bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+    package static func field(_ key: String, in bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
         var key = key
         return key.withUTF8 { key -> UnsafeRawBufferPointer? in
             var offset = 0
@@ -225,14 +230,14 @@ public enum CBOR {
     }
 
     /// A text item's string, or nil for any other item.
-    static func string(_ item: UnsafeRawBufferPointer) -> String? {
+    package static func string(_ item: UnsafeRawBufferPointer) -> String? {
         var offset = 0
         guard let (major, _, count) = try? readHead(item, &offset), major == 3, Int(count) == item.count - offset else { return nil }
         return String(decoding: UnsafeRawBufferPointer(rebasing: item[offset...]), as: UTF8.self)
     }
 
     /// An integer item's value, or nil for any other item.
-    static func int(_ item: UnsafeRawBufferPointer) -> Int64? {
+    package static func int(_ item: UnsafeRawBufferPointer) -> Int64? {
         var offset = 0
         guard let (major, _, argument) = try? readHead(item, &offset), argument <= UInt64(Int64.max) else { return nil }
         switch major {
@@ -242,7 +247,7 @@ public enum CBOR {
         }
     }
 
-    static func text(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int, _ count: UInt64, repairing: Bool = false) throws(DecodeError) -> String {
+    package static func text(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int, _ count: UInt64, repairing: Bool = false) throws(DecodeError) -> String {
         guard count <= UInt64(bytes.count - offset) else { throw DecodeError(offset: offset, reason: "text longer than the input") }
         let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + Int(count))])
         guard repairing || UTF8Validation.isValid(slice) else { throw DecodeError(offset: offset, reason: "invalid UTF-8 in text") }
@@ -254,14 +259,14 @@ public enum CBOR {
 /// Writes a CBOR map straight into bytes, for the rows projections write most: no tree of values is
 /// built and freed for each. The bytes equal `CBOR.encode(.object(pairs))` of the same pairs in the same
 /// order (a test holds them to it).
-struct CBORMapWriter {
+package struct CBORMapWriter {
     /// The bytes so far (a row's `u64be` position first, when started with one).
     private(set) var bytes: [UInt8]
     private let countMax: Int
     private var written = 0
 
     /// A map of exactly `count` pairs, after a row's position when `position` is given.
-    init(count: Int, position: UInt64? = nil, capacity: Int = 160) {
+    package init(count: Int, position: UInt64? = nil, capacity: Int = 160) {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(capacity)
         if let position { withUnsafeBytes(of: position.bigEndian) { bytes.append(contentsOf: $0) } }
@@ -285,22 +290,22 @@ struct CBORMapWriter {
     }
 
     /// A text value.
-    mutating func string(_ key: String, _ value: String) { self.key(key); text(value) }
+    package mutating func string(_ key: String, _ value: String) { self.key(key); text(value) }
 
     /// A whole-number value.
-    mutating func int(_ key: String, _ value: Int64) {
+    package mutating func int(_ key: String, _ value: Int64) {
         self.key(key)
         if value >= 0 { CBOR.head(0, UInt64(value), &bytes) } else { CBOR.head(1, UInt64(-(value + 1)), &bytes) }
     }
 
     /// Any value.
-    mutating func value(_ key: String, _ value: JSONValue) { self.key(key); CBOR.encode(value, into: &bytes) }
+    package mutating func value(_ key: String, _ value: JSONValue) { self.key(key); CBOR.encode(value, into: &bytes) }
 
     /// A value already encoded as one CBOR item.
-    mutating func encoded(_ key: String, _ item: UnsafeRawBufferPointer) { self.key(key); bytes.append(contentsOf: item) }
+    package mutating func encoded(_ key: String, _ item: UnsafeRawBufferPointer) { self.key(key); bytes.append(contentsOf: item) }
 
     /// The finished bytes; every announced pair must have been written.
-    consuming func finish() -> [UInt8] {
+    package consuming func finish() -> [UInt8] {
         precondition(written == countMax, "a map announced \(countMax) pairs and got \(written)")
         return bytes
     }
@@ -310,7 +315,7 @@ extension CBOR {
     /// A map's encoding with `changes` applied, as `JSONValue.setting` would: a key present keeps its place
     /// and takes the new value, a new key is appended, in the order given. `map` must have passed
     /// ``validate(_:)``. Nothing but the output is allocated.
-    static func updating(_ map: UnsafeRawBufferPointer, _ changes: [(String, JSONValue)], position: UInt64? = nil) -> [UInt8] {
+    package static func updating(_ map: UnsafeRawBufferPointer, _ changes: [(String, JSONValue)], position: UInt64? = nil) -> [UInt8] {
         assert(Set(changes.map(\.0)).count == changes.count, "a key changed twice")
         // The map's pairs: where each key and value lie, and which change (if any) replaces the value.
         var offset = 0

@@ -78,9 +78,9 @@ public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressi
         return out
     }
 
-    func write(into out: inout [UInt8]) { write(into: &out, sortingKeys: false) }
+    package func write(into out: inout [UInt8]) { write(into: &out, sortingKeys: false) }
 
-    func write(into out: inout [UInt8], sortingKeys: Bool) {
+    package func write(into out: inout [UInt8], sortingKeys: Bool) {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
@@ -109,7 +109,7 @@ public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressi
     }
 
     /// `units / 10^scale` written exactly, without trailing zeros after the point ("3.5", "4", "-0.25").
-    static func decimalText(_ units: Int64, scale: UInt8) -> String {
+    package static func decimalText(_ units: Int64, scale: UInt8) -> String {
         guard scale > 0 else { return String(units) }
         var digits = String(units.magnitude)
         if digits.count <= Int(scale) { digits = String(repeating: "0", count: Int(scale) - digits.count + 1) + digits }
@@ -120,7 +120,7 @@ public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressi
     }
 
     /// An exact ratio rounded half away from zero to `scale` decimal places (`denominator` > 0).
-    static func rounded(_ numerator: Int64, over denominator: Int64, scale: UInt8) -> JSONValue {
+    package static func rounded(_ numerator: Int64, over denominator: Int64, scale: UInt8) -> JSONValue {
         precondition(denominator > 0, "a ratio needs a positive denominator")
         var factor: Int64 = 1
         for _ in 0..<scale { factor *= 10 }
@@ -130,7 +130,7 @@ public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressi
         return .decimal(units: quotient + (roundAway ? (numerator < 0 ? -1 : 1) : 0), scale: scale)
     }
 
-    static func writeString(_ value: String, into out: inout [UInt8]) {
+    package static func writeString(_ value: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         // Most texts need no escape: copy them whole.
         var text = value
@@ -182,11 +182,11 @@ public struct JSONParser {
     /// The longest line accepted: 1 MiB.
     public static let lineBytesMax = 1 << 20
 
-    let bytes: [UInt8]
-    var index = 0
-    var fieldPath: [String] = []
+    package let bytes: [UInt8]
+    package var index = 0
+    package var fieldPath: [String] = []
     /// This parse's nesting limit: ``depthMax`` for a command, more for a line that wraps one (an export).
-    var depthLimit = JSONParser.depthMax
+    package var depthLimit = JSONParser.depthMax
 
     /// Parses one complete JSON value from `bytes`; anything but white space after it is an error. A line
     /// that wraps a command's fields (an exported event) takes larger limits.
@@ -210,7 +210,7 @@ public struct JSONParser {
     }
 
     /// The byte offset of the first invalid UTF-8 sequence.
-    static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int {
+    package static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int {
         var iterator = bytes.makeIterator()
         var parser = Unicode.UTF8.ForwardParser()
         var offset = 0
@@ -222,15 +222,15 @@ public struct JSONParser {
         }
     }
 
-    func error(_ reason: String) -> JSONSyntaxError {
+    package func error(_ reason: String) -> JSONSyntaxError {
         JSONSyntaxError(column: index + 1, reason: reason, field: fieldPath.isEmpty ? nil : fieldPath.joined(separator: "."))
     }
 
-    mutating func skipSpace() {
+    package mutating func skipSpace() {
         while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x09 || bytes[index] == 0x0A || bytes[index] == 0x0D { index += 1 }
     }
 
-    mutating func parseValue(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+    package mutating func parseValue(depth: Int) throws(JSONSyntaxError) -> JSONValue {
         guard index < bytes.count else { throw error("unexpected end of line") }
         switch bytes[index] {
         case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
@@ -244,13 +244,13 @@ public struct JSONParser {
         }
     }
 
-    mutating func literal(_ word: String) throws(JSONSyntaxError) {
+    package mutating func literal(_ word: String) throws(JSONSyntaxError) {
         let utf8 = Array(word.utf8)
         guard bytes.count - index >= utf8.count, Array(bytes[index..<(index + utf8.count)]) == utf8 else { throw error("invalid literal") }
         index += utf8.count
     }
 
-    mutating func parseObject(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+    package mutating func parseObject(depth: Int) throws(JSONSyntaxError) -> JSONValue {
         guard depth <= depthLimit else { throw error("nested deeper than \(depthLimit)") }
         index += 1
         var pairs: [(String, JSONValue)] = []
@@ -282,7 +282,7 @@ public struct JSONParser {
         }
     }
 
-    mutating func parseArray(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+    package mutating func parseArray(depth: Int) throws(JSONSyntaxError) -> JSONValue {
         guard depth <= depthLimit else { throw error("nested deeper than \(depthLimit)") }
         index += 1
         var items: [JSONValue] = []
@@ -299,7 +299,7 @@ public struct JSONParser {
         }
     }
 
-    mutating func parseNumber() throws(JSONSyntaxError) -> Int64 {
+    package mutating func parseNumber() throws(JSONSyntaxError) -> Int64 {
         let start = index
         var negative = false
         if bytes[index] == UInt8(ascii: "-") { negative = true; index += 1 }
@@ -328,7 +328,7 @@ public struct JSONParser {
         return negative ? (magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)) : Int64(magnitude)
     }
 
-    mutating func parseString() throws(JSONSyntaxError) -> String {
+    package mutating func parseString() throws(JSONSyntaxError) -> String {
         index += 1
         // Fast path: no escape before the closing quote; the line was validated as UTF-8 already.
         var end = index
@@ -379,7 +379,7 @@ public struct JSONParser {
         return String(decoding: out, as: UTF8.self)
     }
 
-    mutating func hex4() throws(JSONSyntaxError) -> UInt32 {
+    package mutating func hex4() throws(JSONSyntaxError) -> UInt32 {
         guard bytes.count - index >= 4 else { throw error("short \\u escape") }
         var value: UInt32 = 0
         for _ in 0..<4 {
