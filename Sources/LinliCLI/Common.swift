@@ -31,6 +31,15 @@ struct StoreOptions: ParsableArguments {
         return engine
     }
 
+    /// Whether the store at `path` is one whose `linli init` was killed before its first event: its log,
+    /// opened read-only and without projections, is empty (its projections may not even exist yet).
+    static func isInterruptedInit(_ path: String) -> Bool {
+        var options = EventLog.Options()
+        options.readOnly = true
+        options.projections = []
+        return (try? EventLog.open(at: path, options: options).head.position) == 0
+    }
+
     /// Opens the store, turning store problems into exit code 3 with a message that says what to do.
     func open(readOnly: Bool = false) throws -> Engine {
         do {
@@ -40,7 +49,12 @@ struct StoreOptions: ParsableArguments {
             options.upgradeProgress = { done, total in bar.update(done, total) }
             defer { bar.finish() }
             do {
-                return try Engine.open(at: path, options: options)
+                let engine = try Engine.open(at: path, options: options)
+                guard try engine.log.head.position > 0 else {
+                    throw ExitError.store(
+                        "linli: the store at \(path) holds no events: its `linli init` was interrupted. Run `linli init --admin ID --store \(path)` again.")
+                }
+                return engine
             } catch LogError.projectionsNeedUpgrade where readOnly {
                 // A store of an older version: upgraded once (its projections rebuilt into this layout),
                 // then opened as asked. Only an upgrade: a checkpoint that does not match its log is
@@ -54,7 +68,13 @@ struct StoreOptions: ParsableArguments {
             if case .storeMissing = error {
                 throw ExitError.store("linli: no store at \(path). Create one with: linli init --admin ID --store \(path)")
             }
+            if Self.isInterruptedInit(path) {
+                throw ExitError.store(
+                    "linli: the store at \(path) holds no events: its `linli init` was interrupted. Run `linli init --admin ID --store \(path)` again.")
+            }
             throw ExitError.store("linli: \(error)")
+        } catch let error as ExitError {
+            throw error
         } catch {
             throw ExitError.store("linli: cannot open the store at \(path): \(error)")
         }

@@ -149,6 +149,37 @@ struct OperationsCLITests {
         #expect(killedMidway > 0, "no kill landed during an import; the test proved nothing")
     }
 
+    @Test("an init killed at random moments is finished by the next init, or the store was whole already", arguments: [20_261_202 as UInt64])
+    func killedInit(seed: UInt64) throws {
+        let dir = TemporaryDirectory()
+        var random = SplitMix64(state: seed)
+        var interrupted = 0
+        for round in 0..<12 {
+            let store = dir.sub("s\(round)")
+            let process = Process()
+            process.executableURL = CLI.binary
+            process.arguments = ["init", "--admin", "admin", "--store", store]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            usleep(UInt32(5_000 + random.below(60_000)))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            let status = try CLI.run(["status", "--json", "--store", store])
+            if status.status != 0 {
+                interrupted += 1
+                #expect(status.status == 3 && (status.err.contains("init") || status.err.contains("no store")), "\(status.err)")
+            }
+            // Whatever the kill left, init again gives a store with its first admin, or says it has one.
+            let again = try CLI.run(["init", "--admin", "admin", "--store", store])
+            #expect(again.status == 0 || (status.status == 0 && again.err.contains("exists")), "round \(round): \(again.err)")
+            let verified = try CLI.run(["audit", "verify", "--store", store])
+            #expect(verified.status == 0, "round \(round): \(verified.out) \(verified.err)")
+            #expect(try CLI.run(["status", "--json", "--store", store]).out.contains(#""position":1"#))
+        }
+        #expect(interrupted > 0, "no kill landed during an init; the test proved nothing")
+    }
+
     @Test("an export with a line changed is refused naming its line, exit 1, and leaves nothing")
     func refusedImport() throws {
         let (dir, store) = try AuditToolsCLITests.verifiedHours()

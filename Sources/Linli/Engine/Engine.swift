@@ -139,7 +139,15 @@ public final class Engine: @unchecked Sendable {
     public static func create(at path: String, admin: String, at: Timestamp? = nil, options: Options = Options()) throws -> Engine {
         // Checked before anything is created, so that a bad id leaves no half-made store behind.
         guard (try? Validation.id(.string(admin), "admin")) != nil else { throw Rejection.invalid("admin", "\"\(admin)\" is not a valid identifier") }
-        let log = try EventLog.create(at: path, options: logOptions(options))
+        let log: EventLog
+        do {
+            log = try EventLog.create(at: path, options: logOptions(options))
+        } catch LogError.storeExists(let existing) {
+            // An init killed after the store was made but before its first event: finish it. A store
+            // that holds events is never initialised again.
+            log = try EventLog.open(at: path, options: logOptions(options))
+            guard try log.head.position == 0 else { throw LogError.storeExists(path: existing) }
+        }
         let engine = Engine(log: log)
         let occurred = at ?? options.clock().inOffset(Timestamp.shanghaiOffsetMinutes)
         let payload: JSONValue = ["admin": .string(admin), "formatVersion": 1]

@@ -573,6 +573,9 @@ enum StorePath {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw LogError.notAStore(path: path, reason: "it is a regular file") }
             if FileManager.default.fileExists(atPath: path + "/data.mdb") {
+                // A creation killed before it marked the store (the magic is written last) is finished
+                // now rather than refused: the folder holds Linli's empty databases and nothing else.
+                if try interruptedCreation(path) { return }
                 try checkExisting(path)
                 throw LogError.storeExists(path: path)
             }
@@ -625,13 +628,37 @@ enum StorePath {
             let meta = try probe.database(named: StoreLayout.meta, create: false)
             magic = try probe.read { try $0.value(in: meta, key: StoreLayout.magicKey) }
         } catch LMDBError.Code.notFound {
+            if try interruptedCreation(path) {
+                throw LogError.notAStore(path: path, reason: "its creation was interrupted before it held anything; run `linli init --admin ID` on it again")
+            }
             throw LogError.notAStore(path: path, reason: "an LMDB environment of another program (no Linli meta database)")
         } catch let error as LMDBError {
             throw LogError.notAStore(
                 path: path, reason: "its meta database cannot be read (\(error.message)); try again, and if it persists run `linli audit verify`")
         }
         guard magic == StoreLayout.magicValue else {
+            if try interruptedCreation(path) {
+                throw LogError.notAStore(path: path, reason: "its creation was interrupted before it held anything; run `linli init --admin ID` on it again")
+            }
             throw LogError.notAStore(path: path, reason: "an LMDB environment of another program (no Linli magic)")
         }
+    }
+
+    /// Whether `path` holds what an interrupted creation leaves: no magic, and at most Linli's own
+    /// databases, all of them empty (an environment with nothing in it has nothing of anyone's to lose).
+    /// Read-only, and without the lock file when there is none.
+    static func interruptedCreation(_ path: String) throws -> Bool {
+        var options = Environment.Options()
+        options.readOnly = true
+        options.noLock = !FileManager.default.fileExists(atPath: path + "/lock.mdb")
+        options.initialMapSizeBytes = 1 << 20
+        guard let probe = try? Environment(path: path, options: options) else { return false }
+        let ours: Set<String> = [StoreLayout.events, StoreLayout.streamHeads, StoreLayout.commands, StoreLayout.meta]
+        guard let names = try? probe.databaseNames(), Set(names).isSubset(of: ours) else { return false }
+        for name in names {
+            let database = try probe.database(named: name, create: false)
+            guard try probe.read({ try $0.count(database) }) == 0 else { return false }
+        }
+        return true
     }
 }
