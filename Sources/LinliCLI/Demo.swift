@@ -15,6 +15,18 @@ struct Demo: ParsableCommand {
         FileManager.default.currentDirectoryPath + "/linli-demo.store"
 
     func run() throws {
+        let engine = try makeStore()
+        try printPoints(engine)
+        try printDeliberation(engine)
+        // "This week" is the sample's last week of services.
+        let lastDay = Timestamp(iso8601: "2023-09-21T20:00:00+08:00")!
+        try printElders(engine, week: lastDay)
+        try printMediation(engine, now: lastDay)
+        print("\nEvery figure above is a projection of the log: `linli audit verify --store \(store)` rebuilds them all from position 1.")
+    }
+
+    /// A new store from the sample, its marked mistakes refused as expected; prints its head.
+    func makeStore() throws -> Engine {
         if FileManager.default.fileExists(atPath: store) {
             // Replace only a Linli store (or an empty folder): never delete anything else.
             guard (try? EventLog.open(at: store)) != nil || (try? FileManager.default.contentsOfDirectory(atPath: store))?.isEmpty == true else {
@@ -41,7 +53,11 @@ struct Demo: ParsableCommand {
         print(
             "\(head.position) events, chain \(chain.ok ? "verified" : "BROKEN"), head \(head.hash.hex.prefix(16))…; \(refused.count) marked mistakes refused as expected\n"
         )
+        return engine
+    }
 
+    /// 江山: points issued and redeemed per community, the top volunteers, the store, wishes and the fund.
+    func printPoints(_ engine: Engine) throws {
         let balances = try engine.balances()
         print("有礼积分 courtesy points")
         let communities = ["jiangshan": "江山 市中心社区", "hexi": "龙游 河西街社区", "zigang": "常山 紫港社区"]
@@ -69,7 +85,10 @@ struct Demo: ParsableCommand {
                 "爱心基金 care fund: \(fund.fund.int("balanceFen") / 100).\(String(format: "%02d", fund.fund.int("balanceFen") % 100)) yuan after \(fund.movements.count) movements\n"
             )
         }
+    }
 
+    /// 紫港: the issue library by state, and the agenda.
+    func printDeliberation(_ engine: Engine) throws {
         print("议题库 issue library (常山 紫港社区), by state")
         let counts = try engine.issueCounts()
         print(renderTable(["state", "issues"], counts.map { [$0.state, "\($0.count)"] }, rightAligned: [1]))
@@ -78,11 +97,12 @@ struct Demo: ParsableCommand {
             renderTable(
                 ["issue", "state", "priority", "title"], try engine.issues().prefix(6).map { [$0.issue, $0.state, $0.priority.plain, $0.title] },
                 rightAligned: [2]))
+    }
 
-        // "This week" is the sample's last week of services.
-        let lastDay = Timestamp(iso8601: "2023-09-21T20:00:00+08:00")!
-        print("一老一策 elders (龙游 河西街社区), week \(ISOWeek(containing: lastDay))")
-        let elders = try engine.elders(now: lastDay)
+    /// 河西: elders by tier, behind plan and willing to volunteer; mutual help; open concerns.
+    func printElders(_ engine: Engine, week: Timestamp) throws {
+        print("一老一策 elders (龙游 河西街社区), week \(ISOWeek(containing: week))")
+        let elders = try engine.elders(now: week)
         var tierRows: [[String]] = []
         for tier in 0...3 {
             let inTier = elders.filter { $0.tier == Int64(tier) }
@@ -92,11 +112,13 @@ struct Demo: ParsableCommand {
         let mutual = try engine.mutualHelp().sorted { $0.int("minutes") > $1.int("minutes") }.prefix(3)
         print("互助 mutual help, top volunteers: " + mutual.map { "\($0.string("provider")) \($0.int("minutes") / 60)h" }.joined(separator: ", "))
         print("open concerns from door-knock visits: \(try engine.openConcerns().count)\n")
+    }
 
-        let figures = try engine.mediationFigures(now: lastDay)
+    /// 江山: mediation's figures.
+    func printMediation(_ engine: Engine, now: Timestamp) throws {
+        let figures = try engine.mediationFigures(now: now)
         print(
             "矛盾纠纷调解 mediation (江山): \(figures["resolved"].plain) resolved, \(figures["firstSessionShare"].plain) at the first session, "
                 + "mean \(figures["meanHoursToResolution"].plain) h to resolution, satisfaction \(figures["meanSatisfaction"].plain)")
-        print("\nEvery figure above is a projection of the log: `linli audit verify --store \(store)` rebuilds them all from position 1.")
     }
 }

@@ -12,6 +12,23 @@ struct HexiPilot {
     static let conditions = ["高血压", "糖尿病", "关节炎", "冠心病", "慢阻肺", "白内障", "骨质疏松"]
 
     func write(_ out: inout FixtureWriter) {
+        // In this order: the random draws, and so the sample, depend on it.
+        registerNetwork(&out)
+        let people = registerPeople(&out)
+        let elders = people.filter { $0.birthYear <= 1963 }
+        let silver = formTeams(elders, &out)
+        let plans = surveyAndPlan(elders, silver: silver, &out)
+        serveDaily(plans, people: people, silver: silver, &out)
+        writeMistakes(elders, &out)
+    }
+
+    /// A resident as the generator keeps them: where they live, for the grid worker who registers them.
+    private struct Person { let id: String; let birthYear: Int; let place: Int; let household: Int }
+    /// An elder's plan: services with their days a week, from the day it was set.
+    private struct Plan { let elder: String; let services: [(String, Int)]; let day: Int }
+
+    /// Staff, rates, the default tier policy, the organisations and the 1+N station network.
+    private func registerNetwork(_ out: inout FixtureWriter) {
         let admin = PilotFixtures.admin
         out.command("community.register", admin, day: -40, minute: 540, [("community", .string(c)), ("name", "龙游县河西街社区"), ("district", "龙游县东华街道")])
         let staff = [
@@ -64,8 +81,10 @@ struct HexiPilot {
                     ("name", .string(place + "服务站")), ("functions", .array(functions)),
                 ])
         }
-        // Residents: more than half aged 60 or older.
-        struct Person { let id: String; let birthYear: Int; let place: Int; let household: Int }
+    }
+
+    /// Residents: more than half aged 60 or older.
+    private func registerPeople(_ out: inout FixtureWriter) -> [Person] {
         var people: [Person] = []
         for index in 0..<scale.hexiResidents {
             let household = index * scale.hexiHouseholds / scale.hexiResidents
@@ -81,7 +100,12 @@ struct HexiPilot {
                 ])
             people.append(Person(id: id, birthYear: birthYear, place: place, household: household))
         }
-        let elders = people.filter { $0.birthYear <= 1963 }
+        return people
+    }
+
+    /// The silver volunteers and the door-knock teams; returns the silver volunteers.
+    private func formTeams(_ elders: [Person], _ out: inout FixtureWriter) -> [String] {
+        let admin = PilotFixtures.admin
         // Door-knock teams (a social worker, two grid workers, neighbours) and the silver volunteers.
         let silver = elders.filter { $0.birthYear >= 1953 }.prefix(max(4, elders.count / 12)).map(\.id)
         out.command(
@@ -98,8 +122,11 @@ struct HexiPilot {
                     ("kind", "doorKnock"), ("members", .array(["sw-hx-\(team)", "gw-hx-\(team)", "gw-hx-\(team + 3)"].map { .string($0) })),
                 ])
         }
-        // Surveys in the first weeks (five sections), then plans by tier.
-        struct Plan { let elder: String; let services: [(String, Int)]; let day: Int }
+        return silver
+    }
+
+    /// Surveys in the first weeks (five sections), then plans by tier.
+    private func surveyAndPlan(_ elders: [Person], silver: [String], _ out: inout FixtureWriter) -> [Plan] {
         var plans: [Plan] = []
         let surveyDays = max(1, min(20, scale.hexiDays / 2))
         for (index, elder) in elders.enumerated() {
@@ -151,6 +178,11 @@ struct HexiPilot {
                 out.model.tiers[elder.id] = 3
             }
         }
+        return plans
+    }
+
+    /// Daily services by plan, visits, and the enterprise's income into the elder fund.
+    private func serveDaily(_ plans: [Plan], people: [Person], silver: [String], _ out: inout FixtureWriter) {
         let placeOf = Dictionary(uniqueKeysWithValues: people.map { ($0.id, $0.place) })
         var n = 0
         for day in 0..<scale.hexiDays {
@@ -219,7 +251,10 @@ struct HexiPilot {
                 out.model.fundFen -= paid
             }
         }
-        // Mistakes: an ADL score out of range, a mutual delivery by the elder themselves.
+    }
+
+    /// Mistakes: an ADL score out of range, a mutual delivery by the elder themselves.
+    private func writeMistakes(_ elders: [Person], _ out: inout FixtureWriter) {
         if let first = elders.first {
             out.command(
                 "elder.survey", "sw-hx-1", day: scale.hexiDays, minute: 600,
