@@ -213,6 +213,16 @@ public final class Engine: @unchecked Sendable {
         precondition(history == nil, "a time-travel view takes no commands")
         var iterator = lines.makeIterator()
         var taken: UInt64 = 0
+        // A long batch reads pages of every projection tree and of the log: the maps' pages count as the
+        // process's resident memory (Hexi's year reached 1.2 GB, 0.2 GB of it the process's own). From
+        // the second chunk on they are kept within a budget, as replays keep theirs; a short batch never
+        // pays for the measurement. Stepped inside the write transaction, so the map cannot move.
+        var pages: MappedPagesBudget?
+        func keepPagesWithinBudget() {
+            guard taken > UInt64(Self.continueChunkLines) else { return }
+            if pages == nil { pages = MappedPagesBudget(checkEvery: 1) }
+            pages?.step(log.environment)
+        }
         func nextChunk() -> ParsedLines? {
             var chunk: [[UInt8]] = []
             while chunk.count < Self.continueChunkLines, let line = iterator.next() { chunk.append(line) }
@@ -223,6 +233,7 @@ public final class Engine: @unchecked Sendable {
         guard mode == .continueOnRejection else {
             let report = try run(mode: mode) {
                 defer { progress?(taken) }
+                keepPagesWithinBudget()
                 return nextChunk()
             }
             return report
@@ -234,7 +245,9 @@ public final class Engine: @unchecked Sendable {
         while true {
             var handOver: ParsedLines? = pending
             let report = try run(mode: mode) {
-                defer { handOver = nil }; return handOver
+                defer { handOver = nil }
+                keepPagesWithinBudget()
+                return handOver
             }
             total.outcomes += report.outcomes
             total.eventsAppended += report.eventsAppended
