@@ -13,6 +13,23 @@ struct ZigangPilot {
     struct Unit { let id: String; let owner: String; let compound: String; let building: String; let areaSqm: Int64 }
 
     func write(_ out: inout FixtureWriter) {
+        // In this order: the random draws, and so the sample, depend on it.
+        registerStaffAndOrganisations(&out)
+        let (residents, units) = registerResidentsAndUnits(&out)
+        let adults = residents.filter { $0.birthYear < 2005 }.map(\.id)
+        let children = residents.filter { $0.birthYear >= 2010 }.map(\.id)
+        let sanlao = Array(residents.filter { $0.birthYear < 1955 }.prefix(3).map(\.id))  // 三老: respected elders
+        var day0 = 0
+        for round in 0..<scale.zigangIssueRounds {
+            var issues = IssueScript(out: out, c: c, adults: adults, children: children, sanlao: sanlao, units: units)
+            defer { out = issues.out }
+            writeRound(round + 1, day0: day0, first: round == 0, &issues)
+            day0 += 18
+        }
+    }
+
+    /// The community, its conveners and grid worker, and the organisations at its tables.
+    private func registerStaffAndOrganisations(_ out: inout FixtureWriter) {
         let admin = PilotFixtures.admin
         out.command("community.register", admin, day: -60, minute: 540, [("community", .string(c)), ("name", "常山县紫港社区"), ("district", "常山县紫港街道")])
         for (subject, role) in [("cv-zg-1", "convener"), ("cv-zg-2", "convener"), ("gw-zg-1", "gridWorker"), ("au-zg-1", "auditor")] {
@@ -26,6 +43,11 @@ struct ZigangPilot {
                 "organization.register", admin, day: -60, minute: 600,
                 [("organization", .string(id)), ("community", .string(c)), ("name", .string(name)), ("kind", .string(kind))])
         }
+    }
+
+    /// Residents, and the units whose owners and areas owners' assemblies count.
+    private func registerResidentsAndUnits(_ out: inout FixtureWriter) -> ([(id: String, birthYear: Int, compound: String)], [Unit]) {
+        let admin = PilotFixtures.admin
         var residents: [(id: String, birthYear: Int, compound: String)] = []
         var units: [Unit] = []
         for index in 0..<scale.zigangResidents {
@@ -57,84 +79,79 @@ struct ZigangPilot {
                 }
             }
         }
-        let adults = residents.filter { $0.birthYear < 2005 }.map(\.id)
-        let children = residents.filter { $0.birthYear >= 2010 }.map(\.id)
-        let sanlao = Array(residents.filter { $0.birthYear < 1955 }.prefix(3).map(\.id))  // 三老: respected elders
-        var day0 = 0
-        for round in 0..<scale.zigangIssueRounds {
-            let r = round + 1
-            var issues = IssueScript(out: out, c: c, adults: adults, children: children, sanlao: sanlao, units: units)
-            defer { out = issues.out }
-            // 1. Parking spaces, three parties at the table.
-            let parking = "parking-\(r)"
-            issues.propose(
-                parking, day: day0, scope: ("compound", "紫港小区"), title: "停车位分配方案", category: "parking", channel: "wechatGroup",
-                description: "小区车位不足，外来车辆占位，业主停车难")
-            // 9. A duplicate, merged into it while both are still proposals; its comments carry over.
-            let duplicate = "parking-dup-\(r)"
-            issues.propose(
-                duplicate, day: day0 + 2, scope: ("compound", "紫港小区"), title: "停车难问题", category: "parking", channel: "wechatGroup", description: "晚上回来找不到车位")
-            issues.merge(duplicate, into: parking, day: day0 + 3)
-            issues.consult(
-                parking, day: day0, format: "triParty", rule: "simpleMajority", forShare: 75,
-                extras: [("pm-zg", "propertyCompany"), ("oc-zg", "ownersCommittee")])
-            issues.outcome(parking, day: day0 + 16, progress: [30, 70, 100], implement: true, evaluate: true)
-            // 2. A children's play space, designed with children at the table.
-            let play = "play-\(r)"
-            issues.propose(
-                play, day: day0 + 1, scope: ("community", c), title: "儿童游乐空间设计", category: "children", channel: "meeting",
-                description: "社区缺少儿童活动场地，请孩子们一起参与设计")
-            issues.consult(
-                play, day: day0 + 1, format: "communityConsultation", rule: "twoThirds", forShare: 85, extras: [("so-zg", "socialOrg")], withChildren: true,
-                childTriesToVote: round == 0)
-            issues.outcome(play, day: day0 + 20, progress: [50], implement: false, evaluate: false)
-            // 3. Renovating an old compound: an owners' assembly.
-            let renovate = "renovate-\(r)"
-            issues.propose(
-                renovate, day: day0 + 2, scope: ("compound", "老粮站宿舍"), title: "老旧小区综合改造", category: "renovation", channel: "doorKnock",
-                description: "雨污管网老化、外墙脱落，申请纳入老旧小区改造")
-            issues.assembly(renovate, day: day0 + 2, meeting: "\(renovate)-m1", rule: "doubleMajority", turnout: 95, forShare: 80)
-            issues.outcome(renovate, day: day0 + 20, progress: [], implement: false, evaluate: false)
-            // 4. A lift in an old building: fails for lack of participation, then passes.
-            let lift = "lift-\(r)"
-            issues.propose(
-                lift, day: day0 + 3, scope: ("compound", "东方嘉苑"), title: "老楼加装电梯", category: "lift", channel: "suggestionBox",
-                description: "楼内老人多，上下楼困难，申请加装电梯")
-            issues.assembly(lift, day: day0 + 3, meeting: "\(lift)-m1", rule: "doubleMajorityMajor", turnout: 40, forShare: 90)
-            issues.readmitAndAssembly(lift, day: day0 + 10, meeting: "\(lift)-m2", rule: "doubleMajorityMajor", turnout: 100, forShare: 95)
-            issues.outcome(lift, day: day0 + 30, progress: [20, 60], implement: false, evaluate: false)
-            // 5. Pets: rejected by vote, then declined.
-            let pets = "pets-\(r)"
-            issues.propose(pets, day: day0 + 4, scope: ("community", c), title: "文明养犬公约", category: "pets", channel: "wechatGroup", description: "遛狗不牵绳、粪便不清理")
-            issues.consult(pets, day: day0 + 4, format: "communityConsultation", rule: "simpleMajority", forShare: 30, extras: [])
-            issues.decline(pets, day: day0 + 20, reason: "表决未通过，转由物业加强宣传")
-            // 6. A property-fee dispute, with a lawyer's opinion.
-            let fee = "fee-\(r)"
-            issues.propose(
-                fee, day: day0 + 5, scope: ("compound", "紫港小区"), title: "物业费调整争议", category: "propertyFee", channel: "meeting",
-                description: "物业拟上调物业费，部分业主有异议")
-            issues.consult(
-                fee, day: day0 + 5, format: "triParty", rule: "simpleMajority", forShare: 70,
-                extras: [("pm-zg", "propertyCompany"), ("oc-zg", "ownersCommittee")], withLawyer: true)
-            issues.outcome(fee, day: day0 + 22, progress: [40], implement: false, evaluate: false)
-            // 7. Clearing stairwells, one building's consultation.
-            let stairs = "stairs-\(r)"
-            issues.propose(
-                stairs, day: day0 + 6, scope: ("compound", "城东花园"), title: "楼道堆物清理", category: "safety", channel: "doorKnock", description: "楼道堆放杂物，存在消防隐患")
-            issues.consult(stairs, day: day0 + 6, format: "buildingConsultation", rule: "simpleMajority", forShare: 90, extras: [])
-            issues.outcome(stairs, day: day0 + 15, progress: [100], implement: true, evaluate: false)
-            // 8. Waste sorting points: on the agenda. 10. Declined.
-            let waste = "waste-\(r)"
-            issues.propose(
-                waste, day: day0 + 7, scope: ("community", c), title: "垃圾分类投放点位调整", category: "environment", channel: "suggestionBox",
-                description: "投放点离住户太近，气味大")
-            issues.assessAndAdmit(waste, day: day0 + 8)
-            let dance = "dance-\(r)"
-            issues.propose(
-                dance, day: day0 + 8, scope: ("community", c), title: "广场舞音响扰民", category: "noise", channel: "wechatGroup", description: "晚上九点后音响声音过大")
-            issues.decline(dance, day: day0 + 9, reason: "已由社区与舞队协商解决")
-            day0 += 18
-        }
+        return (residents, units)
+    }
+
+    /// One round of the issue library: ten issues through the four steps, each ending differently.
+    private func writeRound(_ r: Int, day0: Int, first: Bool, _ issues: inout IssueScript) {
+        // 1. Parking spaces, three parties at the table.
+        let parking = "parking-\(r)"
+        issues.propose(
+            parking, day: day0, scope: ("compound", "紫港小区"), title: "停车位分配方案", category: "parking", channel: "wechatGroup",
+            description: "小区车位不足，外来车辆占位，业主停车难")
+        // 9. A duplicate, merged into it while both are still proposals; its comments carry over.
+        let duplicate = "parking-dup-\(r)"
+        issues.propose(
+            duplicate, day: day0 + 2, scope: ("compound", "紫港小区"), title: "停车难问题", category: "parking", channel: "wechatGroup", description: "晚上回来找不到车位")
+        issues.merge(duplicate, into: parking, day: day0 + 3)
+        issues.consult(
+            parking, day: day0, format: "triParty", rule: "simpleMajority", forShare: 75,
+            extras: [("pm-zg", "propertyCompany"), ("oc-zg", "ownersCommittee")])
+        issues.outcome(parking, day: day0 + 16, progress: [30, 70, 100], implement: true, evaluate: true)
+        // 2. A children's play space, designed with children at the table.
+        let play = "play-\(r)"
+        issues.propose(
+            play, day: day0 + 1, scope: ("community", c), title: "儿童游乐空间设计", category: "children", channel: "meeting",
+            description: "社区缺少儿童活动场地，请孩子们一起参与设计")
+        issues.consult(
+            play, day: day0 + 1, format: "communityConsultation", rule: "twoThirds", forShare: 85, extras: [("so-zg", "socialOrg")], withChildren: true,
+            childTriesToVote: first)
+        issues.outcome(play, day: day0 + 20, progress: [50], implement: false, evaluate: false)
+        // 3. Renovating an old compound: an owners' assembly.
+        let renovate = "renovate-\(r)"
+        issues.propose(
+            renovate, day: day0 + 2, scope: ("compound", "老粮站宿舍"), title: "老旧小区综合改造", category: "renovation", channel: "doorKnock",
+            description: "雨污管网老化、外墙脱落，申请纳入老旧小区改造")
+        issues.assembly(renovate, day: day0 + 2, meeting: "\(renovate)-m1", rule: "doubleMajority", turnout: 95, forShare: 80)
+        issues.outcome(renovate, day: day0 + 20, progress: [], implement: false, evaluate: false)
+        // 4. A lift in an old building: fails for lack of participation, then passes.
+        let lift = "lift-\(r)"
+        issues.propose(
+            lift, day: day0 + 3, scope: ("compound", "东方嘉苑"), title: "老楼加装电梯", category: "lift", channel: "suggestionBox",
+            description: "楼内老人多，上下楼困难，申请加装电梯")
+        issues.assembly(lift, day: day0 + 3, meeting: "\(lift)-m1", rule: "doubleMajorityMajor", turnout: 40, forShare: 90)
+        issues.readmitAndAssembly(lift, day: day0 + 10, meeting: "\(lift)-m2", rule: "doubleMajorityMajor", turnout: 100, forShare: 95)
+        issues.outcome(lift, day: day0 + 30, progress: [20, 60], implement: false, evaluate: false)
+        // 5. Pets: rejected by vote, then declined.
+        let pets = "pets-\(r)"
+        issues.propose(pets, day: day0 + 4, scope: ("community", c), title: "文明养犬公约", category: "pets", channel: "wechatGroup", description: "遛狗不牵绳、粪便不清理")
+        issues.consult(pets, day: day0 + 4, format: "communityConsultation", rule: "simpleMajority", forShare: 30, extras: [])
+        issues.decline(pets, day: day0 + 20, reason: "表决未通过，转由物业加强宣传")
+        // 6. A property-fee dispute, with a lawyer's opinion.
+        let fee = "fee-\(r)"
+        issues.propose(
+            fee, day: day0 + 5, scope: ("compound", "紫港小区"), title: "物业费调整争议", category: "propertyFee", channel: "meeting",
+            description: "物业拟上调物业费，部分业主有异议")
+        issues.consult(
+            fee, day: day0 + 5, format: "triParty", rule: "simpleMajority", forShare: 70,
+            extras: [("pm-zg", "propertyCompany"), ("oc-zg", "ownersCommittee")], withLawyer: true)
+        issues.outcome(fee, day: day0 + 22, progress: [40], implement: false, evaluate: false)
+        // 7. Clearing stairwells, one building's consultation.
+        let stairs = "stairs-\(r)"
+        issues.propose(
+            stairs, day: day0 + 6, scope: ("compound", "城东花园"), title: "楼道堆物清理", category: "safety", channel: "doorKnock", description: "楼道堆放杂物，存在消防隐患")
+        issues.consult(stairs, day: day0 + 6, format: "buildingConsultation", rule: "simpleMajority", forShare: 90, extras: [])
+        issues.outcome(stairs, day: day0 + 15, progress: [100], implement: true, evaluate: false)
+        // 8. Waste sorting points: on the agenda. 10. Declined.
+        let waste = "waste-\(r)"
+        issues.propose(
+            waste, day: day0 + 7, scope: ("community", c), title: "垃圾分类投放点位调整", category: "environment", channel: "suggestionBox",
+            description: "投放点离住户太近，气味大")
+        issues.assessAndAdmit(waste, day: day0 + 8)
+        let dance = "dance-\(r)"
+        issues.propose(
+            dance, day: day0 + 8, scope: ("community", c), title: "广场舞音响扰民", category: "noise", channel: "wechatGroup", description: "晚上九点后音响声音过大")
+        issues.decline(dance, day: day0 + 9, reason: "已由社区与舞队协商解决")
     }
 }
 
