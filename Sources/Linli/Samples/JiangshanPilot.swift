@@ -20,6 +20,42 @@ struct JiangshanPilot {
     static let classes = ["书法", "太极", "广场舞", "越剧", "合唱", "剪纸", "摄影", "编织", "象棋", "智能手机", "舞龙", "国画"]
 
     func write(_ out: inout FixtureWriter) {
+        // In this order: the random draws, and so the sample, depend on it.
+        registerStaffAndRates(&out)
+        let residents = registerResidents(&out)
+        let adults = residents.filter { $0.birthYear <= 2007 && $0.birthYear >= 1943 }.map(\.id)
+        let hardship = residents.filter { $0.tags.contains("hardship") }.map(\.id)
+        let wishful = residents.filter { $0.tags.contains("leftBehindChild") || $0.tags.contains("solitaryElder") }.map(\.id)
+        registerGroups(adults, &out)
+        var days = Days(adults: adults, hardship: hardship, wishful: wishful)
+        for day in 0..<scale.jiangshanDays {
+            // In this order each day: the random draws, and so the sample, depend on it.
+            restock(day, &days, &out)
+            verifyAndLogHours(day, &days, &out)
+            redeemAndTransfer(day, &days, &out)
+            wishesAndFund(day, &days, &out)
+            mediate(day, &days, &out)
+        }
+        // Realistic mistakes the engine must refuse.
+        let poor = adults.first { (out.model.balances[$0] ?? 0) < 50 } ?? adults[0]
+        out.command(
+            "gift.redeem", "sk-js-1", day: scale.jiangshanDays, minute: 600,
+            [("redemption", "rd-js-too-much"), ("resident", .string(poor)), ("item", "rice"), ("quantity", 1)],
+            mistake: Rejection.Reason.insufficientBalance.rawValue)
+        out.command(
+            "hours.log", "gw-js-1", day: scale.jiangshanDays, minute: 610,
+            [
+                ("log", "log-js-long"), ("volunteer", .string(adults[0])), ("minutes", 800),
+                ("activity", "通宵值守"), ("category", "patrol"),
+            ], mistake: Rejection.Reason.invalidField.rawValue)
+        out.command(
+            "community.register", PilotFixtures.admin, day: scale.jiangshanDays, minute: 620,
+            [("community", "jiangshan-2"), ("name", "重复"), ("district", "虎山街道")],
+            mistake: Rejection.Reason.duplicateCommandId.rawValue, id: "\(out.pilot)-1")
+    }
+
+    /// The community, its staff and its rates: 10 points an hour, 15 for door-knocking visits.
+    private func registerStaffAndRates(_ out: inout FixtureWriter) {
         let admin = PilotFixtures.admin
         out.command("community.register", admin, day: -30, minute: 540, [("community", .string(c)), ("name", "江山市虎山街道市中心社区"), ("district", "虎山街道")])
         let staff = [
@@ -34,8 +70,10 @@ struct JiangshanPilot {
         out.model.rates.append(("*", FixtureWriter.ms(-1, 0), 10))
         out.command("points.rate.set", admin, day: -1, minute: 0, [("community", .string(c)), ("category", "visit"), ("pointsPerHour", 15)])
         out.model.rates.append(("visit", FixtureWriter.ms(-1, 0), 15))
+    }
 
-        // Residents: many elders in the old compounds, children (some left behind), hardship households.
+    /// Residents: many elders in the old compounds, children (some left behind), hardship households.
+    private func registerResidents(_ out: inout FixtureWriter) -> [(id: String, birthYear: Int, tags: [String])] {
         var residents: [(id: String, birthYear: Int, tags: [String])] = []
         for index in 0..<scale.jiangshanResidents {
             let id = "r-js-\(index + 1)"
@@ -55,11 +93,12 @@ struct JiangshanPilot {
             out.command("resident.register", "gw-js-\(index % 4 + 1)", day: -29 + index % 20, minute: 600, fields)
             residents.append((id, birthYear, tags))
         }
-        let adults = residents.filter { $0.birthYear <= 2007 && $0.birthYear >= 1943 }.map(\.id)
-        let hardship = residents.filter { $0.tags.contains("hardship") }.map(\.id)
-        let wishful = residents.filter { $0.tags.contains("leftBehindChild") || $0.tags.contains("solitaryElder") }.map(\.id)
+        return residents
+    }
 
-        // 46 social organisations, a donor bank, a department; 30+ interest classes; door-knock and mediation teams.
+    /// 46 social organisations, a donor bank, a department; 30+ interest classes; door-knock and mediation teams.
+    private func registerGroups(_ adults: [String], _ out: inout FixtureWriter) {
+        let admin = PilotFixtures.admin
         for index in 0..<46 {
             out.command(
                 "organization.register", admin, day: -20, minute: 540 + index,
@@ -103,32 +142,6 @@ struct JiangshanPilot {
                 ("team", "mediation-js"), ("community", .string(c)), ("name", "矛盾纠纷调解队"), ("kind", "mediation"),
                 ("members", ["md-js-1", "md-js-2"]),
             ])
-
-        var days = Days(adults: adults, hardship: hardship, wishful: wishful)
-        for day in 0..<scale.jiangshanDays {
-            // In this order each day: the random draws, and so the sample, depend on it.
-            restock(day, &days, &out)
-            verifyAndLogHours(day, &days, &out)
-            redeemAndTransfer(day, &days, &out)
-            wishesAndFund(day, &days, &out)
-            mediate(day, &days, &out)
-        }
-        // Realistic mistakes the engine must refuse.
-        let poor = adults.first { (out.model.balances[$0] ?? 0) < 50 } ?? adults[0]
-        out.command(
-            "gift.redeem", "sk-js-1", day: scale.jiangshanDays, minute: 600,
-            [("redemption", "rd-js-too-much"), ("resident", .string(poor)), ("item", "rice"), ("quantity", 1)],
-            mistake: Rejection.Reason.insufficientBalance.rawValue)
-        out.command(
-            "hours.log", "gw-js-1", day: scale.jiangshanDays, minute: 610,
-            [
-                ("log", "log-js-long"), ("volunteer", .string(adults[0])), ("minutes", 800),
-                ("activity", "通宵值守"), ("category", "patrol"),
-            ], mistake: Rejection.Reason.invalidField.rawValue)
-        out.command(
-            "community.register", PilotFixtures.admin, day: scale.jiangshanDays, minute: 620,
-            [("community", "jiangshan-2"), ("name", "重复"), ("district", "虎山街道")],
-            mistake: Rejection.Reason.duplicateCommandId.rawValue, id: "\(out.pilot)-1")
     }
 
     /// What the daily loop carries from one day to the next.
