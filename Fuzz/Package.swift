@@ -9,11 +9,13 @@ let package = Package(
     name: "LinliFuzz",
     dependencies: [.package(name: "Linli", path: "../")],
     targets: [
-        .executableTarget(name: "fuzz-json", dependencies: [.product(name: "Linli", package: "Linli")], path: "Sources/fuzz-json"),
-        .executableTarget(name: "fuzz-cbor", dependencies: [.product(name: "Linli", package: "Linli")], path: "Sources/fuzz-cbor"),
+        // libFuzzer's entry points, shared by every harness.
+        .target(name: "FuzzDriver", path: "Sources/FuzzDriver"),
+        .executableTarget(name: "fuzz-json", dependencies: ["FuzzDriver", .product(name: "Linli", package: "Linli")], path: "Sources/fuzz-json"),
+        .executableTarget(name: "fuzz-cbor", dependencies: ["FuzzDriver", .product(name: "Linli", package: "Linli")], path: "Sources/fuzz-cbor"),
         .executableTarget(
-            name: "fuzz-record", dependencies: [.product(name: "LinliStore", package: "Linli"), .product(name: "Linli", package: "Linli")],
+            name: "fuzz-record", dependencies: ["FuzzDriver", .product(name: "LinliStore", package: "Linli"), .product(name: "Linli", package: "Linli")],
             path: "Sources/fuzz-record"),
-        .executableTarget(name: "fuzz-apply", dependencies: [.product(name: "Linli", package: "Linli")], path: "Sources/fuzz-apply"),
+        .executableTarget(name: "fuzz-apply", dependencies: ["FuzzDriver", .product(name: "Linli", package: "Linli")], path: "Sources/fuzz-apply"),
     ]
 )

@@ -31,6 +31,11 @@ struct StoreOptions: ParsableArguments {
         return engine
     }
 
+    /// What to do about a store whose `linli init` was killed before its first event.
+    static func interruptedInitMessage(_ path: String) -> String {
+        "linli: the store at \(path) holds no events: its `linli init` was interrupted. Run `linli init --admin ID --store \(path)` again."
+    }
+
     /// Whether the store at `path` is one whose `linli init` was killed before its first event: its log,
     /// opened read-only and without projections, is empty (its projections may not even exist yet).
     static func isInterruptedInit(_ path: String) -> Bool {
@@ -51,8 +56,7 @@ struct StoreOptions: ParsableArguments {
             do {
                 let engine = try Engine.open(at: path, options: options)
                 guard try engine.log.head.position > 0 else {
-                    throw ExitError.store(
-                        "linli: the store at \(path) holds no events: its `linli init` was interrupted. Run `linli init --admin ID --store \(path)` again.")
+                    throw ExitError.store(Self.interruptedInitMessage(path))
                 }
                 return engine
             } catch LogError.projectionsNeedUpgrade where readOnly {
@@ -69,8 +73,7 @@ struct StoreOptions: ParsableArguments {
                 throw ExitError.store("linli: no store at \(path). Create one with: linli init --admin ID --store \(path)")
             }
             if Self.isInterruptedInit(path) {
-                throw ExitError.store(
-                    "linli: the store at \(path) holds no events: its `linli init` was interrupted. Run `linli init --admin ID --store \(path)` again.")
+                throw ExitError.store(Self.interruptedInitMessage(path))
             }
             throw ExitError.store("linli: \(error)")
         } catch let error as ExitError {

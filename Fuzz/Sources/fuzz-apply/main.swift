@@ -1,6 +1,7 @@
 // One NDJSON line through Engine.apply on a real store in a temporary folder: any bytes are applied or
 // rejected with a reason, never a crash; a rejected line writes nothing.
 import Foundation
+import FuzzDriver
 import Linli
 
 /// One store for the whole run, with a community, staff and residents for the lines to act on.
@@ -21,30 +22,14 @@ let engine: Engine = {
     return engine
 }()
 
-func fuzzApply(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let line = Array(UnsafeBufferPointer(start: data, count: size))
-    guard !line.contains(0x0A) else { return 0 }  // one line per input
+func fuzzApply(_ line: [UInt8]) {
+    guard !line.contains(0x0A) else { return }  // one line per input
     let before = try! engine.log.head
     let report = try! engine.apply(lines: [line])
     if report.rejected > 0 { precondition(try! engine.log.head == before, "a rejected line writes nothing") }
-    return 0
 }
-
-// SwiftPM gives an executable its own entry point, so the harness starts libFuzzer's driver itself
-// rather than linking libFuzzer's main.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt
 
 // The store and the engine's tables are made before the first input: libFuzzer counts what an input
 // allocates and does not free as a leak, and these live for the whole run.
 _ = engine.log
-var argc = CommandLine.argc
-var argv = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzApply(data ?? UnsafePointer(bitPattern: 1)!, size) })
-
-/// libFuzzer's own main, linked with its library, names this; the driver above is what runs.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt { fuzzApply(data ?? UnsafePointer(bitPattern: 1)!, size) }
+runFuzzer(fuzzApply)

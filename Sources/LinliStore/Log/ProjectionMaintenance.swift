@@ -629,7 +629,7 @@ enum StorePath {
             magic = try probe.read { try $0.value(in: meta, key: StoreLayout.magicKey) }
         } catch LMDBError.Code.notFound {
             if try interruptedCreation(path) {
-                throw LogError.notAStore(path: path, reason: "its creation was interrupted before it held anything; run `linli init --admin ID` on it again")
+                throw LogError.notAStore(path: path, reason: interruptedCreationReason)
             }
             throw LogError.notAStore(path: path, reason: "an LMDB environment of another program (no Linli meta database)")
         } catch let error as LMDBError {
@@ -638,11 +638,14 @@ enum StorePath {
         }
         guard magic == StoreLayout.magicValue else {
             if try interruptedCreation(path) {
-                throw LogError.notAStore(path: path, reason: "its creation was interrupted before it held anything; run `linli init --admin ID` on it again")
+                throw LogError.notAStore(path: path, reason: interruptedCreationReason)
             }
             throw LogError.notAStore(path: path, reason: "an LMDB environment of another program (no Linli magic)")
         }
     }
+
+    /// What a store whose creation was interrupted says to do.
+    static let interruptedCreationReason = "its creation was interrupted before it held anything; run `linli init --admin ID` on it again"
 
     /// Whether `path` holds what an interrupted creation leaves: no magic, and at most Linli's own
     /// databases, all of them empty (an environment with nothing in it has nothing of anyone's to lose).
