@@ -84,7 +84,7 @@ struct Audit: ParsableCommand {
                     bar.update(parts.values.reduce(0) { $0 + $1.done }, parts.values.reduce(0) { $0 + $1.total })
                 }
             } catch {
-                throw ExitError.store("linli: audit failed: \(error)")
+                throw ExitError.store("linli: audit failed: \(messageForPeople(error))")
             }
         }
 
@@ -93,7 +93,7 @@ struct Audit: ParsableCommand {
             let lines = try LineStream(file)
             let bar = ProgressBar(label: "verifying export")
             let statements = try checkpoint.map(readCheckpointStatements) ?? []
-            let report = try Engine.verifyExport(lines: lines, checkpoints: statements) { _ in
+            let report = try Engine.verifyExport(readingLines: lines.next, checkpoints: statements) { _ in
                 bar.update(lines.bytesTaken, max(lines.bytesTaken, lines.bytesTotal))
             }
             bar.finish()

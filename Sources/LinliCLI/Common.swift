@@ -12,6 +12,18 @@ struct ExitError: Error {
     static func store(_ message: String) -> ExitError { ExitError(code: 3, message: message) }
 }
 
+/// An error as a person reads it: what happened and what to do, never a Swift type's name or an LMDB call.
+func messageForPeople(_ error: any Error) -> String {
+    switch error {
+    case let error as ExitError: return error.message ?? "failed"
+    case let error as LMDBError: return error.forPeople
+    case let error as LogError: return error.description
+    case let rejection as Rejection: return "\(rejection.reason.rawValue): \(rejection.message)"
+    case let error as CustomStringConvertible: return error.description
+    default: return "an unexpected error (\(error)); please report it with the command that gave it"
+    }
+}
+
 /// Options every subcommand shares: which store.
 struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "The store directory (default: $LINLI_STORE, else ./linli.store).")
@@ -75,11 +87,11 @@ struct StoreOptions: ParsableArguments {
             if Self.isInterruptedInit(path) {
                 throw ExitError.store(Self.interruptedInitMessage(path))
             }
-            throw ExitError.store("linli: \(error)")
+            throw ExitError.store("linli: \(messageForPeople(error))")
         } catch let error as ExitError {
             throw error
         } catch {
-            throw ExitError.store("linli: cannot open the store at \(path): \(error)")
+            throw ExitError.store("linli: cannot open the store at \(path): \(messageForPeople(error))")
         }
     }
 }
@@ -164,7 +176,7 @@ func checkpoint(_ engine: Engine) throws {
     do {
         try engine.log.checkpoint()
     } catch {
-        throw ExitError.store("linli: the events are recorded, but the projections' checkpoint could not be written: \(error)")
+        throw ExitError.store("linli: the events are recorded, but the projections' checkpoint could not be written: \(messageForPeople(error))")
     }
 }
 
@@ -190,7 +202,7 @@ func record(_ name: String, _ store: StoreOptions, _ actor: ActorOptions, _ fiel
     } catch let rejection as Rejection {
         throw ExitError.rejected("linli: \(rejection.reason): \(rejection.message)")
     } catch let error as LogError {
-        throw ExitError.store("linli: \(error)")
+        throw ExitError.store("linli: \(messageForPeople(error))")
     }
 }
 

@@ -43,6 +43,10 @@ enum Main {
         } catch let error as ExitError {
             if let message = error.message { printError(message) }
             exit(error.code)
+        } catch let error where error is LMDBError || error is LogError {
+            // A store error no subcommand turned into its own message: still said for people, exit 3.
+            printError("linli: \(messageForPeople(error))")
+            exit(3)
         } catch {
             let code = LinliCLI.exitCode(for: error)
             if code == .success { LinliCLI.exit(withError: error) }
@@ -68,7 +72,7 @@ struct Init: ParsableCommand {
         } catch let rejection as Rejection {
             throw ExitError.rejected("linli: \(rejection.message)")
         } catch {
-            throw ExitError.store("linli: \(error)")
+            throw ExitError.store("linli: \(messageForPeople(error))")
         }
     }
 }
@@ -89,19 +93,26 @@ struct Apply: ParsableCommand {
     @Flag(name: .customLong("continue"), help: "Commit the valid lines even if others are rejected.") var continueOnRejection = false
 
     func run() throws {
-        // Read in blocks as the engine takes them (5,000 lines at a time): the file is never held whole.
+        // Read in blocks as the engine takes them: with --continue 5,000 lines at a time, never held whole.
         let lines = try LineStream(file, lineBytesMax: JSONParser.lineBytesMax)
         let engine = try store.openForCommands()
         let report: BatchReport
         do {
             let bar = ProgressBar(label: "applying")
-            report = try engine.apply(streaming: lines, mode: continueOnRejection ? .continueOnRejection : .atomic) { _ in
-                bar.update(lines.bytesTaken, max(lines.bytesTaken, lines.bytesTotal))
+            report = try engine.apply(readingLines: lines.next, mode: continueOnRejection ? .continueOnRejection : .atomic) { done in
+                bar.update(done, max(done, lines.linesExpected))
             }
             bar.finish()
             if report.committed { try engine.log.checkpoint() }
+        } catch let unread as ExitError {
+            throw ExitError(
+                code: unread.code,
+                message: (unread.message ?? "")
+                    + (continueOnRejection
+                        ? ". The chunks committed before it stay; applying the whole input again is safe: commands applied already are duplicates, no-ops"
+                        : ". Nothing of this batch was written"))
         } catch {
-            throw ExitError.store("linli: \(error)")
+            throw ExitError.store("linli: \(messageForPeople(error))")
         }
         for (line, rejection) in report.rejections {
             printError("\(line): \(rejection.reason.rawValue): \(rejection.message)")
@@ -135,7 +146,7 @@ struct Rebuild: ParsableCommand {
         do {
             try engine.log.rebuildProjections(named: projections.isEmpty ? nil : projections.map(\.rawValue), progress: bar.update)
         } catch {
-            throw ExitError.store("linli: rebuild failed: \(error)")
+            throw ExitError.store("linli: rebuild failed: \(messageForPeople(error))")
         }
         bar.finish()
         print(
@@ -153,7 +164,8 @@ struct Export: ParsableCommand {
             residents' personal data: keep it as private as the store.
 
             With --output the file is created readable by its owner only (600) and must not exist; a file the \
-            shell creates for `>` takes the umask's mode instead.
+            shell creates for `>` takes the umask's mode instead. It is written as FILE.partial and takes its name \
+            only when whole and synced, so a file under the name is always a whole export.
 
             Examples:
               linli export --output events.ndjson
@@ -168,14 +180,35 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let engine = try store.open(readOnly: true)
-        let descriptor = try output.map(Self.createPrivately) ?? STDOUT_FILENO
-        defer { if descriptor != STDOUT_FILENO { close(descriptor) } }
+        guard let output else { return try write(engine, to: STDOUT_FILENO) }
+        var info = stat()
+        guard lstat(output, &info) != 0 else { throw ExitError.rejected("linli: cannot create \(output): it exists (an export never overwrites a file)") }
+        let partial = output + ".partial"
+        let descriptor = try Self.createPrivately(partial)
+        do {
+            defer { close(descriptor) }
+            try write(engine, to: descriptor)
+            guard fsync(descriptor) == 0 else { throw ExitError.store("linli: export stopped: cannot sync \(partial): \(String(cString: strerror(errno)))") }
+            // link, not rename: a file that took the name meanwhile is never replaced.
+            guard link(partial, output) == 0 else {
+                throw ExitError.store("linli: export stopped: cannot name it \(output): \(String(cString: strerror(errno)))")
+            }
+        } catch let error as ExitError {
+            // A file cut short is not an export: it goes, rather than be taken for a whole one.
+            unlink(partial)
+            throw ExitError(code: error.code, message: (error.message ?? "") + "; \(partial) was removed")
+        }
+        unlink(partial)
+    }
+
+    /// Writes the export's lines to `descriptor`, a mebibyte at a time.
+    private func write(_ engine: Engine, to descriptor: Int32) throws {
         var out: [UInt8] = []
         func flush() throws {
             try out.withUnsafeBytes { bytes in
                 var offset = 0
                 while offset < bytes.count {
-                    let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                    let written = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
                     guard written > 0 else { throw ExitError.store("linli: export stopped: cannot write: \(String(cString: strerror(errno)))") }
                     offset += written
                 }
@@ -189,14 +222,10 @@ struct Export: ParsableCommand {
                 if out.count > 1 << 20 { try flush() }
             }
             try flush()
-            if descriptor != STDOUT_FILENO, fsync(descriptor) != 0 {
-                throw ExitError.store("linli: export stopped: cannot sync \(output ?? ""): \(String(cString: strerror(errno)))")
-            }
+        } catch let error as ExitError {
+            throw error
         } catch {
-            // A file cut short is not an export: it goes, rather than be taken for a whole one.
-            if let output { unlink(output) }
-            if let error = error as? ExitError { throw error }
-            throw ExitError.store("linli: export stopped: \(error)" + (output.map { "; \($0) was removed" } ?? ""))
+            throw ExitError.store("linli: export stopped: \(messageForPeople(error))")
         }
     }
 
@@ -205,8 +234,8 @@ struct Export: ParsableCommand {
     static func createPrivately(_ path: String) throws -> Int32 {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
-            throw ExitError.rejected(
-                "linli: cannot create \(path): \(String(cString: strerror(errno)))" + (errno == EEXIST ? " (an export never overwrites a file)" : ""))
+            guard errno == EEXIST else { throw ExitError.rejected("linli: cannot create \(path): \(String(cString: strerror(errno)))") }
+            throw ExitError.rejected("linli: \(path) exists: another export to it is running, or one was interrupted (then remove \(path))")
         }
         guard fchmod(descriptor, 0o600) == 0 else {
             close(descriptor)

@@ -84,7 +84,7 @@ struct Backup: ParsableCommand {
     func run() throws {
         let engine = try store.open(readOnly: true)
         let report: BackupReport
-        do { report = try engine.log.backup(to: destination) } catch { throw ExitError.store("linli: \(error)") }
+        do { report = try engine.log.backup(to: destination) } catch { throw ExitError.store("linli: \(messageForPeople(error))") }
         if output.json {
             print(
                 JSONValue.object([
@@ -137,9 +137,9 @@ struct Import: ParsableCommand {
         let report: ImportReport
         do {
             if follow {
-                report = try store.open().follow(lines: lines, checkpoints: statements) { bar.update($0, max($0, lines.linesEstimate)) }
+                report = try store.open().follow(readingLines: lines.next, checkpoints: statements) { bar.update($0, max($0, lines.linesEstimate)) }
             } else {
-                report = try Engine.importExport(lines: lines, into: store.path, replicaOf: replicaOf, checkpoints: statements) {
+                report = try Engine.importExport(readingLines: lines.next, into: store.path, replicaOf: replicaOf, checkpoints: statements) {
                     bar.update($0, max($0, lines.linesEstimate))
                 }
             }
@@ -150,7 +150,7 @@ struct Import: ParsableCommand {
                     + (follow ? "The replica keeps what it held before this transaction." : "Nothing was created at \(store.path)."))
         } catch let error as LogError {
             bar.finish()
-            throw ExitError.store("linli: \(error)")
+            throw ExitError.store("linli: \(messageForPeople(error))")
         }
         bar.finish()
         if output.json {
@@ -189,25 +189,51 @@ func megabytes(_ bytes: Int) -> String {
 
 /// The lines of a file or of standard input, read in blocks as they are consumed: an export of millions
 /// of events is never held whole in memory.
-final class LineStream: Sequence {
+///
+/// A read that fails is an error, never the end of the input (a batch or an export cut short would be taken
+/// for a whole one): an interrupted read is tried again, a non-blocking descriptor with nothing in it yet is
+/// waited for, and anything else throws, naming the line it came after.
+final class LineStream {
     private let descriptor: Int32
+    /// What messages call the input: the file's path, or "standard input".
+    private let name: String
     /// The longest line handed over whole; a longer one is cut one byte past it.
     let lineBytesMax: Int
     /// The file's size in bytes (0 for standard input), and the bytes of the lines handed over so far:
     /// what a progress bar shows.
     let bytesTotal: UInt64
-    fileprivate(set) var bytesTaken: UInt64 = 0
+    private(set) var bytesTaken: UInt64 = 0
+    /// Lines handed over so far.
+    private(set) var linesTaken: UInt64 = 0
     /// For the progress bar: the file's size over an export line's typical size (0 for standard input).
     var linesEstimate: UInt64 { bytesTotal / 900 }
+    /// For the progress bar: the lines read if the input has ended, else as many as its size suggests.
+    var linesExpected: UInt64 {
+        if ended || bytesTaken == 0 { return linesTaken }
+        return max(linesTaken, UInt64(Double(linesTaken) * Double(bytesTotal) / Double(bytesTaken)))
+    }
+
+    private var buffer: [UInt8] = []
+    private var block = [UInt8](repeating: 0, count: blockBytes)
+    private var start = 0
+    /// Where the search for the next LF resumes: bytes before it hold none, so a long line arriving in
+    /// a pipe's small reads is scanned once, not once a read.
+    private var scanned = 0
+    private var ended = false
+    /// True while the rest of a line longer than the limit is skipped.
+    private var skipping = false
+    static let blockBytes = 1 << 20
 
     /// Opens `file`, or standard input for "-"; an export's lines by default, or lines up to `lineBytesMax`.
     init(_ file: String, lineBytesMax: Int = ExportedLine.lineBytesMax) throws {
         self.lineBytesMax = lineBytesMax
         if file == "-" {
             descriptor = STDIN_FILENO
+            name = "standard input"
             bytesTotal = 0
         } else {
             descriptor = open(file, O_RDONLY | O_CLOEXEC)
+            name = file
             guard descriptor >= 0 else { throw ExitError.rejected("linli: cannot read \(file): \(String(cString: strerror(errno)))") }
             var info = stat()
             guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) != S_IFDIR else {
@@ -220,63 +246,64 @@ final class LineStream: Sequence {
 
     deinit { if descriptor != STDIN_FILENO { close(descriptor) } }
 
-    func makeIterator() -> Iterator { Iterator(stream: self) }
-
-    struct Iterator: IteratorProtocol {
-        let stream: LineStream
-        var descriptor: Int32 { stream.descriptor }
-        var lineBytesMax: Int { stream.lineBytesMax }
-        var buffer: [UInt8] = []
-        var block = [UInt8](repeating: 0, count: blockBytes)
-        var start = 0
-        /// Where the search for the next LF resumes: bytes before it hold none, so a long line arriving in
-        /// a pipe's small reads is scanned once, not once a read.
-        var scanned = 0
-        var ended = false
-        /// True while the rest of a line longer than the limit is skipped.
-        var skipping = false
-        static let blockBytes = 1 << 20
-
-        init(stream: LineStream) { self.stream = stream }
-
-        /// The next line without its LF. A line longer than the limit is cut one byte past it (so that it is
-        /// refused for its length, naming its number) and the rest of it is never held in memory.
-        mutating func next() -> [UInt8]? {
-            let line = nextLine()
-            if let line { stream.bytesTaken += UInt64(line.count + 1) }
-            return line
+    /// The next line without its LF, nil at the end. A line longer than the limit is cut one byte past it
+    /// (so that it is refused for its length, naming its number) and the rest of it is never held in memory.
+    func next() throws -> [UInt8]? {
+        let line = try nextLine()
+        if let line {
+            bytesTaken += UInt64(line.count + 1)
+            linesTaken += 1
         }
+        return line
+    }
 
-        private mutating func nextLine() -> [UInt8]? {
-            while true {
-                if let newline = buffer[Swift.max(start, scanned)...].firstIndex(of: 0x0A) {
-                    defer { start = newline + 1; scanned = start }
-                    if skipping {
-                        skipping = false
-                        continue
-                    }
-                    return Array(buffer[start..<newline])
+    private func nextLine() throws -> [UInt8]? {
+        while true {
+            if let newline = buffer[Swift.max(start, scanned)...].firstIndex(of: 0x0A) {
+                defer { start = newline + 1; scanned = start }
+                if skipping {
+                    skipping = false
+                    continue
                 }
-                scanned = buffer.count
-                if !skipping, buffer.count - start > lineBytesMax {
-                    skipping = true
-                    let cut = Array(buffer[start...(start + lineBytesMax)])
-                    start = buffer.count
-                    return cut
-                }
-                if skipping { start = buffer.count }
-                if ended {
-                    guard start < buffer.count else { return nil }
-                    defer { start = buffer.count }
-                    return Array(buffer[start...])
-                }
-                buffer.removeFirst(start)
-                scanned -= start
-                start = 0
-                // A pipe hands over 64 KiB at a time: read into a block kept for it, append only what came.
-                let descriptor = descriptor
-                let read = block.withUnsafeMutableBytes { Foundation.read(descriptor, $0.baseAddress!, Self.blockBytes) }
-                if read <= 0 { ended = true } else { buffer.append(contentsOf: block[..<read]) }
+                return Array(buffer[start..<newline])
+            }
+            scanned = buffer.count
+            if !skipping, buffer.count - start > lineBytesMax {
+                skipping = true
+                let cut = Array(buffer[start...(start + lineBytesMax)])
+                start = buffer.count
+                return cut
+            }
+            if skipping { start = buffer.count }
+            if ended {
+                guard start < buffer.count else { return nil }
+                defer { start = buffer.count }
+                return Array(buffer[start...])
+            }
+            buffer.removeFirst(start)
+            scanned -= start
+            start = 0
+            // A pipe hands over 64 KiB at a time: read into a block kept for it, append only what came.
+            let read = try readBlock()
+            if read == 0 { ended = true } else { buffer.append(contentsOf: block[..<read]) }
+        }
+    }
+
+    /// Reads what is there into `block`: its byte count, 0 only at the end of the input.
+    private func readBlock() throws -> Int {
+        let descriptor = descriptor
+        while true {
+            let read = block.withUnsafeMutableBytes { Foundation.read(descriptor, $0.baseAddress!, Self.blockBytes) }
+            if read >= 0 { return read }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK:
+                // Non-blocking (set by whoever handed the descriptor over): wait until something comes.
+                var ready = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+                _ = poll(&ready, 1, -1)
+            default:
+                let what = linesTaken == 0 ? "" : " after line \(linesTaken)"
+                throw ExitError.rejected("linli: cannot read \(name)\(what): \(String(cString: strerror(errno)))")
             }
         }
     }

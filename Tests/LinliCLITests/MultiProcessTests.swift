@@ -36,6 +36,9 @@ final class RunningCLI: @unchecked Sendable {
         try inPipe.fileHandleForWriting.close()
     }
 
+    /// Whether the child has not exited yet.
+    var isRunning: Bool { process.isRunning }
+
     /// Waits for the child and returns its exit status and output.
     func wait() -> (status: Int32, out: String, err: String) {
         process.waitUntilExit()

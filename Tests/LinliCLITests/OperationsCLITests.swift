@@ -149,6 +149,44 @@ struct OperationsCLITests {
         #expect(killedMidway > 0, "no kill landed during an import; the test proved nothing")
     }
 
+    /// Found in review: `export --output` wrote under the file's own name, so a killed export left a file cut
+    /// short that looked like a whole one.
+    @Test("an export to a file killed at random moments leaves the whole export under its name, or nothing", arguments: [20_261_204 as UInt64])
+    func killedExport(seed: UInt64) throws {
+        let dir = TemporaryDirectory()
+        let source = dir.sub("demo")
+        #expect(try CLI.run(["demo", "--store", source]).status == 0)
+        let whole = Data(try CLI.run(["export", "--store", source]).out.utf8)
+        var random = SplitMix64(state: seed)
+        var killedMidway = 0
+        for round in 0..<4 {
+            let file = dir.sub("e\(round).ndjson")
+            let process = Process()
+            process.executableURL = CLI.binary
+            process.arguments = ["export", "--output", file, "--store", source]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // Killed once something is written, so that the kill lands while the file grows.
+            func written() -> Bool {
+                [file, file + ".partial"].contains { ((try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int) ?? 0) > 0 }
+            }
+            while process.isRunning && !written() { usleep(500) }
+            usleep(UInt32(random.below(20_000)))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            if FileManager.default.fileExists(atPath: file) {
+                #expect(try Data(contentsOf: URL(fileURLWithPath: file)) == whole, "round \(round): a file under the export's name is the whole export")
+            } else {
+                killedMidway += 1
+                let again = try CLI.run(["export", "--output", file, "--store", source])
+                #expect(again.status == 1 && again.err.contains(file + ".partial"), "round \(round): \(again.err)")
+                #expect(!FileManager.default.fileExists(atPath: file))
+            }
+        }
+        #expect(killedMidway > 0, "no kill landed during an export; the test proved nothing")
+    }
+
     @Test("an init killed at random moments is finished by the next init, or the store was whole already", arguments: [20_261_202 as UInt64])
     func killedInit(seed: UInt64) throws {
         let dir = TemporaryDirectory()

@@ -26,7 +26,7 @@ struct RecordDecodingTests {
     @Test(
         "a stream version of 0 or beyond the position, and times outside the years 0000–9999, are refused naming the field",
         arguments: [
-            ("stream version", 1, UInt64.max, Int64(0), Int64(0)), ("stream version", 1, 0, 0, 0), ("stream version", 5, 6, 0, 0),
+            ("stream version", 1, UInt64.max, Int64(0), Int64(0)), ("stream version", 1, 0, 0, 0), ("stream version", 5, 6, 0, 0), ("position", 0, 1, 0, 0),
             ("occurred time", 1, 1, Int64.max, 0), ("occurred time", 1, 1, Int64.min, 0), ("recorded time", 1, 1, 0, Int64.max),
         ])
     func refused(field: String, position: UInt64, streamVersion: UInt64, occurredMs: Int64, recordedMs: Int64) throws {

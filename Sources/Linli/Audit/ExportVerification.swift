@@ -40,6 +40,22 @@ extension Engine {
     /// position, a record that verifies in the chain and carries the published hash. The published figures
     /// are checked against a store (`linli audit verify --checkpoint`, or `linli import --checkpoint`).
     public static func verifyExport(lines: some Sequence<[UInt8]>, checkpoints: [JSONValue] = [], progress: ((UInt64) -> Void)? = nil) throws -> ExportReport {
+        var iterator = lines.makeIterator()
+        return try verifyExport(readingLines: { iterator.next() }, checkpoints: checkpoints, progress: progress)
+    }
+
+    /// Verifies as ``verifyExport(lines:checkpoints:progress:)`` does, taking each line from `nextLine`
+    /// (nil at the end). A read that fails is thrown as it is: a file cut short is never verified as if whole.
+    public static func verifyExport(readingLines nextLine: () throws -> [UInt8]?, checkpoints: [JSONValue] = [], progress: ((UInt64) -> Void)? = nil)
+        throws -> ExportReport
+    {
+        // The replay takes a sequence, whose iterator is stored: the closure outlives nothing it is given to.
+        try withoutActuallyEscaping(nextLine) { nextLine in try verifyExport(escaping: nextLine, checkpoints: checkpoints, progress: progress) }
+    }
+
+    private static func verifyExport(escaping nextLine: @escaping () throws -> [UInt8]?, checkpoints: [JSONValue], progress: ((UInt64) -> Void)?) throws
+        -> ExportReport
+    {
         var published: [UInt64: String] = [:]
         var checkpointProblems: [ChainFailure] = []
         for (index, statement) in checkpoints.enumerated() {
@@ -51,13 +67,20 @@ extension Engine {
         }
         var verifier = ChainVerifier(decodes: true)
         var mismatches: [ChainFailure] = []
-        var iterator = lines.makeIterator()
         var lineNumber = 0
         var stopped = false
+        var readFailure: (any Error)?
+        func readLine() -> [UInt8]? {
+            do { return try nextLine() } catch {
+                readFailure = error
+                stopped = true
+                return nil
+            }
+        }
         var next: UInt64 = 1
         let events = AnySequence<RecordedEvent> {
             AnyIterator {
-                while !stopped, let line = iterator.next() {
+                while !stopped, let line = readLine() {
                     lineNumber += 1
                     if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) { continue }
                     guard let json = try? JSONParser.parse(line, lineBytesMax: ExportedLine.lineBytesMax, depthMax: ExportedLine.jsonDepthMax),
@@ -99,6 +122,7 @@ extension Engine {
         }
         do {
             let replayed = try MemoryProjections.replaying(events, into: makeProjections())
+            if let readFailure { throw readFailure }
             for position in published.keys.sorted() {
                 checkpointProblems.append(
                     ChainFailure(
@@ -107,6 +131,7 @@ extension Engine {
             return ExportReport(chain: verifier.report, fieldMismatches: mismatches, digests: try replayed.digests(), checkpointProblems: checkpointProblems)
         } catch let error as LogError {
             // Records that hold but do not replay (an event referring to one the file lacks) are a finding.
+            if let readFailure { throw readFailure }
             guard case .corrupt(let position, let reason) = error else { throw error }
             mismatches.append(ChainFailure(position: position, reason: "cannot replay: \(reason)"))
             return ExportReport(chain: verifier.report, fieldMismatches: mismatches, digests: [:])

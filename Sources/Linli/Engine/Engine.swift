@@ -144,7 +144,8 @@ public final class Engine: @unchecked Sendable {
             log = try EventLog.create(at: path, options: logOptions(options))
         } catch LogError.storeExists(let existing) {
             // An init killed after the store was made but before its first event: finish it. A store
-            // that holds events is never initialised again.
+            // that holds events is never initialised again, nor opened for writing (which could upgrade it).
+            guard EventLog.holdsNoEvents(at: path) else { throw LogError.storeExists(path: existing) }
             log = try EventLog.open(at: path, options: logOptions(options))
             guard try log.head.position == 0 else { throw LogError.storeExists(path: existing) }
         }
@@ -206,56 +207,79 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Applies NDJSON lines as ``apply(lines:mode:progress:)`` does, taking them from `lines` as they are
-    /// needed, ``continueChunkLines`` at a time: a file of millions of commands (read by the CLI in blocks)
-    /// is never held whole in memory. An atomic batch is still one write transaction over every chunk.
-    /// `progress(linesTaken)` is called after each chunk.
+    /// needed: see ``apply(readingLines:mode:progress:)``.
     public func apply(streaming lines: some Sequence<[UInt8]>, mode: BatchMode = .atomic, progress: ((UInt64) -> Void)? = nil) throws -> BatchReport {
-        precondition(history == nil, "a time-travel view takes no commands")
         var iterator = lines.makeIterator()
-        var taken: UInt64 = 0
-        // A long batch reads pages of every projection tree and of the log: the maps' pages count as the
-        // process's resident memory (Hexi's year reached 1.2 GB, 0.2 GB of it the process's own). From
-        // the second chunk on they are kept within a budget, as replays keep theirs; a short batch never
-        // pays for the measurement. Stepped inside the write transaction, so the map cannot move.
-        var pages: MappedPagesBudget?
-        func keepPagesWithinBudget() {
-            guard taken > UInt64(Self.continueChunkLines) else { return }
-            if pages == nil { pages = MappedPagesBudget(checkEvery: 1) }
-            pages?.step(log.environment)
-        }
-        func nextChunk() -> ParsedLines? {
+        return try apply(readingLines: { iterator.next() }, mode: mode, progress: progress)
+    }
+
+    /// Applies NDJSON lines as ``apply(lines:mode:progress:)`` does, taking each from `nextLine` (nil at the
+    /// end). `progress(linesDone)` is called after each ``continueChunkLines`` lines.
+    ///
+    /// Reading may fail (a file's or a pipe's read); the error is thrown as it is. An atomic batch reads
+    /// every line before its write transaction begins, so that reading never holds the writer lock (a slow
+    /// producer on a pipe would hold every writer of every process back) and a failed read writes nothing.
+    /// With `.continueOnRejection` one chunk is read at a time, between transactions, so a file of millions
+    /// of commands is never held whole; a failed read keeps the chunks committed before it (running the
+    /// whole input again is safe: commands already applied are duplicates, no-ops).
+    public func apply(readingLines nextLine: () throws -> [UInt8]?, mode: BatchMode = .atomic, progress: ((UInt64) -> Void)? = nil) throws -> BatchReport {
+        precondition(history == nil, "a time-travel view takes no commands")
+        func nextChunk() throws -> [[UInt8]]? {
             var chunk: [[UInt8]] = []
-            while chunk.count < Self.continueChunkLines, let line = iterator.next() { chunk.append(line) }
-            guard !chunk.isEmpty else { return nil }
-            taken += UInt64(chunk.count)
-            return Self.parse(chunk[...])
+            while chunk.count < Self.continueChunkLines, let line = try nextLine() { chunk.append(line) }
+            return chunk.isEmpty ? nil : chunk
         }
+        var pages = BatchPages()
+        var done: UInt64 = 0
         guard mode == .continueOnRejection else {
-            let report = try run(mode: mode) {
-                defer { progress?(taken) }
-                keepPagesWithinBudget()
-                return nextChunk()
+            var chunks: [[[UInt8]]] = []
+            while let chunk = try nextChunk() { chunks.append(chunk) }
+            var index = 0
+            return try run(mode: mode) {
+                pages.step(log.environment, linesDone: done)
+                guard index < chunks.count else { return nil }
+                defer {
+                    done += UInt64(chunks[index].count)
+                    chunks[index] = []  // parsed now, and kept parsed by `run` for a re-run
+                    index += 1
+                    progress?(done)
+                }
+                return Self.parse(chunks[index][...])
             }
-            return report
         }
         // Each chunk is a transaction of its own, so only one chunk is held at a time; an empty input is
         // one empty transaction, as an atomic batch's.
-        guard var pending = nextChunk() else { return try run(mode: mode) { nil } }
+        guard var pending = try nextChunk() else { return try run(mode: mode) { nil } }
         var total = BatchReport(outcomes: [], eventsAppended: 0, head: .empty, committed: false)
         while true {
-            var handOver: ParsedLines? = pending
+            var handOver: ParsedLines? = Self.parse(pending[...])
             let report = try run(mode: mode) {
                 defer { handOver = nil }
-                keepPagesWithinBudget()
+                pages.step(log.environment, linesDone: done)
                 return handOver
             }
             total.outcomes += report.outcomes
             total.eventsAppended += report.eventsAppended
             total.head = report.head
             total.committed = total.committed || report.committed
-            progress?(taken)
-            guard let next = nextChunk() else { return total }
+            done += UInt64(pending.count)
+            progress?(done)
+            guard let next = try nextChunk() else { return total }
             pending = next
+        }
+    }
+
+    /// A long batch reads pages of every projection tree and of the log: the maps' pages count as the
+    /// process's resident memory (Hexi's year reached 1.2 GB, 0.2 GB of it the process's own). From the
+    /// second chunk on they are kept within a budget, as replays keep theirs; a short batch never pays
+    /// for the measurement. Stepped inside the write transaction, so the map cannot move.
+    private struct BatchPages {
+        var budget: MappedPagesBudget?
+
+        mutating func step(_ environment: Environment, linesDone: UInt64) {
+            guard linesDone >= UInt64(Engine.continueChunkLines) else { return }
+            if budget == nil { budget = MappedPagesBudget(checkEvery: 1) }
+            budget?.step(environment)
         }
     }
 

@@ -75,10 +75,11 @@ enum LedgerDomain {
                 ]),
             decide: { d, txn in
                 let from = try d.resident("from", txn)
-                let to = try d.resident("to", txn)
                 d.community = from.string("community")
-                try requireSameCommunity(to, d.community, field: "to", role: "the receiving resident")
+                // Authorized before the receiver is looked up: a refusal names nothing about a resident
+                // (that they exist, their community) to someone who may not move these points.
                 try d.authorize([], asResident: d.command.string("from") == d.command.actor, txn)
+                try requireSameCommunity(try d.resident("to", txn), d.community, field: "to", role: "the receiving resident")
                 guard d.command.string("from") != d.command.string("to") else { throw Rejection.invalid("to", "a transfer goes to another resident") }
                 try requireBalance(d, account: "resident:\(d.command.string("from"))", points: d.command.int("points"), field: "points", txn)
                 d.emitFields("points.transferred", stream: "account:resident:\(d.command.string("from"))")

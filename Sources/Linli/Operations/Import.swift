@@ -47,11 +47,22 @@ extension Engine {
         lines: some Sequence<[UInt8]>, into path: String, replicaOf source: String? = nil, checkpoints: [JSONValue] = [],
         options: Options = Options(), progress: ((UInt64) -> Void)? = nil
     ) throws -> ImportReport {
+        var iterator = lines.makeIterator()
+        return try importExport(
+            readingLines: { iterator.next() }, into: path, replicaOf: source, checkpoints: checkpoints, options: options, progress: progress)
+    }
+
+    /// Imports as ``importExport(lines:into:replicaOf:checkpoints:options:progress:)`` does, taking each
+    /// line from `nextLine` (nil at the end). A read that fails is thrown as it is, and leaves no store.
+    public static func importExport(
+        readingLines nextLine: () throws -> [UInt8]?, into path: String, replicaOf source: String? = nil, checkpoints: [JSONValue] = [],
+        options: Options = Options(), progress: ((UInt64) -> Void)? = nil
+    ) throws -> ImportReport {
         let folderExisted = FileManager.default.fileExists(atPath: path)
         let log = try EventLog.createForImport(at: path, replicaOf: source, options: logOptions(options))
         do {
             let engine = Engine(log: log)
-            var report = try engine.take(lines, progress: progress)
+            var report = try engine.take(nextLine, progress: progress)
             guard report.head.position > 0 else { throw ImportRefusal(reason: "the export holds no events") }
             report.checkpointsChecked = try engine.requireExtends(checkpoints)
             try log.finishImport()
@@ -66,24 +77,34 @@ extension Engine {
     /// replica holds already must be byte-identical (else refused: a fork); the rest must go on from its
     /// head, and are checked as an import's are. `checkpoints` are checked afterwards.
     public func follow(lines: some Sequence<[UInt8]>, checkpoints: [JSONValue] = [], progress: ((UInt64) -> Void)? = nil) throws -> ImportReport {
+        var iterator = lines.makeIterator()
+        return try follow(readingLines: { iterator.next() }, checkpoints: checkpoints, progress: progress)
+    }
+
+    /// Follows as ``follow(lines:checkpoints:progress:)`` does, taking each line from `nextLine` (nil at
+    /// the end). A read that fails is thrown as it is; the chunks committed before it stay (each is whole
+    /// commands, and following again appends only what comes after the head).
+    public func follow(readingLines nextLine: () throws -> [UInt8]?, checkpoints: [JSONValue] = [], progress: ((UInt64) -> Void)? = nil) throws
+        -> ImportReport
+    {
         precondition(history == nil, "a time-travel view takes no events")
         guard log.replicaSource != nil else {
             throw ImportRefusal(
                 reason: "\(log.path) is not a replica: it takes commands of its own, so another store's log cannot be appended to it. "
                     + "Make a replica with linli import FILE --replica-of NAME --store NEW")
         }
-        var report = try take(lines, progress: progress)
+        var report = try take(nextLine, progress: progress)
         report.checkpointsChecked = try requireExtends(checkpoints)
         try log.checkpoint()
         return report
     }
 
     /// Reads the lines into commands (consecutive records of one command id) and appends them in chunks.
-    private func take(_ lines: some Sequence<[UInt8]>, progress: ((UInt64) -> Void)?) throws -> ImportReport {
+    private func take(_ nextLine: () throws -> [UInt8]?, progress: ((UInt64) -> Void)?) throws -> ImportReport {
         var report = ImportReport(head: try log.head, eventsAppended: 0, eventsAlreadyHeld: 0, checkpointsChecked: 0)
         var chunk = ImportChunk()
         var lineNumber = 0
-        for line in lines {
+        while let line = try nextLine() {
             lineNumber += 1
             let parsed: ExportedLine?
             do { parsed = try ExportedLine.parse(line, lineNumber: lineNumber) } catch {

@@ -58,6 +58,20 @@ public struct LMDBError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "LMDB \(operation) failed (\(code.rawValue)): \(message)" }
 
+    /// What happened and what to do, for a person: no LMDB call, LMDB's own text only in brackets.
+    public var forPeople: String {
+        switch code {
+        case .mapFull: return "the store could not grow (\(message)); check the free space of its disk, then try again"
+        case .readersFull: return "too many processes are reading the store at once (\(message)); try again when some have finished"
+        case .corrupted, .invalid:
+            return "the store's file is damaged (\(message)); restore it from a backup (docs/OPERATIONS.md), then run `linli audit verify`"
+        case .versionMismatch: return "the store was written by another version of LMDB (\(message)); open it with the Linli that wrote it"
+        case .permissionDenied: return "permission denied: the store belongs to another user; run linli as its owner"
+        case Code(rawValue: ENOSPC): return "the disk is full; free some space, then try again (nothing half-written was kept)"
+        default: return "the store could not be read or written (\(message)); try again, and if it persists run `linli audit verify`"
+        }
+    }
+
     init(_ rawValue: Int32, _ operation: String) {
         self.code = Code(rawValue: rawValue)
         self.operation = operation

@@ -182,10 +182,19 @@ public final class EventLog: @unchecked Sendable {
     /// wait for each other on LMDB's writer lock anyway; this lock adds no waiting of its own.
     private let writeDeliveryLock = NSLock()
 
-    /// Creates a new, empty store in `path` (a directory that does not exist or is empty).
+    /// Creates a new, empty store in `path` (a directory that does not exist or is empty); what an
+    /// interrupted creation left is finished. A store there already is refused (``LogError/storeExists(path:)``)
+    /// without being opened for writing; ``holdsNoEvents(at:)`` tells whether it is one to open and go on with.
     public static func create(at path: String, options: Options = Options()) throws -> EventLog {
-        try StorePath.prepareForCreate(path)
+        guard try StorePath.prepareForCreate(path) == .nothing else { throw LogError.storeExists(path: path) }
         return try EventLog(path: path, options: options, creating: true)
+    }
+
+    /// Whether the folder at `path` holds a store without a single event (a creation interrupted after
+    /// the store was made, before its first append). Read-only: nothing in the folder is changed; false
+    /// for anything else, or for a store that cannot be read.
+    public static func holdsNoEvents(at path: String) -> Bool {
+        (try? StorePath.checkExisting(path)) != nil && StorePath.holdsNoEvents(path)
     }
 
     /// Opens the store in `path`; catches its projections up with the log.
@@ -205,7 +214,7 @@ public final class EventLog: @unchecked Sendable {
     /// opens; with `replicaOf`, marked as a replica of that source for good (it then takes no commands).
     public static func createForImport(at path: String, replicaOf source: String?, options: Options = Options()) throws -> EventLog {
         precondition(!options.readOnly, "an import writes")
-        try StorePath.prepareForCreate(path)
+        guard try StorePath.prepareForCreate(path) == .nothing else { throw LogError.storeExists(path: path) }
         var marks = [(StoreLayout.importIncompleteKey, [UInt8]())]
         if let source { marks.append((StoreLayout.replicaOfKey, Array(source.utf8))) }
         return try EventLog(path: path, options: options, creating: true, marks: marks)

@@ -272,6 +272,7 @@ enum RecordCodec {
             guard position == expectedPosition else {
                 throw RecordError(position: expectedPosition, reason: "stored under key \(expectedPosition) but holds position \(position)")
             }
+            guard position >= 1 else { throw RecordError(position: expectedPosition, reason: "position 0 is before the first a log holds") }
             guard position <= LogLimits.positionMax else {
                 throw RecordError(position: expectedPosition, reason: "position \(position) is beyond the last a log can hold")
             }

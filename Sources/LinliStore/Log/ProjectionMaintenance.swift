@@ -568,16 +568,25 @@ extension Environment {
 
 /// Checks on a store's directory before LMDB touches it, so that a wrong path is reported and left as it was.
 enum StorePath {
-    static func prepareForCreate(_ path: String) throws {
+    /// What a creation finds at its path.
+    enum Found {
+        /// Nothing, or an empty folder, or what a creation killed before it marked the store left: the
+        /// store is created there.
+        case nothing
+        /// A store: it is not created again.
+        case store
+    }
+
+    static func prepareForCreate(_ path: String) throws -> Found {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw LogError.notAStore(path: path, reason: "it is a regular file") }
-            if FileManager.default.fileExists(atPath: path + "/data.mdb") {
-                // A creation killed before it marked the store (the magic is written last) is finished
-                // now rather than refused: the folder holds Linli's empty databases and nothing else.
-                if try interruptedCreation(path) { return }
+            // A creation killed before it marked the store (the magic is written last) is finished now
+            // rather than refused: the folder holds Linli's empty databases and nothing else. A store
+            // is refused before anything in it is opened for writing.
+            if FileManager.default.fileExists(atPath: path + "/data.mdb"), !interruptedCreation(path) {
                 try checkExisting(path)
-                throw LogError.storeExists(path: path)
+                return .store
             }
         } else {
             do {
@@ -593,6 +602,24 @@ enum StorePath {
         guard access(path, W_OK | R_OK | X_OK) == 0 else {
             throw LogError.notAStore(path: path, reason: "cannot read and write the directory: \(String(cString: strerror(errno)))")
         }
+        return .nothing
+    }
+
+    /// A probe of the folder's environment: read-only, and without a lock file when there is none (LMDB
+    /// makes one on every open, so then the folder is open nowhere, and none is made in it).
+    static func probe(_ path: String) throws(LMDBError) -> Environment {
+        var options = Environment.Options()
+        options.readOnly = true
+        options.noLock = !FileManager.default.fileExists(atPath: path + "/lock.mdb")
+        options.initialMapSizeBytes = 1 << 20
+        return try Environment(path: path, options: options)
+    }
+
+    /// Whether the store at `path` (checked by ``checkExisting(_:)``) holds no event; false if that cannot
+    /// be read, so that a store in doubt is never taken for an empty one.
+    static func holdsNoEvents(_ path: String) -> Bool {
+        guard let probe = try? probe(path), let events = try? probe.database(named: StoreLayout.events, create: false) else { return false }
+        return (try? probe.read { try $0.count(events) }) == 0
     }
 
     static func checkExisting(_ path: String) throws {
@@ -613,13 +640,9 @@ enum StorePath {
         // outside the lock's reader table may read pages the writer reuses), so the probe registers as a
         // reader like any other. (The exits 3 beside a writer that the issue saw were a map grown by the
         // writer under the probe, MDB_MAP_RESIZED, now adopted by every begin: `OpenProbeTests`.)
-        var probeOptions = Environment.Options()
-        probeOptions.readOnly = true
-        probeOptions.noLock = !FileManager.default.fileExists(atPath: path + "/lock.mdb")
-        probeOptions.initialMapSizeBytes = 1 << 20
         let probe: Environment
         do {
-            probe = try Environment(path: path, options: probeOptions)
+            probe = try Self.probe(path)
         } catch {
             throw LogError.notAStore(path: path, reason: "data.mdb is not a readable LMDB environment (\(error.message))")
         }
@@ -628,7 +651,7 @@ enum StorePath {
             let meta = try probe.database(named: StoreLayout.meta, create: false)
             magic = try probe.read { try $0.value(in: meta, key: StoreLayout.magicKey) }
         } catch LMDBError.Code.notFound {
-            if try interruptedCreation(path) {
+            if interruptedCreation(probe) {
                 throw LogError.notAStore(path: path, reason: interruptedCreationReason)
             }
             throw LogError.notAStore(path: path, reason: "an LMDB environment of another program (no Linli meta database)")
@@ -637,7 +660,7 @@ enum StorePath {
                 path: path, reason: "its meta database cannot be read (\(error.message)); try again, and if it persists run `linli audit verify`")
         }
         guard magic == StoreLayout.magicValue else {
-            if try interruptedCreation(path) {
+            if interruptedCreation(probe) {
                 throw LogError.notAStore(path: path, reason: interruptedCreationReason)
             }
             throw LogError.notAStore(path: path, reason: "an LMDB environment of another program (no Linli magic)")
@@ -649,18 +672,19 @@ enum StorePath {
 
     /// Whether `path` holds what an interrupted creation leaves: no magic, and at most Linli's own
     /// databases, all of them empty (an environment with nothing in it has nothing of anyone's to lose).
-    /// Read-only, and without the lock file when there is none.
-    static func interruptedCreation(_ path: String) throws -> Bool {
-        var options = Environment.Options()
-        options.readOnly = true
-        options.noLock = !FileManager.default.fileExists(atPath: path + "/lock.mdb")
-        options.initialMapSizeBytes = 1 << 20
-        guard let probe = try? Environment(path: path, options: options) else { return false }
+    static func interruptedCreation(_ path: String) -> Bool {
+        guard let probe = try? probe(path) else { return false }
+        return interruptedCreation(probe)
+    }
+
+    /// Whether the probe's environment holds what an interrupted creation leaves; false if any of it
+    /// cannot be read (a main database holding a value under one of Linli's names is another program's).
+    /// Takes the open probe: LMDB forbids opening one environment twice in a process.
+    static func interruptedCreation(_ probe: Environment) -> Bool {
         let ours: Set<String> = [StoreLayout.events, StoreLayout.streamHeads, StoreLayout.commands, StoreLayout.meta]
         guard let names = try? probe.databaseNames(), Set(names).isSubset(of: ours) else { return false }
         for name in names {
-            let database = try probe.database(named: name, create: false)
-            guard try probe.read({ try $0.count(database) }) == 0 else { return false }
+            guard let database = try? probe.database(named: name, create: false), (try? probe.read({ try $0.count(database) })) == 0 else { return false }
         }
         return true
     }

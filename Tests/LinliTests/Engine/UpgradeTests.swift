@@ -6,17 +6,34 @@ import Testing
 
 @Suite("Stores written by earlier versions")
 struct UpgradeTests {
-    @Test("a store of the previous layout opens, is rebuilt once into this one with progress shown, and keeps every figure")
-    func previousLayoutUpgrades() throws {
-        let dir = TemporaryDirectory()
-        let path = dir.sub("store")
+    /// The session-5 code's store (Fixtures/stores/README.md): 16-byte checkpoints without the log's hash,
+    /// databases named p/NAME/DB@N, rows written in every command's transaction.
+    static func unpackSession5Store(at path: String) throws {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        // Made by the session-5 code (Fixtures/stores/README.md): 16-byte checkpoints without the log's hash,
-        // databases named p/NAME/DB@N, rows written in every command's transaction.
         let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../../Fixtures/stores/session5-layout.data.mdb.gz").standardized
         let gunzip = try runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "gunzip -c '\(fixture.path)' > '\(path)/data.mdb'"])
         try #require(gunzip.status == 0, "\(gunzip.err)")
+    }
+
+    /// Found in review: `init` on a store that holds events opened it for writing first (which upgrades
+    /// an old layout, a long write) and refused only afterwards.
+    @Test("init on a store that holds events is refused before anything in it is touched")
+    func initRefusedUntouched() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.sub("store")
+        try Self.unpackSession5Store(at: path)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path + "/data.mdb"))
+        #expect(throws: LogError.storeExists(path: path)) { _ = try Engine.create(at: path, admin: "admin-2") }
+        #expect(try Environment(path: path).databaseNames().contains("p/ledger/accounts@2"), "not upgraded")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path + "/data.mdb")) == before)
+    }
+
+    @Test("a store of the previous layout opens, is rebuilt once into this one with progress shown, and keeps every figure")
+    func previousLayoutUpgrades() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.sub("store")
+        try Self.unpackSession5Store(at: path)
         #expect(try Environment(path: path).databaseNames().contains("p/ledger/accounts@2"))
 
         var readOnly = Engine.Options()

@@ -59,4 +59,16 @@ struct CommunityBoundaryTests {
         #expect(try w.engine.balance(of: "resident:r-3").balance == 5 + 12)
         #expect(try w.engine.balances().reduce(0) { $0 + $1.balance } == 0)
     }
+
+    /// Found in review: the receiver's community was checked before the actor's right to move the
+    /// points, so anyone could learn which community a resident belongs to, or that an id is a resident.
+    @Test("a transfer by someone who may not move the points is refused for that first, whoever the receiver is")
+    func authorizedFirst() throws {
+        let w = try world()
+        for receiver in ["r-9", "r-404", "r-3"] {
+            let refusal = try w.refused(
+                .unauthorized, "points.transfer", actor: "r-2", [("from", "r-1"), ("to", .string(receiver)), ("points", 5), ("reason", "转赠")])
+            #expect(refusal?.message.contains("hexi") == false, "\(receiver): \(refusal?.message ?? "")")
+        }
+    }
 }
