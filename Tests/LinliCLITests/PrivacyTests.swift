@@ -65,4 +65,43 @@ struct PrivacyTests {
         #expect((try JSONSerialization.jsonObject(with: Data(now.out.utf8)) as? [String: Any])?["balance"] as? Int == 15, "\(now.out)")
         #expect(try digest(store + "/data.mdb") == before, "an audit or a time-travel query changed the store's data file")
     }
+
+    /// Issue 17: replays live in the process's memory only, so a replay killed at any moment leaves nothing
+    /// to clean up (earlier versions left scratch copies of the store in the temporary folder).
+    @Test("an audit or a time-travel query killed with SIGKILL at random moments leaves nothing behind", arguments: [20_261_206 as UInt64])
+    func killedReplays(seed: UInt64) throws {
+        let dir = TemporaryDirectory()
+        let store = dir.sub("demo")
+        #expect(try CLI.run(["demo", "--store", store]).status == 0)
+        let temporary = dir.sub("tmp")
+        try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
+        let files = try FileManager.default.contentsOfDirectory(atPath: store).sorted()
+        let before = try digest(store + "/data.mdb")
+        let replays = [
+            ["audit", "verify", "--store", store], ["balance", "resident:js-r-001", "--as-of", "2024-06-01T00:00:00+08:00", "--store", store],
+            ["stock", "--at-position", "4000", "--store", store],
+        ]
+        var random = SplitMix64(state: seed)
+        var killed = 0
+        for round in 0..<6 {
+            let process = Process()
+            process.executableURL = CLI.binary
+            process.arguments = replays[round % replays.count]
+            var environment = ProcessInfo.processInfo.environment
+            environment["TMPDIR"] = temporary + "/"
+            process.environment = environment
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            usleep(UInt32(50_000 + random.below(300_000)))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            if process.terminationReason == .uncaughtSignal { killed += 1 }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: temporary).isEmpty, "round \(round): left in the temporary folder")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: store).sorted() == files, "round \(round): left in the store's folder")
+        }
+        #expect(killed > 0, "no kill landed during a replay; the test proved nothing")
+        #expect(try digest(store + "/data.mdb") == before, "a killed replay changed the store's data file")
+        #expect(try CLI.run(["audit", "verify", "--store", store]).status == 0)
+    }
 }
