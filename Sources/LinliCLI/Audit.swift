@@ -134,7 +134,8 @@ struct Audit: ParsableCommand {
         @Argument(help: "resident:ID, issuance:COMMUNITY, store:COMMUNITY, issue:ID or elder:ID.") var target: String
 
         func run() throws {
-            let engine = try asOf.engine(store)
+            let domain: ProjectionName = target.hasPrefix("issue:") ? .deliberation : target.hasPrefix("elder:") ? .elders : .ledger
+            let engine = try asOf.engine(store, for: domain)
             if target.hasPrefix("issue:") {
                 let id = String(target.dropFirst(6))
                 let document = try printDocument(try engine.explain(issue: id), what: "issue", id: id)

@@ -207,7 +207,7 @@ func record(_ name: String, _ store: StoreOptions, _ actor: ActorOptions, _ fiel
 }
 
 /// `--as-of TIME` and `--at-position N`: answer a query as the projections stood then, by replaying that
-/// part of the log into scratch databases (the store is not touched).
+/// part of the log into memory (the store is only read, and nothing is written anywhere).
 struct AsOfOptions: ParsableArguments {
     @Option(name: .customLong("as-of"), help: "Answer as of this occurred time (ISO 8601 with offset).")
     var asOf: String?
@@ -222,12 +222,12 @@ struct AsOfOptions: ParsableArguments {
         if let asOf, Timestamp(iso8601: asOf) == nil { throw ValidationError("--as-of \(asOf) is not ISO 8601 with an offset, e.g. 2024-03-31T23:59:59+08:00") }
     }
 
-    /// The live engine, or a time-travel view of it.
-    func engine(_ store: StoreOptions) throws -> Engine {
+    /// The live engine, or a time-travel view of it that replays what the queries of `domain` read.
+    func engine(_ store: StoreOptions, for domain: ProjectionName) throws -> Engine {
         let engine = try store.open(readOnly: true)
         guard asOf != nil || atPosition != nil else { return engine }
         let bar = ProgressBar(label: "replaying")
-        let view = try engine.asOf(now, position: atPosition, progress: bar.update)
+        let view = try engine.asOf(now, position: atPosition, projections: ProjectionName.read(byQueriesOf: domain), progress: bar.update)
         bar.finish()
         if let scope = view.historicalScope, !scope.skipped.isEmpty {
             printError(

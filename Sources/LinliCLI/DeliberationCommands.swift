@@ -42,7 +42,7 @@ struct IssueCommand: ParsableCommand {
         @OptionGroup var asOf: AsOfOptions
         @Argument(help: "The issue id.") var issue: String
         func run() throws {
-            let engine = try asOf.engine(store)
+            let engine = try asOf.engine(store, for: .deliberation)
             let document = try printDocument(try engine.issueDocument(issue, now: asOf.now), what: "issue", id: issue)
             let timeline = document["timeline"].items
             let stances = document["stances"]
@@ -229,7 +229,7 @@ struct Issues: ParsableCommand {
     @Option(help: "Only issues in this state.") var state: String?
     @Option(help: "Only this community's issues.") var community: String?
     func run() throws {
-        let engine = try asOf.engine(store)
+        let engine = try asOf.engine(store, for: .deliberation)
         let issues = try engine.issues(state: state, community: community)
         let nowMs = asOf.now?.epochMilliseconds ?? Int64(Date().timeIntervalSince1970 * 1000)
         emit(

@@ -25,7 +25,7 @@ struct ElderCommand: ParsableCommand {
         @OptionGroup var asOf: AsOfOptions
         @Argument(help: "The elder (a resident id).") var elder: String
         func run() throws {
-            let engine = try asOf.engine(store)
+            let engine = try asOf.engine(store, for: .elders)
             let document = try printDocument(try engine.elderDocument(elder, now: asOf.now), what: "elder", id: elder)
             let plan = document["plan"].items.map { "\($0["service"].plain)×\($0["perWeek"].plain)" }.joined(separator: ", ")
             let adherence =
@@ -218,7 +218,7 @@ struct Elders: ParsableCommand {
     @Option(help: "Only this tier.") var tier: Int64?
     @Flag(help: "Only elders behind plan this week.") var behindPlan = false
     func run() throws {
-        let elders = try asOf.engine(store).elders(tier: tier, behindPlan: behindPlan, now: asOf.now)
+        let elders = try asOf.engine(store, for: .elders).elders(tier: tier, behindPlan: behindPlan, now: asOf.now)
         emit(
             output.format,
             json: .array(

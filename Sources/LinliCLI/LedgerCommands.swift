@@ -13,7 +13,7 @@ struct Balance: ParsableCommand {
     @Argument(help: "The account, e.g. resident:r-12.") var account: String
 
     func run() throws {
-        let engine = try asOf.engine(store)
+        let engine = try asOf.engine(store, for: .ledger)
         let balance = try engine.balance(of: account)
         emit(
             output.format,
@@ -38,7 +38,7 @@ struct Statement: ParsableCommand {
     @Argument(help: "The account, e.g. resident:r-12.") var account: String
 
     func run() throws {
-        let engine = try asOf.engine(store)
+        let engine = try asOf.engine(store, for: .ledger)
         let lines = try engine.statement(of: account)
         emit(
             output.format,
@@ -74,7 +74,7 @@ struct Stock: ParsableCommand {
     @Option(help: "Only this community's items.") var community: String?
 
     func run() throws {
-        let items = try asOf.engine(store).stock(community: community)
+        let items = try asOf.engine(store, for: .ledger).stock(community: community)
         emit(
             output.format,
             json: .array(
@@ -98,7 +98,7 @@ struct Wishes: ParsableCommand {
     @Option(help: "open, claimed, fulfilled or cancelled.") var state: String?
 
     func run() throws {
-        let wishes = try asOf.engine(store).wishes(state: state)
+        let wishes = try asOf.engine(store, for: .ledger).wishes(state: state)
         emit(
             output.format,
             json: .array(
@@ -161,7 +161,9 @@ struct Fund: ParsableCommand {
         @Argument(help: "The fund id.") var fund: String
 
         func run() throws {
-            guard let (row, movements) = try asOf.engine(store).fund(fund) else { throw ExitError.rejected("linli: unknownFund: no fund \"\(fund)\"") }
+            guard let (row, movements) = try asOf.engine(store, for: .ledger).fund(fund) else {
+                throw ExitError.rejected("linli: unknownFund: no fund \"\(fund)\"")
+            }
             emit(
                 output.format,
                 json: ["fund": .string(fund), "balanceFen": .int(row.int("balanceFen")), "movements": .array(movements.map(\.value))],

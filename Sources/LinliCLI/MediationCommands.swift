@@ -23,7 +23,7 @@ struct DisputeCommand: ParsableCommand {
         @OptionGroup var asOf: AsOfOptions
         @Argument(help: "The dispute id.") var dispute: String
         func run() throws {
-            let engine = try asOf.engine(store)
+            let engine = try asOf.engine(store, for: .mediation)
             let document = try printDocument(try engine.disputeDocument(dispute, now: asOf.now), what: "dispute", id: dispute)
             var summary: [(String, String)] = [
                 ("dispute", dispute), ("state", document["state"].plain), ("category", document["category"].plain),
@@ -227,7 +227,7 @@ struct Disputes: ParsableCommand {
     @Option(help: "Only open disputes older than this many days.") var olderThan: Int?
     @Flag(help: "Print the mediation figures.") var figures = false
     func run() throws {
-        let engine = try asOf.engine(store)
+        let engine = try asOf.engine(store, for: .mediation)
         if figures {
             let figures = try engine.mediationFigures(now: asOf.now)
             emitDocument(

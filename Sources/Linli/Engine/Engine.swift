@@ -402,7 +402,9 @@ public final class Engine: @unchecked Sendable {
     /// a time-travel view the ones it replayed in memory.
     func view<R>(_ body: (borrowing ReadTransaction, Tables) throws -> R) throws -> R {
         if let history {
-            let tables = Tables { history.databases[$0]! }
+            let tables = Tables { name in
+                history.databases[name] ?? .absent(name, reason: "this time-travel view did not replay it; name it in asOf(projections:)")
+            }
             return try history.read { txn in try body(txn, tables) }
         }
         return try log.read { reader in
@@ -417,8 +419,17 @@ public final class Engine: @unchecked Sendable {
     /// or before `time`), or at a position (every event up to it), or both. Built by replaying that part of
     /// the log into memory; the store is only read and nothing is written anywhere. Every query of the view
     /// answers for then.
-    public func asOf(_ time: Timestamp? = nil, position: UInt64? = nil, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> Engine {
-        Engine(log: log, history: try log.memoryProjections(upTo: position, occurredAtOrBefore: time, progress: progress))
+    ///
+    /// With `projections`, only those are replayed (a query of one domain needs its own projection and the
+    /// registry's: see ``ProjectionName/read(byQueriesOf:)``); a query of the view that reads another one
+    /// stops the program, as a programming error.
+    public func asOf(
+        _ time: Timestamp? = nil, position: UInt64? = nil, projections: Set<ProjectionName>? = nil, progress: ((UInt64, UInt64) -> Void)? = nil
+    ) throws -> Engine {
+        Engine(
+            log: log,
+            history: try log.memoryProjections(
+                upTo: position, occurredAtOrBefore: time, projections: projections.map { Set($0.map(\.rawValue)) }, progress: progress))
     }
 
     /// For a time-travel view: the last position replayed, and the events left out.

@@ -55,3 +55,14 @@ public enum OrganizationKind: String, ContractVocabulary { case socialOrg, prope
 public enum TeamKind: String, ContractVocabulary { case doorKnock, selfGovernance, mediation, socialOrg, silverVolunteers, interestClass }
 /// The engine's projections, by name (`linli rebuild --projection`).
 public enum ProjectionName: String, ContractVocabulary { case registry, ledger, deliberation, mediation, elders }
+
+extension ProjectionName {
+    /// The projections the queries of `domain` read: its own, and the registry's (residents' names). The
+    /// other domains' projections are read only by commands (a dispute's home visit, a delivery's hours
+    /// log). A time-travel view for one domain's queries replays only these
+    /// (``Engine/asOf(_:position:projections:progress:)``); `TimeTravelTests` runs every query of every
+    /// domain on such a view, and a projection read but not replayed stops it.
+    public static func read(byQueriesOf domain: ProjectionName) -> Set<ProjectionName> {
+        domain == .registry ? [.registry] : [domain, .registry]
+    }
+}

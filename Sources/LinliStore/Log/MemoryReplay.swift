@@ -69,6 +69,12 @@ public final class MemoryProjections: @unchecked Sendable {
         try checkBudget()
     }
 
+    /// Whether some projection here wants events of `type` (read in place; nil when it cannot be read, so
+    /// that the record is decoded and its error reported).
+    func wantsAny(_ type: UnsafeRawBufferPointer?) -> Bool {
+        slots.indices.contains { filter.wants($0, type) }
+    }
+
     /// Throws when the rows held are over the memory budget.
     func checkBudget() throws {
         let bytes = overlay.approximateBytes
@@ -146,12 +152,18 @@ extension EventLog {
     /// the dependent event is left out too and listed in ``MemoryProjections/skipped``: each chunk is
     /// applied together, and a chunk that fails is redone one event at a time.
     ///
+    /// With `projections` (names), only those are replayed, and events none of them wants are not even
+    /// decoded: a query that reads one domain replays only it. The others are absent from
+    /// ``MemoryProjections/databases``.
+    ///
     /// The rows held stay within `memoryBytesMax` (default: ``Options/replayMemoryBytesMax``).
     public func memoryProjections(
-        upTo position: UInt64? = nil, occurredAtOrBefore time: Timestamp? = nil, memoryBytesMax: Int? = nil,
+        upTo position: UInt64? = nil, occurredAtOrBefore time: Timestamp? = nil, projections names: Set<String>? = nil, memoryBytesMax: Int? = nil,
         progress: ((UInt64, UInt64) -> Void)? = nil
     ) throws -> MemoryProjections {
-        let memory = MemoryProjections(try currentSlots().map(\.projection), memoryBytesMax: memoryBytesMax ?? options.replayMemoryBytesMax)
+        let chosen = try currentSlots().map(\.projection).filter { names?.contains($0.name) ?? true }
+        precondition(names.map { $0.count == chosen.count } ?? true, "every projection named is registered: \(names ?? [])")
+        let memory = MemoryProjections(chosen, memoryBytesMax: memoryBytesMax ?? options.replayMemoryBytesMax)
         let limit = time?.epochMilliseconds
         try environment.read { txn in
             let head = try readHead(txn).position
@@ -163,9 +175,10 @@ extension EventLog {
                 var budget = MappedPagesBudget(releasingFirst: environment)
                 try txn.walk(events, from: bigEndianKey(next)) { key, record in
                     guard let at = bigEndianValue(key), at <= to else { return false }
+                    budget.step(environment)
+                    guard memory.wantsAny(RecordCodec.type(of: record)) else { return true }
                     let event = try RecordCodec.decode(record, expectedPosition: at)
                     if let limit, event.occurredAt.epochMilliseconds > limit { memory.skipped.append(at) } else { chunk.append(event) }
-                    budget.step(environment)
                     return true
                 }
                 do {

@@ -74,6 +74,16 @@ public struct ProjectionDatabases: Sendable {
     /// (short strings compare in a word or two) costs less than hashing the name for a dictionary: this
     /// look-up runs several times for every event applied.
     private let sorted: [(name: String, database: Database)]
+    /// Why this projection has no databases here (a time-travel view that did not replay it), if so.
+    private var absence: String? = nil
+
+    /// A projection a time-travel view did not replay: reading any of its databases is a programming
+    /// error (the view was asked for the wrong projections), stopped with `reason`.
+    public static func absent(_ projection: String, reason: String) -> ProjectionDatabases {
+        var databases = ProjectionDatabases(projection: projection, generation: 0, byName: [:])
+        databases.absence = reason
+        return databases
+    }
 
     init(projection: String, generation: UInt32, byName: [String: Database]) {
         self.projection = projection
@@ -95,6 +105,7 @@ public struct ProjectionDatabases: Sendable {
     /// The database declared under `name`. Asking for an undeclared name is a programming error.
     public subscript(_ name: String) -> Database {
         for entry in sorted where entry.name == name { return entry.database }
+        if let absence { preconditionFailure("projection \(projection), database \(name): \(absence)") }
         preconditionFailure("projection \(projection) declared no database \(name)")
     }
 

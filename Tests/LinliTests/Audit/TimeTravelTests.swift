@@ -102,4 +102,47 @@ struct TimeTravelTests {
         let error = #expect(throws: LogError.self) { try w.engine.log.memoryProjections(memoryBytesMax: 2_000) }
         #expect(error?.description.contains("replaying the log in memory needs more than") == true, "\(String(describing: error))")
     }
+
+    /// A view for one domain's queries replays only the projections they read
+    /// (``ProjectionName/read(byQueriesOf:)``): every query of every domain, over the pilots' sample, gives
+    /// on it what it gives on a view that replayed everything (and a projection left out and read would
+    /// stop the test with a precondition, naming it).
+    @Test("each domain's queries answer on a view of only the projections they read exactly as on a whole view")
+    func onlyWhatTheQueriesRead() throws {
+        let w = try TamperPropertyTests.sampleWorld()
+        let engine = w.engine
+        // Mid-way through the pilots' summer: each domain has begun, and not every event is in.
+        let position = try engine.log.head.position - 200
+        let now = Timestamp(iso8601: "2023-09-20T12:00:00+08:00")
+        let whole = try engine.asOf(now, position: position)
+        func view(_ domain: ProjectionName) throws -> Engine {
+            try engine.asOf(now, position: position, projections: ProjectionName.read(byQueriesOf: domain))
+        }
+        func answers(_ view: Engine, _ domain: ProjectionName) throws -> [String] {
+            switch domain {
+            case .registry: return []
+            case .ledger:
+                let accounts = try whole.balances().map(\.account)
+                var out = try accounts.map { try "\(view.balance(of: $0)) \(view.statement(of: $0)) \(view.explain(account: $0))" }
+                out += ["\(try view.stock())", "\(try view.wishes())"]
+                return out
+            case .deliberation:
+                let issues = try whole.issues().map(\.issue)
+                return try ["\(view.issues())"] + issues.map { try "\(view.issueDocument($0, now: now) ?? .null) \(view.explain(issue: $0) ?? .null)" }
+            case .mediation:
+                let disputes = try whole.disputes(now: now).map(\.dispute)
+                return try ["\(view.disputes(now: now))", "\(view.mediationFigures(now: now))"]
+                    + disputes.map { try "\(view.disputeDocument($0, now: now) ?? .null)" }
+            case .elders:
+                let elders = try whole.elders(now: now).map(\.elder)
+                return try ["\(view.elders(now: now))", "\(view.elders(behindPlan: true, now: now))"]
+                    + elders.prefix(40).map { try "\(view.elderDocument($0, now: now) ?? .null) \(view.explain(elder: $0, now: now) ?? .null)" }
+            }
+        }
+        for domain in ProjectionName.allCases where domain != .registry {
+            let expected = try answers(whole, domain)
+            #expect(expected.count > 2, "\(domain): the sample has something to ask about by then: \(expected)")
+            #expect(try answers(try view(domain), domain) == expected, "\(domain)")
+        }
+    }
 }
