@@ -7,6 +7,8 @@ final class DeliberationProjection: Projection {
     let name = "deliberation"
     let version: UInt32 = 1
     let databaseNames = ["issues", "assessments", "comments", "meetings", "attendance", "votes", "opinions", "timeline", "counts"]
+    /// An issue's timeline, `issue ‖ 0 ‖ position`: only added.
+    let appendOnlyDatabases: [String: AppendOnlyLayout] = ["timeline": .entityThenPosition]
 
     var eventTypes: Set<String>? { Self.types }
     static let types: Set<String> = [

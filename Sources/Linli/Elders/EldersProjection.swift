@@ -11,6 +11,11 @@ final class EldersProjection: Projection {
         "elders", "surveys", "policies", "plans", "stations", "hubs", "history", "history-compact", "deliveries", "visits",
         "adherence", "concerns", "mutual",
     ]
+    /// Every survey and the history (both copies), `elder ‖ 0 ‖ occurred time ‖ position`: only added, in
+    /// occurred-time order, which need not be the log's.
+    let appendOnlyDatabases: [String: AppendOnlyLayout] = [
+        "surveys": .entityThenOrderThenPosition, "history": .entityThenOrderThenPosition, "history-compact": .entityThenOrderThenPosition,
+    ]
 
     var eventTypes: Set<String>? { Self.types }
     static let types: Set<String> = [

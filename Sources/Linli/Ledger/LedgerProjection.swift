@@ -26,6 +26,8 @@ final class LedgerProjection: Projection {
     let name = "ledger"
     let version: UInt32 = 1
     let databaseNames = ["accounts", "postings", "rates", "hours", "items", "redemptions", "wishes", "funds", "fund-movements", "totals"]
+    /// Statements (`account ‖ 0 ‖ position`) and a fund's movements (`fund ‖ 0 ‖ position`): only added.
+    let appendOnlyDatabases: [String: AppendOnlyLayout] = ["postings": .entityThenPosition, "fund-movements": .entityThenPosition]
 
     var eventTypes: Set<String>? { Self.types }
     static let types: Set<String> = [

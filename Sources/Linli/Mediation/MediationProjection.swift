@@ -6,6 +6,8 @@ final class MediationProjection: Projection {
     let name = "mediation"
     let version: UInt32 = 1
     let databaseNames = ["disputes", "sessions", "timeline", "counts"]
+    /// A dispute's timeline, `dispute ‖ 0 ‖ position`: only added.
+    let appendOnlyDatabases: [String: AppendOnlyLayout] = ["timeline": .entityThenPosition]
 
     var eventTypes: Set<String>? { Self.types }
     static let types: Set<String> = [

@@ -16,6 +16,9 @@ public final class RowOverlay: @unchecked Sendable {
     public internal(set) var below: [Changes]
     /// This transaction's changes, by overlay slot.
     public internal(set) var top: [Changes]
+    /// For a replay into memory that digests append-only databases: their sinks, by overlay slot (nil for
+    /// the others); empty elsewhere. They cannot be rolled back: only a replay that fails whole uses them.
+    var appendOnly: [AppendOnlyDigest?] = []
 
     /// An overlay over `below` with no changes of its own.
     init(below: [Changes]) {
@@ -27,7 +30,9 @@ public final class RowOverlay: @unchecked Sendable {
     public var topRowsCount: Int { top.reduce(0) { $0 + $1.count } }
 
     /// About how much memory all the changed rows take, published and this transaction's.
-    public var approximateBytes: Int { top.reduce(0) { $0 + $1.approximateBytes } + below.reduce(0) { $0 + $1.approximateBytes } }
+    public var approximateBytes: Int {
+        top.reduce(0) { $0 + $1.approximateBytes } + below.reduce(0) { $0 + $1.approximateBytes } + appendOnly.reduce(0) { $0 + ($1?.approximateBytes ?? 0) }
+    }
 
     /// Publishes this transaction's changes over the others in place (for a replay into memory, whose
     /// overlay nobody else shares).

@@ -21,15 +21,21 @@ public final class MemoryProjections: @unchecked Sendable {
     private let memoryBytesMax: Int
 
     /// Empty projections in memory for `projections`, refusing to hold more than `memoryBytesMax` of rows.
-    init(_ projections: [any Projection], memoryBytesMax: Int) {
+    ///
+    /// With `digestingAppendOnly` (a replay that fails whole and is only compared: an audit's, an export's),
+    /// the rows of each projection's append-only databases are folded into a digest per entity instead of
+    /// being held, and nothing can read them; `keeping` (by `projection/database`) names entities whose rows
+    /// are kept too, to name the rows where digests differed.
+    init(_ projections: [any Projection], memoryBytesMax: Int, digestingAppendOnly: Bool = false, keeping: [String: Set<[UInt8]>] = [:]) {
         var slots: [ProjectionSlot] = []
         var byProjection: [String: ProjectionDatabases] = [:]
-        var next = 0
+        var sinks: [AppendOnlyDigest?] = []
         for projection in projections {
             var byName: [String: Database] = [:]
             for name in projection.databaseNames {
-                byName[name] = Database(inMemory: "memory:\(projection.name)/\(name)", slot: next)
-                next += 1
+                let digestOnly = digestingAppendOnly && projection.appendOnlyDatabases[name] != nil
+                byName[name] = Database(inMemory: "memory:\(projection.name)/\(name)", slot: sinks.count, digestOnly: digestOnly)
+                sinks.append(digestOnly ? AppendOnlyDigest(keeping: keeping["\(projection.name)/\(name)"]) : nil)
             }
             let databases = ProjectionDatabases(projection: projection.name, generation: 0, byName: byName)
             slots.append(ProjectionSlot(projection: projection, databases: databases))
@@ -37,9 +43,15 @@ public final class MemoryProjections: @unchecked Sendable {
         }
         self.slots = slots
         self.databases = byProjection
-        self.overlay = RowOverlay(below: Array(repeating: ChangedRows(), count: next))
+        self.overlay = RowOverlay(below: Array(repeating: ChangedRows(), count: sinks.count))
+        if digestingAppendOnly { overlay.appendOnly = sinks }
         self.filter = EventTypeFilter(slots)
         self.memoryBytesMax = memoryBytesMax
+    }
+
+    /// The sink of a database that is only digested, if it is one.
+    func appendOnlySink(_ database: Database) -> AppendOnlyDigest? {
+        database.digestOnly ? overlay.appendOnly[database.overlaySlot] : nil
     }
 
     /// Runs `body` over the rows (no LMDB transaction is involved: the databases are in memory).
@@ -52,8 +64,12 @@ public final class MemoryProjections: @unchecked Sendable {
     public func digests() throws -> [String: Hash] {
         try read { txn in
             var out: [String: Hash] = [:]
-            for (projection, databases) in self.databases {
-                for (name, database) in databases.all { out["\(projection)/\(name)"] = try ProjectionDigest.of(database, txn) }
+            for slot in slots {
+                for (name, database) in slot.databases.all {
+                    out["\(slot.projection.name)/\(name)"] =
+                        try appendOnlySink(database).map { AppendOnlyDigest.combine($0.entityDigests()) }
+                        ?? ProjectionDigest.of(database, name: name, of: slot.projection, txn)
+                }
             }
             return out
         }
@@ -95,11 +111,13 @@ public final class MemoryProjections: @unchecked Sendable {
 
     /// Projections replayed in memory from events that come from elsewhere than a store — an exported
     /// file — in the order given, which must be the log's order (positions 1, 2, 3, …).
+    /// It fails whole, and is only compared: unless `digesting` is false, the append-only databases are
+    /// digested, not held, and cannot be read.
     public static func replaying(
         _ events: some Sequence<RecordedEvent>, into projections: [any Projection],
-        memoryBytesMax: Int = EventLog.Options().replayMemoryBytesMax
+        memoryBytesMax: Int = EventLog.Options().replayMemoryBytesMax, digesting: Bool = true
     ) throws -> MemoryProjections {
-        let memory = MemoryProjections(projections, memoryBytesMax: memoryBytesMax)
+        let memory = MemoryProjections(projections, memoryBytesMax: memoryBytesMax, digestingAppendOnly: digesting)
         var chunk: [RecordedEvent] = []
         // A chunk that fails fails the whole replay, so the chunks are not kept apart.
         func flush() throws {
@@ -123,6 +141,16 @@ public final class MemoryProjections: @unchecked Sendable {
 
 /// SHA-256 over a database's keys and values, lengths first, so that no two different tables hash alike.
 enum ProjectionDigest {
+    /// The digest of `projection`'s database `name`: per entity for an append-only one (``AppendOnlyDigest``),
+    /// so that a replay that only digests its rows gives the same; else over every row in key order.
+    static func of(
+        _ database: Database, name: String, of projection: any Projection, _ txn: borrowing some TransactionReading & ~Copyable,
+        everyRow: () -> Void = {}
+    ) throws -> Hash {
+        if let layout = projection.appendOnlyDatabases[name] { return try AppendOnlyDigest.of(database, layout: layout, txn, everyRow: everyRow).digest }
+        return try of(database, txn, everyRow: everyRow)
+    }
+
     /// `everyRow` runs after each row (to keep the pages read within a ``MappedPagesBudget``).
     static func of(_ database: Database, _ txn: borrowing some TransactionReading & ~Copyable, everyRow: () -> Void = {}) throws -> Hash {
         var hasher = SHA256()

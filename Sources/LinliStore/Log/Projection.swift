@@ -26,11 +26,30 @@ public protocol Projection: AnyObject, Sendable {
     /// none of the projections it rebuilds wants (most of a store's events concern one domain, and an audit
     /// replays each projection on its own).
     var eventTypes: Set<String>? { get }
+    /// The databases whose rows `apply` only adds — each put once, never read, overwritten or deleted by
+    /// `apply` — with their key layout: statements, histories, timelines. An audit's replay then folds their
+    /// rows into a digest per entity as they come instead of holding them (``AppendOnlyDigest``), so that
+    /// its memory does not grow with the log; reading one of them while replaying stops the program. Queries
+    /// read them as any other. Default: none.
+    var appendOnlyDatabases: [String: AppendOnlyLayout] { get }
 }
 
 extension Projection {
     /// Every type.
     public var eventTypes: Set<String>? { nil }
+    /// None.
+    public var appendOnlyDatabases: [String: AppendOnlyLayout] { [:] }
+}
+
+/// The key layout of an append-only projection database (``Projection/appendOnlyDatabases``): a key starts
+/// with the entity it is about (no zero byte in it) and a zero byte, and ends with the big-endian position
+/// of the event that added the row.
+public enum AppendOnlyLayout: Sendable, Equatable {
+    /// `entity ‖ 0 ‖ position`: an entity's rows in key order are in log order (a statement, a timeline).
+    case entityThenPosition
+    /// `entity ‖ 0 ‖ … ‖ position`, something between (an occurred time): an entity's rows in key order
+    /// need not be in log order (a history ordered by when things occurred).
+    case entityThenOrderThenPosition
 }
 
 /// Which projections want an event, by its type's bytes: an append's and every replay's one rule (a replay

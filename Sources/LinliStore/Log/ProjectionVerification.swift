@@ -57,7 +57,7 @@ extension EventLog {
         let shared = SideBySide(count: slots.count, total: try head.position * UInt64(slots.count), progress: progress)
         DispatchQueue.concurrentPerform(iterations: slots.count) { turn in
             let index = order[turn]
-            let result = Result { try verifyProjection(slots[index]) { shared.advance(index, to: $0) } }
+            let result = Result { try verifyAndName(slots[index]) { shared.advance(index, to: $0) } }
             shared.finish(index, result)
         }
         var report = ProjectionReport(position: .max, storedDigests: [:], rebuiltDigests: [:], mismatches: [])
@@ -98,9 +98,22 @@ extension EventLog {
         func finish(_ index: Int, _ result: Result<ProjectionReport, any Error>) { lock.withLock { results[index] = result } }
     }
 
-    /// One projection replayed into memory and compared with what the store presents, in one read snapshot.
-    private func verifyProjection(_ live: ProjectionSlot, progress: (UInt64) -> Void) throws -> ProjectionReport {
-        let memory = MemoryProjections([live.projection], memoryBytesMax: options.replayMemoryBytesMax)
+    /// One projection replayed into memory and compared with the store. Where an append-only database's
+    /// digests differ, the replay runs again keeping the rows of the entities that differ, to name them.
+    private func verifyAndName(_ live: ProjectionSlot, progress: (UInt64) -> Void) throws -> ProjectionReport {
+        let (report, differing) = try verifyProjection(live, progress: progress)
+        guard !differing.isEmpty else { return report }
+        var named = try verifyProjection(live, keeping: differing) { _ in }.report
+        named.mismatches = Array(named.mismatches.prefix(ChainVerifier.failuresMax))
+        return named
+    }
+
+    /// One projection replayed into memory and compared with what the store presents, in one read snapshot;
+    /// with the entities of append-only databases whose digests differ, by `projection/database`.
+    private func verifyProjection(_ live: ProjectionSlot, keeping: [String: Set<[UInt8]>] = [:], progress: (UInt64) -> Void) throws -> (
+        report: ProjectionReport, differing: [String: Set<[UInt8]>]
+    ) {
+        let memory = MemoryProjections([live.projection], memoryBytesMax: options.replayMemoryBytesMax, digestingAppendOnly: true, keeping: keeping)
         let rebuilt = memory.slots[0]
         // The stored side is what the store presents at this snapshot's head: its rows at the checkpoint
         // with the events after it folded in over them, as every query sees them.
@@ -120,10 +133,26 @@ extension EventLog {
                     next = to + 1
                 }
                 var report = ProjectionReport(position: head, storedDigests: [:], rebuiltDigests: [:], mismatches: [])
+                var differing: [String: Set<[UInt8]>] = [:]
                 try memory.read { memoryTxn in
                     var budget = MappedPagesBudget(checkEvery: MappedPagesBudget.walkCheckEvery, releasingFirst: environment)
                     for name in live.projection.databaseNames {
                         let label = "\(live.projection.name)/\(name)"
+                        if let sink = memory.appendOnlySink(rebuilt.databases[name]), let layout = live.projection.appendOnlyDatabases[name] {
+                            let stored = try AppendOnlyDigest.of(live.databases[name], layout: layout, txn) { budget.step(environment) }
+                            let replayed = sink.entityDigests()
+                            report.storedDigests[label] = stored.digest
+                            report.rebuiltDigests[label] = AppendOnlyDigest.combine(replayed)
+                            guard stored.digest != report.rebuiltDigests[label] else { continue }
+                            if let entities = keeping[label] {
+                                report.mismatches += try rowMismatches(
+                                    live.projection.name, name, entities, stored: live.databases[name], txn, replayed: sink.kept)
+                            } else {
+                                let entities = Set(stored.entities.keys).union(replayed.keys).filter { stored.entities[$0] != replayed[$0] }
+                                differing[label] = Set(entities.sorted { $0.lexicographicallyPrecedes($1) }.prefix(ChainVerifier.failuresMax))
+                            }
+                            continue
+                        }
                         // Digests first, walking each database without holding it: a store of millions of
                         // rows is compared in constant memory when it matches, the usual case.
                         report.storedDigests[label] = try ProjectionDigest.of(live.databases[name], txn) { budget.step(environment) }
@@ -141,8 +170,30 @@ extension EventLog {
                         }
                     }
                 }
-                return report
+                return (report, differing)
             }
+        }
+    }
+
+    /// The rows of `entities` in an append-only database where the store and a replay that kept them differ.
+    private func rowMismatches(
+        _ projection: String, _ name: String, _ entities: Set<[UInt8]>, stored database: Database,
+        _ txn: borrowing some TransactionReading & ~Copyable, replayed: [[UInt8]: [UInt8]]
+    ) throws -> [ProjectionMismatch] {
+        var stored: [[UInt8]: [UInt8]] = [:]
+        for entity in entities {
+            // A forged key outside the layout is an entity of its own: the key itself.
+            if let value = try txn.value(in: database, key: entity) { stored[entity] = value }
+            let prefix = entity + [0]
+            try txn.walk(database, from: prefix) { key, value in
+                guard key.starts(with: prefix) else { return false }
+                stored[Array(key)] = Array(value)
+                return true
+            }
+        }
+        return Set(stored.keys).union(replayed.keys).sorted { $0.lexicographicallyPrecedes($1) }.compactMap { key in
+            stored[key] == replayed[key]
+                ? nil : ProjectionMismatch(projection: projection, database: name, key: key, stored: stored[key], rebuilt: replayed[key])
         }
     }
 

@@ -67,7 +67,9 @@ struct TimeTravelTests {
             try reader.withTransaction { txn in
                 var out: [String: Hash] = [:]
                 for slot in reader.slots {
-                    for (name, database) in slot.databases.all { out["\(slot.projection.name)/\(name)"] = try ProjectionDigest.of(database, txn) }
+                    for (name, database) in slot.databases.all {
+                        out["\(slot.projection.name)/\(name)"] = try ProjectionDigest.of(database, name: name, of: slot.projection, txn)
+                    }
                 }
                 return out
             }
