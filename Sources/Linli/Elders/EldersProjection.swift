@@ -12,9 +12,10 @@ final class EldersProjection: Projection {
         "adherence", "concerns", "mutual",
     ]
     /// Every survey and the history (both copies), `elder ‖ 0 ‖ occurred time ‖ position`: only added, in
-    /// occurred-time order, which need not be the log's.
+    /// occurred-time order, which need not be the log's; and the deliveries, one row per delivery id.
     let appendOnlyDatabases: [String: AppendOnlyLayout] = [
         "surveys": .entityThenOrderThenPosition, "history": .entityThenOrderThenPosition, "history-compact": .entityThenOrderThenPosition,
+        "deliveries": .oneRowPerKey,
     ]
 
     var eventTypes: Set<String>? { Self.types }

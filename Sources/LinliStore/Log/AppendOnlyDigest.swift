@@ -1,17 +1,23 @@
 import Crypto
+import Foundation
 
 /// The digest of an append-only projection database (``Projection/appendOnlyDatabases``), computable from
-/// its rows as they are added, one SHA-256 per entity, without holding them: an audit's replay folds a
-/// statement, a history or a timeline into 100-odd bytes an entity instead of keeping every row in memory.
+/// its rows as they are added, without holding them: an audit's replay folds a statement, a history or a
+/// timeline into 100-odd bytes an entity, and a table of one row per key into 16 bytes a row, instead of
+/// keeping every row in memory.
 ///
-/// The layout it relies on, asserted where rows are added: a key is `entity ‖ 0x00 ‖ … ‖ position`, where
-/// the entity holds no zero byte and the last 8 bytes are the big-endian position of the event that added
-/// the row. An entity's rows are then one run in key order, and a row's position says when it came.
+/// With an entity layout (``AppendOnlyLayout/entityThenPosition``, ``AppendOnlyLayout/entityThenOrderThenPosition``),
+/// asserted where rows are added, a key is `entity ‖ 0x00 ‖ … ‖ position`: the entity holds no zero byte and
+/// the last 8 bytes are the big-endian position of the event that added the row, so an entity's rows are one
+/// run in key order and a row's position says when it came. An entity's digest is SHA-256 over its rows in
+/// the order of their positions (rows of one position in key order), each row as
+/// `u32 length ‖ key ‖ u32 length ‖ value`; the database's digest is SHA-256 over
+/// `u32 length ‖ entity ‖ entity digest` for every entity in byte order.
 ///
-/// An entity's digest is SHA-256 over its rows in the order of their positions (rows of one position in
-/// key order), each row as `u32 length ‖ key ‖ u32 length ‖ value`; the database's digest is SHA-256 over
-/// `u32 length ‖ entity ‖ entity digest` for every entity in byte order. The stored side reads one entity's
-/// run at a time and sorts it by position; the replay adds rows in log order, as they come.
+/// With ``AppendOnlyLayout/oneRowPerKey`` each row's fingerprint is the first 16 bytes of SHA-256 over
+/// `u32 length ‖ key ‖ u32 length ‖ value`, and the database's digest is SHA-256 over the fingerprints in
+/// ascending order: the same set of rows gives the same digest in whatever order they came (docs/AUDIT.md
+/// says what that proves).
 final class AppendOnlyDigest {
     /// One entity's rows so far: hashed up to `position`, and the rows of `position` itself not yet
     /// (several rows of one event are hashed in key order, whatever order `apply` put them in).
@@ -34,48 +40,95 @@ final class AppendOnlyDigest {
         }
     }
 
+    /// A row's fingerprint in a table of one row per key.
+    struct Fingerprint: Hashable, Comparable {
+        let high: UInt64
+        let low: UInt64
+
+        init(_ key: some DataProtocol, _ value: some DataProtocol) {
+            var hasher = SHA256()
+            AppendOnlyDigest.add(key, value, to: &hasher)
+            let words = hasher.finalize().withUnsafeBytes { ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+            (high, low) = (UInt64(bigEndian: words.0), UInt64(bigEndian: words.1))
+        }
+
+        /// Its 16 bytes, as ``Summary/differing(from:)`` names parts.
+        var bytes: [UInt8] { bigEndianKey(high) + bigEndianKey(low) }
+
+        static func < (a: Fingerprint, b: Fingerprint) -> Bool { (a.high, a.low) < (b.high, b.low) }
+    }
+
+    /// What a database's rows come to: the digest, and its parts — each entity's digest, or every row's
+    /// fingerprint in ascending order.
+    struct Summary {
+        var digest: Hash
+        var entities: [[UInt8]: Hash] = [:]
+        var fingerprints: [Fingerprint] = []
+
+        /// The parts that differ from `other`'s, as bytes: entities, or fingerprints present on one side only.
+        func differing(from other: Summary) -> Set<[UInt8]> {
+            var out = Set(Set(entities.keys).union(other.entities.keys).filter { entities[$0] != other.entities[$0] })
+            out.formUnion(Set(fingerprints).symmetricDifference(other.fingerprints).map(\.bytes))
+            return out
+        }
+    }
+
+    let layout: AppendOnlyLayout
     private var entities: [[UInt8]: Entity] = [:]
-    /// Entities whose rows are also kept, by key (a second replay that names the rows of the entities whose
-    /// digests differed); nil keeps none.
+    private var fingerprints: [Fingerprint] = []
+    /// Parts whose rows are also kept, by key (a second replay that names the rows where the parts
+    /// differed: entities, or fingerprints' bytes); nil keeps none.
     private let keeping: Set<[UInt8]>?
-    /// The rows of the entities in ``keeping``.
+    /// The rows of the parts in ``keeping``.
     private(set) var kept: [[UInt8]: [UInt8]] = [:]
-    /// Rows added.
-    private(set) var rowsCount = 0
 
-    init(keeping: Set<[UInt8]>? = nil) { self.keeping = keeping }
+    init(_ layout: AppendOnlyLayout, keeping: Set<[UInt8]>? = nil) {
+        self.layout = layout
+        self.keeping = keeping
+    }
 
-    /// About how much memory it holds: an entity's state and key, and the rows kept.
+    /// About how much memory it holds: an entity's state and key, a row's fingerprint, and the rows kept.
     var approximateBytes: Int {
-        entities.count * 160 + entities.keys.reduce(0) { $0 + $1.count } + kept.reduce(0) { $0 + $1.key.count + $1.value.count + 64 }
+        entities.count * 160 + entities.keys.reduce(0) { $0 + $1.count } + fingerprints.capacity * 16
+            + kept.reduce(0) { $0 + $1.key.count + $1.value.count + 64 }
     }
 
     /// Adds a row, which `apply` puts once and never reads back. Rows come in log order.
     func add(_ key: [UInt8], _ value: [UInt8]) {
-        guard let (entity, position) = Self.layout(key) else {
-            preconditionFailure("an append-only database's key is entity ‖ 0 ‖ … ‖ position; \(key) is not")
+        let part: [UInt8]
+        if layout == .oneRowPerKey {
+            let fingerprint = Fingerprint(key, value)
+            fingerprints.append(fingerprint)
+            guard keeping != nil else { return }
+            part = fingerprint.bytes
+        } else {
+            guard let (entity, position) = Self.layout(key) else {
+                preconditionFailure("an append-only database's key is entity ‖ 0 ‖ … ‖ position; \(key) is not")
+            }
+            part = Array(entity)
+            entities[part, default: Entity()].append(key, value, at: position)
         }
-        let entityKey = Array(entity)
-        entities[entityKey, default: Entity()].append(key, value, at: position)
-        rowsCount += 1
-        if let keeping, keeping.contains(entityKey) {
+        if let keeping, keeping.contains(part) {
             precondition(kept.updateValue(value, forKey: key) == nil, "an append-only row is put once")
         }
     }
 
-    /// Each entity's digest, by entity.
-    func entityDigests() -> [[UInt8]: Hash] {
+    /// What the rows added come to.
+    func summary() -> Summary {
+        if layout == .oneRowPerKey {
+            fingerprints.sort()
+            return Summary(digest: Self.combine(fingerprints), fingerprints: fingerprints)
+        }
         var out: [[UInt8]: Hash] = [:]
         out.reserveCapacity(entities.count)
         for (entity, var state) in entities {
             state.flush()
             out[entity] = state.hasher.finalize().withUnsafeBytes { Hash($0) }
         }
-        return out
+        return Summary(digest: Self.combine(out), entities: out)
     }
 
-    /// The database's digest, from each entity's.
-    static func combine(_ entityDigests: [[UInt8]: Hash]) -> Hash {
+    private static func combine(_ entityDigests: [[UInt8]: Hash]) -> Hash {
         var hasher = SHA256()
         for entity in entityDigests.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             addLength(entity.count, to: &hasher)
@@ -85,15 +138,34 @@ final class AppendOnlyDigest {
         return hasher.finalize().withUnsafeBytes { Hash($0) }
     }
 
-    /// The digest of a database's rows as walked in key order (stored, or held in memory), and each
-    /// entity's. With ``AppendOnlyLayout/entityThenPosition`` an entity's rows are hashed as they are walked
-    /// (its run can be long: a community's issuance account); otherwise one entity's run is held and sorted
-    /// by position. A key not in the layout, or out of log order where the layout says key order is log
-    /// order (a forged row), is an entity of its own, so that it differs from whatever a replay gives
-    /// rather than stopping the walk.
+    private static func combine(_ sorted: [Fingerprint]) -> Hash {
+        var hasher = SHA256()
+        for fingerprint in sorted {
+            withUnsafeBytes(of: fingerprint.high.bigEndian) { hasher.update(bufferPointer: $0) }
+            withUnsafeBytes(of: fingerprint.low.bigEndian) { hasher.update(bufferPointer: $0) }
+        }
+        return hasher.finalize().withUnsafeBytes { Hash($0) }
+    }
+
+    /// What a database's rows come to, walked in key order (stored, or held in memory). With
+    /// ``AppendOnlyLayout/entityThenPosition`` an entity's rows are hashed as they are walked (its run can be
+    /// long: a community's issuance account); with ``AppendOnlyLayout/entityThenOrderThenPosition`` one
+    /// entity's run is held and sorted by position. A key not in the layout, or out of log order where the
+    /// layout says key order is log order (a forged row), is an entity of its own, so that it differs from
+    /// whatever a replay gives rather than stopping the walk.
     static func of(
         _ database: Database, layout: AppendOnlyLayout, _ txn: borrowing some TransactionReading & ~Copyable, everyRow: () -> Void = {}
-    ) throws -> (digest: Hash, entities: [[UInt8]: Hash]) {
+    ) throws -> Summary {
+        if layout == .oneRowPerKey {
+            var fingerprints: [Fingerprint] = []
+            try txn.walk(database) { key, value in
+                fingerprints.append(Fingerprint(key, value))
+                everyRow()
+                return true
+            }
+            fingerprints.sort()
+            return Summary(digest: combine(fingerprints), fingerprints: fingerprints)
+        }
         var digests: [[UInt8]: Hash] = [:]
         var run: [(position: UInt64, key: [UInt8], value: [UInt8])] = []
         var runEntity: [UInt8]? = nil
@@ -119,7 +191,7 @@ final class AppendOnlyDigest {
                 runEntity = Array(entity)
             }
             if layout == .entityThenPosition {
-                add(key, Array(rawValue), to: &hasher)
+                add(key, rawValue, to: &hasher)
                 lastPosition = position
             } else {
                 run.append((position, key, Array(rawValue)))
@@ -128,7 +200,7 @@ final class AppendOnlyDigest {
             return true
         }
         finishRun()
-        return (combine(digests), digests)
+        return Summary(digest: combine(digests), entities: digests)
     }
 
     /// A key's entity and position, or nil when the key is not in the layout.
@@ -138,7 +210,7 @@ final class AppendOnlyDigest {
         return (key[..<zero], position)
     }
 
-    fileprivate static func add(_ key: [UInt8], _ value: [UInt8], to hasher: inout SHA256) {
+    fileprivate static func add(_ key: some DataProtocol, _ value: some DataProtocol, to hasher: inout SHA256) {
         addLength(key.count, to: &hasher)
         hasher.update(data: key)
         addLength(value.count, to: &hasher)

@@ -33,9 +33,9 @@ public final class MemoryProjections: @unchecked Sendable {
         for projection in projections {
             var byName: [String: Database] = [:]
             for name in projection.databaseNames {
-                let digestOnly = digestingAppendOnly && projection.appendOnlyDatabases[name] != nil
-                byName[name] = Database(inMemory: "memory:\(projection.name)/\(name)", slot: sinks.count, digestOnly: digestOnly)
-                sinks.append(digestOnly ? AppendOnlyDigest(keeping: keeping["\(projection.name)/\(name)"]) : nil)
+                let layout = digestingAppendOnly ? projection.appendOnlyDatabases[name] : nil
+                byName[name] = Database(inMemory: "memory:\(projection.name)/\(name)", slot: sinks.count, digestOnly: layout != nil)
+                sinks.append(layout.map { AppendOnlyDigest($0, keeping: keeping["\(projection.name)/\(name)"]) })
             }
             let databases = ProjectionDatabases(projection: projection.name, generation: 0, byName: byName)
             slots.append(ProjectionSlot(projection: projection, databases: databases))
@@ -67,7 +67,7 @@ public final class MemoryProjections: @unchecked Sendable {
             for slot in slots {
                 for (name, database) in slot.databases.all {
                     out["\(slot.projection.name)/\(name)"] =
-                        try appendOnlySink(database).map { AppendOnlyDigest.combine($0.entityDigests()) }
+                        try appendOnlySink(database).map { $0.summary().digest }
                         ?? ProjectionDigest.of(database, name: name, of: slot.projection, txn)
                 }
             }

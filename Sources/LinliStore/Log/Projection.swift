@@ -43,13 +43,15 @@ extension Projection {
 
 /// The key layout of an append-only projection database (``Projection/appendOnlyDatabases``): a key starts
 /// with the entity it is about (no zero byte in it) and a zero byte, and ends with the big-endian position
-/// of the event that added the row.
+/// of the event that added the row; or, for a table of one row per key, anything.
 public enum AppendOnlyLayout: Sendable, Equatable {
     /// `entity ‖ 0 ‖ position`: an entity's rows in key order are in log order (a statement, a timeline).
     case entityThenPosition
     /// `entity ‖ 0 ‖ … ‖ position`, something between (an occurred time): an entity's rows in key order
     /// need not be in log order (a history ordered by when things occurred).
     case entityThenOrderThenPosition
+    /// Any key, one row each, never put twice (a delivery by its id): rows are fingerprinted one by one.
+    case oneRowPerKey
 }
 
 /// Which projections want an event, by its type's bytes: an append's and every replay's one rule (a replay

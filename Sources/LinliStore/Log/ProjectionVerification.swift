@@ -140,16 +140,16 @@ extension EventLog {
                         let label = "\(live.projection.name)/\(name)"
                         if let sink = memory.appendOnlySink(rebuilt.databases[name]), let layout = live.projection.appendOnlyDatabases[name] {
                             let stored = try AppendOnlyDigest.of(live.databases[name], layout: layout, txn) { budget.step(environment) }
-                            let replayed = sink.entityDigests()
+                            let replayed = sink.summary()
                             report.storedDigests[label] = stored.digest
-                            report.rebuiltDigests[label] = AppendOnlyDigest.combine(replayed)
-                            guard stored.digest != report.rebuiltDigests[label] else { continue }
-                            if let entities = keeping[label] {
+                            report.rebuiltDigests[label] = replayed.digest
+                            guard stored.digest != replayed.digest else { continue }
+                            if let parts = keeping[label] {
                                 report.mismatches += try rowMismatches(
-                                    live.projection.name, name, entities, stored: live.databases[name], txn, replayed: sink.kept)
+                                    live.projection.name, name, layout, parts, stored: live.databases[name], txn, replayed: sink.kept)
                             } else {
-                                let entities = Set(stored.entities.keys).union(replayed.keys).filter { stored.entities[$0] != replayed[$0] }
-                                differing[label] = Set(entities.sorted { $0.lexicographicallyPrecedes($1) }.prefix(ChainVerifier.failuresMax))
+                                let parts = stored.differing(from: replayed).sorted { $0.lexicographicallyPrecedes($1) }
+                                differing[label] = Set(parts.prefix(ChainVerifier.failuresMax))
                             }
                             continue
                         }
@@ -175,13 +175,22 @@ extension EventLog {
         }
     }
 
-    /// The rows of `entities` in an append-only database where the store and a replay that kept them differ.
+    /// The rows of `parts` (entities, or fingerprints) in an append-only database where the store and a
+    /// replay that kept them differ.
     private func rowMismatches(
-        _ projection: String, _ name: String, _ entities: Set<[UInt8]>, stored database: Database,
+        _ projection: String, _ name: String, _ layout: AppendOnlyLayout, _ parts: Set<[UInt8]>, stored database: Database,
         _ txn: borrowing some TransactionReading & ~Copyable, replayed: [[UInt8]: [UInt8]]
     ) throws -> [ProjectionMismatch] {
         var stored: [[UInt8]: [UInt8]] = [:]
-        for entity in entities {
+        if layout == .oneRowPerKey {
+            // The stored rows whose fingerprints the replay lacks: a stored row under the key of a replayed
+            // row with another fingerprint has a fingerprint of its own the replay lacks, so it is among them.
+            try txn.walk(database) { key, value in
+                if parts.contains(AppendOnlyDigest.Fingerprint(key, value).bytes) { stored[Array(key)] = Array(value) }
+                return true
+            }
+        }
+        for entity in parts where layout != .oneRowPerKey {
             // A forged key outside the layout is an entity of its own: the key itself.
             if let value = try txn.value(in: database, key: entity) { stored[entity] = value }
             let prefix = entity + [0]
