@@ -31,8 +31,12 @@ extension Engine {
     public func export(from: UInt64 = 1, to: UInt64? = nil, _ body: (JSONValue) throws -> Void) throws {
         var command: (id: String, digest: Hash)?
         try log.read { reader in
+            // An export reads the whole log in order, and its command records at random: the map's pages
+            // are kept within the replays' budget (an export of the pilots' store reached 1.2 GB resident).
+            var pages = MappedPagesBudget(checkEvery: MappedPagesBudget.walkCheckEvery, releasingFirst: log.environment)
             try reader.forEachEvent(from: from) { event in
                 if let to, event.position > to { return false }
+                pages.step(log.environment)
                 // A command's events are consecutive: its digest is looked up once.
                 if command?.id != event.commandId {
                     guard let record = try reader.commandRecord(event.commandId) else {
