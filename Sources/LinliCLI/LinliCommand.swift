@@ -121,7 +121,7 @@ struct Apply: ParsableCommand {
             print("applied \(report.applied), rejected \(report.rejected), events appended \(report.eventsAppended), head position \(report.head.position)")
         } else {
             printError(
-                "nothing written: \(report.rejected) of \(report.outcomes.filter { $0 != .skipped }.count) lines rejected (use --continue to commit the valid lines)"
+                "nothing written: \(report.rejected) of \(report.outcomes.lazy.filter { $0 != .skipped }.count) lines rejected (use --continue to commit the valid lines)"
             )
         }
         if report.rejected > 0 { throw ExitError.rejected() }

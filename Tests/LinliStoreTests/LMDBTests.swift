@@ -160,9 +160,16 @@ struct LMDBTests {
         let unbounded = try readAll(&none)
         // A budget of 4 MB over what the process holds once the store's pages are released: the store may
         // add little before they are released again.
-        try env.read { _ in env.releaseMappedPages() }
-        var budget: MappedPagesBudget? = MappedPagesBudget(budgetBytes: 4 << 20)
-        let bounded = try readAll(&budget)
+        // The budget measures the whole process, and other suites run beside this one: one that releases its
+        // own store's pages while this budget's baseline counts them lets this store grow by as much. Such a
+        // coincidence is rare; a budget that does not work fails every attempt.
+        var bounded = (peak: Int.max, sum: 0)
+        var budget: MappedPagesBudget?
+        for _ in 0..<3 where bounded.peak >= 28 << 20 {
+            try env.read { _ in env.releaseMappedPages() }
+            budget = MappedPagesBudget(budgetBytes: 4 << 20)
+            bounded = try readAll(&budget)
+        }
         #expect(bounded.sum == unbounded.sum)
         #expect(unbounded.peak > 56 << 20, "without a budget the reads kept \(unbounded.peak >> 20) MB of the store resident")
         #expect(bounded.peak < 28 << 20, "with a budget they kept \(bounded.peak >> 20) MB")

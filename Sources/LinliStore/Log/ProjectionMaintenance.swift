@@ -351,6 +351,10 @@ extension EventLog {
     /// on the transaction's own LMDB rows are the state. Rows are put in key order, one database at a time.
     func writeCheckpoints(_ view: inout ProjectionView, at head: LogHead, _ txn: borrowing WriteTransaction) throws {
         precondition(txn.rows == nil, "checkpoint rows go to LMDB, not to an overlay")
+        // Writing 65,536 events' rows descends every projection tree, in key order: the map's pages read on
+        // the way are kept within the replays' budget, measured as a walk's (they made most of a long
+        // batch's peak memory).
+        var pages = MappedPagesBudget(checkEvery: MappedPagesBudget.walkCheckEvery, releasingFirst: environment)
         for (index, entry) in registered.enumerated() {
             let slot = view.state.slots[index]
             guard case .current(let stored) = try readCheckpoint(entry.projection.name, txn), stored.generation == slot.databases.generation,
@@ -363,6 +367,7 @@ extension EventLog {
                 if !view.overlay.top.isEmpty { rows.merge(view.overlay.top[database.overlaySlot]) }
                 try rows.forEachInOrder { key, value in
                     if let value { try txn.put(database, key: key, value: value) } else { try txn.delete(database, key: key) }
+                    pages.step(environment)
                 }
             }
             let checkpoint = ProjectionCheckpoint(
