@@ -189,16 +189,33 @@ struct Export: ParsableCommand {
             defer { close(descriptor) }
             try write(engine, to: descriptor)
             guard fsync(descriptor) == 0 else { throw ExitError.store("linli: export stopped: cannot sync \(partial): \(String(cString: strerror(errno)))") }
-            // link, not rename: a file that took the name meanwhile is never replaced.
-            guard link(partial, output) == 0 else {
-                throw ExitError.store("linli: export stopped: cannot name it \(output): \(String(cString: strerror(errno)))")
-            }
+            try Self.name(partial, output)
         } catch let error as ExitError {
             // A file cut short is not an export: it goes, rather than be taken for a whole one.
             unlink(partial)
             throw ExitError(code: error.code, message: (error.message ?? "") + "; \(partial) was removed")
         }
         unlink(partial)
+    }
+
+    /// Gives the whole, synced `partial` its name: link, not rename, so that a file that took the name
+    /// meanwhile is never replaced; where the file system has no hard links (FAT on a USB stick, some SMB
+    /// mounts), rename after checking once more that the name is free. Then syncs the folder, so that the
+    /// name survives a crash too.
+    static func name(_ partial: String, _ output: String) throws {
+        if link(partial, output) != 0 {
+            let linkError = errno
+            var info = stat()
+            guard [EPERM, ENOTSUP, EOPNOTSUPP, ENOSYS].contains(linkError), lstat(output, &info) != 0, rename(partial, output) == 0 else {
+                throw ExitError.store("linli: export stopped: cannot name it \(output): \(String(cString: strerror(linkError)))")
+            }
+        }
+        let parent = (output as NSString).deletingLastPathComponent
+        let folder = open(parent.isEmpty ? "." : parent, O_RDONLY | O_DIRECTORY)
+        if folder >= 0 {
+            _ = fsync(folder)
+            close(folder)
+        }
     }
 
     /// Writes the export's lines to `descriptor`, a mebibyte at a time.

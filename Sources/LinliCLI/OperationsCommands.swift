@@ -295,7 +295,8 @@ final class LineStream {
         while true {
             let read = block.withUnsafeMutableBytes { Foundation.read(descriptor, $0.baseAddress!, Self.blockBytes) }
             if read >= 0 { return read }
-            switch errno {
+            let error = errno
+            switch error {
             case EINTR: continue
             case EAGAIN, EWOULDBLOCK:
                 // Non-blocking (set by whoever handed the descriptor over): wait until something comes.
@@ -303,7 +304,7 @@ final class LineStream {
                 _ = poll(&ready, 1, -1)
             default:
                 let what = linesTaken == 0 ? "" : " after line \(linesTaken)"
-                throw ExitError.rejected("linli: cannot read \(name)\(what): \(String(cString: strerror(errno)))")
+                throw ExitError.rejected("linli: cannot read \(name)\(what): \(String(cString: strerror(error)))")
             }
         }
     }

@@ -121,7 +121,7 @@ extension Engine {
             }
         }
         do {
-            let replayed = try MemoryProjections.replaying(events, into: makeProjections())
+            let replayed = try MemoryProjections.replaying(events, into: makeProjections(), digesting: true)
             if let readFailure { throw readFailure }
             for position in published.keys.sorted() {
                 checkpointProblems.append(

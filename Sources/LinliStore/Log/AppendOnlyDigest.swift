@@ -26,11 +26,14 @@ final class AppendOnlyDigest {
         var position: UInt64 = 0
         var pending: [(key: [UInt8], value: [UInt8])] = []
 
-        mutating func append(_ key: [UInt8], _ value: [UInt8], at position: UInt64) {
-            precondition(position >= self.position, "rows of one entity come in log order (position \(position) after \(self.position))")
+        /// Adds a row; false when it comes before the entity's last position, which a replay in log order
+        /// never gives (the caller then counts it as an entity of its own, as the stored side does).
+        mutating func append(_ key: [UInt8], _ value: [UInt8], at position: UInt64) -> Bool {
+            guard position >= self.position else { return false }
             if position != self.position { flush() }
             self.position = position
             pending.append((key, value))
+            return true
         }
 
         mutating func flush() {
@@ -65,10 +68,18 @@ final class AppendOnlyDigest {
         var entities: [[UInt8]: Hash] = [:]
         var fingerprints: [Fingerprint] = []
 
-        /// The parts that differ from `other`'s, as bytes: entities, or fingerprints present on one side only.
+        /// The parts that differ from `other`'s, as bytes: entities, or fingerprints that one side holds more
+        /// often than the other (a row put twice by a forged event counts twice).
         func differing(from other: Summary) -> Set<[UInt8]> {
             var out = Set(Set(entities.keys).union(other.entities.keys).filter { entities[$0] != other.entities[$0] })
-            out.formUnion(Set(fingerprints).symmetricDifference(other.fingerprints).map(\.bytes))
+            // Both lists are sorted: one merge walk finds where their counts differ.
+            var mine = fingerprints[...], theirs = other.fingerprints[...]
+            while let next = [mine.first, theirs.first].compactMap({ $0 }).min() {
+                let a = mine.prefix { $0 == next }.count, b = theirs.prefix { $0 == next }.count
+                if a != b { out.insert(next.bytes) }
+                mine = mine.dropFirst(a)
+                theirs = theirs.dropFirst(b)
+            }
             return out
         }
     }
@@ -102,15 +113,17 @@ final class AppendOnlyDigest {
             guard keeping != nil else { return }
             part = fingerprint.bytes
         } else {
-            guard let (entity, position) = Self.layout(key) else {
-                preconditionFailure("an append-only database's key is entity ‖ 0 ‖ … ‖ position; \(key) is not")
+            // A key outside the layout comes only from an event Linli did not write (an export's verification
+            // replays what it is given): an entity of its own, as the stored side counts it, never a trap.
+            if let (entity, position) = Self.layout(key, layout), entities[Array(entity), default: Entity()].append(key, value, at: position) {
+                part = Array(entity)
+            } else {
+                part = key
+                _ = entities[key, default: Entity()].append(key, value, at: 0)
             }
-            part = Array(entity)
-            entities[part, default: Entity()].append(key, value, at: position)
         }
-        if let keeping, keeping.contains(part) {
-            precondition(kept.updateValue(value, forKey: key) == nil, "an append-only row is put once")
-        }
+        // A key put twice (by a forged event) keeps its last value, as the store would.
+        if let keeping, keeping.contains(part) { kept[key] = value }
     }
 
     /// What the rows added come to.
@@ -182,7 +195,7 @@ final class AppendOnlyDigest {
         }
         try txn.walk(database) { rawKey, rawValue in
             let key = Array(rawKey)
-            var (entity, position) = Self.layout(key) ?? (key[...], 0)
+            var (entity, position) = Self.layout(key, layout) ?? (key[...], 0)
             if layout == .entityThenPosition, runEntity.map({ $0.elementsEqual(entity) }) == true, position <= lastPosition {
                 (entity, position) = (key[...], 0)
             }
@@ -203,9 +216,11 @@ final class AppendOnlyDigest {
         return Summary(digest: combine(digests), entities: digests)
     }
 
-    /// A key's entity and position, or nil when the key is not in the layout.
-    static func layout(_ key: [UInt8]) -> (entity: ArraySlice<UInt8>, position: UInt64)? {
-        guard let zero = key.firstIndex(of: 0), zero > 0, key.count >= zero + 1 + 8 else { return nil }
+    /// A key's entity and position, or nil when the key is not in `layout` (which is an entity layout):
+    /// `entity ‖ 0 ‖ position` exactly, or `entity ‖ 0 ‖ … ‖ position`, with an entity of one byte or more.
+    static func layout(_ key: [UInt8], _ layout: AppendOnlyLayout) -> (entity: ArraySlice<UInt8>, position: UInt64)? {
+        guard let zero = key.firstIndex(of: 0), zero > 0 else { return nil }
+        guard layout == .entityThenPosition ? key.count == zero + 1 + 8 : key.count >= zero + 1 + 8 else { return nil }
         let position = key.suffix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         return (key[..<zero], position)
     }

@@ -111,11 +111,11 @@ public final class MemoryProjections: @unchecked Sendable {
 
     /// Projections replayed in memory from events that come from elsewhere than a store — an exported
     /// file — in the order given, which must be the log's order (positions 1, 2, 3, …).
-    /// It fails whole, and is only compared: unless `digesting` is false, the append-only databases are
-    /// digested, not held, and cannot be read.
+    /// With `digesting` (a replay that is only compared, as an export's verification), the append-only
+    /// databases are digested, not held, and cannot be read: a query of them stops the program.
     public static func replaying(
         _ events: some Sequence<RecordedEvent>, into projections: [any Projection],
-        memoryBytesMax: Int = EventLog.Options().replayMemoryBytesMax, digesting: Bool = true
+        memoryBytesMax: Int = EventLog.Options().replayMemoryBytesMax, digesting: Bool = false
     ) throws -> MemoryProjections {
         let memory = MemoryProjections(projections, memoryBytesMax: memoryBytesMax, digestingAppendOnly: digesting)
         var chunk: [RecordedEvent] = []
