@@ -14,6 +14,22 @@ struct CLI {
         for (key, value) in environment { env[key] = value }
         return try runProcess(binary, arguments, stdin: stdin.map { Data($0.utf8) }, environment: env)
     }
+
+    /// Starts `linli arguments` with its output discarded, for a test that kills it at some moment.
+    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Process {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["LINLI_STORE"] = nil
+        env["LINLI_ACTOR"] = nil
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
 }
 
 /// Commands that set up a small community, as an administrator would type them.

@@ -8,30 +8,6 @@ import Testing
 /// `apply` read standard input inside its write transaction, so a slow producer held every other writer.
 @Suite("Reading commands and exports from a descriptor", .serialized)
 struct InputReadingTests {
-    /// A `linli` child reading `input`; its output is read after it exits (it writes little).
-    func spawn(_ arguments: [String], input: FileHandle) throws -> (Process, out: Pipe, err: Pipe) {
-        let process = Process()
-        process.executableURL = CLI.binary
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["LINLI_STORE"] = nil
-        env["LINLI_ACTOR"] = nil
-        process.environment = env
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        return (process, out, err)
-    }
-
-    func finish(_ child: (Process, out: Pipe, err: Pipe)) -> (status: Int32, out: String, err: String) {
-        let out = child.out.fileHandleForReading.readDataToEndOfFile()
-        let err = child.err.fileHandleForReading.readDataToEndOfFile()
-        child.0.waitUntilExit()
-        return (child.0.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
-    }
-
     /// A socket that hands over `bytes` and then fails with ECONNRESET: its peer is closed with data it
     /// never read, which is how Linux reports a connection reset on a local socket.
     func resettingSocket(after bytes: String) throws -> FileHandle {
@@ -59,14 +35,14 @@ struct InputReadingTests {
         let pipe = Pipe()
         let readEnd = pipe.fileHandleForReading.fileDescriptor
         #expect(fcntl(readEnd, F_SETFL, fcntl(readEnd, F_GETFL) | O_NONBLOCK) == 0)
-        let child = try spawn(["apply", "-", "--store", store], input: pipe.fileHandleForReading)
+        let child = try RunningCLI(["apply", "-", "--store", store], input: pipe.fileHandleForReading)
         let lines = setup.split(separator: "\n")
         usleep(300_000)
         try pipe.fileHandleForWriting.write(contentsOf: Data((lines.prefix(3).joined(separator: "\n") + "\n").utf8))
         usleep(300_000)
         try pipe.fileHandleForWriting.write(contentsOf: Data(lines.dropFirst(3).joined(separator: "\n").utf8))
         try pipe.fileHandleForWriting.close()
-        let applied = finish(child)
+        let applied = child.wait()
         #expect(applied.status == 0, "\(applied.err)")
         #expect(applied.out == "applied 7, rejected 0, events appended 7, head position 8\n", "\(applied.out)")
     }
@@ -79,16 +55,16 @@ struct InputReadingTests {
             {"command":"resident.register","id":"x-1","actor":"gw-1","at":"2024-03-03T09:00:00+08:00","resident":"r-7","community":"jiangshan","household":"h-7","name":"周阿姨","birthYear":1950}
 
             """
-        let applied = finish(try spawn(["apply", "-", "--store", store], input: resettingSocket(after: commands)))
+        let applied = try RunningCLI(["apply", "-", "--store", store], input: resettingSocket(after: commands)).wait()
         #expect(applied.status == 1 && applied.err.contains("cannot read standard input"), "\(applied.status) \(applied.out) \(applied.err)")
         #expect(try head(store) == before, "nothing of a batch whose input failed is written")
 
         let export = try CLI.run(["export", "--store", store]).out
         let half = export.split(separator: "\n").prefix(4).joined(separator: "\n") + "\n"
-        let verified = finish(try spawn(["audit", "verify", "--export", "-"], input: resettingSocket(after: half)))
+        let verified = try RunningCLI(["audit", "verify", "--export", "-"], input: resettingSocket(after: half)).wait()
         #expect(verified.status == 1 && verified.err.contains("cannot read standard input"), "\(verified.status) \(verified.out) \(verified.err)")
 
-        let imported = finish(try spawn(["import", "-", "--store", dir.sub("copy")], input: resettingSocket(after: half)))
+        let imported = try RunningCLI(["import", "-", "--store", dir.sub("copy")], input: resettingSocket(after: half)).wait()
         #expect(imported.status == 1 && imported.err.contains("cannot read standard input"), "\(imported.status) \(imported.out) \(imported.err)")
         #expect(!FileManager.default.fileExists(atPath: dir.sub("copy")))
     }
@@ -98,7 +74,7 @@ struct InputReadingTests {
         let (dir, store) = try AuditToolsCLITests.verifiedHours()
         defer { withExtendedLifetime(dir) {} }
         let pipe = Pipe()
-        let first = try spawn(["apply", "-", "--store", store], input: pipe.fileHandleForReading)
+        let first = try RunningCLI(["apply", "-", "--store", store], input: pipe.fileHandleForReading)
         let line = """
             {"command":"resident.register","id":"x-1","actor":"gw-1","at":"2024-03-03T09:00:00+08:00","resident":"r-7","community":"jiangshan","household":"h-7","name":"周阿姨","birthYear":1950}
 
@@ -113,7 +89,7 @@ struct InputReadingTests {
         while second.isRunning && Date() < deadline { usleep(20_000) }
         let secondFinishedFirst = !second.isRunning
         try pipe.fileHandleForWriting.close()
-        let firstResult = finish(first)
+        let firstResult = first.wait()
         let secondResult = second.wait()
         #expect(secondFinishedFirst, "the second writer waited for the first one's input")
         #expect(firstResult.status == 0 && secondResult.status == 0, "\(firstResult.err) \(secondResult.err)")

@@ -11,7 +11,9 @@ final class RunningCLI: @unchecked Sendable {
     private var out = Data(), err = Data()
     private let readers = DispatchGroup()
 
-    init(_ arguments: [String], stdin: String? = nil) throws {
+    /// Starts `linli arguments`, its standard input `stdin`'s text, or `input` itself (a pipe's or a
+    /// socket's end that the test goes on writing to).
+    init(_ arguments: [String], stdin: String? = nil, input: FileHandle? = nil) throws {
         process.executableURL = CLI.binary
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
@@ -21,7 +23,7 @@ final class RunningCLI: @unchecked Sendable {
         process.standardOutput = outPipe
         process.standardError = errPipe
         let inPipe = Pipe()
-        process.standardInput = inPipe
+        process.standardInput = input ?? inPipe
         try process.run()
         // Drain both pipes while the child runs, so that it never blocks on a full pipe.
         for (pipe, keyPath) in [(outPipe, \RunningCLI.out), (errPipe, \RunningCLI.err)] {

@@ -129,12 +129,7 @@ struct OperationsCLITests {
         var killedMidway = 0
         for round in 0..<3 {
             let target = dir.sub("r\(round)")
-            let process = Process()
-            process.executableURL = CLI.binary
-            process.arguments = ["import", file, "--store", target]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try CLI.start(["import", file, "--store", target])
             usleep(UInt32(100_000 + random.below(400_000)))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
@@ -161,12 +156,7 @@ struct OperationsCLITests {
         var killedMidway = 0
         for round in 0..<4 {
             let file = dir.sub("e\(round).ndjson")
-            let process = Process()
-            process.executableURL = CLI.binary
-            process.arguments = ["export", "--output", file, "--store", source]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try CLI.start(["export", "--output", file, "--store", source])
             // Killed once something is written, so that the kill lands while the file grows.
             func written() -> Bool {
                 [file, file + ".partial"].contains { ((try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int) ?? 0) > 0 }
@@ -194,12 +184,7 @@ struct OperationsCLITests {
         var interrupted = 0
         for round in 0..<12 {
             let store = dir.sub("s\(round)")
-            let process = Process()
-            process.executableURL = CLI.binary
-            process.arguments = ["init", "--admin", "admin", "--store", store]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try CLI.start(["init", "--admin", "admin", "--store", store])
             usleep(UInt32(5_000 + random.below(60_000)))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()

@@ -84,15 +84,7 @@ struct PrivacyTests {
         var random = SplitMix64(state: seed)
         var killed = 0
         for round in 0..<6 {
-            let process = Process()
-            process.executableURL = CLI.binary
-            process.arguments = replays[round % replays.count]
-            var environment = ProcessInfo.processInfo.environment
-            environment["TMPDIR"] = temporary + "/"
-            process.environment = environment
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try CLI.start(replays[round % replays.count], environment: ["TMPDIR": temporary + "/"])
             usleep(UInt32(50_000 + random.below(300_000)))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()

@@ -162,10 +162,10 @@ final class AppendOnlyDigest {
 
     /// What a database's rows come to, walked in key order (stored, or held in memory). With
     /// ``AppendOnlyLayout/entityThenPosition`` an entity's rows are hashed as they are walked (its run can be
-    /// long: a community's issuance account); with ``AppendOnlyLayout/entityThenOrderThenPosition`` one
-    /// entity's run is held and sorted by position. A key not in the layout, or out of log order where the
-    /// layout says key order is log order (a forged row), is an entity of its own, so that it differs from
-    /// whatever a replay gives rather than stopping the walk.
+    /// long: a community's issuance account; keys of exactly `entity ‖ 0 ‖ position` are in log order);
+    /// with ``AppendOnlyLayout/entityThenOrderThenPosition`` one entity's run is held and sorted by position.
+    /// A key not in the layout (a forged row) is an entity of its own, so that it differs from whatever a
+    /// replay gives rather than stopping the walk.
     static func of(
         _ database: Database, layout: AppendOnlyLayout, _ txn: borrowing some TransactionReading & ~Copyable, everyRow: () -> Void = {}
     ) throws -> Summary {
@@ -183,7 +183,6 @@ final class AppendOnlyDigest {
         var run: [(position: UInt64, key: [UInt8], value: [UInt8])] = []
         var runEntity: [UInt8]? = nil
         var hasher = SHA256()
-        var lastPosition: UInt64 = 0
         func finishRun() {
             guard let entity = runEntity else { return }
             run.sort { $0.position != $1.position ? $0.position < $1.position : $0.key.lexicographicallyPrecedes($1.key) }
@@ -191,21 +190,16 @@ final class AppendOnlyDigest {
             digests[entity] = hasher.finalize().withUnsafeBytes { Hash($0) }
             run.removeAll(keepingCapacity: true)
             hasher = SHA256()
-            lastPosition = 0
         }
         try txn.walk(database) { rawKey, rawValue in
             let key = Array(rawKey)
-            var (entity, position) = Self.layout(key, layout) ?? (key[...], 0)
-            if layout == .entityThenPosition, runEntity.map({ $0.elementsEqual(entity) }) == true, position <= lastPosition {
-                (entity, position) = (key[...], 0)
-            }
+            let (entity, position) = Self.layout(key, layout) ?? (key[...], 0)
             if runEntity.map({ !$0.elementsEqual(entity) }) ?? true {
                 finishRun()
                 runEntity = Array(entity)
             }
             if layout == .entityThenPosition {
                 add(key, rawValue, to: &hasher)
-                lastPosition = position
             } else {
                 run.append((position, key, Array(rawValue)))
             }
@@ -225,11 +219,9 @@ final class AppendOnlyDigest {
         return (key[..<zero], position)
     }
 
+    /// A row as every projection digest hashes it: ``ProjectionDigest/add(_:_:to:)``.
     fileprivate static func add(_ key: some DataProtocol, _ value: some DataProtocol, to hasher: inout SHA256) {
-        addLength(key.count, to: &hasher)
-        hasher.update(data: key)
-        addLength(value.count, to: &hasher)
-        hasher.update(data: value)
+        ProjectionDigest.add(key, value, to: &hasher)
     }
 
     private static func addLength(_ count: Int, to hasher: inout SHA256) {

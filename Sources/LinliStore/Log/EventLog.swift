@@ -186,7 +186,7 @@ public final class EventLog: @unchecked Sendable {
     /// interrupted creation left is finished. A store there already is refused (``LogError/storeExists(path:)``)
     /// without being opened for writing; ``holdsNoEvents(at:)`` tells whether it is one to open and go on with.
     public static func create(at path: String, options: Options = Options()) throws -> EventLog {
-        guard try StorePath.prepareForCreate(path) == .nothing else { throw LogError.storeExists(path: path) }
+        try StorePath.prepareForCreate(path)
         return try EventLog(path: path, options: options, creating: true)
     }
 
@@ -214,7 +214,7 @@ public final class EventLog: @unchecked Sendable {
     /// opens; with `replicaOf`, marked as a replica of that source for good (it then takes no commands).
     public static func createForImport(at path: String, replicaOf source: String?, options: Options = Options()) throws -> EventLog {
         precondition(!options.readOnly, "an import writes")
-        guard try StorePath.prepareForCreate(path) == .nothing else { throw LogError.storeExists(path: path) }
+        try StorePath.prepareForCreate(path)
         var marks = [(StoreLayout.importIncompleteKey, [UInt8]())]
         if let source { marks.append((StoreLayout.replicaOfKey, Array(source.utf8))) }
         return try EventLog(path: path, options: options, creating: true, marks: marks)

@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 
 /// Projections replayed into memory from a part of the log: every event up to a position, or every event
 /// that occurred at or before a time, or the events of an exported file. Nothing is written anywhere: the
@@ -162,11 +163,12 @@ enum ProjectionDigest {
         return hasher.finalize().withUnsafeBytes { Hash($0) }
     }
 
-    private static func add(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, to hasher: inout SHA256) {
+    /// A row as `u32 length ‖ key ‖ u32 length ‖ value`: no two different tables hash alike.
+    static func add(_ key: some DataProtocol, _ value: some DataProtocol, to hasher: inout SHA256) {
         withUnsafeBytes(of: UInt32(key.count).bigEndian) { hasher.update(bufferPointer: $0) }
-        hasher.update(bufferPointer: key)
+        hasher.update(data: key)
         withUnsafeBytes(of: UInt32(value.count).bigEndian) { hasher.update(bufferPointer: $0) }
-        hasher.update(bufferPointer: value)
+        hasher.update(data: value)
     }
 }
 

@@ -573,16 +573,7 @@ extension Environment {
 
 /// Checks on a store's directory before LMDB touches it, so that a wrong path is reported and left as it was.
 enum StorePath {
-    /// What a creation finds at its path.
-    enum Found {
-        /// Nothing, or an empty folder, or what a creation killed before it marked the store left: the
-        /// store is created there.
-        case nothing
-        /// A store: it is not created again.
-        case store
-    }
-
-    static func prepareForCreate(_ path: String) throws -> Found {
+    static func prepareForCreate(_ path: String) throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw LogError.notAStore(path: path, reason: "it is a regular file") }
@@ -591,7 +582,7 @@ enum StorePath {
             // is refused before anything in it is opened for writing.
             if FileManager.default.fileExists(atPath: path + "/data.mdb"), !interruptedCreation(path) {
                 try checkExisting(path)
-                return .store
+                throw LogError.storeExists(path: path)
             }
         } else {
             do {
@@ -607,7 +598,6 @@ enum StorePath {
         guard access(path, W_OK | R_OK | X_OK) == 0 else {
             throw LogError.notAStore(path: path, reason: "cannot read and write the directory: \(String(cString: strerror(errno)))")
         }
-        return .nothing
     }
 
     /// A probe of the folder's environment: read-only, and without a lock file when there is none (LMDB
