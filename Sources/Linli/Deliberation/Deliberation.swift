@@ -27,7 +27,7 @@ enum DeliberationDomain {
                 try d.authorize([], asResident: true, txn)
                 try checkProposal(d, issueId: d.command.string("issue"), field: "issue", scope: d.command.fields["scope"] ?? .null, scopeField: "scope", txn)
                 d.emitFields(
-                    "issue.proposed", stream: "issue:\(d.command.string("issue"))", expected: .noStream,
+                    .deliberation(.issueProposed), stream: "issue:\(d.command.string("issue"))", expected: .noStream,
                     adding: [("proposer", .string(d.command.actor))])
             }),
         CommandHandler(
@@ -41,7 +41,7 @@ enum DeliberationDomain {
                 _ = try d.resident("resident", txn)
                 try d.authorize([], asResident: d.command.string("resident") == d.command.actor, txn)
                 guard !closedStates.contains(issue.string("state")) else { throw illegal(d, issue, needs: "a live issue") }
-                d.emitFields("issue.commented", stream: "issue:\(issue.string("issue"))")
+                d.emitFields(.deliberation(.issueCommented), stream: "issue:\(issue.string("issue"))")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -53,10 +53,10 @@ enum DeliberationDomain {
                 let issue = try loadIssue(d, txn)
                 try d.authorize([.convener], txn)
                 try require(d, issue, in: ["proposed", "assessed"])
-                d.emitFields("issue.assessed", stream: "issue:\(issue.string("issue"))", adding: [("assessor", .string(d.command.actor))])
+                d.emitFields(.deliberation(.issueAssessed), stream: "issue:\(issue.string("issue"))", adding: [("assessor", .string(d.command.actor))])
             }),
-        transition("issue.admit", from: ["assessed", "rejectedByVote"], event: "issue.admitted"),
-        transition("issue.decline", from: ["proposed", "assessed", "onAgenda", "rejectedByVote"], event: "issue.declined"),
+        transition("issue.admit", from: ["assessed", "rejectedByVote"], event: .deliberation(.issueAdmitted)),
+        transition("issue.decline", from: ["proposed", "assessed", "onAgenda", "rejectedByVote"], event: .deliberation(.issueDeclined)),
         CommandHandler(
             spec: CommandSpec(name: "issue.merge", fields: [.required("issue", .id), .required("into", .id), .optional("reason", .note)]),
             decide: { d, txn in
@@ -71,7 +71,7 @@ enum DeliberationDomain {
                 guard !closedStates.contains(into.string("state")) else {
                     throw Rejection(.illegalTransition, field: "into", "into: \(into.string("issue")) is \(into.string("state")); merge into a live issue")
                 }
-                d.emitFields("issue.merged", stream: "issue:\(issue.string("issue"))")
+                d.emitFields(.deliberation(.issueMerged), stream: "issue:\(issue.string("issue"))")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -88,7 +88,7 @@ enum DeliberationDomain {
                 if VotingRule(rawValue: d.command.string("rule"))!.isDoubleMajority && d.command.string("format") != "ownersAssembly" {
                     throw Rejection.invalid("rule", "\(d.command.string("rule")) is for owners' assemblies only (Civil Code art. 278)")
                 }
-                d.emitFields("meeting.scheduled", stream: "meeting:\(d.command.string("meeting"))", expected: .noStream)
+                d.emitFields(.deliberation(.meetingScheduled), stream: "meeting:\(d.command.string("meeting"))", expected: .noStream)
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -106,7 +106,8 @@ enum DeliberationDomain {
                         "participant: \(participant) attends \(meeting.string("meeting")) already, as \(earlier.string("role"))")
                 }
                 try checkAttendee(d, role: d.command.string("role"), issue: issue, txn)
-                d.emitFields("meeting.attended", stream: "meeting:\(meeting.string("meeting"))", adding: [("issue", .string(issue.string("issue")))])
+                d.emitFields(
+                    .deliberation(.meetingAttended), stream: "meeting:\(meeting.string("meeting"))", adding: [("issue", .string(issue.string("issue")))])
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -118,7 +119,7 @@ enum DeliberationDomain {
                 let (meeting, issue) = try openMeeting(d, txn)
                 try d.authorize([.convener], txn)
                 _ = try attendee(d, meeting, txn)
-                d.emitFields("meeting.opinionGiven", stream: "meeting:\(meeting.string("meeting"))", adding: [("issue", .string(issue.string("issue")))])
+                d.emitFields(.deliberation(.opinionGiven), stream: "meeting:\(meeting.string("meeting"))", adding: [("issue", .string(issue.string("issue")))])
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -143,7 +144,7 @@ enum DeliberationDomain {
                 if let earlier = try Rows.get(d.tables.deliberation["votes"], compositeKey(meeting.string("meeting"), participant), txn) {
                     pairs.append(("replaces", .int(Int64(earlier.position))))
                 }
-                d.emit("vote.cast", stream: "meeting:\(meeting.string("meeting"))", pairs)
+                d.emit(.deliberation(.voteCast), stream: "meeting:\(meeting.string("meeting"))", pairs)
             }),
         CommandHandler(
             spec: CommandSpec(name: "meeting.close", fields: [.required("meeting", .id), .required("resolution", .description)]),
@@ -152,7 +153,7 @@ enum DeliberationDomain {
                 try d.authorize([.convener], txn)
                 let tally = try tallyMeeting(d.tables, meeting: meeting, issue: issue, txn)
                 d.emitFields(
-                    "meeting.closed", stream: "meeting:\(meeting.string("meeting"))",
+                    .deliberation(.meetingClosed), stream: "meeting:\(meeting.string("meeting"))",
                     adding: [
                         ("issue", .string(issue.string("issue"))), ("format", .string(meeting.string("format"))),
                         ("passed", .bool(tally.passed)), ("tally", tally.json),
@@ -164,7 +165,7 @@ enum DeliberationDomain {
                 let issue = try loadIssue(d, txn)
                 try d.authorize([.convener], txn)
                 try require(d, issue, in: ["resolved"])
-                d.emitFields("outcome.submitted", stream: "issue:\(issue.string("issue"))")
+                d.emitFields(.deliberation(.outcomeSubmitted), stream: "issue:\(issue.string("issue"))")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -180,9 +181,9 @@ enum DeliberationDomain {
                 guard d.command.int("percent") >= last else {
                     throw Rejection.invalid("percent", "\(d.command.int("percent")) is below the last progress, \(last)%; progress never decreases")
                 }
-                d.emitFields("outcome.progressed", stream: "issue:\(issue.string("issue"))")
+                d.emitFields(.deliberation(.outcomeProgressed), stream: "issue:\(issue.string("issue"))")
             }),
-        transition("outcome.implement", from: ["implementing"], event: "outcome.implemented", reason: false),
+        transition("outcome.implement", from: ["implementing"], event: .deliberation(.outcomeImplemented), reason: false),
         CommandHandler(
             spec: CommandSpec(
                 name: "outcome.evaluate",
@@ -194,12 +195,12 @@ enum DeliberationDomain {
                 try d.authorize([.convener], txn)
                 _ = try d.resident("evaluator", txn)
                 try require(d, issue, in: ["implemented"])
-                d.emitFields("outcome.evaluated", stream: "issue:\(issue.string("issue"))")
+                d.emitFields(.deliberation(.outcomeEvaluated), stream: "issue:\(issue.string("issue"))")
             }),
     ]
 
     /// A convener's move of an issue from some states to the next, with an optional reason.
-    static func transition(_ name: String, from states: Set<String>, event: String, reason: Bool = true) -> CommandHandler {
+    static func transition(_ name: String, from states: Set<String>, event: EventType, reason: Bool = true) -> CommandHandler {
         CommandHandler(
             spec: CommandSpec(name: name, fields: [.required("issue", .id)] + (reason ? [.optional("reason", .note)] : [])),
             decide: { d, txn in

@@ -149,14 +149,12 @@ extension Engine {
         var latest: [String: String] = [:]
         for event in try log.events(inStream: "meeting:\(id)") {
             let e = try DomainEvent(event)
-            switch event.type {
-            case "meeting.scheduled":
-                rule = VotingRule(rawValue: e.string("rule"))
-                issue = e.string("issue")
-            case "vote.cast":
-                latest[e.string("participant")] = e.string("choice")
-            default:
-                break
+            // A meeting's stream also holds its attendance, opinions and close, which a recount does not read.
+            if e.type == .deliberation(.meetingScheduled) {
+                rule = VotingRule(rawValue: try e.string("rule"))
+                issue = try e.string("issue")
+            } else if e.type == .deliberation(.voteCast) {
+                latest[try e.string("participant")] = try e.string("choice")
             }
         }
         guard let rule else { return nil }

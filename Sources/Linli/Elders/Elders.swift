@@ -48,7 +48,7 @@ enum EldersDomain {
                 guard Set(services).count == services.count else { throw Rejection.invalid("serviceWillingness.services", "lists a service twice") }
                 let kinds = (d.command.fields["workWillingness"]?["kinds"]?.arrayValue ?? []).compactMap(\.stringValue)
                 guard Set(kinds.map { Array($0.utf8) }).count == kinds.count else { throw Rejection.invalid("workWillingness.kinds", "lists a kind twice") }
-                d.emitFields("elder.surveyed", stream: "elder:\(d.command.string("elder"))")
+                d.emitFields(.elders(.surveyed), stream: "elder:\(d.command.string("elder"))")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -61,7 +61,7 @@ enum EldersDomain {
                 _ = try d.communityRow(d.community, txn)
                 try d.authorize([.admin], txn)
                 _ = try TierPolicy(bands: d.command.fields["bands"] ?? .null, livingAloneRaise: d.command.fields["livingAloneRaise"]?.intValue ?? 1)
-                d.emitFields("elder.tierPolicySet", stream: "tier-policy:\(d.community)")
+                d.emitFields(.elders(.tierPolicySet), stream: "tier-policy:\(d.community)")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -72,7 +72,7 @@ enum EldersDomain {
             decide: { d, txn in
                 _ = try loadElder(d, txn)
                 try d.authorize([.socialWorker], txn)
-                d.emitFields("elder.tierAssigned", stream: "elder:\(d.command.string("elder"))")
+                d.emitFields(.elders(.tierAssigned), stream: "elder:\(d.command.string("elder"))")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -86,7 +86,7 @@ enum EldersDomain {
                 try d.authorize([.socialWorker], txn)
                 let services = (d.command.fields["services"]?.arrayValue ?? []).compactMap { $0["service"]?.stringValue }
                 guard Set(services).count == services.count else { throw Rejection.invalid("services", "lists a service twice") }
-                d.emitFields("elder.planSet", stream: "elder:\(d.command.string("elder"))")
+                d.emitFields(.elders(.planSet), stream: "elder:\(d.command.string("elder"))")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -103,7 +103,7 @@ enum EldersDomain {
                 if d.command.string("kind") == "hub", let hub = try Rows.get(d.tables.elders["hubs"], d.community, txn) {
                     throw Rejection.invalid("kind", "\(d.community) has its hub already, \(hub.string("station")) (the 1+N network has one hub)")
                 }
-                d.emitFields("station.registered", stream: "station:\(d.command.string("station"))", expected: .noStream)
+                d.emitFields(.elders(.stationRegistered), stream: "station:\(d.command.string("station"))", expected: .noStream)
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -137,7 +137,7 @@ enum EldersDomain {
                     try LedgerDomain.requireSameCommunity(resident, d.community, field: "provider", role: "the mutual-help volunteer")
                     volunteer = resident
                 }
-                d.emitFields("service.delivered", stream: "elder:\(elder)")
+                d.emitFields(.elders(.serviceDelivered), stream: "elder:\(elder)")
                 if let volunteer {
                     // Mutual help earns courtesy points: the volunteer's hours are logged and verified in this
                     // same append, at the mutualHelp rate (else the default) in force at the delivery's time.
@@ -145,7 +145,7 @@ enum EldersDomain {
                     let minutes = d.command.int("minutes"), community = volunteer.string("community")
                     try d.requireAbsent(d.tables.ledger["hours"], log, field: "delivery", what: "hours log", txn)
                     d.emit(
-                        "hours.logged", stream: "hours:\(log)", expected: .noStream,
+                        .ledger(.hoursLogged), stream: "hours:\(log)", expected: .noStream,
                         [
                             ("log", .string(log)), ("volunteer", .string(provider)), ("minutes", .int(minutes)),
                             ("activity", .string(d.command.string("service"))), ("category", .string(mutualHelpCategory)),
@@ -174,7 +174,7 @@ enum EldersDomain {
                 guard team.strings("members").contains(d.command.string("visitor")) else {
                     throw Rejection.invalid("visitor", "\(d.command.string("visitor")) is not a member of \(team.string("team"))")
                 }
-                d.emitFields("visit.logged", stream: "elder:\(d.command.string("elder"))")
+                d.emitFields(.elders(.visitLogged), stream: "elder:\(d.command.string("elder"))")
             }),
     ]
 

@@ -18,149 +18,203 @@ final class EldersProjection: Projection {
         "deliveries": .oneRowPerKey,
     ]
 
+    static let types = EventType.names(ElderEvent.allCases.map(EventType.elders) + [.mediation(.reported)])
     var eventTypes: Set<String>? { Self.types }
-    static let types: Set<String> = [
-        "elder.surveyed", "elder.tierPolicySet", "elder.tierAssigned", "elder.planSet", "station.registered",
-        "service.delivered", "visit.logged", "dispute.reported",
-    ]
 
     func apply(_ event: RecordedEvent, in txn: borrowing WriteTransaction, databases db: ProjectionDatabases) throws {
-        assert(Self.types.contains(event.type), "the log hands a projection only the event types it names")
         let e = try DomainEvent(event)
-        let p = e.position
-        let at = event.occurredAt, atMs = at.epochMilliseconds
-        let time = LedgerProjection.sortableTime(atMs)
-        let elderId = e.string("elder")
-        switch event.type {
-        case "elder.surveyed":
-            // The latest survey by occurred time governs; every survey stays in `surveys` and the log.
-            let survey: JSONValue = e.payload.removing("community").setting("at", .string(at.iso8601)).setting("atMs", .int(atMs))
-                .setting("position", .int(Int64(p))).setting("actor", .string(event.actor))
-            try Rows.put(db["surveys"], compositeKey(elderId) + [0] + time + bigEndianKey(p), survey, position: p, txn)
-            var elder = try elderRow(db, txn, e)
-            if (elder["survey"]?["atMs"]?.intValue ?? .min) <= atMs { elder = elder.setting("survey", survey) }
-            try Rows.put(db["elders"], elderId, elder, position: p, txn)
-        case "elder.tierAssigned":
-            let override: JSONValue = [
-                "tier": .int(e.int("tier")), "reason": .string(e.string("reason")), "at": .string(at.iso8601),
-                "atMs": .int(atMs), "position": .int(Int64(p)), "actor": .string(event.actor),
-            ]
-            var elder = try elderRow(db, txn, e)
-            if (elder["override"]?["atMs"]?.intValue ?? .min) <= atMs { elder = elder.setting("override", override) }
-            try Rows.put(db["elders"], elderId, elder, position: p, txn)
-        case "elder.tierPolicySet":
-            try Rows.put(
-                db["policies"], compositeKey(e.string("community")) + [0] + time + bigEndianKey(p),
-                [
-                    "bands": e["bands"] ?? .array([]), "livingAloneRaise": .int(e["livingAloneRaise"]?.intValue ?? 1),
-                    "at": .string(at.iso8601),
-                ], position: p, txn)
-        case "elder.planSet":
-            try Rows.put(
-                db["plans"], compositeKey(elderId) + [0] + time + bigEndianKey(p),
-                ["services": e["services"] ?? .array([]), "at": .string(at.iso8601)], position: p, txn)
-            try Rows.put(db["elders"], elderId, try elderRow(db, txn, e), position: p, txn)
-        case "station.registered":
-            try Rows.put(db["stations"], e.string("station"), updating: event.payload, [("deliveries", 0), ("minutes", 0)], position: p, txn)
-            if e.string("kind") == "hub" {
-                try Rows.put(db["hubs"], e.string("community"), ["station": .string(e.string("station"))], position: p, txn)
+        switch e.type {
+        case .elders(let type):
+            switch type {
+            case .surveyed: try surveyed(e, db, txn)
+            case .tierAssigned: try tierAssigned(e, db, txn)
+            case .tierPolicySet: try tierPolicySet(e, db, txn)
+            case .planSet: try planSet(e, db, txn)
+            case .stationRegistered: try stationRegistered(e, db, txn)
+            case .serviceDelivered: try serviceDelivered(e, db, txn)
+            case .visitLogged: try visitLogged(e, db, txn)
             }
-        case "service.delivered":
-            // Most of Hexi's events: every row is written straight as CBOR (CBORMapWriter, CBOR.updating),
-            // without building and freeing a tree of values for each.
-            let delivery = e.string("delivery"), service = e.string("service")
-            let minutes = try StoredArithmetic.inRange(e.int("minutes"), EldersDomain.deliveryMinutes, "the minutes of delivery \(delivery)", at: p)
-            let mode = e.string("mode"), provider = e.string("provider"), atText = at.iso8601
-            let station = e["station"]
-            var entry = CBORMapWriter(count: station == nil ? 8 : 9, position: p)
-            entry.string("kind", "delivery")
-            entry.string("delivery", delivery)
-            entry.string("service", service)
-            entry.string("mode", mode)
-            entry.string("provider", provider)
-            entry.int("minutes", minutes)
-            entry.string("at", atText)
-            entry.int("position", Int64(p))
-            if let station { entry.value("station", station) }
-            let historyKey = compositeKey(elderId) + [0] + time + bigEndianKey(p)
-            try txn.put(db["history"], key: historyKey, value: entry.finish())
-            try CompactHistory.put(
-                db["history-compact"], historyKey, position: p, visit: false, concern: false,
-                minutes: minutes, id: delivery, service: service, mode: mode, provider: provider, txn)
-            var deliveryRow = CBORMapWriter(count: 2, position: p, capacity: 64)
-            deliveryRow.string("elder", elderId)
-            deliveryRow.string("at", atText)
-            try txn.put(db["deliveries"], key: Array(delivery.utf8), value: deliveryRow.finish())
-            let week = ISOWeek(containing: at)
-            let weekKey = compositeKey(elderId) + [0] + bigEndianKey(UInt64(bitPattern: Int64(week.mondayDay))) + [0] + Array(service.utf8)
-            let counted = try Rows.get(db["adherence"], weekKey, txn)
-            var adherence = CBORMapWriter(count: 2, position: p, capacity: 32)
-            adherence.int("delivered", (counted?.int("delivered") ?? 0) + 1)
-            adherence.int("minutes", try StoredArithmetic.add(counted?.int("minutes") ?? 0, minutes, "the week's minutes of \(elderId)", at: p))
-            try txn.put(db["adherence"], key: weekKey, value: adherence.finish())
-            if let station = station?.stringValue {
-                guard let row = try Rows.get(db["stations"], station, txn) else { throw missing(e, "station") }
-                try Rows.put(
-                    db["stations"], station, updating: row.encoded,
-                    [
-                        ("deliveries", .int(row.int("deliveries") + 1)),
-                        ("minutes", .int(try StoredArithmetic.add(row.int("minutes"), minutes, "the minutes of station \(station)", at: p))),
-                    ], position: p, txn)
-            }
-            if mode == "mutual" {
-                let row = try Rows.get(db["mutual"], provider, txn)
-                var mutual = CBORMapWriter(count: 3, position: p, capacity: 64)
-                mutual.string("provider", provider)
-                mutual.int("minutes", try StoredArithmetic.add(row?.int("minutes") ?? 0, minutes, "the mutual-help minutes of \(provider)", at: p))
-                mutual.int("deliveries", (row?.int("deliveries") ?? 0) + 1)
-                try txn.put(db["mutual"], key: Array(provider.utf8), value: mutual.finish())
-            }
-            try closeConcern(db, txn, elder: elderId, atMs: atMs)
-        case "visit.logged":
-            let visit = e.string("visit"), concern = e["concern"] == .bool(true), atText = at.iso8601
-            var entry = CBORMapWriter(count: 8, position: p)
-            entry.string("kind", "visit")
-            entry.string("visit", visit)
-            entry.string("visitor", e.string("visitor"))
-            entry.string("team", e.string("team"))
-            entry.string("observations", e.string("observations"))
-            entry.value("concern", .bool(concern))
-            entry.string("at", atText)
-            entry.int("position", Int64(p))
-            let historyKey = compositeKey(elderId) + [0] + time + bigEndianKey(p)
-            try txn.put(db["history"], key: historyKey, value: entry.finish())
-            try CompactHistory.put(
-                db["history-compact"], historyKey, position: p, visit: true, concern: concern,
-                minutes: 0, id: visit, service: "", mode: "", provider: e.string("visitor"), txn)
-            try Rows.put(db["visits"], visit, updating: event.payload, [("at", .string(atText))], position: p, txn)
-            if concern {
-                // A later visit with a concern keeps the follow-up open, now on this visit.
-                let open = try Rows.get(db["concerns"], elderId, txn)
-                if (open?.int("atMs") ?? .min) <= atMs {
-                    try Rows.put(
-                        db["concerns"], elderId,
-                        [
-                            "elder": .string(elderId), "visit": .string(visit), "at": .string(atText),
-                            "atMs": .int(atMs), "observations": .string(e.string("observations")),
-                            "community": .string(e.string("community")),
-                        ], position: p, txn)
-                }
-            } else {
-                try closeConcern(db, txn, elder: elderId, atMs: atMs)
-            }
-        case "dispute.reported":
-            // The visit that noticed the dispute links to it, as the dispute links to the visit.
-            guard let visit = e["visit"]?.stringValue else { return }
-            guard let row = try Rows.get(db["visits"], visit, txn) else { throw missing(e, "visit") }
-            try Rows.put(db["visits"], visit, updating: row.encoded, [("dispute", .string(e.string("dispute")))], position: p, txn)
-        default:
-            break
+        case .mediation(.reported): try disputeReported(e, db, txn)
+        case .registry, .ledger, .deliberation, .mediation: preconditionFailure("the log hands a projection only the event types it claims")
         }
     }
 
+    /// The latest survey by occurred time governs; every survey stays in `surveys` and the log.
+    private func surveyed(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let event = e.record
+        let p = e.position
+        let at = e.record.occurredAt, atMs = at.epochMilliseconds
+        let time = LedgerProjection.sortableTime(atMs)
+        let elderId = try e.string("elder")
+        let survey: JSONValue = e.payload.removing("community").setting("at", .string(at.iso8601)).setting("atMs", .int(atMs))
+            .setting("position", .int(Int64(p))).setting("actor", .string(event.actor))
+        try Rows.put(db["surveys"], compositeKey(elderId) + [0] + time + bigEndianKey(p), survey, position: p, txn)
+        var elder = try elderRow(db, txn, e)
+        if (elder["survey"]?["atMs"]?.intValue ?? .min) <= atMs { elder = elder.setting("survey", survey) }
+        try Rows.put(db["elders"], elderId, elder, position: p, txn)
+    }
+
+    /// A tier set by hand overrides the policy while it is the latest by occurred time.
+    private func tierAssigned(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let event = e.record
+        let p = e.position
+        let at = e.record.occurredAt, atMs = at.epochMilliseconds
+        let elderId = try e.string("elder")
+        let override: JSONValue = [
+            "tier": .int(try e.int("tier")), "reason": .string(try e.string("reason")), "at": .string(at.iso8601),
+            "atMs": .int(atMs), "position": .int(Int64(p)), "actor": .string(event.actor),
+        ]
+        var elder = try elderRow(db, txn, e)
+        if (elder["override"]?["atMs"]?.intValue ?? .min) <= atMs { elder = elder.setting("override", override) }
+        try Rows.put(db["elders"], elderId, elder, position: p, txn)
+    }
+
+    /// A community's tier policy, in force from its occurred time.
+    private func tierPolicySet(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let p = e.position
+        let at = e.record.occurredAt, atMs = at.epochMilliseconds
+        let time = LedgerProjection.sortableTime(atMs)
+        try Rows.put(
+            db["policies"], compositeKey(try e.string("community")) + [0] + time + bigEndianKey(p),
+            [
+                "bands": e["bands"] ?? .array([]), "livingAloneRaise": .int(e["livingAloneRaise"]?.intValue ?? 1),
+                "at": .string(at.iso8601),
+            ], position: p, txn)
+    }
+
+    /// An elder's care plan, in force from its occurred time.
+    private func planSet(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let p = e.position
+        let at = e.record.occurredAt, atMs = at.epochMilliseconds
+        let time = LedgerProjection.sortableTime(atMs)
+        let elderId = try e.string("elder")
+        try Rows.put(
+            db["plans"], compositeKey(elderId) + [0] + time + bigEndianKey(p),
+            ["services": e["services"] ?? .array([]), "at": .string(at.iso8601)], position: p, txn)
+        try Rows.put(db["elders"], elderId, try elderRow(db, txn, e), position: p, txn)
+    }
+
+    /// A station of the 1+N network, and the community's hub.
+    private func stationRegistered(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let event = e.record
+        let p = e.position
+        try Rows.put(db["stations"], try e.string("station"), updating: event.payload, [("deliveries", 0), ("minutes", 0)], position: p, txn)
+        if try e.string("kind") == "hub" {
+            try Rows.put(db["hubs"], try e.string("community"), ["station": .string(try e.string("station"))], position: p, txn)
+        }
+    }
+
+    /// A delivery: the history (both copies), the delivery, the week's adherence, the station's and the mutual-help volunteer's totals; it closes an open concern.
+    private func serviceDelivered(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let p = e.position
+        let at = e.record.occurredAt, atMs = at.epochMilliseconds
+        let time = LedgerProjection.sortableTime(atMs)
+        let elderId = try e.string("elder")
+        // Most of Hexi's events: every row is written straight as CBOR (CBORMapWriter, CBOR.updating),
+        // without building and freeing a tree of values for each.
+        let delivery = try e.string("delivery"), service = try e.string("service")
+        let minutes = try StoredArithmetic.inRange(try e.int("minutes"), EldersDomain.deliveryMinutes, "the minutes of delivery \(delivery)", at: p)
+        let mode = try e.string("mode"), provider = try e.string("provider"), atText = at.iso8601
+        let station = e["station"]
+        var entry = CBORMapWriter(count: station == nil ? 8 : 9, position: p)
+        entry.string("kind", "delivery")
+        entry.string("delivery", delivery)
+        entry.string("service", service)
+        entry.string("mode", mode)
+        entry.string("provider", provider)
+        entry.int("minutes", minutes)
+        entry.string("at", atText)
+        entry.int("position", Int64(p))
+        if let station { entry.value("station", station) }
+        let historyKey = compositeKey(elderId) + [0] + time + bigEndianKey(p)
+        try txn.put(db["history"], key: historyKey, value: entry.finish())
+        try CompactHistory.put(
+            db["history-compact"], historyKey, position: p, visit: false, concern: false,
+            minutes: minutes, id: delivery, service: service, mode: mode, provider: provider, txn)
+        var deliveryRow = CBORMapWriter(count: 2, position: p, capacity: 64)
+        deliveryRow.string("elder", elderId)
+        deliveryRow.string("at", atText)
+        try txn.put(db["deliveries"], key: Array(delivery.utf8), value: deliveryRow.finish())
+        let week = ISOWeek(containing: at)
+        let weekKey = compositeKey(elderId) + [0] + bigEndianKey(UInt64(bitPattern: Int64(week.mondayDay))) + [0] + Array(service.utf8)
+        let counted = try Rows.get(db["adherence"], weekKey, txn)
+        var adherence = CBORMapWriter(count: 2, position: p, capacity: 32)
+        adherence.int("delivered", (counted?.int("delivered") ?? 0) + 1)
+        adherence.int("minutes", try StoredArithmetic.add(counted?.int("minutes") ?? 0, minutes, "the week's minutes of \(elderId)", at: p))
+        try txn.put(db["adherence"], key: weekKey, value: adherence.finish())
+        if let station = station?.stringValue {
+            guard let row = try Rows.get(db["stations"], station, txn) else { throw missing(e, "station") }
+            try Rows.put(
+                db["stations"], station, updating: row.encoded,
+                [
+                    ("deliveries", .int(row.int("deliveries") + 1)),
+                    ("minutes", .int(try StoredArithmetic.add(row.int("minutes"), minutes, "the minutes of station \(station)", at: p))),
+                ], position: p, txn)
+        }
+        if mode == "mutual" {
+            let row = try Rows.get(db["mutual"], provider, txn)
+            var mutual = CBORMapWriter(count: 3, position: p, capacity: 64)
+            mutual.string("provider", provider)
+            mutual.int("minutes", try StoredArithmetic.add(row?.int("minutes") ?? 0, minutes, "the mutual-help minutes of \(provider)", at: p))
+            mutual.int("deliveries", (row?.int("deliveries") ?? 0) + 1)
+            try txn.put(db["mutual"], key: Array(provider.utf8), value: mutual.finish())
+        }
+        try closeConcern(db, txn, elder: elderId, atMs: atMs)
+    }
+
+    /// A door-knock visit: the history (both copies) and the visit; a concern opens (or keeps open) a follow-up, none closes it.
+    private func visitLogged(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let event = e.record
+        let p = e.position
+        let at = e.record.occurredAt, atMs = at.epochMilliseconds
+        let time = LedgerProjection.sortableTime(atMs)
+        let elderId = try e.string("elder")
+        let visit = try e.string("visit"), concern = e["concern"] == .bool(true), atText = at.iso8601
+        var entry = CBORMapWriter(count: 8, position: p)
+        entry.string("kind", "visit")
+        entry.string("visit", visit)
+        entry.string("visitor", try e.string("visitor"))
+        entry.string("team", try e.string("team"))
+        entry.string("observations", try e.string("observations"))
+        entry.value("concern", .bool(concern))
+        entry.string("at", atText)
+        entry.int("position", Int64(p))
+        let historyKey = compositeKey(elderId) + [0] + time + bigEndianKey(p)
+        try txn.put(db["history"], key: historyKey, value: entry.finish())
+        try CompactHistory.put(
+            db["history-compact"], historyKey, position: p, visit: true, concern: concern,
+            minutes: 0, id: visit, service: "", mode: "", provider: try e.string("visitor"), txn)
+        try Rows.put(db["visits"], visit, updating: event.payload, [("at", .string(atText))], position: p, txn)
+        if concern {
+            // A later visit with a concern keeps the follow-up open, now on this visit.
+            let open = try Rows.get(db["concerns"], elderId, txn)
+            if (open?.int("atMs") ?? .min) <= atMs {
+                try Rows.put(
+                    db["concerns"], elderId,
+                    [
+                        "elder": .string(elderId), "visit": .string(visit), "at": .string(atText),
+                        "atMs": .int(atMs), "observations": .string(try e.string("observations")),
+                        "community": .string(try e.string("community")),
+                    ], position: p, txn)
+            }
+        } else {
+            try closeConcern(db, txn, elder: elderId, atMs: atMs)
+        }
+    }
+
+    /// The visit that noticed a dispute links to it, as the dispute links to the visit.
+    private func disputeReported(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let p = e.position
+        // The visit that noticed the dispute links to it, as the dispute links to the visit.
+        guard let visit = e["visit"]?.stringValue else { return }
+        guard let row = try Rows.get(db["visits"], visit, txn) else { throw missing(e, "visit") }
+        try Rows.put(db["visits"], visit, updating: row.encoded, [("dispute", .string(try e.string("dispute")))], position: p, txn)
+    }
+
     private func elderRow(_ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, _ e: DomainEvent) throws -> JSONValue {
-        try Rows.get(db["elders"], e.string("elder"), txn)?.value
-            ?? ["elder": .string(e.string("elder")), "community": .string(e.string("community"))]
+        let elder = try e.string("elder")
+        if let row = try Rows.get(db["elders"], elder, txn) { return row.value }
+        return ["elder": .string(elder), "community": .string(try e.string("community"))]
     }
 
     /// A visit without concern, or a delivery, at or after the concern's time closes the follow-up.

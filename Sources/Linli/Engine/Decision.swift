@@ -21,16 +21,16 @@ final class Decision {
     }
 
     /// Emits an event whose payload is `fields` plus the command's community.
-    func emit(_ type: String, stream: String, expected: ExpectedVersion = .any, _ fields: [(String, JSONValue)]) {
+    func emit(_ type: EventType, stream: String, expected: ExpectedVersion = .any, _ fields: [(String, JSONValue)]) {
         var pairs = fields
         if !community.isEmpty, !pairs.contains(where: { $0.0 == "community" }) { pairs.append(("community", .string(community))) }
-        events.append(NewEvent(stream: stream, expectedVersion: expected, type: type, payload: CBOR.encode(.object(pairs))))
+        events.append(NewEvent(stream: stream, expectedVersion: expected, type: type.rawValue, payload: CBOR.encode(.object(pairs))))
     }
 
     /// Emits an event whose payload is the command's fields (``fieldPairs()``), then `extra`, then the
     /// command's community unless a field is named so: the bytes `emit(type, stream:, fieldPairs() + extra)`
     /// writes, made from the fields encoded when the line was parsed (off the write transaction).
-    func emitFields(_ type: String, stream: String, expected: ExpectedVersion = .any, adding extra: [(String, JSONValue)] = []) {
+    func emitFields(_ type: EventType, stream: String, expected: ExpectedVersion = .any, adding extra: [(String, JSONValue)] = []) {
         let addsCommunity = !community.isEmpty && command.fields["community"] == nil && !extra.contains(where: { $0.0 == "community" })
         var payload: [UInt8] = []
         payload.reserveCapacity(command.fieldsEncoded.count + 64)
@@ -47,7 +47,7 @@ final class Decision {
         assert(
             payload == CBOR.encode(.object(fieldPairs() + extra + (addsCommunity ? [("community", .string(community))] : []))),
             "emitFields writes what emit writes for the same pairs")
-        events.append(NewEvent(stream: stream, expectedVersion: expected, type: type, payload: payload))
+        events.append(NewEvent(stream: stream, expectedVersion: expected, type: type.rawValue, payload: payload))
     }
 
     /// The command's fields as payload pairs, in the spec's order, optional ones only when present.

@@ -161,7 +161,7 @@ public final class Engine: @unchecked Sendable {
                 events: [
                     NewEvent(
                         stream: "store", expectedVersion: .noStream,
-                        type: "store.initialized", payload: CBOR.encode(payload))
+                        type: EventType.registry(.storeInitialized).rawValue, payload: CBOR.encode(payload))
                 ]))
         try log.checkpoint()
         return engine

@@ -184,15 +184,27 @@ extension JSONValue {
     }
 }
 
-/// A domain event as projections see it: the record, its payload checked as CBOR, and its fields decoded
-/// one at a time when asked for (``string(_:)``, ``subscript(_:)``) or all at once (``payload``).
+/// A domain event as projections see it: the record, its type from the checked vocabulary, its payload
+/// checked as CBOR, and its fields decoded one at a time when asked for (``string(_:)``, ``subscript(_:)``)
+/// or all at once (``payload``).
+///
+/// A field the event's type always carries is read with ``string(_:)`` or ``int(_:)``: when a stored event
+/// lacks it, the replay stops with a `corrupt` finding naming the position and the field, rather than going
+/// on with `""` or `0`. A field that may be absent is read with ``optionalString(_:)``, ``optionalInt(_:)``
+/// or the subscript.
 public struct DomainEvent: Sendable {
     /// The stored record.
     public let record: RecordedEvent
+    /// The record's type.
+    public let type: EventType
 
-    /// Checks a record's payload.
+    /// Checks a record's type and payload.
     public init(_ record: RecordedEvent) throws {
         self.record = record
+        guard let type = EventType(rawValue: record.type) else {
+            throw LogError.corrupt(position: record.position, reason: "an event of type \(record.type), which Linli does not write")
+        }
+        self.type = type
         // The error is carried out of the closure as a value: a typed `throws` closure here crashes the
         // Swift 6.3 optimizer (SIL "PerfInliner").
         let failure = record.payload.withUnsafeBytes { bytes -> CBOR.DecodeError? in
@@ -216,10 +228,30 @@ public struct DomainEvent: Sendable {
         record.payload.withUnsafeBytes { bytes in CBOR.field(key, in: bytes).flatMap { try? CBOR.decode($0, repairingText: true) } }
     }
 
-    /// A string field of the payload; "" when absent.
-    public func string(_ key: String) -> String { record.payload.withUnsafeBytes { CBOR.field(key, in: $0).flatMap(CBOR.string) } ?? "" }
-    /// An integer field of the payload; 0 when absent.
-    public func int(_ key: String) -> Int64 { record.payload.withUnsafeBytes { CBOR.field(key, in: $0).flatMap(CBOR.int) } ?? 0 }
+    /// A text field the event always carries; a `corrupt` finding at the event's position when it is absent
+    /// or not a text.
+    public func string(_ key: String) throws(LogError) -> String {
+        guard let text = optionalString(key) else { throw lacking(key, "a text") }
+        return text
+    }
+
+    /// A text field that may be absent; nil when it is absent or not a text.
+    public func optionalString(_ key: String) -> String? { record.payload.withUnsafeBytes { CBOR.field(key, in: $0).flatMap(CBOR.string) } }
+
+    /// A whole-number field the event always carries; a `corrupt` finding at the event's position when it is
+    /// absent or not a whole number.
+    public func int(_ key: String) throws(LogError) -> Int64 {
+        guard let number = optionalInt(key) else { throw lacking(key, "a whole number") }
+        return number
+    }
+
+    /// A whole-number field that may be absent; nil when it is absent or not a whole number.
+    public func optionalInt(_ key: String) -> Int64? { record.payload.withUnsafeBytes { CBOR.field(key, in: $0).flatMap(CBOR.int) } }
+
     /// The event's position.
     public var position: UInt64 { record.position }
+
+    private func lacking(_ key: String, _ kind: String) -> LogError {
+        LogError.corrupt(position: record.position, reason: "\(record.type) has no field \"\(key)\" holding \(kind)")
+    }
 }

@@ -29,7 +29,7 @@ enum LedgerDomain {
                 d.community = d.command.string("community")
                 _ = try d.communityRow(d.community, txn)
                 try d.authorize([.admin], txn)
-                d.emitFields("points.rateSet", stream: "rates:\(d.community)")
+                d.emitFields(.ledger(.rateSet), stream: "rates:\(d.community)")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -46,7 +46,7 @@ enum LedgerDomain {
                 if let team = d.command.optionalString("team") {
                     _ = try d.require(d.tables.registry["teams"], team, .unknownTeam, field: "team", what: "team", txn)
                 }
-                d.emitFields("hours.logged", stream: "hours:\(d.command.string("log"))", expected: .noStream)
+                d.emitFields(.ledger(.hoursLogged), stream: "hours:\(d.command.string("log"))", expected: .noStream)
             }),
         CommandHandler(
             spec: CommandSpec(name: "hours.verify", fields: [.required("log", .id)]),
@@ -65,7 +65,7 @@ enum LedgerDomain {
                 guard log.string("state") == "pending" else {
                     throw Rejection(.illegalTransition, field: "log", "log: \(d.command.string("log")) is \(log.string("state")), not pending")
                 }
-                d.emitFields("hours.rejected", stream: "hours:\(d.command.string("log"))")
+                d.emitFields(.ledger(.hoursRejected), stream: "hours:\(d.command.string("log"))")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -82,7 +82,7 @@ enum LedgerDomain {
                 try requireSameCommunity(try d.resident("to", txn), d.community, field: "to", role: "the receiving resident")
                 guard d.command.string("from") != d.command.string("to") else { throw Rejection.invalid("to", "a transfer goes to another resident") }
                 try requireBalance(d, account: "resident:\(d.command.string("from"))", points: d.command.int("points"), field: "points", txn)
-                d.emitFields("points.transferred", stream: "account:resident:\(d.command.string("from"))")
+                d.emitFields(.ledger(.pointsTransferred), stream: "account:resident:\(d.command.string("from"))")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -108,7 +108,7 @@ enum LedgerDomain {
                 }
                 try d.authorize([.admin], txn)
                 if points < 0 && account.hasPrefix("resident:") { try requireBalance(d, account: account, points: -points, field: "points", txn) }
-                d.emitFields("points.adjusted", stream: "account:\(account)")
+                d.emitFields(.ledger(.pointsAdjusted), stream: "account:\(account)")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -134,7 +134,7 @@ enum LedgerDomain {
                         throw Rejection.invalid("quantity", "stock would exceed 1,000,000,000")
                     }
                 }
-                d.emitFields("gift.stocked", stream: "item:\(d.command.string("item"))")
+                d.emitFields(.ledger(.giftStocked), stream: "item:\(d.command.string("item"))")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -157,7 +157,7 @@ enum LedgerDomain {
                 guard !overflow else { throw Rejection.invalid("quantity", "the price overflows") }
                 try requireBalance(d, account: "resident:\(d.command.string("resident"))", points: points, field: "quantity", txn)
                 d.emitFields(
-                    "gift.redeemed", stream: "redemption:\(d.command.string("redemption"))", expected: .noStream,
+                    .ledger(.giftRedeemed), stream: "redemption:\(d.command.string("redemption"))", expected: .noStream,
                     adding: [("points", .int(points)), ("pricePoints", .int(item.int("pricePoints")))])
             }),
         CommandHandler(
@@ -171,7 +171,7 @@ enum LedgerDomain {
                     throw Rejection(.illegalTransition, field: "redemption", "redemption: \(d.command.string("redemption")) is reversed already")
                 }
                 d.emitFields(
-                    "redemption.reversed", stream: "redemption:\(d.command.string("redemption"))",
+                    .ledger(.redemptionReversed), stream: "redemption:\(d.command.string("redemption"))",
                     adding: [
                         ("resident", .string(redemption.string("resident"))), ("item", .string(redemption.string("item"))),
                         ("quantity", .int(redemption.int("quantity"))), ("points", .int(redemption.int("points"))),
@@ -189,11 +189,11 @@ enum LedgerDomain {
                 try d.authorize([.socialWorker], txn)
                 _ = try d.resident("beneficiary", txn)
                 try d.requireAbsent(d.tables.ledger["wishes"], d.command.string("wish"), field: "wish", what: "wish", txn)
-                d.emitFields("wish.posted", stream: "wish:\(d.command.string("wish"))", expected: .noStream)
+                d.emitFields(.ledger(.wishPosted), stream: "wish:\(d.command.string("wish"))", expected: .noStream)
             }),
-        wishHandler("wish.claim", fields: [.required("wish", .id), .required("claimant", .id)], from: ["open"], event: "wish.claimed"),
-        wishHandler("wish.fulfil", fields: [.required("wish", .id), .optional("note", .note)], from: ["claimed"], event: "wish.fulfilled"),
-        wishHandler("wish.cancel", fields: [.required("wish", .id), .optional("note", .note)], from: ["open", "claimed"], event: "wish.cancelled"),
+        wishHandler("wish.claim", fields: [.required("wish", .id), .required("claimant", .id)], from: ["open"], event: .ledger(.wishClaimed)),
+        wishHandler("wish.fulfil", fields: [.required("wish", .id), .optional("note", .note)], from: ["claimed"], event: .ledger(.wishFulfilled)),
+        wishHandler("wish.cancel", fields: [.required("wish", .id), .optional("note", .note)], from: ["open", "claimed"], event: .ledger(.wishCancelled)),
         CommandHandler(
             spec: CommandSpec(
                 name: "fund.income",
@@ -212,7 +212,7 @@ enum LedgerDomain {
                         throw Rejection.invalid("amountFen", "the fund would overflow")
                     }
                 }
-                d.emitFields("fund.received", stream: "fund:\(d.command.string("fund"))")
+                d.emitFields(.ledger(.fundReceived), stream: "fund:\(d.command.string("fund"))")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -230,11 +230,11 @@ enum LedgerDomain {
                         .insufficientFunds, field: "amountFen",
                         "amountFen: \(d.command.int("amountFen")) asked, fund \(d.command.string("fund")) holds \(fund.int("balanceFen"))")
                 }
-                d.emitFields("fund.disbursed", stream: "fund:\(d.command.string("fund"))")
+                d.emitFields(.ledger(.fundDisbursed), stream: "fund:\(d.command.string("fund"))")
             }),
     ]
 
-    static func wishHandler(_ name: String, fields: [FieldSpec], from states: [String], event: String) -> CommandHandler {
+    static func wishHandler(_ name: String, fields: [FieldSpec], from states: [String], event: EventType) -> CommandHandler {
         CommandHandler(
             spec: CommandSpec(name: name, fields: fields),
             decide: { d, txn in
@@ -274,7 +274,7 @@ enum LedgerDomain {
         let points = minutes * rate.pointsPerHour / 60
         assert(points >= 0 && points <= minutes * rate.pointsPerHour, "points are floor(minutes × rate / 60)")
         d.emit(
-            "hours.verified", stream: "hours:\(log)",
+            .ledger(.hoursVerified), stream: "hours:\(log)",
             [
                 ("log", .string(log)), ("volunteer", .string(volunteer)), ("minutes", .int(minutes)), ("category", .string(category)),
                 ("pointsPerHour", .int(rate.pointsPerHour)), ("rateSetAt", .int(Int64(rate.position))), ("points", .int(points)),

@@ -29,120 +29,153 @@ final class LedgerProjection: Projection {
     /// Statements (`account ‖ 0 ‖ position`) and a fund's movements (`fund ‖ 0 ‖ position`): only added.
     let appendOnlyDatabases: [String: AppendOnlyLayout] = ["postings": .entityThenPosition, "fund-movements": .entityThenPosition]
 
-    var eventTypes: Set<String>? { Self.types }
-    static let types: Set<String> = [
-        "points.rateSet", "hours.logged", "hours.verified", "hours.rejected", "points.transferred",
-        "points.adjusted", "gift.stocked", "gift.redeemed", "redemption.reversed", "wish.posted",
-        "wish.claimed", "wish.fulfilled", "wish.cancelled", "fund.received", "fund.disbursed",
-    ]
+    var eventTypes: Set<String>? { EventType.names(LedgerEvent.allCases.map(EventType.ledger)) }
 
     func apply(_ event: RecordedEvent, in txn: borrowing WriteTransaction, databases db: ProjectionDatabases) throws {
-        assert(Self.types.contains(event.type), "the log hands a projection only the event types it names")
         let e = try DomainEvent(event)
-        let p = e.position
-        let community = e.string("community")
-        switch event.type {
-        case "points.rateSet":
-            let key =
-                compositeKey(community, e.string("category").isEmpty ? "*" : e.string("category")) + [0]
-                + Self.sortableTime(event.occurredAt.epochMilliseconds) + bigEndianKey(p)
-            try Rows.put(db["rates"], key, ["pointsPerHour": .int(e.int("pointsPerHour")), "at": .string(event.occurredAt.iso8601)], position: p, txn)
-        case "hours.logged":
-            try Rows.put(
-                db["hours"], e.string("log"), updating: event.payload,
-                [
-                    ("state", "pending"), ("at", .string(event.occurredAt.iso8601)), ("atMs", .int(event.occurredAt.epochMilliseconds)),
-                ], position: p, txn)
-        case "hours.verified", "hours.rejected":
-            let log = e.string("log")
-            guard let row = try Rows.get(db["hours"], log, txn) else { throw missing(e, "log") }
-            var changes: [(String, JSONValue)] = [("state", event.type == "hours.verified" ? "verified" : "rejected")]
-            if event.type == "hours.verified" {
-                let points = e.int("points"), pointsPerHour = e.int("pointsPerHour")
-                changes += [("points", .int(points)), ("pointsPerHour", .int(pointsPerHour))]
-                try post(
-                    db, txn, p, from: "issuance:\(community)", to: "resident:\(e.string("volunteer"))", points: points, e,
-                    extra: [
-                        ("log", .string(log)), ("pointsPerHour", .int(pointsPerHour)), ("minutes", .int(e.int("minutes"))),
-                    ])
-            }
-            try Rows.put(db["hours"], log, updating: row.encoded, changes, position: p, txn)
-        case "points.transferred":
-            try post(
-                db, txn, p, from: "resident:\(e.string("from"))", to: "resident:\(e.string("to"))", points: e.int("points"), e,
-                extra: [("reason", .string(e.string("reason")))])
-        case "points.adjusted":
-            let account = e.string("account")
-            let points = e.int("points")
-            if points > 0 {
-                try post(db, txn, p, from: "issuance:\(community)", to: account, points: points, e, extra: [("reason", .string(e.string("reason")))])
-            } else {
-                try post(
-                    db, txn, p, from: account, to: "issuance:\(community)", points: try StoredArithmetic.subtract(0, points, "the points adjusted", at: p), e,
-                    extra: [("reason", .string(e.string("reason")))])
-            }
-        case "gift.stocked":
-            let existing = try Rows.get(db["items"], e.string("item"), txn)
-            let stocked = try StoredArithmetic.inRange(e.int("quantity"), FieldLimits.quantity, "the quantity stocked of \(e.string("item"))", at: p)
-            let quantity = try StoredArithmetic.add(existing?.int("quantity") ?? 0, stocked, "the stock of \(e.string("item"))", at: p)
-            let base = existing?.value ?? JSONValue.object(e.payload.pairs.filter { ["item", "community", "name", "pricePoints", "donor"].contains($0.0) })
-            try Rows.put(db["items"], e.string("item"), base.setting("quantity", .int(quantity)), position: p, txn)
-        case "gift.redeemed", "redemption.reversed":
-            let redeem = event.type == "gift.redeemed"
-            guard let item = try Rows.get(db["items"], e.string("item"), txn) else { throw missing(e, "item") }
-            let moved = try StoredArithmetic.inRange(e.int("quantity"), FieldLimits.quantity, "the quantity of redemption \(e.string("redemption"))", at: p)
-            let quantity =
-                redeem
-                ? try StoredArithmetic.subtract(item.int("quantity"), moved, "the stock of \(e.string("item"))", at: p)
-                : try StoredArithmetic.add(item.int("quantity"), moved, "the stock of \(e.string("item"))", at: p)
-            guard quantity >= 0 else { throw LogError.corrupt(position: p, reason: "stock of \(e.string("item")) below zero") }
-            try Rows.put(db["items"], e.string("item"), updating: item.encoded, [("quantity", .int(quantity))], position: p, txn)
-            let resident = "resident:\(e.string("resident"))", store = "store:\(community)"
-            try post(
-                db, txn, p, from: redeem ? resident : store, to: redeem ? store : resident, points: e.int("points"), e,
-                extra: [("redemption", .string(e.string("redemption"))), ("item", .string(e.string("item")))])
-            if redeem {
-                try Rows.put(db["redemptions"], e.string("redemption"), updating: event.payload, [("reversed", false)], position: p, txn)
-            } else {
-                guard let row = try Rows.get(db["redemptions"], e.string("redemption"), txn) else { throw missing(e, "redemption") }
-                try Rows.put(db["redemptions"], e.string("redemption"), updating: row.encoded, [("reversed", true)], position: p, txn)
-            }
-        case "wish.posted":
-            try Rows.put(db["wishes"], e.string("wish"), e.payload.setting("state", "open"), position: p, txn)
-        case "wish.claimed", "wish.fulfilled", "wish.cancelled":
-            guard let row = try Rows.get(db["wishes"], e.string("wish"), txn) else { throw missing(e, "wish") }
-            let state = ["wish.claimed": "claimed", "wish.fulfilled": "fulfilled", "wish.cancelled": "cancelled"][event.type]!
-            var value = row.value.setting("state", .string(state))
-            if event.type == "wish.claimed" { value = value.setting("claimant", .string(e.string("claimant"))) }
-            try Rows.put(db["wishes"], e.string("wish"), value, position: p, txn)
-        case "fund.received", "fund.disbursed":
-            let income = event.type == "fund.received"
-            let existing = try Rows.get(db["funds"], e.string("fund"), txn)
-            guard income || existing != nil else { throw missing(e, "fund") }
-            let amount = e.int("amountFen"), fund = e.string("fund")
-            guard amount > 0 else { throw LogError.corrupt(position: p, reason: "fund \(fund): an amount of \(amount) fen; amounts are positive") }
-            let balance =
-                income
-                ? try StoredArithmetic.add(existing?.int("balanceFen") ?? 0, amount, "the balance of fund \(fund)", at: p)
-                : try StoredArithmetic.subtract(existing?.int("balanceFen") ?? 0, amount, "the balance of fund \(fund)", at: p)
-            guard balance >= 0 else { throw LogError.corrupt(position: p, reason: "fund \(fund) below zero") }
-            let value: JSONValue = [
-                "fund": .string(fund), "community": .string(existing?.string("community") ?? community),
-                "balanceFen": .int(balance),
-                "incomeFen": .int(try StoredArithmetic.add(existing?.int("incomeFen") ?? 0, income ? amount : 0, "the income of fund \(fund)", at: p)),
-                "disbursedFen": .int(
-                    try StoredArithmetic.add(existing?.int("disbursedFen") ?? 0, income ? 0 : amount, "the disbursements of fund \(fund)", at: p)),
-            ]
-            try Rows.put(db["funds"], e.string("fund"), value, position: p, txn)
-            var movement: [(String, JSONValue)] = [
-                ("kind", income ? "income" : "disbursement"), ("amountFen", .int(amount)),
-                ("balanceFen", .int(balance)), ("at", .string(event.occurredAt.iso8601)), ("position", .int(Int64(p))),
-            ]
-            movement += e.payload.pairs.filter { ["source", "beneficiary", "purpose"].contains($0.0) }
-            try Rows.put(db["fund-movements"], compositeKey(e.string("fund")) + [0] + bigEndianKey(p), .object(movement), position: p, txn)
-        default:
-            break
+        guard case .ledger(let type) = e.type else { preconditionFailure("the log hands a projection only the event types it claims") }
+        switch type {
+        case .rateSet: try rateSet(e, db, txn)
+        case .hoursLogged: try hoursLogged(e, db, txn)
+        case .hoursVerified: try hoursDecided(e, verified: true, db, txn)
+        case .hoursRejected: try hoursDecided(e, verified: false, db, txn)
+        case .pointsTransferred: try pointsTransferred(e, db, txn)
+        case .pointsAdjusted: try pointsAdjusted(e, db, txn)
+        case .giftStocked: try giftStocked(e, db, txn)
+        case .giftRedeemed: try redemption(e, redeem: true, db, txn)
+        case .redemptionReversed: try redemption(e, redeem: false, db, txn)
+        case .wishPosted: try wishPosted(e, db, txn)
+        case .wishClaimed: try wishMoved(e, to: "claimed", db, txn)
+        case .wishFulfilled: try wishMoved(e, to: "fulfilled", db, txn)
+        case .wishCancelled: try wishMoved(e, to: "cancelled", db, txn)
+        case .fundReceived: try fundMoved(e, income: true, db, txn)
+        case .fundDisbursed: try fundMoved(e, income: false, db, txn)
         }
+    }
+
+    /// A rate in force from the event's occurred time, for a category or (without one) the community.
+    private func rateSet(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let event = e.record
+        let key =
+            compositeKey(try e.string("community"), e.optionalString("category") ?? "*") + [0]
+            + Self.sortableTime(event.occurredAt.epochMilliseconds) + bigEndianKey(e.position)
+        try Rows.put(
+            db["rates"], key, ["pointsPerHour": .int(try e.int("pointsPerHour")), "at": .string(event.occurredAt.iso8601)], position: e.position, txn)
+    }
+
+    /// Hours logged wait, pending, for a social worker.
+    private func hoursLogged(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let at = e.record.occurredAt
+        try Rows.put(
+            db["hours"], try e.string("log"), updating: e.record.payload,
+            [("state", "pending"), ("at", .string(at.iso8601)), ("atMs", .int(at.epochMilliseconds))], position: e.position, txn)
+    }
+
+    /// Hours verified (and their points issued to the volunteer) or rejected.
+    private func hoursDecided(_ e: DomainEvent, verified: Bool, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let log = try e.string("log")
+        guard let row = try Rows.get(db["hours"], log, txn) else { throw missing(e, "log") }
+        var changes: [(String, JSONValue)] = [("state", verified ? "verified" : "rejected")]
+        if verified {
+            let points = try e.int("points"), pointsPerHour = try e.int("pointsPerHour")
+            changes += [("points", .int(points)), ("pointsPerHour", .int(pointsPerHour))]
+            try post(
+                db, txn, e.position, from: "issuance:\(try e.string("community"))", to: "resident:\(try e.string("volunteer"))", points: points, e,
+                extra: [("log", .string(log)), ("pointsPerHour", .int(pointsPerHour)), ("minutes", .int(try e.int("minutes")))])
+        }
+        try Rows.put(db["hours"], log, updating: row.encoded, changes, position: e.position, txn)
+    }
+
+    private func pointsTransferred(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        try post(
+            db, txn, e.position, from: "resident:\(try e.string("from"))", to: "resident:\(try e.string("to"))", points: try e.int("points"), e,
+            extra: [("reason", .string(try e.string("reason")))])
+    }
+
+    /// An adjustment credits the account from the community's issuance, or (negative) debits it back.
+    private func pointsAdjusted(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let account = try e.string("account"), points = try e.int("points"), p = e.position
+        let issuance = "issuance:\(try e.string("community"))"
+        let extra: [(String, JSONValue)] = [("reason", .string(try e.string("reason")))]
+        if points > 0 {
+            try post(db, txn, p, from: issuance, to: account, points: points, e, extra: extra)
+        } else {
+            let debit = try StoredArithmetic.subtract(0, points, "the points adjusted", at: p)
+            try post(db, txn, p, from: account, to: issuance, points: debit, e, extra: extra)
+        }
+    }
+
+    private func giftStocked(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let item = try e.string("item"), p = e.position
+        let existing = try Rows.get(db["items"], item, txn)
+        let stocked = try StoredArithmetic.inRange(try e.int("quantity"), FieldLimits.quantity, "the quantity stocked of \(item)", at: p)
+        let quantity = try StoredArithmetic.add(existing?.int("quantity") ?? 0, stocked, "the stock of \(item)", at: p)
+        let base = existing?.value ?? JSONValue.object(e.payload.pairs.filter { ["item", "community", "name", "pricePoints", "donor"].contains($0.0) })
+        try Rows.put(db["items"], item, base.setting("quantity", .int(quantity)), position: p, txn)
+    }
+
+    /// A redemption takes stock and the resident's points to the store; its reversal gives both back.
+    private func redemption(_ e: DomainEvent, redeem: Bool, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let itemId = try e.string("item"), redemptionId = try e.string("redemption"), p = e.position
+        guard let item = try Rows.get(db["items"], itemId, txn) else { throw missing(e, "item") }
+        let moved = try StoredArithmetic.inRange(try e.int("quantity"), FieldLimits.quantity, "the quantity of redemption \(redemptionId)", at: p)
+        let quantity =
+            redeem
+            ? try StoredArithmetic.subtract(item.int("quantity"), moved, "the stock of \(itemId)", at: p)
+            : try StoredArithmetic.add(item.int("quantity"), moved, "the stock of \(itemId)", at: p)
+        guard quantity >= 0 else { throw LogError.corrupt(position: p, reason: "stock of \(itemId) below zero") }
+        try Rows.put(db["items"], itemId, updating: item.encoded, [("quantity", .int(quantity))], position: p, txn)
+        let resident = "resident:\(try e.string("resident"))", store = "store:\(try e.string("community"))"
+        try post(
+            db, txn, p, from: redeem ? resident : store, to: redeem ? store : resident, points: try e.int("points"), e,
+            extra: [("redemption", .string(redemptionId)), ("item", .string(itemId))])
+        if redeem {
+            try Rows.put(db["redemptions"], redemptionId, updating: e.record.payload, [("reversed", false)], position: p, txn)
+        } else {
+            guard let row = try Rows.get(db["redemptions"], redemptionId, txn) else { throw missing(e, "redemption") }
+            try Rows.put(db["redemptions"], redemptionId, updating: row.encoded, [("reversed", true)], position: p, txn)
+        }
+    }
+
+    private func wishPosted(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        try Rows.put(db["wishes"], try e.string("wish"), e.payload.setting("state", "open"), position: e.position, txn)
+    }
+
+    /// A wish claimed (by its claimant), fulfilled or cancelled.
+    private func wishMoved(_ e: DomainEvent, to state: String, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let wish = try e.string("wish")
+        guard let row = try Rows.get(db["wishes"], wish, txn) else { throw missing(e, "wish") }
+        var value = row.value.setting("state", .string(state))
+        if e.type == .ledger(.wishClaimed) { value = value.setting("claimant", .string(try e.string("claimant"))) }
+        try Rows.put(db["wishes"], wish, value, position: e.position, txn)
+    }
+
+    /// Money into or out of a care fund, with the fund's balance and a movement line.
+    private func fundMoved(_ e: DomainEvent, income: Bool, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let fund = try e.string("fund"), amount = try e.int("amountFen"), p = e.position
+        let existing = try Rows.get(db["funds"], fund, txn)
+        guard income || existing != nil else { throw missing(e, "fund") }
+        guard amount > 0 else { throw LogError.corrupt(position: p, reason: "fund \(fund): an amount of \(amount) fen; amounts are positive") }
+        let balance =
+            income
+            ? try StoredArithmetic.add(existing?.int("balanceFen") ?? 0, amount, "the balance of fund \(fund)", at: p)
+            : try StoredArithmetic.subtract(existing?.int("balanceFen") ?? 0, amount, "the balance of fund \(fund)", at: p)
+        guard balance >= 0 else { throw LogError.corrupt(position: p, reason: "fund \(fund) below zero") }
+        let community = try existing?.string("community") ?? e.string("community")
+        let value: JSONValue = [
+            "fund": .string(fund), "community": .string(community),
+            "balanceFen": .int(balance),
+            "incomeFen": .int(try StoredArithmetic.add(existing?.int("incomeFen") ?? 0, income ? amount : 0, "the income of fund \(fund)", at: p)),
+            "disbursedFen": .int(
+                try StoredArithmetic.add(existing?.int("disbursedFen") ?? 0, income ? 0 : amount, "the disbursements of fund \(fund)", at: p)),
+        ]
+        try Rows.put(db["funds"], fund, value, position: p, txn)
+        var movement: [(String, JSONValue)] = [
+            ("kind", income ? "income" : "disbursement"), ("amountFen", .int(amount)),
+            ("balanceFen", .int(balance)), ("at", .string(e.record.occurredAt.iso8601)), ("position", .int(Int64(p))),
+        ]
+        movement += e.payload.pairs.filter { ["source", "beneficiary", "purpose"].contains($0.0) }
+        try Rows.put(db["fund-movements"], compositeKey(fund) + [0] + bigEndianKey(p), .object(movement), position: p, txn)
     }
 
     /// Posts `points` from one account to another: the first is debited, the second credited, each gets a

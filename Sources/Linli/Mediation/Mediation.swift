@@ -45,7 +45,7 @@ enum MediationDomain {
                         throw Rejection.invalid("channel", "a report from a door-knock visit has channel doorKnock")
                     }
                 }
-                d.emitFields("dispute.reported", stream: "dispute:\(d.command.string("dispute"))", expected: .noStream)
+                d.emitFields(.mediation(.reported), stream: "dispute:\(d.command.string("dispute"))", expected: .noStream)
             }),
         CommandHandler(
             spec: CommandSpec(name: "dispute.assign", fields: [.required("dispute", .id), .required("mediator", .id), .optional("team", .id)]),
@@ -63,7 +63,7 @@ enum MediationDomain {
                         throw Rejection.invalid("team", "\(team) is a \(row.string("kind")) team, not a mediation team")
                     }
                 }
-                d.emitFields("dispute.assigned", stream: "dispute:\(dispute.string("dispute"))")
+                d.emitFields(.mediation(.assigned), stream: "dispute:\(dispute.string("dispute"))")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -76,7 +76,7 @@ enum MediationDomain {
                 try d.authorize([.mediator], txn)
                 try require(d, dispute, in: ["assigned", "mediating"])
                 try d.requireAbsent(d.tables.mediation["sessions"], d.command.string("session"), field: "session", what: "session", txn)
-                d.emitFields("dispute.sessionHeld", stream: "dispute:\(dispute.string("dispute"))")
+                d.emitFields(.mediation(.sessionHeld), stream: "dispute:\(dispute.string("dispute"))")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -93,7 +93,7 @@ enum MediationDomain {
                         throw Rejection.invalid("sessions[\(index)]", "\(session) is not a session of \(dispute.string("dispute"))")
                     }
                 }
-                d.emitFields("dispute.resolved", stream: "dispute:\(dispute.string("dispute"))", adding: [("sessionCount", .int(dispute.int("sessions")))])
+                d.emitFields(.mediation(.resolved), stream: "dispute:\(dispute.string("dispute"))", adding: [("sessionCount", .int(dispute.int("sessions")))])
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -112,11 +112,11 @@ enum MediationDomain {
                     guard let title = to["title"]?.stringValue else { throw Rejection.invalid("to.title", "required when escalating into an issue") }
                     guard let scope = to["scope"] else { throw Rejection.invalid("to.scope", "required when escalating into an issue") }
                     try DeliberationDomain.checkProposal(d, issueId: issue, field: "to.issue", scope: scope, scopeField: "to.scope", txn)
-                    d.emitFields("dispute.escalated", stream: "dispute:\(disputeId)")
+                    d.emitFields(.mediation(.escalated), stream: "dispute:\(disputeId)")
                     // The issue is proposed in the same atomic append: the dispute's history and the issue's
                     // timeline point at each other.
                     d.emit(
-                        "issue.proposed", stream: "issue:\(issue)", expected: .noStream,
+                        .deliberation(.issueProposed), stream: "issue:\(issue)", expected: .noStream,
                         [
                             ("issue", .string(issue)), ("community", .string(d.community)), ("scope", scope), ("title", .string(title)),
                             ("description", .string(dispute.string("description"))), ("category", "dispute"), ("channel", "meeting"),
@@ -125,7 +125,7 @@ enum MediationDomain {
                 } else {
                     guard to["department"] != nil else { throw Rejection.invalid("to", "name a department, or an issue with its title and scope") }
                     guard to["title"] == nil, to["scope"] == nil else { throw Rejection.invalid("to", "title and scope belong to an escalation into an issue") }
-                    d.emitFields("dispute.escalated", stream: "dispute:\(disputeId)")
+                    d.emitFields(.mediation(.escalated), stream: "dispute:\(disputeId)")
                 }
             }),
         CommandHandler(
@@ -134,7 +134,7 @@ enum MediationDomain {
                 let dispute = try loadDispute(d, txn)
                 try d.authorize([.mediator], txn)
                 try require(d, dispute, in: openStates)
-                d.emitFields("dispute.withdrawn", stream: "dispute:\(dispute.string("dispute"))")
+                d.emitFields(.mediation(.withdrawn), stream: "dispute:\(dispute.string("dispute"))")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -146,7 +146,7 @@ enum MediationDomain {
                 let dispute = try loadDispute(d, txn)
                 try d.authorize([.mediator], txn)
                 try require(d, dispute, in: ["resolved"])
-                d.emitFields("dispute.followedUp", stream: "dispute:\(dispute.string("dispute"))")
+                d.emitFields(.mediation(.followedUp), stream: "dispute:\(dispute.string("dispute"))")
             }),
     ]
 

@@ -9,70 +9,93 @@ final class MediationProjection: Projection {
     /// A dispute's timeline, `dispute ‖ 0 ‖ position`: only added.
     let appendOnlyDatabases: [String: AppendOnlyLayout] = ["timeline": .entityThenPosition]
 
-    var eventTypes: Set<String>? { Self.types }
-    static let types: Set<String> = [
-        "dispute.reported", "dispute.assigned", "dispute.sessionHeld", "dispute.resolved",
-        "dispute.escalated", "dispute.withdrawn", "dispute.followedUp",
-    ]
-
-    static let nextState: [String: String] = [
-        "dispute.assigned": "assigned", "dispute.sessionHeld": "mediating", "dispute.resolved": "resolved",
-        "dispute.escalated": "escalated", "dispute.withdrawn": "withdrawn", "dispute.followedUp": "followedUp",
-    ]
+    var eventTypes: Set<String>? { EventType.names(MediationEvent.allCases.map(EventType.mediation)) }
 
     func apply(_ event: RecordedEvent, in txn: borrowing WriteTransaction, databases db: ProjectionDatabases) throws {
-        assert(Self.types.contains(event.type), "the log hands a projection only the event types it names")
         let e = try DomainEvent(event)
-        let p = e.position, id = e.string("dispute")
-        let atMs = event.occurredAt.epochMilliseconds
+        guard case .mediation(let type) = e.type else { preconditionFailure("the log hands a projection only the event types it claims") }
+        let id = try e.string("dispute")
+        try timeline(e, dispute: id, db, txn)
+        if type == .reported { return try reported(e, dispute: id, db, txn) }
+        guard let row = try Rows.get(db["disputes"], id, txn) else { throw missing(e, "dispute") }
+        var dispute = row.value
+        let next: String
+        switch type {
+        case .reported: preconditionFailure("a report makes its dispute's row above")
+        case .assigned: (dispute, next) = (try assigned(e, dispute), "assigned")
+        case .sessionHeld: (dispute, next) = (try sessionHeld(e, dispute, db, txn), "mediating")
+        case .resolved: (dispute, next) = (try resolved(e, dispute), "resolved")
+        case .escalated: (dispute, next) = (try escalated(e, dispute), "escalated")
+        case .withdrawn: (dispute, next) = (try withdrawn(e, dispute), "withdrawn")
+        case .followedUp: (dispute, next) = (try followedUp(e, dispute), "followedUp")
+        }
+        try Rows.put(db["disputes"], id, try moved(dispute, to: next, db, txn, e.position), position: e.position, txn)
+    }
+
+    /// Every event of a dispute goes on its timeline, with who did it and when.
+    private func timeline(_ e: DomainEvent, dispute id: String, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let event = e.record, p = e.position
         try Rows.put(
             db["timeline"], compositeKey(id) + [0] + bigEndianKey(p),
             [
                 "position": .int(Int64(p)), "type": .string(event.type), "actor": .string(event.actor),
                 "at": .string(event.occurredAt.iso8601), "recordedAt": .string(event.recordedAt.iso8601), "detail": e.payload.removing("community"),
             ], position: p, txn)
-        if event.type == "dispute.reported" {
-            let value = e.payload.setting("state", "reported").setting("reportedAt", .string(event.occurredAt.iso8601))
-                .setting("reportedAtMs", .int(atMs)).setting("sessions", 0)
-            try Rows.put(db["disputes"], id, value, position: p, txn)
-            try count(db, txn, p, community: e.string("community"), state: "reported", category: e.string("category"), by: 1)
-            return
-        }
-        guard let row = try Rows.get(db["disputes"], id, txn) else { throw missing(e, "dispute") }
-        var dispute = row.value
-        switch event.type {
-        case "dispute.assigned":
-            dispute = dispute.setting("mediator", .string(e.string("mediator")))
-            if let team = e.payload["team"] { dispute = dispute.setting("team", team) }
-            // Hours to assignment count from the first assignment; a reassignment keeps it.
-            if dispute["assignedAtMs"] == nil { dispute = dispute.setting("assignedAtMs", .int(atMs)) }
-        case "dispute.sessionHeld":
-            dispute = dispute.setting("sessions", .int((dispute["sessions"]?.intValue ?? 0) + 1))
-            try Rows.put(
-                db["sessions"], e.string("session"),
-                [
-                    "session": .string(e.string("session")), "dispute": .string(id), "attendees": e.payload["attendees"] ?? .array([]),
-                    "notes": .string(e.string("notes")), "at": .string(event.occurredAt.iso8601), "position": .int(Int64(p)),
-                ], position: p, txn)
-        case "dispute.resolved":
-            dispute = dispute.setting("agreement", .string(e.string("agreement"))).setting("resolvedAtMs", .int(atMs))
-        case "dispute.escalated":
-            dispute = dispute.setting("escalatedTo", e.payload["to"] ?? .null).setting("escalationReason", .string(e.string("reason")))
-        case "dispute.withdrawn":
-            dispute = dispute.setting("withdrawalReason", .string(e.string("reason")))
-        case "dispute.followedUp":
-            dispute = dispute.setting("satisfaction", .int(e.int("satisfaction"))).setting("followUpNotes", .string(e.string("notes")))
-        default:
-            break
-        }
-        if let next = Self.nextState[event.type], dispute["state"]?.stringValue != next {
-            let old = dispute["state"]?.stringValue ?? ""
-            let community = dispute["community"]?.stringValue ?? "", category = dispute["category"]?.stringValue ?? ""
-            try count(db, txn, p, community: community, state: old, category: category, by: -1)
-            try count(db, txn, p, community: community, state: next, category: category, by: 1)
-            dispute = dispute.setting("state", .string(next))
-        }
-        try Rows.put(db["disputes"], id, dispute, position: p, txn)
+    }
+
+    private func reported(_ e: DomainEvent, dispute id: String, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let at = e.record.occurredAt
+        let value = e.payload.setting("state", "reported").setting("reportedAt", .string(at.iso8601))
+            .setting("reportedAtMs", .int(at.epochMilliseconds)).setting("sessions", 0)
+        try Rows.put(db["disputes"], id, value, position: e.position, txn)
+        try count(db, txn, e.position, community: try e.string("community"), state: "reported", category: try e.string("category"), by: 1)
+    }
+
+    private func assigned(_ e: DomainEvent, _ dispute: JSONValue) throws -> JSONValue {
+        var dispute = dispute.setting("mediator", .string(try e.string("mediator")))
+        if let team = e["team"] { dispute = dispute.setting("team", team) }
+        // Hours to assignment count from the first assignment; a reassignment keeps it.
+        if dispute["assignedAtMs"] == nil { dispute = dispute.setting("assignedAtMs", .int(e.record.occurredAt.epochMilliseconds)) }
+        return dispute
+    }
+
+    private func sessionHeld(_ e: DomainEvent, _ dispute: JSONValue, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws -> JSONValue {
+        let session = try e.string("session"), p = e.position
+        try Rows.put(
+            db["sessions"], session,
+            [
+                "session": .string(session), "dispute": .string(try e.string("dispute")), "attendees": e["attendees"] ?? .array([]),
+                "notes": .string(try e.string("notes")), "at": .string(e.record.occurredAt.iso8601), "position": .int(Int64(p)),
+            ], position: p, txn)
+        return dispute.setting("sessions", .int((dispute["sessions"]?.intValue ?? 0) + 1))
+    }
+
+    private func resolved(_ e: DomainEvent, _ dispute: JSONValue) throws -> JSONValue {
+        dispute.setting("agreement", .string(try e.string("agreement"))).setting("resolvedAtMs", .int(e.record.occurredAt.epochMilliseconds))
+    }
+
+    private func escalated(_ e: DomainEvent, _ dispute: JSONValue) throws -> JSONValue {
+        dispute.setting("escalatedTo", e["to"] ?? .null).setting("escalationReason", .string(try e.string("reason")))
+    }
+
+    private func withdrawn(_ e: DomainEvent, _ dispute: JSONValue) throws -> JSONValue {
+        dispute.setting("withdrawalReason", .string(try e.string("reason")))
+    }
+
+    private func followedUp(_ e: DomainEvent, _ dispute: JSONValue) throws -> JSONValue {
+        dispute.setting("satisfaction", .int(try e.int("satisfaction"))).setting("followUpNotes", .string(try e.string("notes")))
+    }
+
+    /// Moves a dispute to the state its event leads to, and the per-community counts with it.
+    private func moved(_ dispute: JSONValue, to next: String, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, _ p: UInt64) throws
+        -> JSONValue
+    {
+        guard dispute["state"]?.stringValue != next else { return dispute }
+        let old = dispute["state"]?.stringValue ?? ""
+        let community = dispute["community"]?.stringValue ?? "", category = dispute["category"]?.stringValue ?? ""
+        try count(db, txn, p, community: community, state: old, category: category, by: -1)
+        try count(db, txn, p, community: community, state: next, category: category, by: 1)
+        return dispute.setting("state", .string(next))
     }
 
     private func count(

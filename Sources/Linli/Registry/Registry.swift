@@ -21,7 +21,7 @@ enum RegistryDomain {
                 d.community = d.command.string("community")
                 try d.authorize([.admin], txn)
                 try d.requireAbsent(d.tables.registry["communities"], d.community, field: "community", what: "community", txn)
-                d.emitFields("community.registered", stream: "community:\(d.community)", expected: .noStream)
+                d.emitFields(.registry(.communityRegistered), stream: "community:\(d.community)", expected: .noStream)
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -38,7 +38,7 @@ enum RegistryDomain {
                 try d.requireAbsent(d.tables.registry["residents"], d.command.string("resident"), field: "resident", what: "resident", txn)
                 let tags = d.command.strings("tags")
                 guard Set(tags).count == tags.count else { throw Rejection.invalid("tags", "lists a tag twice") }
-                d.emitFields("resident.registered", stream: "resident:\(d.command.string("resident"))", expected: .noStream)
+                d.emitFields(.registry(.residentRegistered), stream: "resident:\(d.command.string("resident"))", expected: .noStream)
             }),
         tagHandler("resident.tag", tagging: true),
         tagHandler("resident.untag", tagging: false),
@@ -54,7 +54,7 @@ enum RegistryDomain {
                 _ = try d.communityRow(d.community, txn)
                 try d.authorize([.admin], txn)
                 try d.requireAbsent(d.tables.registry["organizations"], d.command.string("organization"), field: "organization", what: "organization", txn)
-                d.emitFields("organization.registered", stream: "organization:\(d.command.string("organization"))", expected: .noStream)
+                d.emitFields(.registry(.organizationRegistered), stream: "organization:\(d.command.string("organization"))", expected: .noStream)
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -74,7 +74,7 @@ enum RegistryDomain {
                     throw Rejection(
                         .unknownResident, field: "members[\(index)]", "members[\(index)]: \"\(member)\" is neither a registered resident nor a role holder")
                 }
-                d.emitFields("team.formed", stream: "team:\(d.command.string("team"))", expected: .noStream)
+                d.emitFields(.registry(.teamFormed), stream: "team:\(d.command.string("team"))", expected: .noStream)
             }),
         membershipHandler("team.join", joining: true),
         membershipHandler("team.leave", joining: false),
@@ -91,7 +91,7 @@ enum RegistryDomain {
                 try d.authorize([.admin], txn)
                 try d.requireAbsent(d.tables.registry["units"], d.command.string("unit"), field: "unit", what: "unit", txn)
                 _ = try d.resident("owner", txn)
-                d.emitFields("unit.registered", stream: "unit:\(d.command.string("unit"))", expected: .noStream)
+                d.emitFields(.registry(.unitRegistered), stream: "unit:\(d.command.string("unit"))", expected: .noStream)
             }),
         roleHandler("role.grant", granting: true),
         roleHandler("role.revoke", granting: false),
@@ -108,7 +108,7 @@ enum RegistryDomain {
                 let has = resident.strings("tags").contains(tag)
                 if tagging && has { throw Rejection(.illegalTransition, field: "tag", "tag: \(d.command.string("resident")) is tagged \(tag) already") }
                 if !tagging && !has { throw Rejection(.illegalTransition, field: "tag", "tag: \(d.command.string("resident")) is not tagged \(tag)") }
-                d.emitFields(tagging ? "resident.tagged" : "resident.untagged", stream: "resident:\(d.command.string("resident"))")
+                d.emitFields(tagging ? .registry(.residentTagged) : .registry(.residentUntagged), stream: "resident:\(d.command.string("resident"))")
             })
     }
 
@@ -130,7 +130,7 @@ enum RegistryDomain {
                 if !joining && !isMember {
                     throw Rejection(.illegalTransition, field: "member", "member: \(member) is not in team \(d.command.string("team"))")
                 }
-                d.emitFields(joining ? "team.joined" : "team.left", stream: "team:\(d.command.string("team"))")
+                d.emitFields(joining ? .registry(.teamJoined) : .registry(.teamLeft), stream: "team:\(d.command.string("team"))")
             })
     }
 
@@ -155,7 +155,7 @@ enum RegistryDomain {
                     throw Rejection(
                         .illegalTransition, field: "role", "role: \(d.command.string("subject")) does not hold \(d.command.string("role")) in \(d.community)")
                 }
-                d.emitFields(granting ? "role.granted" : "role.revoked", stream: "subject:\(d.command.string("subject"))")
+                d.emitFields(granting ? .registry(.roleGranted) : .registry(.roleRevoked), stream: "subject:\(d.command.string("subject"))")
             })
     }
 }
@@ -167,56 +167,70 @@ final class RegistryProjection: Projection {
     let version: UInt32 = 2
     let databaseNames = ["communities", "residents", "organizations", "teams", "units", "units-by-owner", "units-by-community", "roles"]
 
+    static let types = EventType.names(RegistryEvent.allCases.map(EventType.registry))
+    var eventTypes: Set<String>? { Self.types }
+
     func apply(_ event: RecordedEvent, in txn: borrowing WriteTransaction, databases db: ProjectionDatabases) throws {
-        assert(Self.types.contains(event.type), "the log hands a projection only the event types it names")
         let e = try DomainEvent(event)
-        let p = e.position
-        switch event.type {
-        case "store.initialized":
-            let admin = e.string("admin")
-            try Rows.put(db["roles"], compositeKey(admin, "*", "admin"), ["subject": .string(admin), "role": "admin", "community": "*"], position: p, txn)
-        case "community.registered":
-            try Rows.put(db["communities"], e.string("community"), e.payload, position: p, txn)
-        case "resident.registered":
-            let value = e.payload.setting("tags", e.payload["tags"] ?? .array([]))
-            try Rows.put(db["residents"], e.string("resident"), value, position: p, txn)
-        case "resident.tagged", "resident.untagged":
-            guard let row = try Rows.get(db["residents"], e.string("resident"), txn) else { throw missing(e, "resident") }
-            var tags = row.strings("tags").filter { $0 != e.string("tag") }
-            if event.type == "resident.tagged" { tags.append(e.string("tag")) }
-            try Rows.put(db["residents"], e.string("resident"), row.value.setting("tags", .array(tags.map { .string($0) })), position: p, txn)
-        case "organization.registered":
-            try Rows.put(db["organizations"], e.string("organization"), e.payload, position: p, txn)
-        case "team.formed":
-            try Rows.put(db["teams"], e.string("team"), e.payload, position: p, txn)
-        case "team.joined", "team.left":
-            guard let row = try Rows.get(db["teams"], e.string("team"), txn) else { throw missing(e, "team") }
-            var members = row.strings("members").filter { $0 != e.string("member") }
-            if event.type == "team.joined" { members.append(e.string("member")) }
-            try Rows.put(db["teams"], e.string("team"), row.value.setting("members", .array(members.map { .string($0) })), position: p, txn)
-        case "unit.registered":
-            // An owners' assembly adds these areas up: a stored one outside the command's range cannot have
-            // been recorded, and must not overflow a tally.
-            _ = try StoredArithmetic.inRange(e.int("areaSqm"), RegistryDomain.unitAreaSqm, "the area of unit \(e.string("unit"))", at: p)
-            try Rows.put(db["units"], e.string("unit"), e.payload, position: p, txn)
-            // Look-ups for owners' assemblies: an owner's units, and a community's units.
-            try Rows.put(db["units-by-owner"], compositeKey(e.string("owner"), e.string("unit")), e.payload, position: p, txn)
-            try Rows.put(db["units-by-community"], compositeKey(e.string("community"), e.string("unit")), e.payload, position: p, txn)
-        case "role.granted":
-            try Rows.put(db["roles"], compositeKey(e.string("subject"), e.string("community"), e.string("role")), e.payload, position: p, txn)
-        case "role.revoked":
-            try txn.delete(db["roles"], key: compositeKey(e.string("subject"), e.string("community"), e.string("role")))
-        default:
-            break
+        guard case .registry(let type) = e.type else { preconditionFailure("the log hands a projection only the event types it claims") }
+        switch type {
+        case .storeInitialized: try storeInitialized(e, db, txn)
+        case .communityRegistered: try Rows.put(db["communities"], try e.string("community"), e.payload, position: e.position, txn)
+        case .residentRegistered: try residentRegistered(e, db, txn)
+        case .residentTagged: try residentTags(e, tagged: true, db, txn)
+        case .residentUntagged: try residentTags(e, tagged: false, db, txn)
+        case .organizationRegistered: try Rows.put(db["organizations"], try e.string("organization"), e.payload, position: e.position, txn)
+        case .teamFormed: try Rows.put(db["teams"], try e.string("team"), e.payload, position: e.position, txn)
+        case .teamJoined: try teamMembers(e, joined: true, db, txn)
+        case .teamLeft: try teamMembers(e, joined: false, db, txn)
+        case .unitRegistered: try unitRegistered(e, db, txn)
+        case .roleGranted: try Rows.put(db["roles"], try roleKey(e), e.payload, position: e.position, txn)
+        case .roleRevoked: try txn.delete(db["roles"], key: try roleKey(e))
         }
     }
 
-    var eventTypes: Set<String>? { Self.types }
-    static let types: Set<String> = [
-        "store.initialized", "community.registered", "resident.registered", "resident.tagged", "resident.untagged",
-        "organization.registered", "team.formed", "team.joined", "team.left", "unit.registered",
-        "role.granted", "role.revoked",
-    ]
+    /// The store's first admin holds the role in every community.
+    private func storeInitialized(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let admin = try e.string("admin")
+        try Rows.put(db["roles"], compositeKey(admin, "*", "admin"), ["subject": .string(admin), "role": "admin", "community": "*"], position: e.position, txn)
+    }
+
+    private func residentRegistered(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let value = e.payload.setting("tags", e["tags"] ?? .array([]))
+        try Rows.put(db["residents"], try e.string("resident"), value, position: e.position, txn)
+    }
+
+    private func residentTags(_ e: DomainEvent, tagged: Bool, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let resident = try e.string("resident"), tag = try e.string("tag")
+        guard let row = try Rows.get(db["residents"], resident, txn) else { throw missing(e, "resident") }
+        var tags = row.strings("tags").filter { $0 != tag }
+        if tagged { tags.append(tag) }
+        try Rows.put(db["residents"], resident, row.value.setting("tags", .array(tags.map { .string($0) })), position: e.position, txn)
+    }
+
+    private func teamMembers(_ e: DomainEvent, joined: Bool, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let team = try e.string("team"), member = try e.string("member")
+        guard let row = try Rows.get(db["teams"], team, txn) else { throw missing(e, "team") }
+        var members = row.strings("members").filter { $0 != member }
+        if joined { members.append(member) }
+        try Rows.put(db["teams"], team, row.value.setting("members", .array(members.map { .string($0) })), position: e.position, txn)
+    }
+
+    /// A unit, and its look-ups for owners' assemblies: an owner's units, and a community's units.
+    private func unitRegistered(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        let unit = try e.string("unit"), p = e.position
+        // An owners' assembly adds these areas up: a stored one outside the command's range cannot have
+        // been recorded, and must not overflow a tally.
+        _ = try StoredArithmetic.inRange(try e.int("areaSqm"), RegistryDomain.unitAreaSqm, "the area of unit \(unit)", at: p)
+        try Rows.put(db["units"], unit, e.payload, position: p, txn)
+        try Rows.put(db["units-by-owner"], compositeKey(try e.string("owner"), unit), e.payload, position: p, txn)
+        try Rows.put(db["units-by-community"], compositeKey(try e.string("community"), unit), e.payload, position: p, txn)
+    }
+
+    /// A grant's key: subject, community, role.
+    private func roleKey(_ e: DomainEvent) throws -> [UInt8] {
+        compositeKey(try e.string("subject"), try e.string("community"), try e.string("role"))
+    }
 }
 
 /// An event that refers to an entity its projection does not have: the log and projection disagree.

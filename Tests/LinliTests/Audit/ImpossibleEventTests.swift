@@ -75,6 +75,30 @@ struct ImpossibleEventTests {
         #expect(!FileManager.default.fileExists(atPath: dir.sub("r")))
     }
 
+    /// Fields an event's type always carries, each removed from one event: (event type, field). Replayed
+    /// with `""` or `0` in their place, as before issue 16's checked fields, each of these passed: hours
+    /// verified for no points, a gift stocked under no id, a delivery to no elder, a unit of no owner.
+    static let missingFields: [(String, String)] = [
+        ("hours.verified", "points"), ("hours.verified", "volunteer"), ("gift.stocked", "item"),
+        ("service.delivered", "elder"), ("unit.registered", "owner"), ("points.adjusted", "reason"),
+    ]
+
+    @Test(
+        "an event without a field its type always carries is a finding naming the position and the field, never a replay with \"\" or 0",
+        arguments: Array(0..<missingFields.count))
+    func missingField(index: Int) throws {
+        let (type, field) = Self.missingFields[index]
+        let w = try world()
+        let at = try position(of: type, in: w)
+        let lines = try w.engine.forgedExport(at: at) { pairs in pairs = pairs.filter { $0.0 != field } }
+        let bytes = lines.map { Array($0.utf8) }
+        let report = try Engine.verifyExport(lines: bytes)
+        #expect(report.chain.ok, "the forgery is a valid chain: only the rules can find it")
+        #expect(
+            report.fieldMismatches.contains { $0.position == at && $0.reason.contains("has no field \"\(field)\"") },
+            "\(type) without \(field): \(report.fieldMismatches)")
+    }
+
     @Test("identifiers of 128 ASCII characters are accepted and of 129 refused, as DOMAIN.md section 2 says")
     func identifierLength() throws {
         let w = try World()

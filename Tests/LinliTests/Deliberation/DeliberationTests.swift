@@ -172,7 +172,7 @@ struct DeliberationTests {
         let votes = try w.engine.log.events(inStream: "meeting:play-m1").filter { $0.type == "vote.cast" }
         #expect(votes.count == 4)
         let replacing = try DomainEvent(votes[1])
-        #expect(replacing.int("replaces") == Int64(votes[0].position))
+        #expect(replacing.optionalInt("replaces") == Int64(votes[0].position))
     }
 
     @Test("the outcome loop: progress never decreases, the first progress starts implementation, evaluation closes it once")

@@ -89,12 +89,12 @@ struct TallyReplayTests {
         for event in try w.engine.log.events() {
             let e = try DomainEvent(event)
             switch event.type {
-            case "unit.registered" where e.string("compound") == "鹿溪小区":
-                unitsInScope[e.string("owner"), default: 0] += e.int("areaSqm")
-            case "meeting.scheduled": rule[e.string("meeting")] = e.string("rule")
-            case "vote.cast": votes[e.string("meeting"), default: [:]][e.string("participant")] = e.string("choice")
+            case "unit.registered" where e.optionalString("compound") == "鹿溪小区":
+                unitsInScope[try e.string("owner"), default: 0] += try e.int("areaSqm")
+            case "meeting.scheduled": rule[try e.string("meeting")] = try e.string("rule")
+            case "vote.cast": votes[try e.string("meeting"), default: [:]][try e.string("participant")] = try e.string("choice")
             case "meeting.closed":
-                let meeting = e.string("meeting")
+                let meeting = try e.string("meeting")
                 let expected = Self.reference(rule: rule[meeting]!, votes: votes[meeting] ?? [:], areas: unitsInScope)
                 #expect(e.payload["passed"] == .bool(expected), "meeting \(meeting) under \(rule[meeting]!)")
                 #expect(e.payload["tally"]?["votesCast"]?.intValue == Int64(votes[meeting]?.count ?? 0))

@@ -31,6 +31,11 @@ struct EventCatalogTests {
         #expect(listed.count > 40, "the table was read: \(listed.count) types")
         #expect(listed.subtracting(claimed).isEmpty, "listed in EVENTS.md but claimed by no projection: \(listed.subtracting(claimed).sorted())")
         #expect(claimed.subtracting(listed).isEmpty, "claimed by a projection but not in EVENTS.md: \(claimed.subtracting(listed).sorted())")
+        // The vocabulary the decisions emit from and the projections switch over is the same list.
+        let vocabulary = Set(EventType.allCases.map(\.rawValue))
+        #expect(vocabulary.count == EventType.allCases.count, "no two event types share a name")
+        #expect(vocabulary == listed, "EventType and EVENTS.md differ: \(vocabulary.symmetricDifference(listed).sorted())")
+        #expect(EventType.allCases.allSatisfy { EventType(rawValue: $0.rawValue) == $0 })
         // What the engine writes for the pilots' sample (every domain, mistakes refused).
         let dir = TemporaryDirectory()
         let engine = try Engine.create(at: dir.sub("store"), admin: PilotFixtures.admin, at: Timestamp(iso8601: "2023-07-01T08:00:00+08:00"))
