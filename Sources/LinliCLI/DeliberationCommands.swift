@@ -105,22 +105,22 @@ struct IssueCommand: ParsableCommand {
         /// stance, an assessment's scores, an outcome's progress.
         static func detail(_ entry: JSONValue) -> String {
             let detail = entry["detail"]
-            switch entry["type"].plain {
-            case "meeting.attended": return "\(detail?["participant"].plain ?? "") (\(detail?["role"].plain ?? "")) at \(detail?["meeting"].plain ?? "")"
-            case "vote.cast": return "\(detail?["participant"].plain ?? "") \(detail?["choice"].plain ?? "") at \(detail?["meeting"].plain ?? "")"
-            case "meeting.opinionGiven": return "\(detail?["participant"].plain ?? ""): \(detail?["text"].plain ?? "")"
-            case "issue.commented": return "\(detail?["resident"].plain ?? "") \(detail?["stance"].plain ?? ""): \(detail?["text"].plain ?? "")"
-            case "issue.assessed":
+            switch DeliberationEvent(rawValue: entry["type"].plain) {
+            case .meetingAttended: return "\(detail?["participant"].plain ?? "") (\(detail?["role"].plain ?? "")) at \(detail?["meeting"].plain ?? "")"
+            case .voteCast: return "\(detail?["participant"].plain ?? "") \(detail?["choice"].plain ?? "") at \(detail?["meeting"].plain ?? "")"
+            case .opinionGiven: return "\(detail?["participant"].plain ?? ""): \(detail?["text"].plain ?? "")"
+            case .issueCommented: return "\(detail?["resident"].plain ?? "") \(detail?["stance"].plain ?? ""): \(detail?["text"].plain ?? "")"
+            case .issueAssessed:
                 return
                     "importance \(detail?["importance"].plain ?? ""), urgency \(detail?["urgency"].plain ?? ""), feasibility \(detail?["feasibility"].plain ?? "")"
-            case "meeting.scheduled": return "\(detail?["meeting"].plain ?? "") \(detail?["format"].plain ?? ""), \(detail?["rule"].plain ?? "")"
-            case "meeting.closed": return "\(detail?["meeting"].plain ?? "") \(detail?["passed"] == .bool(true) ? "passed" : "failed")"
-            case "outcome.submitted": return detail?["department"].plain ?? ""
-            case "outcome.progressed": return "\(detail?["percent"].plain ?? "")% \(detail?["note"].plain ?? "")"
-            case "outcome.evaluated": return "\(detail?["evaluator"].plain ?? "") satisfaction \(detail?["satisfaction"].plain ?? "")"
-            case "issue.declined": return detail?["reason"].plain ?? ""
-            case "issue.merged": return "into \(detail?["into"].plain ?? "")"
-            default: return ""
+            case .meetingScheduled: return "\(detail?["meeting"].plain ?? "") \(detail?["format"].plain ?? ""), \(detail?["rule"].plain ?? "")"
+            case .meetingClosed: return "\(detail?["meeting"].plain ?? "") \(detail?["passed"] == .bool(true) ? "passed" : "failed")"
+            case .outcomeSubmitted: return detail?["department"].plain ?? ""
+            case .outcomeProgressed: return "\(detail?["percent"].plain ?? "")% \(detail?["note"].plain ?? "")"
+            case .outcomeEvaluated: return "\(detail?["evaluator"].plain ?? "") satisfaction \(detail?["satisfaction"].plain ?? "")"
+            case .issueDeclined: return detail?["reason"].plain ?? ""
+            case .issueMerged: return "into \(detail?["into"].plain ?? "")"
+            case .issueProposed, .issueAdmitted, .outcomeImplemented, nil: return ""
             }
         }
     }

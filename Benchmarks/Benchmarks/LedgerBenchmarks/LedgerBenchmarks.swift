@@ -157,9 +157,33 @@ final class Shared: @unchecked Sendable {
         raw.putKeyed((0..<residentsCount).map { (Array("resident:r-\($0)".utf8), [UInt8](repeating: 7, count: 60)) })
         return raw
     }()
+    /// A store whose last checkpoint is 64,000 events behind its head (issue 16 goal 4): the set-up is
+    /// checkpointed by `Engine.create`'s caller's first write, then 64 batches are applied by an engine that
+    /// never reaches the 65,536-event interval and is dropped without a checkpoint, as a process killed
+    /// after its last commit leaves the store.
+    lazy var behindPath: String = {
+        let engine = preparedEngine("behind")
+        try! engine.log.checkpoint()
+        for batch in ledgerBatches.prefix(behindBatches) {
+            precondition(try! engine.apply(lines: batch).committed)
+        }
+        let checkpointed = try! engine.log.checkpoints().values.map(\.position).min() ?? 0
+        let head = try! engine.log.head.position
+        precondition(head - checkpointed >= UInt64(behindBatches * batchCommands), "the store is \(head - checkpointed) events behind")
+        return engine.log.path
+    }()
+    /// The same 64,000 records in a bare environment, closed again: each sample opens it afresh (LMDB
+    /// allows one open of an environment per process).
+    lazy var behindRawPath: String = {
+        let raw = RawLMDB(path: tracked(temporaryStorePath("behind-raw")))
+        for batch in rawRecords.prefix(behindBatches) { raw.appendRecords(batch) }
+        return raw.path
+    }()
     var batch = 0
     var index = 0
 }
+
+let behindBatches = 64
 
 nonisolated(unsafe) let shared = Shared()
 let accounts = (0..<residentsCount).map { "resident:r-\($0)" }
@@ -250,5 +274,29 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
         benchmark.stopMeasurement()
+    }
+
+    // Opening a store whose last checkpoint is 64,000 events behind, read-only as `linli balance` does,
+    // and reading one balance: the tail is replayed in memory (goal ≤ 0.5 s). Each sample opens afresh.
+    Benchmark("open 64k events behind · linli", configuration: .init(maxDuration: .seconds(30), maxIterations: 10)) { (benchmark: Benchmark) throws in
+        let path = shared.behindPath
+        var options = Engine.Options()
+        options.readOnly = true
+        for _ in benchmark.scaledIterations {
+            benchmark.startMeasurement()
+            let engine = try Engine.open(at: path, options: options)
+            blackHole(try engine.balance(of: accounts[1]))
+            benchmark.stopMeasurement()
+        }
+    }
+    // The raw floor of that: opening an environment and reading the same 64,000 records with a cursor.
+    Benchmark("open 64k events behind · raw", configuration: .init(maxDuration: .seconds(30), maxIterations: 10)) { (benchmark: Benchmark) throws in
+        let path = shared.behindRawPath
+        for _ in benchmark.scaledIterations {
+            benchmark.startMeasurement()
+            let raw = RawLMDB(path: path)
+            precondition(raw.readRange(from: bigEndianKey(1), count: .max) == behindBatches * batchCommands)
+            benchmark.stopMeasurement()
+        }
     }
 }

@@ -10,7 +10,8 @@ final class DeliberationProjection: Projection {
     /// An issue's timeline, `issue ‖ 0 ‖ position`: only added.
     let appendOnlyDatabases: [String: AppendOnlyLayout] = ["timeline": .entityThenPosition]
 
-    var eventTypes: Set<String>? { EventType.names(DeliberationEvent.allCases.map(EventType.deliberation)) }
+    static let types = EventType.names(DeliberationEvent.allCases.map(EventType.deliberation))
+    var eventTypes: Set<String>? { Self.types }
 
     func apply(_ event: RecordedEvent, in txn: borrowing WriteTransaction, databases db: ProjectionDatabases) throws {
         let e = try DomainEvent(event)

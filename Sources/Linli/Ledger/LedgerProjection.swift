@@ -29,7 +29,8 @@ final class LedgerProjection: Projection {
     /// Statements (`account ‖ 0 ‖ position`) and a fund's movements (`fund ‖ 0 ‖ position`): only added.
     let appendOnlyDatabases: [String: AppendOnlyLayout] = ["postings": .entityThenPosition, "fund-movements": .entityThenPosition]
 
-    var eventTypes: Set<String>? { EventType.names(LedgerEvent.allCases.map(EventType.ledger)) }
+    static let types = EventType.names(LedgerEvent.allCases.map(EventType.ledger))
+    var eventTypes: Set<String>? { Self.types }
 
     func apply(_ event: RecordedEvent, in txn: borrowing WriteTransaction, databases db: ProjectionDatabases) throws {
         let e = try DomainEvent(event)
@@ -57,11 +58,14 @@ final class LedgerProjection: Projection {
     private func rateSet(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
         let event = e.record
         let key =
-            compositeKey(try e.string("community"), e.optionalString("category") ?? "*") + [0]
+            compositeKey(try e.string("community"), Self.rateScope(e.optionalString("category"))) + [0]
             + Self.sortableTime(event.occurredAt.epochMilliseconds) + bigEndianKey(e.position)
         try Rows.put(
             db["rates"], key, ["pointsPerHour": .int(try e.int("pointsPerHour")), "at": .string(event.occurredAt.iso8601)], position: e.position, txn)
     }
+
+    /// A rate's scope: its category, or `*` for the community's default (as an empty category always was).
+    static func rateScope(_ category: String?) -> String { category.flatMap { $0.isEmpty ? nil : $0 } ?? "*" }
 
     /// Hours logged wait, pending, for a social worker.
     private func hoursLogged(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {

@@ -9,7 +9,8 @@ final class MediationProjection: Projection {
     /// A dispute's timeline, `dispute ‖ 0 ‖ position`: only added.
     let appendOnlyDatabases: [String: AppendOnlyLayout] = ["timeline": .entityThenPosition]
 
-    var eventTypes: Set<String>? { EventType.names(MediationEvent.allCases.map(EventType.mediation)) }
+    static let types = EventType.names(MediationEvent.allCases.map(EventType.mediation))
+    var eventTypes: Set<String>? { Self.types }
 
     func apply(_ event: RecordedEvent, in txn: borrowing WriteTransaction, databases db: ProjectionDatabases) throws {
         let e = try DomainEvent(event)

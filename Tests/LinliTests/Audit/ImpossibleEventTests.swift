@@ -78,9 +78,9 @@ struct ImpossibleEventTests {
     /// Fields an event's type always carries, each removed from one event: (event type, field). Replayed
     /// with `""` or `0` in their place, as before issue 16's checked fields, each of these passed: hours
     /// verified for no points, a gift stocked under no id, a delivery to no elder, a unit of no owner.
-    static let missingFields: [(String, String)] = [
-        ("hours.verified", "points"), ("hours.verified", "volunteer"), ("gift.stocked", "item"),
-        ("service.delivered", "elder"), ("unit.registered", "owner"), ("points.adjusted", "reason"),
+    static let missingFields: [(EventType, String)] = [
+        (.ledger(.hoursVerified), "points"), (.ledger(.hoursVerified), "volunteer"), (.ledger(.giftStocked), "item"),
+        (.elders(.serviceDelivered), "elder"), (.registry(.unitRegistered), "owner"), (.ledger(.pointsAdjusted), "reason"),
     ]
 
     @Test(
@@ -89,7 +89,7 @@ struct ImpossibleEventTests {
     func missingField(index: Int) throws {
         let (type, field) = Self.missingFields[index]
         let w = try world()
-        let at = try position(of: type, in: w)
+        let at = try position(of: type.rawValue, in: w)
         let lines = try w.engine.forgedExport(at: at) { pairs in pairs = pairs.filter { $0.0 != field } }
         let bytes = lines.map { Array($0.utf8) }
         let report = try Engine.verifyExport(lines: bytes)

@@ -88,12 +88,12 @@ struct TallyReplayTests {
         var checked = 0
         for event in try w.engine.log.events() {
             let e = try DomainEvent(event)
-            switch event.type {
-            case "unit.registered" where e.optionalString("compound") == "鹿溪小区":
+            switch e.type {
+            case .registry(.unitRegistered) where e.optionalString("compound") == "鹿溪小区":
                 unitsInScope[try e.string("owner"), default: 0] += try e.int("areaSqm")
-            case "meeting.scheduled": rule[try e.string("meeting")] = try e.string("rule")
-            case "vote.cast": votes[try e.string("meeting"), default: [:]][try e.string("participant")] = try e.string("choice")
-            case "meeting.closed":
+            case .deliberation(.meetingScheduled): rule[try e.string("meeting")] = try e.string("rule")
+            case .deliberation(.voteCast): votes[try e.string("meeting"), default: [:]][try e.string("participant")] = try e.string("choice")
+            case .deliberation(.meetingClosed):
                 let meeting = try e.string("meeting")
                 let expected = Self.reference(rule: rule[meeting]!, votes: votes[meeting] ?? [:], areas: unitsInScope)
                 #expect(e.payload["passed"] == .bool(expected), "meeting \(meeting) under \(rule[meeting]!)")
