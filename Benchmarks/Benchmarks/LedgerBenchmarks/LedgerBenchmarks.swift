@@ -167,7 +167,7 @@ final class Shared: @unchecked Sendable {
         for batch in ledgerBatches.prefix(behindBatches) {
             precondition(try! engine.apply(lines: batch).committed)
         }
-        let checkpointed = try! engine.log.checkpoints().values.map(\.position).min() ?? 0
+        let checkpointed = try! engine.log.read { reader in try reader.checkpoints().values.map { $0.position }.min() ?? 0 }
         let head = try! engine.log.head.position
         precondition(head - checkpointed >= UInt64(behindBatches * batchCommands), "the store is \(head - checkpointed) events behind")
         return engine.log.path
