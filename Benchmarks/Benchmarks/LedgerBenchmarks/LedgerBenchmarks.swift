@@ -158,9 +158,8 @@ final class Shared: @unchecked Sendable {
         return raw
     }()
     /// A store whose last checkpoint is 64,000 events behind its head (issue 16 goal 4): the set-up is
-    /// checkpointed by `Engine.create`'s caller's first write, then 64 batches are applied by an engine that
-    /// never reaches the 65,536-event interval and is dropped without a checkpoint, as a process killed
-    /// after its last commit leaves the store.
+    /// checkpointed, then 64 batches are applied by an engine that never reaches the 65,536-event interval
+    /// and is dropped without a checkpoint, as a process killed after its last commit leaves the store.
     lazy var behindPath: String = {
         let engine = preparedEngine("behind")
         try! engine.log.checkpoint()

@@ -1,5 +1,5 @@
 /// Deliberation's event types: issues, meetings, votes and outcomes.
-public enum DeliberationEvent: String, DomainEventType {
+public enum DeliberationEvent: String, CaseIterable, Sendable {
     case issueProposed = "issue.proposed"
     case issueCommented = "issue.commented"
     case issueAssessed = "issue.assessed"

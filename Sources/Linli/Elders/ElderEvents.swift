@@ -1,5 +1,5 @@
 /// The elder services' event types.
-public enum ElderEvent: String, DomainEventType {
+public enum ElderEvent: String, CaseIterable, Sendable {
     case surveyed = "elder.surveyed"
     case tierPolicySet = "elder.tierPolicySet"
     case tierAssigned = "elder.tierAssigned"

@@ -41,14 +41,12 @@ final class EldersProjection: Projection {
 
     /// The latest survey by occurred time governs; every survey stays in `surveys` and the log.
     private func surveyed(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
-        let event = e.record
         let p = e.position
         let at = e.record.occurredAt, atMs = at.epochMilliseconds
-        let time = LedgerProjection.sortableTime(atMs)
         let elderId = try e.string("elder")
         let survey: JSONValue = e.payload.removing("community").setting("at", .string(at.iso8601)).setting("atMs", .int(atMs))
-            .setting("position", .int(Int64(p))).setting("actor", .string(event.actor))
-        try Rows.put(db["surveys"], compositeKey(elderId) + [0] + time + bigEndianKey(p), survey, position: p, txn)
+            .setting("position", .int(Int64(p))).setting("actor", .string(e.record.actor))
+        try Rows.put(db["surveys"], occurredKey(elderId, e), survey, position: p, txn)
         var elder = try elderRow(db, txn, e)
         if (elder["survey"]?["atMs"]?.intValue ?? .min) <= atMs { elder = elder.setting("survey", survey) }
         try Rows.put(db["elders"], elderId, elder, position: p, txn)
@@ -56,13 +54,12 @@ final class EldersProjection: Projection {
 
     /// A tier set by hand overrides the policy while it is the latest by occurred time.
     private func tierAssigned(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
-        let event = e.record
         let p = e.position
         let at = e.record.occurredAt, atMs = at.epochMilliseconds
         let elderId = try e.string("elder")
         let override: JSONValue = [
             "tier": .int(try e.int("tier")), "reason": .string(try e.string("reason")), "at": .string(at.iso8601),
-            "atMs": .int(atMs), "position": .int(Int64(p)), "actor": .string(event.actor),
+            "atMs": .int(atMs), "position": .int(Int64(p)), "actor": .string(e.record.actor),
         ]
         var elder = try elderRow(db, txn, e)
         if (elder["override"]?["atMs"]?.intValue ?? .min) <= atMs { elder = elder.setting("override", override) }
@@ -72,10 +69,9 @@ final class EldersProjection: Projection {
     /// A community's tier policy, in force from its occurred time.
     private func tierPolicySet(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
         let p = e.position
-        let at = e.record.occurredAt, atMs = at.epochMilliseconds
-        let time = LedgerProjection.sortableTime(atMs)
+        let at = e.record.occurredAt
         try Rows.put(
-            db["policies"], compositeKey(try e.string("community")) + [0] + time + bigEndianKey(p),
+            db["policies"], occurredKey(try e.string("community"), e),
             [
                 "bands": e["bands"] ?? .array([]), "livingAloneRaise": .int(e["livingAloneRaise"]?.intValue ?? 1),
                 "at": .string(at.iso8601),
@@ -85,30 +81,28 @@ final class EldersProjection: Projection {
     /// An elder's care plan, in force from its occurred time.
     private func planSet(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
         let p = e.position
-        let at = e.record.occurredAt, atMs = at.epochMilliseconds
-        let time = LedgerProjection.sortableTime(atMs)
+        let at = e.record.occurredAt
         let elderId = try e.string("elder")
         try Rows.put(
-            db["plans"], compositeKey(elderId) + [0] + time + bigEndianKey(p),
+            db["plans"], occurredKey(elderId, e),
             ["services": e["services"] ?? .array([]), "at": .string(at.iso8601)], position: p, txn)
         try Rows.put(db["elders"], elderId, try elderRow(db, txn, e), position: p, txn)
     }
 
     /// A station of the 1+N network, and the community's hub.
     private func stationRegistered(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
-        let event = e.record
         let p = e.position
-        try Rows.put(db["stations"], try e.string("station"), updating: event.payload, [("deliveries", 0), ("minutes", 0)], position: p, txn)
+        try Rows.put(db["stations"], try e.string("station"), updating: e.record.payload, [("deliveries", 0), ("minutes", 0)], position: p, txn)
         if try e.string("kind") == "hub" {
             try Rows.put(db["hubs"], try e.string("community"), ["station": .string(try e.string("station"))], position: p, txn)
         }
     }
 
-    /// A delivery: the history (both copies), the delivery, the week's adherence, the station's and the mutual-help volunteer's totals; it closes an open concern.
+    /// A delivery: the history (both copies), the delivery, the week's adherence, the station's and the
+    /// mutual-help volunteer's totals; it closes an open concern.
     private func serviceDelivered(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
         let p = e.position
         let at = e.record.occurredAt, atMs = at.epochMilliseconds
-        let time = LedgerProjection.sortableTime(atMs)
         let elderId = try e.string("elder")
         // Most of Hexi's events: every row is written straight as CBOR (CBORMapWriter, CBOR.updating),
         // without building and freeing a tree of values for each.
@@ -126,7 +120,7 @@ final class EldersProjection: Projection {
         entry.string("at", atText)
         entry.int("position", Int64(p))
         if let station { entry.value("station", station) }
-        let historyKey = compositeKey(elderId) + [0] + time + bigEndianKey(p)
+        let historyKey = occurredKey(elderId, e)
         try txn.put(db["history"], key: historyKey, value: entry.finish())
         try CompactHistory.put(
             db["history-compact"], historyKey, position: p, visit: false, concern: false,
@@ -162,29 +156,29 @@ final class EldersProjection: Projection {
         try closeConcern(db, txn, elder: elderId, atMs: atMs)
     }
 
-    /// A door-knock visit: the history (both copies) and the visit; a concern opens (or keeps open) a follow-up, none closes it.
+    /// A door-knock visit: the history (both copies) and the visit; a concern opens (or keeps open) a
+    /// follow-up, none closes it.
     private func visitLogged(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
-        let event = e.record
         let p = e.position
         let at = e.record.occurredAt, atMs = at.epochMilliseconds
-        let time = LedgerProjection.sortableTime(atMs)
         let elderId = try e.string("elder")
-        let visit = try e.string("visit"), concern = e["concern"] == .bool(true), atText = at.iso8601
+        let visit = try e.string("visit"), visitor = try e.string("visitor"), observations = try e.string("observations")
+        let concern = e["concern"] == .bool(true), atText = at.iso8601
         var entry = CBORMapWriter(count: 8, position: p)
         entry.string("kind", "visit")
         entry.string("visit", visit)
-        entry.string("visitor", try e.string("visitor"))
+        entry.string("visitor", visitor)
         entry.string("team", try e.string("team"))
-        entry.string("observations", try e.string("observations"))
+        entry.string("observations", observations)
         entry.value("concern", .bool(concern))
         entry.string("at", atText)
         entry.int("position", Int64(p))
-        let historyKey = compositeKey(elderId) + [0] + time + bigEndianKey(p)
+        let historyKey = occurredKey(elderId, e)
         try txn.put(db["history"], key: historyKey, value: entry.finish())
         try CompactHistory.put(
             db["history-compact"], historyKey, position: p, visit: true, concern: concern,
-            minutes: 0, id: visit, service: "", mode: "", provider: try e.string("visitor"), txn)
-        try Rows.put(db["visits"], visit, updating: event.payload, [("at", .string(atText))], position: p, txn)
+            minutes: 0, id: visit, service: "", mode: "", provider: visitor, txn)
+        try Rows.put(db["visits"], visit, updating: e.record.payload, [("at", .string(atText))], position: p, txn)
         if concern {
             // A later visit with a concern keeps the follow-up open, now on this visit.
             let open = try Rows.get(db["concerns"], elderId, txn)
@@ -193,7 +187,7 @@ final class EldersProjection: Projection {
                     db["concerns"], elderId,
                     [
                         "elder": .string(elderId), "visit": .string(visit), "at": .string(atText),
-                        "atMs": .int(atMs), "observations": .string(try e.string("observations")),
+                        "atMs": .int(atMs), "observations": .string(observations),
                         "community": .string(try e.string("community")),
                     ], position: p, txn)
             }
@@ -204,11 +198,15 @@ final class EldersProjection: Projection {
 
     /// The visit that noticed a dispute links to it, as the dispute links to the visit.
     private func disputeReported(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
-        let p = e.position
-        // The visit that noticed the dispute links to it, as the dispute links to the visit.
         guard let visit = e["visit"]?.stringValue else { return }
         guard let row = try Rows.get(db["visits"], visit, txn) else { throw missing(e, "visit") }
-        try Rows.put(db["visits"], visit, updating: row.encoded, [("dispute", .string(try e.string("dispute")))], position: p, txn)
+        try Rows.put(db["visits"], visit, updating: row.encoded, [("dispute", .string(try e.string("dispute")))], position: e.position, txn)
+    }
+
+    /// A key of the databases kept in occurred-time order (surveys, policies, plans, the history):
+    /// `entity ‖ 0 ‖ occurred time ‖ position`.
+    private func occurredKey(_ entity: String, _ e: DomainEvent) -> [UInt8] {
+        compositeKey(entity) + [0] + LedgerProjection.sortableTime(e.record.occurredAt.epochMilliseconds) + bigEndianKey(e.position)
     }
 
     private func elderRow(_ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, _ e: DomainEvent) throws -> JSONValue {

@@ -1,12 +1,10 @@
 import LinliStore
 
-/// The event types of one domain: the names its commands write and its projections replay, each spelled
-/// once (docs/EVENTS.md lists them; `EventCatalogTests` holds the three together).
-public protocol DomainEventType: RawRepresentable<String>, CaseIterable, Hashable, Sendable {}
-
 /// Every event type Linli writes: the checked vocabulary of the log. A decision emits one of these, and a
 /// projection claims a list of them and switches over them exhaustively, so that a type added to a domain
-/// is a compile error in every `apply` that must decide what to do with it.
+/// is a compile error in every `apply` that must decide what to do with it. Each domain's enum (its folder's
+/// `…Events.swift`) spells its names once; docs/EVENTS.md lists them, and `EventCatalogTests` holds the two
+/// and the projections' claims together.
 public enum EventType: Hashable, Sendable, CustomStringConvertible {
     case registry(RegistryEvent)
     case ledger(LedgerEvent)

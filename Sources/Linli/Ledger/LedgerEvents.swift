@@ -1,5 +1,5 @@
 /// The ledger's event types: points, hours, the charity store, micro-wishes and funds.
-public enum LedgerEvent: String, DomainEventType {
+public enum LedgerEvent: String, CaseIterable, Sendable {
     case rateSet = "points.rateSet"
     case hoursLogged = "hours.logged"
     case hoursVerified = "hours.verified"

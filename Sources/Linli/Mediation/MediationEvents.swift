@@ -1,5 +1,5 @@
 /// Mediation's event types: a dispute from its report to its follow-up.
-public enum MediationEvent: String, DomainEventType {
+public enum MediationEvent: String, CaseIterable, Sendable {
     case reported = "dispute.reported"
     case assigned = "dispute.assigned"
     case sessionHeld = "dispute.sessionHeld"

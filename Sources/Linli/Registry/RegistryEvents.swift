@@ -1,5 +1,5 @@
 /// The registry's event types.
-public enum RegistryEvent: String, DomainEventType {
+public enum RegistryEvent: String, CaseIterable, Sendable {
     case storeInitialized = "store.initialized"
     case communityRegistered = "community.registered"
     case residentRegistered = "resident.registered"
