@@ -177,12 +177,12 @@ final class RegistryProjection: Projection {
         case .storeInitialized: try storeInitialized(e, db, txn)
         case .communityRegistered: try Rows.put(db["communities"], try e.string("community"), e.payload, position: e.position, txn)
         case .residentRegistered: try residentRegistered(e, db, txn)
-        case .residentTagged: try residentTags(e, tagged: true, db, txn)
-        case .residentUntagged: try residentTags(e, tagged: false, db, txn)
+        case .residentTagged: try listChanged(e, in: "residents", entity: "resident", list: "tags", item: "tag", added: true, db, txn)
+        case .residentUntagged: try listChanged(e, in: "residents", entity: "resident", list: "tags", item: "tag", added: false, db, txn)
         case .organizationRegistered: try Rows.put(db["organizations"], try e.string("organization"), e.payload, position: e.position, txn)
         case .teamFormed: try Rows.put(db["teams"], try e.string("team"), e.payload, position: e.position, txn)
-        case .teamJoined: try teamMembers(e, joined: true, db, txn)
-        case .teamLeft: try teamMembers(e, joined: false, db, txn)
+        case .teamJoined: try listChanged(e, in: "teams", entity: "team", list: "members", item: "member", added: true, db, txn)
+        case .teamLeft: try listChanged(e, in: "teams", entity: "team", list: "members", item: "member", added: false, db, txn)
         case .unitRegistered: try unitRegistered(e, db, txn)
         case .roleGranted: try Rows.put(db["roles"], try roleKey(e), e.payload, position: e.position, txn)
         case .roleRevoked: try txn.delete(db["roles"], key: try roleKey(e))
@@ -200,20 +200,17 @@ final class RegistryProjection: Projection {
         try Rows.put(db["residents"], try e.string("resident"), value, position: e.position, txn)
     }
 
-    private func residentTags(_ e: DomainEvent, tagged: Bool, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
-        let resident = try e.string("resident"), tag = try e.string("tag")
-        guard let row = try Rows.get(db["residents"], resident, txn) else { throw missing(e, "resident") }
-        var tags = row.strings("tags").filter { $0 != tag }
-        if tagged { tags.append(tag) }
-        try Rows.put(db["residents"], resident, row.value.setting("tags", .array(tags.map { .string($0) })), position: e.position, txn)
-    }
-
-    private func teamMembers(_ e: DomainEvent, joined: Bool, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
-        let team = try e.string("team"), member = try e.string("member")
-        guard let row = try Rows.get(db["teams"], team, txn) else { throw missing(e, "team") }
-        var members = row.strings("members").filter { $0 != member }
-        if joined { members.append(member) }
-        try Rows.put(db["teams"], team, row.value.setting("members", .array(members.map { .string($0) })), position: e.position, txn)
+    /// A tag added to or taken from a resident, a member to or from a team: one entity's list of names,
+    /// where the name goes last when added and no name stands twice.
+    private func listChanged(
+        _ e: DomainEvent, in database: String, entity: String, list: String, item: String, added: Bool, _ db: ProjectionDatabases,
+        _ txn: borrowing WriteTransaction
+    ) throws {
+        let id = try e.string(entity), name = try e.string(item)
+        guard let row = try Rows.get(db[database], id, txn) else { throw missing(e, entity) }
+        var names = row.strings(list).filter { $0 != name }
+        if added { names.append(name) }
+        try Rows.put(db[database], id, row.value.setting(list, .array(names.map { .string($0) })), position: e.position, txn)
     }
 
     /// A unit, and its look-ups for owners' assemblies: an owner's units, and a community's units.
