@@ -220,12 +220,31 @@ public enum CBOR {
                 let keyStart = offset
                 offset += Int(length)
                 let valueStart = offset
-                guard (try? skipItem(bytes, &offset, depth: 1)) != nil else { return nil }
+                guard skipChecked(bytes, &offset) else { return nil }
                 if Int(length) == key.count, memcmp(bytes.baseAddress! + keyStart, key.baseAddress!, key.count) == 0 {
                     return UnsafeRawBufferPointer(rebasing: bytes[valueStart..<offset])
                 }
             }
             return nil
+        }
+    }
+
+    /// Moves `offset` past one item of bytes that ``validate(_:checkingText:)`` accepted: a number, a
+    /// simple value or a text is stepped over from its head alone, without the call ``skipItem`` makes
+    /// to check it again (a row's fields are mostly these; finding one field steps over the others).
+    @inline(__always)
+    private static func skipChecked(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int) -> Bool {
+        let start = offset
+        guard let (major, _, argument) = try? readHead(bytes, &offset) else { return false }
+        switch major {
+        case 0, 1, 7: return true
+        case 3:
+            guard argument <= UInt64(bytes.count - offset) else { return false }
+            offset += Int(argument)
+            return true
+        default:
+            offset = start
+            return (try? skipItem(bytes, &offset, depth: 1)) != nil
         }
     }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A JSON value as Linli reads and writes it: objects keep their key order, numbers are whole `Int64`s.
 ///
 /// Commands never carry fractions (points, fen, minutes, scores and areas are whole numbers), so the
@@ -97,7 +99,7 @@ public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressi
         case .object(let pairs):
             out.append(UInt8(ascii: "{"))
             var order = Array(pairs.indices)
-            if sortingKeys { order.sort { pairs[$0].0.utf8.lexicographicallyPrecedes(pairs[$1].0.utf8) } }
+            if sortingKeys { order.sort { JSONValue.utf8Precedes(pairs[$0].0, pairs[$1].0) } }
             for (index, pairIndex) in order.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 JSONValue.writeString(pairs[pairIndex].0, into: &out)
@@ -105,6 +107,20 @@ public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, Expressi
                 pairs[pairIndex].1.write(into: &out, sortingKeys: sortingKeys)
             }
             out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Whether `a`'s UTF-8 bytes sort before `b`'s: the canonical form's key order. Compared with
+    /// `memcmp` over the contiguous bytes; the generic `lexicographicallyPrecedes` over two UTF-8 views
+    /// cost about 5,000 instructions a command in the digest's sort (callgrind).
+    package static func utf8Precedes(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        return a.withUTF8 { a in
+            b.withUTF8 { b in
+                let common = min(a.count, b.count)
+                let order = common == 0 ? 0 : memcmp(a.baseAddress!, b.baseAddress!, common)
+                return order != 0 ? order < 0 : a.count < b.count
+            }
         }
     }
 

@@ -41,4 +41,24 @@ struct CBORCodecTests {
         let deep = [UInt8](repeating: 0x81, count: 100) + [0x00]
         #expect { try CBOR.decode(deep) } throws: { "\($0)".contains("nested deeper") }
     }
+
+    @Test("one field is found by its key's bytes, stepping over values of every kind and width")
+    func fieldLookUp() throws {
+        let long = String(repeating: "长", count: 100)  // a text whose head takes two bytes
+        let pairs: [(String, JSONValue)] = [
+            ("n", .int(.min)), ("big", .int(70_000)), ("t", .string(long)), ("yes", true), ("none", .null),
+            ("list", [1, "a", ["k": [2, 3]]]), ("map", ["inner": "v", "deep": [["x": 1]]]), ("last", "end"),
+        ]
+        let bytes = CBOR.encode(.object(pairs))
+        try bytes.withUnsafeBytes { map in
+            try CBOR.validate(map)
+            for (key, value) in pairs {
+                let item = try #require(CBOR.field(key, in: map), "\(key)")
+                #expect(try CBOR.decode(item) == value, "\(key)")
+            }
+            #expect(CBOR.field("las", in: map) == nil && CBOR.field("lastt", in: map) == nil && CBOR.field("inner", in: map) == nil)
+            #expect(CBOR.field("last", in: UnsafeRawBufferPointer(rebasing: map[0..<(map.count - 1)])) == nil, "cut short")
+        }
+        CBOR.encode(.array(["n"])).withUnsafeBytes { #expect(CBOR.field("n", in: $0) == nil, "not a map") }
+    }
 }

@@ -68,4 +68,18 @@ struct JSONTests {
         #expect(value.text.hasPrefix(#"{"z":"#), "keys stay in the order written")
         #expect(!value.text.contains("\u{01}") && !value.text.contains("\n"))
     }
+
+    @Test("the canonical form sorts keys by their UTF-8 bytes, not by Swift's Unicode-aware comparison")
+    func canonicalKeyOrder() throws {
+        // "e" + combining acute and "é" are equal Strings in Swift, but their bytes differ (65 CC 81 and
+        // C3 A9); "Z" (5A) sorts before "a" (61); a key sorts after its own prefix; nested objects too.
+        // (The reader refuses those two as one key written twice; a value built in code can hold both.)
+        let keys = ["é", "z", "e\u{301}", "ab", "a", "Z", "🙂", "王", ""]
+        let value = JSONValue.object(keys.enumerated().map { ($1, .int(Int64($0))) } + [("n", ["b": 1, "a": 2])])
+        let written = keys.enumerated().map { (key: $1, text: "\($0)") } + [(key: "n", text: #"{"a":2,"b":1}"#)]
+        let byBytes = written.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
+        let expected = "{" + byBytes.map { #""\#($0.key)":\#($0.text)"# }.joined(separator: ",") + "}"
+        #expect(Array(value.canonicalText.utf8) == Array(expected.utf8))
+        #expect(value.canonicalBytes == Array(expected.utf8))
+    }
 }

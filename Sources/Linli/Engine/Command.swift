@@ -148,8 +148,8 @@ public struct Command: Sendable, Equatable {
     public let actor: String
     /// When it happened.
     public let at: Timestamp
-    /// The fields, validated against the command's spec.
-    public let fields: [String: JSONValue]
+    /// The fields, validated against the command's spec, in the spec's order.
+    public let fields: CommandFields
     /// SHA-256 of the whole command as canonical JSON (keys sorted): it makes the id idempotent.
     public let digest: Hash
     /// The fields' CBOR pairs in the spec's order (keys and values, no map head), and how many: most
@@ -186,35 +186,35 @@ public struct Command: Sendable, Equatable {
         guard let at = Timestamp(iso8601: atText) else {
             throw Rejection.invalid("at", "\"\(atText)\" is not an ISO 8601 time with an offset and a possible date")
         }
-        var fields: [String: JSONValue] = [:]
         for (key, _) in pairs where !Command.envelope.contains(key) && !spec.fields.contains(where: { $0.name == key }) {
             throw Rejection.invalid(key, "unknown field for \(name)")
         }
+        var fields: [(key: String, value: JSONValue)] = []
+        fields.reserveCapacity(spec.fields.count)
         for field in spec.fields {
             guard let value = json[field.name], value != .null || field.required else { continue }
             try Validation.check(value, field.type, field.name)
-            fields[field.name] = value
+            fields.append((field.name, value))
         }
-        for field in spec.fields where field.required && fields[field.name] == nil {
+        // Every present field is checked before a missing one is named, so that a line with both kinds
+        // of fault gets the same message whatever the spec's order.
+        for field in spec.fields where field.required && !fields.contains(where: { $0.key == field.name }) {
             throw Rejection.invalid(field.name, "required for \(name)")
         }
         self.name = name
         self.id = id
         self.actor = actor
         self.at = at
-        self.fields = fields
+        self.fields = CommandFields(fields)
         self.digest = json.canonicalBytes.withUnsafeBytes { Hash.sha256($0) }
         var encoded: [UInt8] = []
         encoded.reserveCapacity(160)
-        var count = 0
-        for field in spec.fields {
-            guard let value = fields[field.name] else { continue }
-            CBOR.encode(.string(field.name), into: &encoded)
+        for (key, value) in fields {
+            CBOR.encode(.string(key), into: &encoded)
             CBOR.encode(value, into: &encoded)
-            count += 1
         }
         self.fieldsEncoded = encoded
-        self.fieldsCount = count
+        self.fieldsCount = fields.count
     }
 
     /// A string field (an id, a text or an enumeration value); "" when absent.
@@ -229,6 +229,34 @@ public struct Command: Sendable, Equatable {
     public static func == (lhs: Command, rhs: Command) -> Bool { lhs.digest == rhs.digest }
 
     static let envelope = ["command", "id", "actor", "at"]
+}
+
+/// A command's validated fields in its spec's order. A command has a handful, so a field is found by
+/// comparing names (short names compare in a word or two) rather than by hashing the name, as a
+/// dictionary would: a command's fields are read several times while it is parsed and decided.
+public struct CommandFields: Sendable, Equatable, Sequence {
+    /// The fields, in the spec's order; no name twice.
+    private let pairs: [(key: String, value: JSONValue)]
+
+    init(_ pairs: [(key: String, value: JSONValue)]) {
+        self.pairs = pairs
+    }
+
+    /// The value of the field `name`, or nil when the command does not carry it.
+    public subscript(_ name: String) -> JSONValue? {
+        for pair in pairs where pair.key == name { return pair.value }
+        return nil
+    }
+
+    /// How many fields the command carries.
+    public var count: Int { pairs.count }
+
+    /// The fields, in the spec's order.
+    public func makeIterator() -> IndexingIterator<[(key: String, value: JSONValue)]> { pairs.makeIterator() }
+
+    public static func == (lhs: CommandFields, rhs: CommandFields) -> Bool {
+        lhs.pairs.count == rhs.pairs.count && zip(lhs.pairs, rhs.pairs).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+    }
 }
 
 /// Field checks, each throwing an `invalidField` rejection that names the field and the value.
@@ -261,7 +289,9 @@ enum Validation {
             // DOMAIN.md section 2: ASCII letters, digits and . _ : -, the first a letter or digit, compared
             // byte for byte — so that no two ids look alike or compare equal as Unicode strings (a KELVIN SIGN
             // for a K) while their LMDB keys differ.
-            guard let first = text.utf8.first, Validation.isIdentifierStart(first), text.utf8.allSatisfy(Validation.isIdentifierByte) else {
+            var bytes = text
+            let isIdentifier = bytes.withUTF8 { $0.first.map(Validation.isIdentifierStart) == true && $0.allSatisfy(Validation.isIdentifierByte) }
+            guard isIdentifier else {
                 throw Rejection.invalid(field, "\"\(text)\" is not an identifier: 1–128 ASCII letters, digits and . _ : -, starting with a letter or digit")
             }
         case let .text(maxBytes, nonEmpty, lines):
