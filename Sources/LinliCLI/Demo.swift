@@ -77,12 +77,14 @@ struct Demo: ParsableCommand {
         print("top volunteers")
         print(renderTable(["resident", "name", "earned", "balance"], top, rightAligned: [2, 3]))
         print("邻礼公益超市 charity store: " + (try engine.stock().map { "\($0.name) \($0.quantity)" }.joined(separator: "，")))
-        print(
+        try print(
             "微心愿 micro-wishes: "
-                + Dictionary(grouping: try engine.wishes(), by: { $0.string("state") }).map { "\($0.key) \($0.value.count)" }.sorted().joined(separator: ", "))
+                + Dictionary(grouping: try engine.wishes(), by: { try $0.string("state") }).map { "\($0.key) \($0.value.count)" }.sorted().joined(
+                    separator: ", "))
         if let fund = try engine.fund("care-fund-js") {
+            let balanceFen = try fund.fund.int("balanceFen")
             print(
-                "爱心基金 care fund: \(fund.fund.int("balanceFen") / 100).\(String(format: "%02d", fund.fund.int("balanceFen") % 100)) yuan after \(fund.movements.count) movements\n"
+                "爱心基金 care fund: \(balanceFen / 100).\(String(format: "%02d", balanceFen % 100)) yuan after \(fund.movements.count) movements\n"
             )
         }
     }
@@ -109,8 +111,8 @@ struct Demo: ParsableCommand {
             tierRows.append(["tier \(tier)", "\(inTier.count)", "\(inTier.filter(\.behindPlan).count)", "\(inTier.filter(\.willingToWork).count)"])
         }
         print(renderTable(["tier", "elders", "behind plan", "willing to volunteer"], tierRows, rightAligned: [1, 2, 3]))
-        let mutual = try engine.mutualHelp().sorted { $0.int("minutes") > $1.int("minutes") }.prefix(3)
-        print("互助 mutual help, top volunteers: " + mutual.map { "\($0.string("provider")) \($0.int("minutes") / 60)h" }.joined(separator: ", "))
+        let mutual = try engine.mutualHelp().sorted { try $0.int("minutes") > $1.int("minutes") }.prefix(3)
+        try print("互助 mutual help, top volunteers: " + mutual.map { try "\($0.string("provider")) \($0.int("minutes") / 60)h" }.joined(separator: ", "))
         print("open concerns from door-knock visits: \(try engine.openConcerns().count)\n")
     }
 

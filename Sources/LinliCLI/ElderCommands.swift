@@ -275,11 +275,11 @@ struct Station: ParsableCommand {
         @OptionGroup var output: FormatOptions
         func run() throws {
             let stations = try store.open(readOnly: true).stations()
-            emit(
+            try emit(
                 output.format, json: .array(stations.map(\.value)),
                 header: ["station", "kind", "name", "functions", "deliveries", "minutes"],
                 rows: stations.map {
-                    [
+                    try [
                         $0.string("station"), $0.string("kind"), $0.string("name"), $0.strings("functions").joined(separator: "、"), "\($0.int("deliveries"))",
                         "\($0.int("minutes"))",
                     ]

@@ -99,17 +99,17 @@ struct Wishes: ParsableCommand {
 
     func run() throws {
         let wishes = try asOf.engine(store, for: .ledger).wishes(state: state)
-        emit(
+        try emit(
             output.format,
             json: .array(
                 wishes.map {
-                    [
+                    try [
                         "wish": .string($0.string("wish")), "state": .string($0.string("state")), "beneficiary": .string($0.string("beneficiary")),
                         "description": .string($0.string("description")), "claimant": $0.value["claimant"] ?? .null,
                     ]
                 }),
             header: ["wish", "state", "beneficiary", "description"],
-            rows: wishes.map { [$0.string("wish"), $0.string("state"), $0.string("beneficiary"), $0.string("description")] })
+            rows: wishes.map { try [$0.string("wish"), $0.string("state"), $0.string("beneficiary"), $0.string("description")] })
     }
 }
 
@@ -164,11 +164,11 @@ struct Fund: ParsableCommand {
             guard let (row, movements) = try asOf.engine(store, for: .ledger).fund(fund) else {
                 throw ExitError.rejected("linli: unknownFund: no fund \"\(fund)\"")
             }
-            emit(
+            try emit(
                 output.format,
-                json: ["fund": .string(fund), "balanceFen": .int(row.int("balanceFen")), "movements": .array(movements.map(\.value))],
+                json: ["fund": .string(fund), "balanceFen": .int(try row.int("balanceFen")), "movements": .array(movements.map(\.value))],
                 header: ["position", "at", "kind", "amountFen", "balanceFen"],
-                rows: movements.map { ["\($0.position)", $0.string("at"), $0.string("kind"), "\($0.int("amountFen"))", "\($0.int("balanceFen"))"] },
+                rows: movements.map { try ["\($0.position)", $0.string("at"), $0.string("kind"), "\($0.int("amountFen"))", "\($0.int("balanceFen"))"] },
                 rightAligned: [0, 3, 4])
         }
     }

@@ -30,7 +30,7 @@ public enum Checkpoints {
         let issues = try engine.issues()
         let disputes = try engine.disputes()
         // Counting elders needs only their rows, not each one's tier and week of adherence.
-        let elders = try engine.rows(of: \.elders, "elders").map { $0.string("community") }
+        let elders = try engine.rows(of: \.elders, "elders").map { try $0.string("community") }
         var communities = Set(balances.compactMap { $0.account.hasPrefix("issuance:") ? String($0.account.dropFirst(9)) : nil })
         communities.formUnion(issues.map(\.community))
         communities.formUnion(disputes.map(\.community))

@@ -40,8 +40,8 @@ enum DeliberationDomain {
                 let issue = try loadIssue(d, txn)
                 _ = try d.resident("resident", txn)
                 try d.authorize([], asResident: d.command.string("resident") == d.command.actor, txn)
-                guard !closedStates.contains(issue.string("state")) else { throw illegal(d, issue, needs: "a live issue") }
-                d.emitFields(.deliberation(.issueCommented), stream: "issue:\(issue.string("issue"))")
+                guard !closedStates.contains(try issue.string("state")) else { throw try illegal(d, issue, needs: "a live issue") }
+                d.emitFields(.deliberation(.issueCommented), stream: "issue:\(try issue.string("issue"))")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -53,7 +53,7 @@ enum DeliberationDomain {
                 let issue = try loadIssue(d, txn)
                 try d.authorize([.convener], txn)
                 try require(d, issue, in: ["proposed", "assessed"])
-                d.emitFields(.deliberation(.issueAssessed), stream: "issue:\(issue.string("issue"))", adding: [("assessor", .string(d.command.actor))])
+                d.emitFields(.deliberation(.issueAssessed), stream: "issue:\(try issue.string("issue"))", adding: [("assessor", .string(d.command.actor))])
             }),
         transition("issue.admit", from: ["assessed", "rejectedByVote"], event: .deliberation(.issueAdmitted)),
         transition("issue.decline", from: ["proposed", "assessed", "onAgenda", "rejectedByVote"], event: .deliberation(.issueDeclined)),
@@ -64,14 +64,14 @@ enum DeliberationDomain {
                 try d.authorize([.convener], txn)
                 try require(d, issue, in: ["proposed", "assessed", "onAgenda"])
                 let into = try d.require(d.tables.deliberation["issues"], d.command.string("into"), .unknownIssue, field: "into", what: "issue", txn)
-                guard into.string("issue") != issue.string("issue") else { throw Rejection.invalid("into", "an issue cannot merge into itself") }
-                guard into.string("community") == d.community else {
-                    throw Rejection.invalid("into", "\(into.string("issue")) is in \(into.string("community")), not \(d.community)")
+                guard try into.string("issue") != issue.string("issue") else { throw Rejection.invalid("into", "an issue cannot merge into itself") }
+                guard try into.string("community") == d.community else {
+                    throw try Rejection.invalid("into", "\(into.string("issue")) is in \(into.string("community")), not \(d.community)")
                 }
-                guard !closedStates.contains(into.string("state")) else {
-                    throw Rejection(.illegalTransition, field: "into", "into: \(into.string("issue")) is \(into.string("state")); merge into a live issue")
+                guard !closedStates.contains(try into.string("state")) else {
+                    throw try Rejection(.illegalTransition, field: "into", "into: \(into.string("issue")) is \(into.string("state")); merge into a live issue")
                 }
-                d.emitFields(.deliberation(.issueMerged), stream: "issue:\(issue.string("issue"))")
+                d.emitFields(.deliberation(.issueMerged), stream: "issue:\(try issue.string("issue"))")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -101,12 +101,12 @@ enum DeliberationDomain {
                 try d.authorize([.convener], txn)
                 let participant = d.command.string("participant")
                 if let earlier = try Rows.get(d.tables.deliberation["attendance"], compositeKey(meeting.string("meeting"), participant), txn) {
-                    throw Rejection(
+                    throw try Rejection(
                         .illegalTransition, field: "participant",
                         "participant: \(participant) attends \(meeting.string("meeting")) already, as \(earlier.string("role"))")
                 }
                 try checkAttendee(d, role: d.command.string("role"), issue: issue, txn)
-                d.emitFields(
+                try d.emitFields(
                     .deliberation(.meetingAttended), stream: "meeting:\(meeting.string("meeting"))", adding: [("issue", .string(issue.string("issue")))])
             }),
         CommandHandler(
@@ -119,7 +119,8 @@ enum DeliberationDomain {
                 let (meeting, issue) = try openMeeting(d, txn)
                 try d.authorize([.convener], txn)
                 _ = try attendee(d, meeting, txn)
-                d.emitFields(.deliberation(.opinionGiven), stream: "meeting:\(meeting.string("meeting"))", adding: [("issue", .string(issue.string("issue")))])
+                try d.emitFields(
+                    .deliberation(.opinionGiven), stream: "meeting:\(meeting.string("meeting"))", adding: [("issue", .string(issue.string("issue")))])
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -133,18 +134,18 @@ enum DeliberationDomain {
                 // The participant's own vote, or a convener recording a paper ballot (section 3).
                 try d.authorize([.convener], asResident: participant == d.command.actor, txn)
                 let role = try attendee(d, meeting, txn).string("role")
-                let assembly = meeting.string("format") == "ownersAssembly"
+                let assembly = try meeting.string("format") == "ownersAssembly"
                 guard assembly ? role == "owner" : votingRoles.contains(role) else {
                     throw Rejection(
                         .notEligible, field: "participant",
                         "participant: \(participant) attends as \(role), which does not vote in \(assembly ? "an owners' assembly (owners only)" : "this meeting")"
                     )
                 }
-                var pairs = d.fieldPairs() + [("issue", .string(issue.string("issue")))]
+                var pairs = d.fieldPairs() + [("issue", .string(try issue.string("issue")))]
                 if let earlier = try Rows.get(d.tables.deliberation["votes"], compositeKey(meeting.string("meeting"), participant), txn) {
                     pairs.append(("replaces", .int(Int64(earlier.position))))
                 }
-                d.emit(.deliberation(.voteCast), stream: "meeting:\(meeting.string("meeting"))", pairs)
+                d.emit(.deliberation(.voteCast), stream: "meeting:\(try meeting.string("meeting"))", pairs)
             }),
         CommandHandler(
             spec: CommandSpec(name: "meeting.close", fields: [.required("meeting", .id), .required("resolution", .description)]),
@@ -152,7 +153,7 @@ enum DeliberationDomain {
                 let (meeting, issue) = try openMeeting(d, txn)
                 try d.authorize([.convener], txn)
                 let tally = try tallyMeeting(d.tables, meeting: meeting, issue: issue, txn)
-                d.emitFields(
+                try d.emitFields(
                     .deliberation(.meetingClosed), stream: "meeting:\(meeting.string("meeting"))",
                     adding: [
                         ("issue", .string(issue.string("issue"))), ("format", .string(meeting.string("format"))),
@@ -165,7 +166,7 @@ enum DeliberationDomain {
                 let issue = try loadIssue(d, txn)
                 try d.authorize([.convener], txn)
                 try require(d, issue, in: ["resolved"])
-                d.emitFields(.deliberation(.outcomeSubmitted), stream: "issue:\(issue.string("issue"))")
+                d.emitFields(.deliberation(.outcomeSubmitted), stream: "issue:\(try issue.string("issue"))")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -181,7 +182,7 @@ enum DeliberationDomain {
                 guard d.command.int("percent") >= last else {
                     throw Rejection.invalid("percent", "\(d.command.int("percent")) is below the last progress, \(last)%; progress never decreases")
                 }
-                d.emitFields(.deliberation(.outcomeProgressed), stream: "issue:\(issue.string("issue"))")
+                d.emitFields(.deliberation(.outcomeProgressed), stream: "issue:\(try issue.string("issue"))")
             }),
         transition("outcome.implement", from: ["implementing"], event: .deliberation(.outcomeImplemented), reason: false),
         CommandHandler(
@@ -195,7 +196,7 @@ enum DeliberationDomain {
                 try d.authorize([.convener], txn)
                 _ = try d.resident("evaluator", txn)
                 try require(d, issue, in: ["implemented"])
-                d.emitFields(.deliberation(.outcomeEvaluated), stream: "issue:\(issue.string("issue"))")
+                d.emitFields(.deliberation(.outcomeEvaluated), stream: "issue:\(try issue.string("issue"))")
             }),
     ]
 
@@ -207,7 +208,7 @@ enum DeliberationDomain {
                 let issue = try loadIssue(d, txn)
                 try d.authorize([.convener], txn)
                 try require(d, issue, in: states)
-                d.emitFields(event, stream: "issue:\(issue.string("issue"))")
+                d.emitFields(event, stream: "issue:\(try issue.string("issue"))")
             })
     }
 
@@ -216,17 +217,18 @@ enum DeliberationDomain {
     /// The issue named by the `issue` field; sets the command's community to the issue's.
     static func loadIssue(_ d: Decision, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Row {
         let row = try d.require(d.tables.deliberation["issues"], d.command.string("issue"), .unknownIssue, field: "issue", what: "issue", txn)
-        d.community = row.string("community")
+        d.community = try row.string("community")
         return row
     }
 
     static func require(_ d: Decision, _ issue: Row, in states: Set<String>) throws {
-        guard states.contains(issue.string("state")) else { throw illegal(d, issue, needs: states.sorted().joined(separator: " or ")) }
+        guard states.contains(try issue.string("state")) else { throw try illegal(d, issue, needs: states.sorted().joined(separator: " or ")) }
     }
 
-    static func illegal(_ d: Decision, _ issue: Row, needs: String) -> Rejection {
-        let merged = issue.string("mergedInto").isEmpty ? "" : " into \(issue.string("mergedInto"))"
-        return Rejection(
+    static func illegal(_ d: Decision, _ issue: Row, needs: String) throws -> Rejection {
+        // Only a merged issue has `mergedInto`.
+        let merged = issue.optionalString("mergedInto").map { " into \($0)" } ?? ""
+        return try Rejection(
             .illegalTransition, field: "issue", "issue: \(issue.string("issue")) is \(issue.string("state"))\(merged); \(d.command.name) needs \(needs)")
     }
 
@@ -245,11 +247,12 @@ enum DeliberationDomain {
     static func openMeeting(_ d: Decision, _ txn: borrowing some TransactionReading & ~Copyable) throws -> (meeting: Row, issue: Row) {
         let meeting = try d.require(d.tables.deliberation["meetings"], d.command.string("meeting"), .unknownMeeting, field: "meeting", what: "meeting", txn)
         guard let issue = try Rows.get(d.tables.deliberation["issues"], meeting.string("issue"), txn) else {
-            throw LogError.corrupt(position: meeting.position, reason: "meeting \(meeting.string("meeting")) names an issue the projection does not have")
+            throw LogError.corrupt(position: meeting.position, reason: "meeting \(try meeting.string("meeting")) names an issue the projection does not have")
         }
-        d.community = issue.string("community")
-        guard meeting.string("state") == "open" else {
-            throw Rejection(.illegalTransition, field: "meeting", "meeting: \(meeting.string("meeting")) is closed; \(d.command.name) needs an open meeting")
+        d.community = try issue.string("community")
+        guard try meeting.string("state") == "open" else {
+            throw Rejection(
+                .illegalTransition, field: "meeting", "meeting: \(try meeting.string("meeting")) is closed; \(d.command.name) needs an open meeting")
         }
         return (meeting, issue)
     }
@@ -257,7 +260,7 @@ enum DeliberationDomain {
     static func attendee(_ d: Decision, _ meeting: Row, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Row {
         let participant = d.command.string("participant")
         guard let row = try Rows.get(d.tables.deliberation["attendance"], compositeKey(meeting.string("meeting"), participant), txn) else {
-            throw Rejection(.notEligible, field: "participant", "participant: \(participant) does not attend \(meeting.string("meeting"))")
+            throw Rejection(.notEligible, field: "participant", "participant: \(participant) does not attend \(try meeting.string("meeting"))")
         }
         return row
     }
@@ -281,8 +284,8 @@ enum DeliberationDomain {
         case "propertyCompany", "ownersCommittee", "socialOrg":
             let organization = try d.require(
                 d.tables.registry["organizations"], participant, .unknownParticipant, field: "participant", what: "organization", txn)
-            if role != "socialOrg", organization.string("kind") != role {
-                throw Rejection.invalid("role", "\(participant) is a \(organization.string("kind")), not a \(role)")
+            if role != "socialOrg", try organization.string("kind") != role {
+                throw Rejection.invalid("role", "\(participant) is a \(try organization.string("kind")), not a \(role)")
             }
         default:
             break
@@ -295,11 +298,11 @@ enum DeliberationDomain {
 
     /// Whether a registered unit lies in an issue's scope (section 5: a compound scope's ref is a unit's
     /// `compound`, a building scope's ref is a unit's `building`).
-    static func unitInScope(_ unit: Row, community: String, scope: JSONValue) -> Bool {
-        guard unit.string("community") == community else { return false }
+    static func unitInScope(_ unit: Row, community: String, scope: JSONValue) throws -> Bool {
+        guard try unit.string("community") == community else { return false }
         switch scope["level"]?.stringValue {
-        case "compound": return unit.string("compound") == scope["ref"]?.stringValue
-        case "building": return unit.string("building") == scope["ref"]?.stringValue
+        case "compound": return try unit.string("compound") == scope["ref"]?.stringValue
+        case "building": return try unit.string("building") == scope["ref"]?.stringValue
         default: return true
         }
     }
@@ -310,7 +313,7 @@ enum DeliberationDomain {
     ) throws -> [Row] {
         var units: [Row] = []
         try Rows.scan(tables.registry["units-by-owner"], prefix: compositeKey(owner) + [0], txn) { _, unit in
-            if unitInScope(unit, community: community, scope: scope) { units.append(unit) }
+            if try unitInScope(unit, community: community, scope: scope) { units.append(unit) }
             return true
         }
         return units
@@ -319,11 +322,11 @@ enum DeliberationDomain {
     /// Tallies a meeting from its attendance and latest votes, and, for owners' assemblies, the units
     /// registered in the issue's scope now (section 5: as registered when the meeting closes).
     static func tallyMeeting(_ tables: Tables, meeting: Row, issue: Row, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Tally {
-        let rule = VotingRule(rawValue: meeting.string("rule"))!
-        let id = meeting.string("meeting")
+        let rule = VotingRule(rawValue: try meeting.string("rule"))!
+        let id = try meeting.string("meeting")
         var ballots: [Tally.Ballot] = []
         try Rows.scan(tables.deliberation["votes"], prefix: compositeKey(id) + [0], txn) { _, vote in
-            ballots.append(Tally.Ballot(participant: vote.string("participant"), choice: vote.string("choice")))
+            try ballots.append(Tally.Ballot(participant: vote.string("participant"), choice: vote.string("choice")))
             return true
         }
         return try doubleMajorityTally(tables, rule: rule, ballots: ballots, issue: issue, txn)
@@ -337,9 +340,9 @@ enum DeliberationDomain {
     ) throws -> Tally {
         guard rule.isDoubleMajority else { return Tally(rule: rule, ballots: ballots) }
         var areaByOwner: [String: Int64] = [:]
-        let community = issue.string("community"), scope = issue["scope"] ?? .null
+        let community = try issue.string("community"), scope = issue["scope"] ?? .null
         try Rows.scan(tables.registry["units-by-community"], prefix: compositeKey(community) + [0], txn) { _, unit in
-            if unitInScope(unit, community: community, scope: scope) { areaByOwner[unit.string("owner"), default: 0] += unit.int("areaSqm") }
+            if try unitInScope(unit, community: community, scope: scope) { try areaByOwner[unit.string("owner"), default: 0] += unit.int("areaSqm") }
             return true
         }
         var weighted = ballots

@@ -80,9 +80,9 @@ final class DeliberationProjection: Projection {
         var sums = [("assessments", Int64(1)), ("importanceSum", importance), ("urgencySum", urgency), ("feasibilitySum", feasibility)]
         if let earlier {
             sums[0].1 = 0
-            sums[1].1 -= earlier.int("importance")
-            sums[2].1 -= earlier.int("urgency")
-            sums[3].1 -= earlier.int("feasibility")
+            sums[1].1 -= try earlier.int("importance")
+            sums[2].1 -= try earlier.int("urgency")
+            sums[3].1 -= try earlier.int("feasibility")
         }
         var issue = issue
         for (name, delta) in sums { issue = issue.setting(name, .int((issue[name]?.intValue ?? 0) + delta)) }

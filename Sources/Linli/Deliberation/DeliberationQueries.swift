@@ -66,7 +66,7 @@ extension Engine {
     /// Issues per community and state (zero counts left out).
     public func issueCounts() throws -> [(community: String, state: String, count: Int64)] {
         try rows(of: \.deliberation, "counts").compactMap { row in
-            row.int("count") == 0 ? nil : (row.string("community"), row.string("state"), row.int("count"))
+            try row.int("count") == 0 ? nil : (row.string("community"), row.string("state"), row.int("count"))
         }
     }
 
@@ -90,7 +90,7 @@ extension Engine {
             var meetings: [JSONValue] = []
             for meetingId in row.strings("meetings") {
                 guard let meeting = try Rows.get(db["meetings"], meetingId, txn) else { continue }
-                meetings.append([
+                try meetings.append([
                     "meeting": .string(meetingId), "format": .string(meeting.string("format")), "rule": .string(meeting.string("rule")),
                     "state": .string(meeting.string("state")), "startsAt": .string(meeting.string("startsAt")),
                     "passed": meeting["passed"] ?? .null, "tally": meeting["tally"] ?? .null,
@@ -100,7 +100,7 @@ extension Engine {
                 ])
             }
             var steps = row["stepMs"] ?? .object([])
-            let current = row.string("state")
+            let current = try row.string("state")
             if !DeliberationDomain.closedStates.contains(current) {
                 steps = steps.setting(current, .int((steps[current]?.intValue ?? 0) + max(0, nowMs - summary.stateSinceMs)))
             }

@@ -101,7 +101,7 @@ enum EldersDomain {
                 try d.authorize([.admin], txn)
                 try d.requireAbsent(d.tables.elders["stations"], d.command.string("station"), field: "station", what: "station", txn)
                 if d.command.string("kind") == "hub", let hub = try Rows.get(d.tables.elders["hubs"], d.community, txn) {
-                    throw Rejection.invalid("kind", "\(d.community) has its hub already, \(hub.string("station")) (the 1+N network has one hub)")
+                    throw Rejection.invalid("kind", "\(d.community) has its hub already, \(try hub.string("station")) (the 1+N network has one hub)")
                 }
                 d.emitFields(.elders(.stationRegistered), stream: "station:\(d.command.string("station"))", expected: .noStream)
             }),
@@ -142,7 +142,7 @@ enum EldersDomain {
                     // Mutual help earns courtesy points: the volunteer's hours are logged and verified in this
                     // same append, at the mutualHelp rate (else the default) in force at the delivery's time.
                     let log = "mutual:\(delivery)"
-                    let minutes = d.command.int("minutes"), community = volunteer.string("community")
+                    let minutes = d.command.int("minutes"), community = try volunteer.string("community")
                     try d.requireAbsent(d.tables.ledger["hours"], log, field: "delivery", what: "hours log", txn)
                     d.emit(
                         .ledger(.hoursLogged), stream: "hours:\(log)", expected: .noStream,
@@ -168,11 +168,11 @@ enum EldersDomain {
                 try d.authorize([.gridWorker], txn)
                 try d.requireAbsent(d.tables.elders["visits"], d.command.string("visit"), field: "visit", what: "visit", txn)
                 let team = try d.require(d.tables.registry["teams"], d.command.string("team"), .unknownTeam, field: "team", what: "team", txn)
-                guard team.string("kind") == "doorKnock" else {
-                    throw Rejection.invalid("team", "\(team.string("team")) is a \(team.string("kind")) team, not a door-knock team")
+                guard try team.string("kind") == "doorKnock" else {
+                    throw try Rejection.invalid("team", "\(team.string("team")) is a \(team.string("kind")) team, not a door-knock team")
                 }
                 guard team.strings("members").contains(d.command.string("visitor")) else {
-                    throw Rejection.invalid("visitor", "\(d.command.string("visitor")) is not a member of \(team.string("team"))")
+                    throw Rejection.invalid("visitor", "\(d.command.string("visitor")) is not a member of \(try team.string("team"))")
                 }
                 d.emitFields(.elders(.visitLogged), stream: "elder:\(d.command.string("elder"))")
             }),
@@ -182,7 +182,7 @@ enum EldersDomain {
     static func loadElder(_ d: Decision, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Row {
         let row = try d.require(
             d.tables.registry["residents"], d.command.string("elder"), .unknownElder, field: "elder", what: "registered resident (elder)", txn)
-        d.community = row.string("community")
+        d.community = try row.string("community")
         return row
     }
 }

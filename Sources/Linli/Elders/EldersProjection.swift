@@ -133,7 +133,7 @@ final class EldersProjection: Projection {
         let weekKey = compositeKey(elderId) + [0] + bigEndianKey(UInt64(bitPattern: Int64(week.mondayDay))) + [0] + Array(service.utf8)
         let counted = try Rows.get(db["adherence"], weekKey, txn)
         var adherence = CBORMapWriter(count: 2, position: p, capacity: 32)
-        adherence.int("delivered", (counted?.int("delivered") ?? 0) + 1)
+        try adherence.int("delivered", (counted?.int("delivered") ?? 0) + 1)
         adherence.int("minutes", try StoredArithmetic.add(counted?.int("minutes") ?? 0, minutes, "the week's minutes of \(elderId)", at: p))
         try txn.put(db["adherence"], key: weekKey, value: adherence.finish())
         if let station = station?.stringValue {
@@ -150,7 +150,7 @@ final class EldersProjection: Projection {
             var mutual = CBORMapWriter(count: 3, position: p, capacity: 64)
             mutual.string("provider", provider)
             mutual.int("minutes", try StoredArithmetic.add(row?.int("minutes") ?? 0, minutes, "the mutual-help minutes of \(provider)", at: p))
-            mutual.int("deliveries", (row?.int("deliveries") ?? 0) + 1)
+            try mutual.int("deliveries", (row?.int("deliveries") ?? 0) + 1)
             try txn.put(db["mutual"], key: Array(provider.utf8), value: mutual.finish())
         }
         try closeConcern(db, txn, elder: elderId, atMs: atMs)
@@ -182,7 +182,7 @@ final class EldersProjection: Projection {
         if concern {
             // A later visit with a concern keeps the follow-up open, now on this visit.
             let open = try Rows.get(db["concerns"], elderId, txn)
-            if (open?.int("atMs") ?? .min) <= atMs {
+            if (try open?.int("atMs") ?? .min) <= atMs {
                 try Rows.put(
                     db["concerns"], elderId,
                     [
@@ -217,7 +217,7 @@ final class EldersProjection: Projection {
 
     /// A visit without concern, or a delivery, at or after the concern's time closes the follow-up.
     private func closeConcern(_ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, elder: String, atMs: Int64) throws {
-        guard let open = try Rows.get(db["concerns"], elder, txn), open.int("atMs") <= atMs else { return }
+        guard let open = try Rows.get(db["concerns"], elder, txn), try open.int("atMs") <= atMs else { return }
         try txn.delete(db["concerns"], key: Array(elder.utf8))
     }
 }

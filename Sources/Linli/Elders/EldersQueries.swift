@@ -146,7 +146,7 @@ extension Engine {
             let week = ISOWeek(containing: nowTime)
             let plan = try EldersQueries.plan(tables, elder: id, beforeMs: nowTime.epochMilliseconds + 1, txn)
             let adherence = try EldersQueries.adherence(tables, elder: id, week: week, now: nowTime, txn)
-            return [
+            return try [
                 "elder": .string(id), "name": .string(resident.string("name")), "community": .string(resident.string("community")),
                 "tier": tier.map { .int($0) } ?? .null, "tierReason": .string(reason),
                 "plan": plan?["services"] ?? .array([]), "planSince": plan?["at"] ?? .null,
@@ -176,12 +176,12 @@ extension Engine {
                 rows.append(row); return true
             }
             for row in rows {
-                let id = row.string("elder")
+                let id = try row.string("elder")
                 let (elderTier, reason) = try EldersQueries.tier(tables, row, txn)
                 if let tier, elderTier != tier { continue }
                 let services = try EldersQueries.adherence(tables, elder: id, week: week, now: nowTime, txn)
                 let summary = ElderSummary(
-                    elder: id, name: try Rows.get(tables.registry["residents"], id, txn)?.string("name") ?? "", community: row.string("community"),
+                    elder: id, name: try Rows.get(tables.registry["residents"], id, txn)?.string("name") ?? "", community: try row.string("community"),
                     tier: elderTier, tierReason: reason, week: week, planned: services.reduce(0) { $0 + $1.perWeek },
                     expectedToDate: services.reduce(0) { $0 + $1.expectedToDate }, delivered: services.reduce(0) { $0 + min($1.delivered, $1.perWeek) },
                     behindPlan: services.contains { $0.behind }, willingToWork: row["survey"]?["workWillingness"]?["willing"] == .bool(true))
@@ -225,7 +225,7 @@ enum EldersQueries {
             )
         }
         guard let survey, let surveyMs else { return (nil, "not surveyed") }
-        let community = row?.string("community") ?? ""
+        let community = try row?.string("community") ?? ""
         var policy = TierPolicy.standard
         var policyText = "the default policy"
         let prefix = compositeKey(community) + [0]
@@ -234,7 +234,7 @@ enum EldersQueries {
             guard key.starts(with: prefix) else { return false }
             let stored = try Rows.decode(value, in: tables.elders["policies"])
             policy = try TierPolicy(bands: stored["bands"] ?? .null, livingAloneRaise: stored.int("livingAloneRaise"))
-            policyText = "the policy of \(stored.string("at")) (position \(stored.position))"
+            policyText = "the policy of \(try stored.string("at")) (position \(stored.position))"
             return false
         }
         let adl = survey["adl"]?.intValue ?? survey["health"]?["adl"]?.intValue ?? 0

@@ -77,7 +77,7 @@ final class Decision {
             if try exists(tables.registry["roles"], compositeKey(actor, community, role.rawValue), txn) { return }
         }
         if staff.contains(.admin), try exists(tables.registry["roles"], compositeKey(actor, "*", Role.admin.rawValue), txn) { return }
-        if asResident, let resident = try Rows.get(tables.registry["residents"], actor, txn), resident.string("community") == community { return }
+        if asResident, let resident = try Rows.get(tables.registry["residents"], actor, txn), try resident.string("community") == community { return }
         let known = try isKnownActor(actor, txn)
         let needed = staff.map(\.rawValue).sorted() + (asResident ? ["resident (for themselves)"] : [])
         throw Rejection(

@@ -41,10 +41,29 @@ public struct Row: Sendable, Equatable {
         encoded.withUnsafeBytes { bytes in CBOR.field(key, in: bytes).flatMap { try? CBOR.decode($0, repairingText: true) } }
     }
 
-    /// A string field of the value; "" when absent.
-    public func string(_ key: String) -> String { encoded.withUnsafeBytes { CBOR.field(key, in: $0).flatMap(CBOR.string) } ?? "" }
-    /// An integer field of the value; 0 when absent.
-    public func int(_ key: String) -> Int64 { encoded.withUnsafeBytes { CBOR.field(key, in: $0).flatMap(CBOR.int) } ?? 0 }
+    /// A text field every row of its table carries (docs/EVENTS.md, "Projection rows"); a `corrupt` finding
+    /// naming the row's position when it is absent or not a text, never `""`.
+    public func string(_ key: String) throws(LogError) -> String {
+        guard let text = optionalString(key) else { throw lacking(key, "a text") }
+        return text
+    }
+
+    /// A text field that may be absent; nil when it is absent or not a text.
+    public func optionalString(_ key: String) -> String? { encoded.withUnsafeBytes { CBOR.field(key, in: $0).flatMap(CBOR.string) } }
+
+    /// A whole-number field every row of its table carries; a `corrupt` finding naming the row's position
+    /// when it is absent or not a whole number, never `0`.
+    public func int(_ key: String) throws(LogError) -> Int64 {
+        guard let number = optionalInt(key) else { throw lacking(key, "a whole number") }
+        return number
+    }
+
+    /// A whole-number field that may be absent; nil when it is absent or not a whole number.
+    public func optionalInt(_ key: String) -> Int64? { encoded.withUnsafeBytes { CBOR.field(key, in: $0).flatMap(CBOR.int) } }
+
+    private func lacking(_ key: String, _ kind: String) -> LogError {
+        LogError.corrupt(position: position, reason: "a projection row last written by this event has no field \"\(key)\" holding \(kind)")
+    }
     /// A list of strings in the value.
     public func strings(_ key: String) -> [String] { self[key]?.stringsValue ?? [] }
     /// A boolean field; false when absent.

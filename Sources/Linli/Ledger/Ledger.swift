@@ -8,10 +8,10 @@ enum LedgerDomain {
     /// Points are a community's own: issued from its `issuance:` account, moved between its residents and
     /// spent at its store (docs/DECISIONS.md, "Whose points"). A resident of another community is refused,
     /// naming the field, so that no staff member posts against another community's books.
-    static func requireSameCommunity(_ resident: Row, _ community: String, field: String, role: String) throws(Rejection) {
-        let theirs = resident.string("community")
+    static func requireSameCommunity(_ resident: Row, _ community: String, field: String, role: String) throws {
+        let theirs = try resident.string("community")
         guard theirs == community else {
-            throw Rejection.invalid(
+            throw try Rejection.invalid(
                 field,
                 "\(resident.string("resident")) (\(role)) is a resident of \(theirs), not \(community): "
                     + "\(community)'s points are issued, moved and spent among \(community)'s residents only")
@@ -40,7 +40,7 @@ enum LedgerDomain {
                 ]),
             decide: { d, txn in
                 let volunteer = try d.resident("volunteer", txn)
-                d.community = volunteer.string("community")
+                d.community = try volunteer.string("community")
                 try d.authorize([.gridWorker], asResident: d.command.string("volunteer") == d.command.actor, txn)
                 try d.requireAbsent(d.tables.ledger["hours"], d.command.string("log"), field: "log", what: "hours log", txn)
                 if let team = d.command.optionalString("team") {
@@ -52,7 +52,7 @@ enum LedgerDomain {
             spec: CommandSpec(name: "hours.verify", fields: [.required("log", .id)]),
             decide: { d, txn in
                 let log = try d.require(d.tables.ledger["hours"], d.command.string("log"), .unknownLog, field: "log", what: "hours log", txn)
-                d.community = log.string("community")
+                d.community = try log.string("community")
                 try d.authorize([.socialWorker], txn)
                 try verifyHours(d, log: log, txn)
             }),
@@ -60,10 +60,10 @@ enum LedgerDomain {
             spec: CommandSpec(name: "hours.reject", fields: [.required("log", .id), .required("reason", .description)]),
             decide: { d, txn in
                 let log = try d.require(d.tables.ledger["hours"], d.command.string("log"), .unknownLog, field: "log", what: "hours log", txn)
-                d.community = log.string("community")
+                d.community = try log.string("community")
                 try d.authorize([.socialWorker], txn)
-                guard log.string("state") == "pending" else {
-                    throw Rejection(.illegalTransition, field: "log", "log: \(d.command.string("log")) is \(log.string("state")), not pending")
+                guard try log.string("state") == "pending" else {
+                    throw Rejection(.illegalTransition, field: "log", "log: \(d.command.string("log")) is \(try log.string("state")), not pending")
                 }
                 d.emitFields(.ledger(.hoursRejected), stream: "hours:\(d.command.string("log"))")
             }),
@@ -75,7 +75,7 @@ enum LedgerDomain {
                 ]),
             decide: { d, txn in
                 let from = try d.resident("from", txn)
-                d.community = from.string("community")
+                d.community = try from.string("community")
                 // Authorized before the receiver is looked up: a refusal names nothing about a resident
                 // (that they exist, their community) to someone who may not move these points.
                 try d.authorize([], asResident: d.command.string("from") == d.command.actor, txn)
@@ -97,7 +97,7 @@ enum LedgerDomain {
                 if account.hasPrefix("resident:") {
                     let resident = try d.require(
                         d.tables.registry["residents"], String(account.dropFirst(9)), .unknownAccount, field: "account", what: "resident for account", txn)
-                    d.community = resident.string("community")
+                    d.community = try resident.string("community")
                 } else if account.hasPrefix("store:") {
                     d.community = String(account.dropFirst(6))
                     _ = try d.require(d.tables.registry["communities"], d.community, .unknownAccount, field: "account", what: "community for account", txn)
@@ -123,14 +123,14 @@ enum LedgerDomain {
                 try d.authorize([.storeKeeper], txn)
                 if d.command.optionalString("donor") != nil { try d.requireResidentOrOrganization("donor", .unknownOrganization, txn) }
                 if let item = try Rows.get(d.tables.ledger["items"], d.command.string("item"), txn) {
-                    guard item.string("community") == d.community else {
-                        throw Rejection.invalid("community", "item \(d.command.string("item")) belongs to \(item.string("community"))")
+                    guard try item.string("community") == d.community else {
+                        throw Rejection.invalid("community", "item \(d.command.string("item")) belongs to \(try item.string("community"))")
                     }
-                    guard item.int("pricePoints") == d.command.int("pricePoints") else {
+                    guard try item.int("pricePoints") == d.command.int("pricePoints") else {
                         throw Rejection.invalid(
-                            "pricePoints", "item \(d.command.string("item")) is priced at \(item.int("pricePoints")) points; stock it at that price")
+                            "pricePoints", "item \(d.command.string("item")) is priced at \(try item.int("pricePoints")) points; stock it at that price")
                     }
-                    guard item.int("quantity") + d.command.int("quantity") <= 1_000_000_000 else {
+                    guard try item.int("quantity") + d.command.int("quantity") <= 1_000_000_000 else {
                         throw Rejection.invalid("quantity", "stock would exceed 1,000,000,000")
                     }
                 }
@@ -144,33 +144,34 @@ enum LedgerDomain {
                 ]),
             decide: { d, txn in
                 let item = try d.require(d.tables.ledger["items"], d.command.string("item"), .unknownItem, field: "item", what: "item", txn)
-                d.community = item.string("community")
+                d.community = try item.string("community")
                 try d.authorize([.storeKeeper], txn)
                 try requireSameCommunity(try d.resident("resident", txn), d.community, field: "resident", role: "the redeeming resident")
                 try d.requireAbsent(d.tables.ledger["redemptions"], d.command.string("redemption"), field: "redemption", what: "redemption", txn)
                 let quantity = d.command.int("quantity")
-                guard quantity <= item.int("quantity") else {
+                let inStock = try item.int("quantity")
+                guard quantity <= inStock else {
                     throw Rejection(
-                        .outOfStock, field: "quantity", "quantity: \(quantity) of \(d.command.string("item")) asked, \(item.int("quantity")) in stock")
+                        .outOfStock, field: "quantity", "quantity: \(quantity) of \(d.command.string("item")) asked, \(inStock) in stock")
                 }
-                let (points, overflow) = quantity.multipliedReportingOverflow(by: item.int("pricePoints"))
+                let (points, overflow) = quantity.multipliedReportingOverflow(by: try item.int("pricePoints"))
                 guard !overflow else { throw Rejection.invalid("quantity", "the price overflows") }
                 try requireBalance(d, account: "resident:\(d.command.string("resident"))", points: points, field: "quantity", txn)
                 d.emitFields(
                     .ledger(.giftRedeemed), stream: "redemption:\(d.command.string("redemption"))", expected: .noStream,
-                    adding: [("points", .int(points)), ("pricePoints", .int(item.int("pricePoints")))])
+                    adding: [("points", .int(points)), ("pricePoints", .int(try item.int("pricePoints")))])
             }),
         CommandHandler(
             spec: CommandSpec(name: "redemption.reverse", fields: [.required("redemption", .id), .required("reason", .description)]),
             decide: { d, txn in
                 let redemption = try d.require(
                     d.tables.ledger["redemptions"], d.command.string("redemption"), .unknownRedemption, field: "redemption", what: "redemption", txn)
-                d.community = redemption.string("community")
+                d.community = try redemption.string("community")
                 try d.authorize([.storeKeeper], txn)
                 guard !redemption.bool("reversed") else {
                     throw Rejection(.illegalTransition, field: "redemption", "redemption: \(d.command.string("redemption")) is reversed already")
                 }
-                d.emitFields(
+                try d.emitFields(
                     .ledger(.redemptionReversed), stream: "redemption:\(d.command.string("redemption"))",
                     adding: [
                         ("resident", .string(redemption.string("resident"))), ("item", .string(redemption.string("item"))),
@@ -205,10 +206,10 @@ enum LedgerDomain {
                 _ = try d.communityRow(d.community, txn)
                 try d.authorize([.socialWorker], txn)
                 if let fund = try Rows.get(d.tables.ledger["funds"], d.command.string("fund"), txn) {
-                    guard fund.string("community") == d.community else {
-                        throw Rejection.invalid("community", "fund \(d.command.string("fund")) belongs to \(fund.string("community"))")
+                    guard try fund.string("community") == d.community else {
+                        throw Rejection.invalid("community", "fund \(d.command.string("fund")) belongs to \(try fund.string("community"))")
                     }
-                    guard fund.int("balanceFen") <= Int64.max / 2 - d.command.int("amountFen") else {
+                    guard try fund.int("balanceFen") <= Int64.max / 2 - d.command.int("amountFen") else {
                         throw Rejection.invalid("amountFen", "the fund would overflow")
                     }
                 }
@@ -222,13 +223,13 @@ enum LedgerDomain {
                 ]),
             decide: { d, txn in
                 let fund = try d.require(d.tables.ledger["funds"], d.command.string("fund"), .unknownFund, field: "fund", what: "fund", txn)
-                d.community = fund.string("community")
+                d.community = try fund.string("community")
                 try d.authorize([.socialWorker], txn)
                 try d.requireResidentOrOrganization("beneficiary", .unknownResident, txn)
-                guard d.command.int("amountFen") <= fund.int("balanceFen") else {
+                guard try d.command.int("amountFen") <= fund.int("balanceFen") else {
                     throw Rejection(
                         .insufficientFunds, field: "amountFen",
-                        "amountFen: \(d.command.int("amountFen")) asked, fund \(d.command.string("fund")) holds \(fund.int("balanceFen"))")
+                        "amountFen: \(d.command.int("amountFen")) asked, fund \(d.command.string("fund")) holds \(try fund.int("balanceFen"))")
                 }
                 d.emitFields(.ledger(.fundDisbursed), stream: "fund:\(d.command.string("fund"))")
             }),
@@ -239,12 +240,12 @@ enum LedgerDomain {
             spec: CommandSpec(name: name, fields: fields),
             decide: { d, txn in
                 let wish = try d.require(d.tables.ledger["wishes"], d.command.string("wish"), .unknownWish, field: "wish", what: "wish", txn)
-                d.community = wish.string("community")
+                d.community = try wish.string("community")
                 try d.authorize([.socialWorker], txn)
-                guard states.contains(wish.string("state")) else {
+                guard states.contains(try wish.string("state")) else {
                     throw Rejection(
                         .illegalTransition, field: "wish",
-                        "wish: \(d.command.string("wish")) is \(wish.string("state")); \(name) needs \(states.joined(separator: " or "))")
+                        "wish: \(d.command.string("wish")) is \(try wish.string("state")); \(name) needs \(states.joined(separator: " or "))")
                 }
                 if d.command.optionalString("claimant") != nil { try d.requireResidentOrOrganization("claimant", .unknownClaimant, txn) }
                 d.emitFields(event, stream: "wish:\(d.command.string("wish"))")
@@ -253,8 +254,8 @@ enum LedgerDomain {
 
     /// Credits a pending log with points at the rate in force at its occurred time (section 5).
     static func verifyHours(_ d: Decision, log: Row, _ txn: borrowing WriteTransaction) throws {
-        guard log.string("state") == "pending" else {
-            throw Rejection(.illegalTransition, field: "log", "log: \(log.string("log")) is \(log.string("state")), not pending")
+        guard try log.string("state") == "pending" else {
+            throw try Rejection(.illegalTransition, field: "log", "log: \(log.string("log")) is \(log.string("state")), not pending")
         }
         try emitVerifiedHours(
             d, log: log.string("log"), volunteer: log.string("volunteer"), minutes: log.int("minutes"), category: log.string("category"),

@@ -201,7 +201,7 @@ final class LedgerProjection: Projection {
         for (account, debit) in [(from, true), (to, false)] {
             let accountKey = Array(account.utf8)
             let current = try Rows.get(accounts, accountKey, txn)
-            let creditedBefore = current?.int("credited") ?? 0, debitedBefore = current?.int("debited") ?? 0
+            let creditedBefore = try current?.int("credited") ?? 0, debitedBefore = try current?.int("debited") ?? 0
             let credited = debit ? creditedBefore : try StoredArithmetic.add(creditedBefore, points, "the credits of \(account)", at: position)
             let debited = debit ? try StoredArithmetic.add(debitedBefore, points, "the debits of \(account)", at: position) : debitedBefore
             let balance = try StoredArithmetic.subtract(credited, debited, "the balance of \(account)", at: position)
@@ -234,7 +234,7 @@ final class LedgerProjection: Projection {
             creditedDelta == points && debitedDelta == points,
             "a posting of \(points) moved credits by \(creditedDelta) and debits by \(debitedDelta) at position \(position)")
         let totals = try Rows.get(db["totals"], "all", txn)
-        let creditedBefore = totals?.int("credited") ?? 0, debitedBefore = totals?.int("debited") ?? 0
+        let creditedBefore = try totals?.int("credited") ?? 0, debitedBefore = try totals?.int("debited") ?? 0
         guard creditedBefore == debitedBefore else {
             throw LogError.corrupt(
                 position: position, reason: "the trial balance does not hold before this posting: credits \(creditedBefore), debits \(debitedBefore)")
@@ -276,7 +276,7 @@ final class LedgerProjection: Projection {
                 throw LogError.corrupt(position: 0, reason: "a key of the rates table is not community, scope, time and position")
             }
             let row = try Rows.decode(value, in: rates)
-            schedule.append((Int64(bitPattern: sortable ^ (1 << 63)), Rate(pointsPerHour: row.int("pointsPerHour"), position: row.position)))
+            schedule.append((Int64(bitPattern: sortable ^ (1 << 63)), Rate(pointsPerHour: try row.int("pointsPerHour"), position: row.position)))
             return true
         }
         tables.cache?.rateSchedules[prefix] = (rowsCount, schedule)
@@ -286,6 +286,6 @@ final class LedgerProjection: Projection {
     /// An account's balance, or nil when nothing ever posted to it.
     static func balance(_ tables: Tables, _ account: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Balance? {
         guard let row = try Rows.get(tables.ledger["accounts"], account, txn) else { return nil }
-        return Balance(account: account, credited: row.int("credited"), debited: row.int("debited"), position: row.position)
+        return try Balance(account: account, credited: row.int("credited"), debited: row.int("debited"), position: row.position)
     }
 }

@@ -41,7 +41,7 @@ extension Engine {
         var lines: [StatementLine] = []
         try Rows.scan(tables.ledger["postings"], prefix: Array(account.utf8) + [0], txn) { key, row in
             guard key.count == account.utf8.count + 9 else { return true }
-            lines.append(
+            try lines.append(
                 StatementLine(
                     position: row.position, type: row.string("type"), counterAccount: row.string("counterAccount"),
                     amount: row.int("amount"), balance: row.int("balance"), detail: row.value))
@@ -53,16 +53,17 @@ extension Engine {
     /// The charity store's items, by id, optionally of one community.
     public func stock(community: String? = nil) throws -> [StockItem] {
         try rows(of: \.ledger, "items").compactMap { row in
-            guard community == nil || row.string("community") == community else { return nil }
-            return StockItem(
-                item: row.string("item"), community: row.string("community"), name: row.string("name"),
+            let theirs = try row.string("community")
+            guard community == nil || theirs == community else { return nil }
+            return try StockItem(
+                item: row.string("item"), community: theirs, name: row.string("name"),
                 pricePoints: row.int("pricePoints"), quantity: row.int("quantity"))
         }
     }
 
     /// Micro-wishes, by id, optionally in one state.
     public func wishes(state: String? = nil) throws -> [Row] {
-        try rows(of: \.ledger, "wishes").filter { state == nil || $0.string("state") == state }
+        try rows(of: \.ledger, "wishes").filter { try state == nil || $0.string("state") == state }
     }
 
     /// A fund and its movements with running balances, or nil when there is no such fund.
@@ -80,13 +81,13 @@ extension Engine {
 
     /// Hours logs still waiting for verification.
     public func pendingHours() throws -> [Row] {
-        try rows(of: \.ledger, "hours").filter { $0.string("state") == "pending" }
+        try rows(of: \.ledger, "hours").filter { try $0.string("state") == "pending" }
     }
 
     /// Every account with its balance.
     public func balances() throws -> [Balance] {
         try rows(of: \.ledger, "accounts").map {
-            Balance(account: $0.string("account"), credited: $0.int("credited"), debited: $0.int("debited"), position: $0.position)
+            try Balance(account: $0.string("account"), credited: $0.int("credited"), debited: $0.int("debited"), position: $0.position)
         }
     }
 

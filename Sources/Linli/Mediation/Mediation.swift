@@ -59,11 +59,11 @@ enum MediationDomain {
                 }
                 if let team = d.command.optionalString("team") {
                     let row = try d.require(d.tables.registry["teams"], team, .unknownTeam, field: "team", what: "team", txn)
-                    guard row.string("kind") == "mediation" else {
-                        throw Rejection.invalid("team", "\(team) is a \(row.string("kind")) team, not a mediation team")
+                    guard try row.string("kind") == "mediation" else {
+                        throw Rejection.invalid("team", "\(team) is a \(try row.string("kind")) team, not a mediation team")
                     }
                 }
-                d.emitFields(.mediation(.assigned), stream: "dispute:\(dispute.string("dispute"))")
+                d.emitFields(.mediation(.assigned), stream: "dispute:\(try dispute.string("dispute"))")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -76,7 +76,7 @@ enum MediationDomain {
                 try d.authorize([.mediator], txn)
                 try require(d, dispute, in: ["assigned", "mediating"])
                 try d.requireAbsent(d.tables.mediation["sessions"], d.command.string("session"), field: "session", what: "session", txn)
-                d.emitFields(.mediation(.sessionHeld), stream: "dispute:\(dispute.string("dispute"))")
+                d.emitFields(.mediation(.sessionHeld), stream: "dispute:\(try dispute.string("dispute"))")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -89,11 +89,12 @@ enum MediationDomain {
                 try d.authorize([.mediator], txn)
                 try require(d, dispute, in: ["mediating"])
                 for (index, session) in d.command.strings("sessions").enumerated() {
-                    guard let row = try Rows.get(d.tables.mediation["sessions"], session, txn), row.string("dispute") == dispute.string("dispute") else {
-                        throw Rejection.invalid("sessions[\(index)]", "\(session) is not a session of \(dispute.string("dispute"))")
+                    guard let row = try Rows.get(d.tables.mediation["sessions"], session, txn), try row.string("dispute") == dispute.string("dispute") else {
+                        throw try Rejection.invalid("sessions[\(index)]", "\(session) is not a session of \(dispute.string("dispute"))")
                     }
                 }
-                d.emitFields(.mediation(.resolved), stream: "dispute:\(dispute.string("dispute"))", adding: [("sessionCount", .int(dispute.int("sessions")))])
+                try d.emitFields(
+                    .mediation(.resolved), stream: "dispute:\(dispute.string("dispute"))", adding: [("sessionCount", .int(dispute.int("sessions")))])
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -106,7 +107,7 @@ enum MediationDomain {
                 try d.authorize([.mediator], txn)
                 try require(d, dispute, in: openStates)
                 let to = d.command.fields["to"] ?? .null
-                let disputeId = dispute.string("dispute")
+                let disputeId = try dispute.string("dispute")
                 if let issue = to["issue"]?.stringValue {
                     guard to["department"] == nil else { throw Rejection.invalid("to", "escalate to a department or into an issue, not both") }
                     guard let title = to["title"]?.stringValue else { throw Rejection.invalid("to.title", "required when escalating into an issue") }
@@ -119,7 +120,7 @@ enum MediationDomain {
                         .deliberation(.issueProposed), stream: "issue:\(issue)", expected: .noStream,
                         [
                             ("issue", .string(issue)), ("community", .string(d.community)), ("scope", scope), ("title", .string(title)),
-                            ("description", .string(dispute.string("description"))), ("category", "dispute"), ("channel", "meeting"),
+                            ("description", .string(try dispute.string("description"))), ("category", "dispute"), ("channel", "meeting"),
                             ("proposer", .string(d.command.actor)), ("dispute", .string(disputeId)),
                         ])
                 } else {
@@ -134,7 +135,7 @@ enum MediationDomain {
                 let dispute = try loadDispute(d, txn)
                 try d.authorize([.mediator], txn)
                 try require(d, dispute, in: openStates)
-                d.emitFields(.mediation(.withdrawn), stream: "dispute:\(dispute.string("dispute"))")
+                d.emitFields(.mediation(.withdrawn), stream: "dispute:\(try dispute.string("dispute"))")
             }),
         CommandHandler(
             spec: CommandSpec(
@@ -146,20 +147,20 @@ enum MediationDomain {
                 let dispute = try loadDispute(d, txn)
                 try d.authorize([.mediator], txn)
                 try require(d, dispute, in: ["resolved"])
-                d.emitFields(.mediation(.followedUp), stream: "dispute:\(dispute.string("dispute"))")
+                d.emitFields(.mediation(.followedUp), stream: "dispute:\(try dispute.string("dispute"))")
             }),
     ]
 
     /// The dispute named by `dispute`; sets the command's community to its own.
     static func loadDispute(_ d: Decision, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Row {
         let row = try d.require(d.tables.mediation["disputes"], d.command.string("dispute"), .unknownDispute, field: "dispute", what: "dispute", txn)
-        d.community = row.string("community")
+        d.community = try row.string("community")
         return row
     }
 
     static func require(_ d: Decision, _ dispute: Row, in states: Set<String>) throws {
-        guard states.contains(dispute.string("state")) else {
-            throw Rejection(
+        guard states.contains(try dispute.string("state")) else {
+            throw try Rejection(
                 .illegalTransition, field: "dispute",
                 "dispute: \(dispute.string("dispute")) is \(dispute.string("state")); \(d.command.name) needs \(states.sorted().joined(separator: " or "))")
         }

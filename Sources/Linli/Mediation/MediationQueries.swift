@@ -20,13 +20,13 @@ public struct DisputeSummary: Sendable, Equatable {
     /// The position of the last event that changed it.
     public var position: UInt64
 
-    init(_ row: Row, now: Timestamp) {
-        dispute = row.string("dispute")
-        community = row.string("community")
-        state = row.string("state")
-        category = row.string("category")
-        reportedAt = row.string("reportedAt")
-        let reportedMs = row.int("reportedAtMs")
+    init(_ row: Row, now: Timestamp) throws {
+        dispute = try row.string("dispute")
+        community = try row.string("community")
+        state = try row.string("state")
+        category = try row.string("category")
+        reportedAt = try row.string("reportedAt")
+        let reportedMs = try row.int("reportedAtMs")
         ageDays = now.dayNumber() - Timestamp(epochMilliseconds: reportedMs).dayNumber()
         func hours(_ key: String) -> JSONValue {
             guard let ms = row.value[key]?.intValue else { return .null }
@@ -34,7 +34,7 @@ public struct DisputeSummary: Sendable, Equatable {
         }
         hoursToAssignment = hours("assignedAtMs")
         hoursToResolution = hours("resolvedAtMs")
-        sessions = row.int("sessions")
+        sessions = try row.int("sessions")
         position = row.position
     }
 
@@ -52,7 +52,7 @@ extension Engine {
     /// Disputes, by id; optionally of one state, and only open ones older than `olderThanDays` calendar days.
     public func disputes(state: String? = nil, olderThanDays: Int? = nil, now: Timestamp? = nil) throws -> [DisputeSummary] {
         let nowTime = now ?? log.options.clock()
-        return try rows(of: \.mediation, "disputes").map { DisputeSummary($0, now: nowTime) }.filter { dispute in
+        return try rows(of: \.mediation, "disputes").map { try DisputeSummary($0, now: nowTime) }.filter { dispute in
             (state == nil || dispute.state == state) && (olderThanDays.map { dispute.isOpen && dispute.ageDays > $0 } ?? true)
         }
     }
@@ -63,7 +63,7 @@ extension Engine {
         let nowTime = now ?? log.options.clock()
         return try view { txn, tables -> JSONValue? in
             guard let row = try Rows.get(tables.mediation["disputes"], id, txn) else { return nil }
-            var document = DisputeSummary(row, now: nowTime).jsonValue.pairs
+            var document = try DisputeSummary(row, now: nowTime).jsonValue.pairs
             for key in [
                 "parties", "description", "channel", "visit", "mediator", "team", "agreement", "escalatedTo", "escalationReason",
                 "withdrawalReason", "satisfaction", "followUpNotes",
@@ -84,20 +84,20 @@ extension Engine {
     /// open disputes older than 7 days.
     public func mediationFigures(now: Timestamp? = nil) throws -> JSONValue {
         let disputes = try self.disputes(now: now)
-        let counts = try rows(of: \.mediation, "counts").filter { $0.int("count") > 0 }.map { row -> JSONValue in
-            [
+        let counts = try rows(of: \.mediation, "counts").filter { try $0.int("count") > 0 }.map { row -> JSONValue in
+            try [
                 "community": .string(row.string("community")), "state": .string(row.string("state")), "category": .string(row.string("category")),
                 "count": .int(row.int("count")),
             ]
         }
         let rows = try rows(of: \.mediation, "disputes")
         let resolved = rows.filter { $0["resolvedAtMs"] != nil }
-        let firstSession = resolved.filter { $0.int("sessions") == 1 }.count
+        let firstSession = try resolved.filter { try $0.int("sessions") == 1 }.count
         func mean(_ values: [Int64], over unit: Int64) -> JSONValue {
             values.isEmpty ? .null : JSONValue.rounded(values.reduce(0, +), over: Int64(values.count) * unit, scale: 1)
         }
-        let assigned = rows.compactMap { row in row["assignedAtMs"]?.intValue.map { max(0, $0 - row.int("reportedAtMs")) } }
-        let resolving = resolved.map { max(0, $0.int("resolvedAtMs") - $0.int("reportedAtMs")) }
+        let assigned = try rows.compactMap { row in try row.optionalInt("assignedAtMs").map { try max(0, $0 - row.int("reportedAtMs")) } }
+        let resolving = try resolved.map { try max(0, $0.int("resolvedAtMs") - $0.int("reportedAtMs")) }
         let satisfaction = rows.compactMap { $0["satisfaction"]?.intValue }
         return [
             "byStateAndCategory": .array(counts), "resolved": .int(Int64(resolved.count)), "resolvedAtFirstSession": .int(Int64(firstSession)),

@@ -102,7 +102,7 @@ enum RegistryDomain {
             spec: CommandSpec(name: name, fields: [.required("resident", .id), .required("tag", .oneOf(tags))]),
             decide: { d, txn in
                 let resident = try d.resident("resident", txn)
-                d.community = resident.string("community")
+                d.community = try resident.string("community")
                 try d.authorize([.gridWorker, .socialWorker], txn)
                 let tag = d.command.string("tag")
                 let has = resident.strings("tags").contains(tag)
@@ -117,7 +117,7 @@ enum RegistryDomain {
             spec: CommandSpec(name: name, fields: [.required("team", .id), .required("member", .id)]),
             decide: { d, txn in
                 let team = try d.require(d.tables.registry["teams"], d.command.string("team"), .unknownTeam, field: "team", what: "team", txn)
-                d.community = team.string("community")
+                d.community = try team.string("community")
                 try d.authorize([.admin], txn)
                 let member = d.command.string("member")
                 guard try d.isKnownActor(member, txn) else {

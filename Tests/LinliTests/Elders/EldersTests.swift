@@ -301,11 +301,11 @@ struct ElderServiceTests {
                 ])
         }
         try visit("v-1", "2024-03-04T10:00:00+08:00", concern: true)
-        #expect(try w.engine.openConcerns().map { $0.string("visit") } == ["v-1"])
+        #expect(try w.engine.openConcerns().map { try $0.string("visit") } == ["v-1"])
         try w.deliver("earlier", at: "2024-03-03T10:00:00+08:00")  // before the concern: does not close it
         #expect(try w.engine.openConcerns().count == 1)
         try visit("v-2", "2024-03-05T10:00:00+08:00", concern: true)  // still a concern: open, now on v-2
-        #expect(try w.engine.openConcerns().map { $0.string("visit") } == ["v-2"])
+        #expect(try w.engine.openConcerns().map { try $0.string("visit") } == ["v-2"])
         try w.deliver("after", at: "2024-03-05T12:00:00+08:00")
         #expect(try w.engine.openConcerns().isEmpty)
         try visit("v-3", "2024-03-06T10:00:00+08:00", concern: true)

@@ -38,8 +38,8 @@ struct CBORTests {
             #expect(row.value == value)
             for key in Self.keys {
                 #expect(row[key] == value[key])
-                #expect(row.string(key) == (value[key]?.stringValue ?? ""))
-                #expect(row.int(key) == (value[key]?.intValue ?? 0))
+                #expect(row.optionalString(key) == value[key]?.stringValue)
+                #expect(row.optionalInt(key) == value[key]?.intValue)
                 #expect(row.bool(key) == (value[key] == .bool(true)))
             }
         }

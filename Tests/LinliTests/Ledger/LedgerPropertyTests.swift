@@ -97,7 +97,7 @@ struct LedgerPropertyTests {
             #expect(balances.reduce(0) { $0 + $1.balance } == 0, "trial balance after batch \(batchIndex)")
             #expect(balances.filter { $0.account.hasPrefix("resident:") || $0.account.hasPrefix("store:") }.allSatisfy { $0.balance >= 0 })
             #expect(try w.engine.stock().allSatisfy { $0.quantity >= 0 })
-            if let fund = try w.engine.fund("care") { #expect(fund.fund.int("balanceFen") >= 0) }
+            if let fund = try w.engine.fund("care") { #expect(try fund.fund.int("balanceFen") >= 0) }
         }
         #expect(accepted > 500 && rejected > 100, "the sequence exercised both paths: \(accepted) accepted, \(rejected) rejected")
         // Each statement's running balance ends at the account's balance.

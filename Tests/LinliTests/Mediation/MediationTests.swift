@@ -208,7 +208,7 @@ struct MediationTests {
         let dispute = try #require(try w.engine.disputeDocument("leak"))
         #expect(dispute["visit"] == "v-1")
         let visit = try w.engine.read { reader, tables in try reader.withTransaction { try Rows.get(tables.elders["visits"], "v-1", $0) } }
-        #expect(visit?.string("dispute") == "leak")
+        #expect(try visit?.string("dispute") == "leak")
         let live = try projectionDump(w.engine)
         try w.engine.log.rebuildProjections()
         #expect(try projectionDump(w.engine) == live)

@@ -1,0 +1,71 @@
+import Foundation
+@testable import Linli
+@testable import LinliStore
+import Testing
+
+/// A projection row that lacks a field its table always carries was not written by Linli: reading it is
+/// a `corrupt` finding that names the row's position and the field, never `""` or `0` carried on into a
+/// decision or an answer (issue 16, "checked names").
+@Suite("Projection rows: a missing required field is a finding")
+struct RowFieldTests {
+    /// A store with a pending hours log `l-2`, its projections written to LMDB (a checkpoint), so that a
+    /// row changed there is what every later read sees.
+    func world() throws -> World {
+        let w = try World()
+        try w.setUpCommunity()
+        try w.ok("hours.log", actor: "gw-1", [("log", "l-1"), ("volunteer", "r-1"), ("minutes", 300), ("activity", "敲门入户"), ("category", "visit")])
+        try w.ok("hours.verify", actor: "sw-1", [("log", "l-1")])
+        try w.ok("hours.log", actor: "gw-1", [("log", "l-2"), ("volunteer", "r-2"), ("minutes", 60), ("activity", "敲门入户"), ("category", "visit")])
+        try w.engine.log.checkpoint()
+        return w
+    }
+
+    /// Rewrites the stored row `key` of `ledger/database` without `field`, keeping its position and its
+    /// other fields; returns that position.
+    func dropField(_ field: String, from database: String, key: String, in w: World) throws -> UInt64 {
+        let table = try w.engine.log.read { $0.databases(of: "ledger")[database] }
+        let stored = try #require(try w.engine.log.environment.read { try $0.value(in: table, key: Array(key.utf8)) })
+        let row = try stored.withUnsafeBytes { try Rows.decode($0, in: table) }
+        var forged = Array(stored[0..<8])
+        CBOR.encode(.object(row.value.pairs.filter { $0.0 != field }), into: &forged)
+        try w.engine.log.environment.write { try $0.put(table, key: Array(key.utf8), value: forged) }
+        return row.position
+    }
+
+    func expectCorrupt(at position: UInt64, naming field: String, _ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            try body()
+            Issue.record("no error: the missing \(field) was read as a value", sourceLocation: sourceLocation)
+        } catch LogError.corrupt(let at, let reason) {
+            #expect(at == position, sourceLocation: sourceLocation)
+            #expect(reason.contains("\"\(field)\""), "\(reason)", sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("another error: \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test("a decision reading a log without its state stops with a finding, not 'is , not pending'")
+    func decisionStops() throws {
+        let w = try world()
+        let position = try dropField("state", from: "hours", key: "l-2", in: w)
+        let head = try w.engine.log.head
+        expectCorrupt(at: position, naming: "state") { try w.run("hours.verify", actor: "sw-1", [("log", "l-2")]) }
+        #expect(try w.engine.log.head == head, "nothing was written")
+    }
+
+    @Test("a query reading an account without its credits stops with a finding, not a balance of −debits")
+    func queryStops() throws {
+        let w = try world()
+        let position = try dropField("credited", from: "accounts", key: "resident:r-1", in: w)
+        expectCorrupt(at: position, naming: "credited") { _ = try w.engine.balances() }
+        expectCorrupt(at: position, naming: "credited") { _ = try w.engine.balance(of: "resident:r-1") }
+    }
+
+    @Test("an optional field may be absent: a log without a team reads as none")
+    func optionalFieldAbsent() throws {
+        let w = try world()
+        let row = try #require(try w.engine.pendingHours().first)
+        #expect(row.optionalString("team") == nil)
+        #expect(try row.string("log") == "l-2")
+    }
+}
