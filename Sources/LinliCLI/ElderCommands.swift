@@ -280,7 +280,8 @@ struct Station: ParsableCommand {
                 header: ["station", "kind", "name", "functions", "deliveries", "minutes"],
                 rows: stations.map {
                     try [
-                        $0.string("station"), $0.string("kind"), $0.string("name"), $0.strings("functions").joined(separator: "、"), "\($0.int("deliveries"))",
+                        $0.string("station"), $0.string("kind"), $0.optionalString("name") ?? "", $0.strings("functions").joined(separator: "、"),
+                        "\($0.int("deliveries"))",
                         "\($0.int("minutes"))",
                     ]
                 },

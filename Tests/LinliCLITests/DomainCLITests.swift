@@ -210,6 +210,8 @@ struct DomainCLITests {
         try Self.ok(
             store, "admin",
             ["station", "register", "--station", "hub", "--community", "zigang", "--kind", "hub", "--name", "邻里中心", "--function", "助餐", "--function", "应急设备"])
+        // A station's name is optional (station.register): one without is listed with an empty name.
+        try Self.ok(store, "admin", ["station", "register", "--station", "corner", "--community", "zigang", "--kind", "station"])
         try Self.ok(
             store, "sw-1",
             [
@@ -265,5 +267,6 @@ struct DomainCLITests {
         #expect(rows.first?["willingToWork"] as? Bool == true)
         let stations = try Self.query(store, ["station", "list", "--csv"])
         #expect(stations.out.contains("hub,hub,邻里中心,助餐、应急设备,1,20"))
+        #expect(stations.out.contains("corner,station,,,0,0"), "\(stations.out)")
     }
 }
