@@ -222,12 +222,15 @@ struct AsOfOptions: ParsableArguments {
         if let asOf, Timestamp(iso8601: asOf) == nil { throw ValidationError("--as-of \(asOf) is not ISO 8601 with an offset, e.g. 2024-03-31T23:59:59+08:00") }
     }
 
-    /// The live engine, or a time-travel view of it that replays what the queries of `domain` read.
-    func engine(_ store: StoreOptions, for domain: ProjectionName) throws -> Engine {
+    /// The live engine, or a time-travel view of it that replays what the queries of `domain` read; with
+    /// `appendOnly: .dropped`, for a query that reads no statement, timeline or history
+    /// (``Engine/asOf(_:position:projections:appendOnly:progress:)``).
+    func engine(_ store: StoreOptions, for domain: ProjectionName, appendOnly: AppendOnlyRows = .held) throws -> Engine {
         let engine = try store.open(readOnly: true)
         guard asOf != nil || atPosition != nil else { return engine }
         let bar = ProgressBar(label: "replaying")
-        let view = try engine.asOf(now, position: atPosition, projections: ProjectionName.read(byQueriesOf: domain), progress: bar.update)
+        let view = try engine.asOf(
+            now, position: atPosition, projections: ProjectionName.read(byQueriesOf: domain), appendOnly: appendOnly, progress: bar.update)
         bar.finish()
         if let scope = view.historicalScope, !scope.skipped.isEmpty {
             printError(

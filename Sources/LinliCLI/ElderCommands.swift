@@ -218,7 +218,7 @@ struct Elders: ParsableCommand {
     @Option(help: "Only this tier.") var tier: Int64?
     @Flag(help: "Only elders behind plan this week.") var behindPlan = false
     func run() throws {
-        let elders = try asOf.engine(store, for: .elders).elders(tier: tier, behindPlan: behindPlan, now: asOf.now)
+        let elders = try asOf.engine(store, for: .elders, appendOnly: .dropped).elders(tier: tier, behindPlan: behindPlan, now: asOf.now)
         emit(
             output.format,
             json: .array(

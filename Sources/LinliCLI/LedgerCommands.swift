@@ -13,7 +13,7 @@ struct Balance: ParsableCommand {
     @Argument(help: "The account, e.g. resident:r-12.") var account: String
 
     func run() throws {
-        let engine = try asOf.engine(store, for: .ledger)
+        let engine = try asOf.engine(store, for: .ledger, appendOnly: .dropped)
         let balance = try engine.balance(of: account)
         emit(
             output.format,
@@ -74,7 +74,7 @@ struct Stock: ParsableCommand {
     @Option(help: "Only this community's items.") var community: String?
 
     func run() throws {
-        let items = try asOf.engine(store, for: .ledger).stock(community: community)
+        let items = try asOf.engine(store, for: .ledger, appendOnly: .dropped).stock(community: community)
         emit(
             output.format,
             json: .array(
@@ -98,7 +98,7 @@ struct Wishes: ParsableCommand {
     @Option(help: "open, claimed, fulfilled or cancelled.") var state: String?
 
     func run() throws {
-        let wishes = try asOf.engine(store, for: .ledger).wishes(state: state)
+        let wishes = try asOf.engine(store, for: .ledger, appendOnly: .dropped).wishes(state: state)
         try emit(
             output.format,
             json: .array(

@@ -95,4 +95,41 @@ struct RowOverlayTests {
         }
         #expect(keys == model.keys.sorted { compareBytes($0, $1) < 0 })
     }
+
+    @Test("a replay's chunk rolled back leaves exactly the rows of the chunks kept", arguments: [4, 5, 6] as [UInt64])
+    func chunksRolledBack(seed: UInt64) {
+        var rng = SplitMix64(state: seed)
+        let overlay = RowOverlay(memorySlots: 2, journaling: true)
+        // What the kept chunks wrote, by slot: a key's change (nil for a deleted row).
+        var kept: [[[UInt8]: [UInt8]?]] = [[:], [:]]
+        for chunk in 0..<40 {
+            var model = kept
+            for _ in 0..<(1 + rng.below(300)) {
+                let slot = rng.below(2)
+                let key = (0..<(1 + rng.below(3))).map { _ in UInt8(rng.below(12)) }
+                let value: [UInt8]? = rng.below(4) == 0 ? nil : [UInt8(rng.below(250)), UInt8(chunk)]
+                overlay.set(slot, key, value)
+                model[slot][key] = .some(value)
+            }
+            // Walked in the middle of some chunks, so that keys the chunk added are already in order.
+            if rng.below(3) == 0 { _ = overlay.cursor(0, from: nil, reverse: false) }
+            if rng.below(3) == 0 {
+                overlay.rollBack()
+            } else {
+                overlay.commitChunk()
+                kept = model
+            }
+            for slot in 0..<2 {
+                var walked: [[UInt8]] = []
+                var cursor = overlay.cursor(slot, from: nil, reverse: false)
+                while let (key, value) = cursor.next() {
+                    walked.append(key)
+                    #expect(kept[slot][key] == .some(value), "seed \(seed), chunk \(chunk): \(key)")
+                }
+                #expect(walked == kept[slot].keys.sorted { compareBytes($0, $1) < 0 }, "seed \(seed), chunk \(chunk)")
+                let bytes = kept[slot].reduce(0) { $0 + $1.key.count + ChangedRows.rowOverheadBytes + ($1.value?.count ?? 0) }
+                #expect(overlay.top[slot].approximateBytes == bytes)
+            }
+        }
+    }
 }

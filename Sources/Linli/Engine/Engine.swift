@@ -427,13 +427,20 @@ public final class Engine: @unchecked Sendable {
     /// With `projections`, only those are replayed (a query of one domain needs its own projection and the
     /// registry's: see ``ProjectionName/read(byQueriesOf:)``); a query of the view that reads another one
     /// stops the program, as a programming error.
+    ///
+    /// With `appendOnly: .dropped`, statements, fund movements, timelines, surveys and elder histories are
+    /// not kept: enough for ``balance(of:)``, ``balances()``, ``stock(community:)``, ``wishes(state:)`` and
+    /// ``elders(tier:behindPlan:now:)``, in less time and memory; any query that reads them stops the
+    /// program.
     public func asOf(
-        _ time: Timestamp? = nil, position: UInt64? = nil, projections: Set<ProjectionName>? = nil, progress: ((UInt64, UInt64) -> Void)? = nil
+        _ time: Timestamp? = nil, position: UInt64? = nil, projections: Set<ProjectionName>? = nil, appendOnly: AppendOnlyRows = .held,
+        progress: ((UInt64, UInt64) -> Void)? = nil
     ) throws -> Engine {
         Engine(
             log: log,
             history: try log.memoryProjections(
-                upTo: position, occurredAtOrBefore: time, projections: projections.map { Set($0.map(\.rawValue)) }, progress: progress))
+                upTo: position, occurredAtOrBefore: time, projections: projections.map { Set($0.map(\.rawValue)) }, appendOnly: appendOnly,
+                progress: progress))
     }
 
     /// For a time-travel view: the last position replayed, and the events left out.

@@ -195,8 +195,10 @@ final class LedgerProjection: Projection {
         guard points > 0 else { return }
         // Written straight as CBOR (CBORMapWriter): a posting writes five rows, and building each as a tree
         // of values cost more than all of LMDB's work for the event.
-        let at = e.record.occurredAt.iso8601, recordedAt = e.record.recordedAt.iso8601
         let accounts = db["accounts"], postings = db["postings"]
+        // A time-travel view for a balance keeps no statements: their lines are not even made.
+        let keepsStatements = !txn.drops(postings)
+        let at = keepsStatements ? e.record.occurredAt.iso8601 : "", recordedAt = keepsStatements ? e.record.recordedAt.iso8601 : ""
         var creditedDelta: Int64 = 0, debitedDelta: Int64 = 0
         for (account, debit) in [(from, true), (to, false)] {
             let accountKey = Array(account.utf8)
@@ -215,6 +217,7 @@ final class LedgerProjection: Projection {
             row.int("credited", credited)
             row.int("debited", debited)
             try txn.put(accounts, key: accountKey, value: row.finish())
+            guard keepsStatements else { continue }
             var line = CBORMapWriter(count: 8 + extra.count, position: position, capacity: 224)
             line.int("position", Int64(position))
             line.string("type", e.record.type)

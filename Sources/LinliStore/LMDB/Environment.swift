@@ -12,27 +12,28 @@ public struct Database: Sendable, Hashable, CustomStringConvertible {
     /// True for a database that exists only in memory, in slot ``overlaySlot`` of an overlay, with no LMDB
     /// rows below (a replay into memory: an audit's, a time-travel view's); ``dbi`` is then meaningless.
     let inMemory: Bool
-    /// True for an append-only database replayed in memory whose rows are only digested as they are put
-    /// (``AppendOnlyDigest``), never held: nothing may read it.
-    let digestOnly: Bool
+    /// True for an append-only database replayed in memory whose rows are never held: digested as they are
+    /// put (``AppendOnlyDigest``, an audit's replay) or dropped (a time-travel view whose queries read none
+    /// of them). Nothing may read it.
+    let writeOnly: Bool
 
     init(dbi: MDB_dbi, name: String, overlaySlot: Int = -1) {
         self.dbi = dbi
         self.name = name
         self.overlaySlot = overlaySlot
         self.inMemory = false
-        self.digestOnly = false
+        self.writeOnly = false
     }
 
-    /// A database held only in memory, in slot `slot` of an overlay; with `digestOnly`, its rows are only
-    /// digested by the overlay's ``RowOverlay/appendOnly`` sink of that slot.
-    init(inMemory name: String, slot: Int, digestOnly: Bool = false) {
+    /// A database held only in memory, in slot `slot` of an overlay; with `writeOnly`, its rows go to the
+    /// overlay's ``RowOverlay/appendOnly`` sink of that slot, or nowhere when it has none.
+    init(inMemory name: String, slot: Int, writeOnly: Bool = false) {
         precondition(slot >= 0, "a database in memory lives in an overlay slot")
         self.dbi = 0
         self.name = name
         self.overlaySlot = slot
         self.inMemory = true
-        self.digestOnly = digestOnly
+        self.writeOnly = writeOnly
     }
 
     /// The same database, seen through slot `slot` of the overlays of the transactions that carry one.

@@ -20,10 +20,27 @@ public final class RowOverlay: @unchecked Sendable {
     /// the others); empty elsewhere. They cannot be rolled back: only a replay that fails whole uses them.
     var appendOnly: [AppendOnlyDigest?] = []
 
+    /// For a replay into memory that keeps its chunks apart (a time-travel view's): every write of this
+    /// chunk with the row's change before it, in order, so that ``rollBack()`` can restore them. Nil
+    /// elsewhere: a live transaction drops its whole ``top`` instead.
+    private var journal: [(slot: Int, key: [UInt8], previous: [UInt8]??)]?
+    /// Whether this overlay keeps chunks apart (``commitChunk()``, ``rollBack()``).
+    var journaling: Bool { journal != nil }
+
     /// An overlay over `below` with no changes of its own.
     init(below: [Changes]) {
         self.below = below
         self.top = []
+    }
+
+    /// A single layer of `slots` databases for a replay into memory, which owns it: no published changes
+    /// below, so nothing is ever merged (folding each chunk into a layer below re-hashed and re-ordered
+    /// every row the replay held: a quarter of a time-travel view's time). With `journaling`, the chunks
+    /// are kept apart by ``commitChunk()`` and ``rollBack()``.
+    init(memorySlots slots: Int, journaling: Bool) {
+        self.below = []
+        self.top = Array(repeating: ChangedRows(orderedLazily: true), count: slots)
+        self.journal = journaling ? [] : nil
     }
 
     /// How many rows this transaction changed.
@@ -32,17 +49,6 @@ public final class RowOverlay: @unchecked Sendable {
     /// About how much memory all the changed rows take, published and this transaction's.
     public var approximateBytes: Int {
         top.reduce(0) { $0 + $1.approximateBytes } + below.reduce(0) { $0 + $1.approximateBytes } + appendOnly.reduce(0) { $0 + ($1?.approximateBytes ?? 0) }
-    }
-
-    /// Publishes this transaction's changes over the others in place (for a replay into memory, whose
-    /// overlay nobody else shares).
-    func foldTopIntoBelow() {
-        guard !top.isEmpty else { return }
-        for slot in top.indices where !top[slot].isEmpty {
-            if below[slot].isEmpty { swap(&below[slot], &top[slot]) } else { below[slot].merge(top[slot]) }
-            below[slot].settleOrder()
-        }
-        top = []
     }
 
     /// Whether slot `slot` has no changed rows at all: a look-up then goes straight to LMDB, without
@@ -62,7 +68,32 @@ public final class RowOverlay: @unchecked Sendable {
     func set(_ slot: Int, _ key: [UInt8], _ value: [UInt8]?) {
         // The top is made on the first write: a read-only transaction never allocates one.
         if top.isEmpty { top = Array(repeating: ChangedRows(orderedLazily: true), count: below.count) }
-        top[slot].set(key, value)
+        let previous = top[slot].set(key, value)
+        journal?.append((slot, key, previous))
+    }
+
+    /// Keeps every row written since the last chunk (a journaling overlay).
+    func commitChunk() {
+        precondition(journal != nil, "only a journaling overlay keeps chunks apart")
+        journal!.removeAll(keepingCapacity: true)
+    }
+
+    /// Restores every row written since the last ``commitChunk()`` (a journaling overlay): rows that were
+    /// new are removed, the others get back their earlier change.
+    func rollBack() {
+        precondition(journal != nil, "only a journaling overlay rolls a chunk back")
+        var added = Array(repeating: Set<RowKey>(), count: top.count)
+        // Newest first, so that each key ends with its change from before the chunk's first write to it.
+        for (slot, key, previous) in journal!.reversed() {
+            if let previous {
+                top[slot].set(key, previous)
+                added[slot].remove(RowKey(key))
+            } else {
+                added[slot].insert(RowKey(key))
+            }
+        }
+        for slot in added.indices { top[slot].remove(added[slot]) }
+        journal!.removeAll(keepingCapacity: true)
     }
 
     /// The overlay's rows of `slot` in a walk's order from `start`, the transaction's own over the published
@@ -112,16 +143,31 @@ public struct ChangedRows: Sendable {
     @inline(__always)
     public subscript(key: RowKey) -> [UInt8]?? { values[key] }
 
-    /// Records `value` (nil: deleted) as `key`'s row.
-    mutating func set(_ key: [UInt8], _ value: [UInt8]?) {
+    /// Records `value` (nil: deleted) as `key`'s row; returns the key's change before (nil when it had none).
+    @discardableResult
+    mutating func set(_ key: [UInt8], _ value: [UInt8]?) -> [UInt8]?? {
         let old = values.updateValue(value, forKey: RowKey(key))
         approximateBytes += (value?.count ?? 0)
         guard case .none = old else {
             approximateBytes -= (old! ?? []).count
-            return
+            return old
         }
         approximateBytes += key.count + Self.rowOverheadBytes
         if orderedLazily { unordered.append(key) } else { place(key) }
+        return nil
+    }
+
+    /// Forgets the changes of `keys` altogether, as if they had never been made (a chunk rolled back).
+    mutating func remove(_ keys: Set<RowKey>) {
+        guard !keys.isEmpty else { return }
+        for key in keys {
+            guard let old = values.removeValue(forKey: key) else { preconditionFailure("a key removed was changed") }
+            approximateBytes -= key.bytes.count + Self.rowOverheadBytes + (old ?? []).count
+        }
+        ordered.removeAll { keys.contains(RowKey($0)) }
+        recent.removeAll { keys.contains(RowKey($0)) }
+        unordered.removeAll { keys.contains(RowKey($0)) }
+        precondition(ordered.count + recent.count + unordered.count == values.count, "every changed key is placed once")
     }
 
     /// Puts `key` in order. The recent run is kept near twice the square root of all the keys, which

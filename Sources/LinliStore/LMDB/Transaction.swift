@@ -108,7 +108,7 @@ extension TransactionReading where Self: ~Copyable {
     /// The bytes live in the map: do not let them escape `body`.
     public func withValue<R>(in database: Database, key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         precondition(!key.isEmpty, "LMDB keys are never empty")
-        precondition(!database.digestOnly, "\(database) is append-only: a replay only digests its rows, and apply must not read it")
+        precondition(!database.writeOnly, "\(database) is append-only: a replay does not hold its rows, and apply must not read it")
         if database.overlaid, let rows, !rows.isEmpty(database.overlaySlot), let found = rows.lookUp(database.overlaySlot, Array(key)) {
             guard let found else { return nil }
             return try found.withUnsafeBytes { try body($0) }
@@ -135,7 +135,7 @@ extension TransactionReading where Self: ~Copyable {
         _ database: Database, from start: [UInt8]? = nil, reverse: Bool = false,
         _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
     ) throws -> Int {
-        precondition(!database.digestOnly, "\(database) is append-only: a replay only digests its rows, and apply must not read it")
+        precondition(!database.writeOnly, "\(database) is append-only: a replay does not hold its rows, and apply must not read it")
         guard database.overlaid, let rows else { return try walkStored(database, from: start, reverse: reverse, body) }
         guard !rows.isEmpty(database.overlaySlot) else { return try walkStored(database, from: start, reverse: reverse, body) }
         return try walkMerged(database, rows.cursor(database.overlaySlot, from: start, reverse: reverse), from: start, reverse: reverse, body)
@@ -229,7 +229,7 @@ extension TransactionReading where Self: ~Copyable {
     /// How many entries the database holds (`mdb_stat`). For an overlaid database, a merged walk counts
     /// them: only the command path's rates table is counted while changes are in memory, and it is small.
     public func count(_ database: Database) throws -> Int {
-        precondition(!database.digestOnly, "\(database) is append-only: a replay only digests its rows, and apply must not read it")
+        precondition(!database.writeOnly, "\(database) is append-only: a replay does not hold its rows, and apply must not read it")
         if database.overlaid, let rows, !rows.isEmpty(database.overlaySlot) {
             return try walk(database) { _, _ in true }
         }
@@ -244,8 +244,8 @@ extension WriteTransaction {
     /// Stores `value` under `key`.
     public func put(_ database: Database, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, flags: PutFlags = []) throws(LMDBError) {
         precondition(!key.isEmpty, "LMDB keys are never empty")
-        if database.digestOnly, let rows {
-            rows.appendOnly[database.overlaySlot]!.add(Array(key), Array(value))
+        if database.writeOnly, let rows {
+            rows.appendOnly[database.overlaySlot]?.add(Array(key), Array(value))
             return
         }
         if database.overlaid, let rows {
@@ -257,6 +257,13 @@ extension WriteTransaction {
         var data = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
         let rc = LinliStore.withValue(key) { mdb_put(handle, database.dbi, &$0, &data, flags.rawValue) }
         try check(rc, "mdb_put(\(database))")
+    }
+
+    /// Whether rows put into `database` go nowhere: an append-only database of a time-travel view whose
+    /// queries read none of them (``AppendOnlyRows/dropped``). A projection may skip making such rows.
+    @inline(__always)
+    public func drops(_ database: Database) -> Bool {
+        database.writeOnly && rows.map { $0.appendOnly[database.overlaySlot] == nil } ?? false
     }
 
     /// Stores `value` under `key`.
@@ -271,7 +278,7 @@ extension WriteTransaction {
     /// Deletes `key`; returns false when it was not there.
     @discardableResult
     public func delete(_ database: Database, key: [UInt8]) throws -> Bool {
-        precondition(!database.digestOnly, "\(database) is append-only: apply must not delete its rows")
+        precondition(!database.writeOnly, "\(database) is append-only: apply must not delete its rows")
         if database.overlaid, let rows {
             let existed = try key.withUnsafeBytes { try withValue(in: database, key: $0) { _ in true } } ?? false
             rows.set(database.overlaySlot, key, nil)

@@ -1,6 +1,19 @@
 import Crypto
 import Foundation
 
+/// What a replay into memory does with the rows of the projections' append-only databases (statements,
+/// fund movements, timelines, surveys, the elder history, deliveries; ``Projection/appendOnlyDatabases``).
+public enum AppendOnlyRows: Sendable {
+    /// Held, to be read: a time-travel view whose queries read them.
+    case held
+    /// Folded into a digest per entity as they are put, never held (an audit's replay, an export's
+    /// verification): only compared, never read.
+    case digested
+    /// Dropped as they are put: a time-travel view whose queries read none of them (a balance, the
+    /// stock, the elders' list). They are most of the rows a replay would hold.
+    case dropped
+}
+
 /// Projections replayed into memory from a part of the log: every event up to a position, or every event
 /// that occurred at or before a time, or the events of an exported file. Nothing is written anywhere: the
 /// rows live in this value's overlay, in databases that exist only there (``Database/inMemory``), and are
@@ -23,20 +36,26 @@ public final class MemoryProjections: @unchecked Sendable {
 
     /// Empty projections in memory for `projections`, refusing to hold more than `memoryBytesMax` of rows.
     ///
-    /// With `digestingAppendOnly` (a replay that fails whole and is only compared: an audit's, an export's),
-    /// the rows of each projection's append-only databases are folded into a digest per entity instead of
-    /// being held, and nothing can read them; `keeping` (by `projection/database`) names entities whose rows
-    /// are kept too, to name the rows where digests differed.
-    init(_ projections: [any Projection], memoryBytesMax: Int, digestingAppendOnly: Bool = false, keeping: [String: Set<[UInt8]>] = [:]) {
+    /// `appendOnly` says what becomes of the rows of each projection's append-only databases. Digested or
+    /// dropped, nothing can read them: a read stops the program. With `.digested` (a replay that fails
+    /// whole and is only compared), `keeping` (by `projection/database`) names entities whose rows are
+    /// kept too, to name the rows where digests differed.
+    ///
+    /// With `keepingChunksApart` (a time-travel view's replay), ``apply(_:)`` keeps each chunk of events only
+    /// when it applied whole; the others fail whole when a chunk fails.
+    init(
+        _ projections: [any Projection], memoryBytesMax: Int, appendOnly: AppendOnlyRows = .held, keeping: [String: Set<[UInt8]>] = [:],
+        keepingChunksApart: Bool = false
+    ) {
         var slots: [ProjectionSlot] = []
         var byProjection: [String: ProjectionDatabases] = [:]
         var sinks: [AppendOnlyDigest?] = []
         for projection in projections {
             var byName: [String: Database] = [:]
             for name in projection.databaseNames {
-                let layout = digestingAppendOnly ? projection.appendOnlyDatabases[name] : nil
-                byName[name] = Database(inMemory: "memory:\(projection.name)/\(name)", slot: sinks.count, digestOnly: layout != nil)
-                sinks.append(layout.map { AppendOnlyDigest($0, keeping: keeping["\(projection.name)/\(name)"]) })
+                let layout = appendOnly == .held ? nil : projection.appendOnlyDatabases[name]
+                byName[name] = Database(inMemory: "memory:\(projection.name)/\(name)", slot: sinks.count, writeOnly: layout != nil)
+                sinks.append(appendOnly == .digested ? layout.map { AppendOnlyDigest($0, keeping: keeping["\(projection.name)/\(name)"]) } : nil)
             }
             let databases = ProjectionDatabases(projection: projection.name, generation: 0, byName: byName)
             slots.append(ProjectionSlot(projection: projection, databases: databases))
@@ -44,15 +63,16 @@ public final class MemoryProjections: @unchecked Sendable {
         }
         self.slots = slots
         self.databases = byProjection
-        self.overlay = RowOverlay(below: Array(repeating: ChangedRows(), count: sinks.count))
-        if digestingAppendOnly { overlay.appendOnly = sinks }
+        self.overlay = RowOverlay(memorySlots: sinks.count, journaling: keepingChunksApart)
+        // A dropped database's slot has no sink: its rows go nowhere.
+        if appendOnly != .held { overlay.appendOnly = sinks }
         self.filter = EventTypeFilter(slots)
         self.memoryBytesMax = memoryBytesMax
     }
 
     /// The sink of a database that is only digested, if it is one.
     func appendOnlySink(_ database: Database) -> AppendOnlyDigest? {
-        database.digestOnly ? overlay.appendOnly[database.overlaySlot] : nil
+        database.writeOnly ? overlay.appendOnly[database.overlaySlot] : nil
     }
 
     /// Runs `body` over the rows (no LMDB transaction is involved: the databases are in memory).
@@ -61,12 +81,13 @@ public final class MemoryProjections: @unchecked Sendable {
     }
 
     /// SHA-256 over each database's keys and values, by `projection/database`: the same digests
-    /// ``ProjectionReport/rebuiltDigests`` gives for a rebuild of the store.
+    /// ``ProjectionReport/rebuiltDigests`` gives for a rebuild of the store. Dropped databases
+    /// (``AppendOnlyRows/dropped``) have none.
     public func digests() throws -> [String: Hash] {
         try read { txn in
             var out: [String: Hash] = [:]
             for slot in slots {
-                for (name, database) in slot.databases.all {
+                for (name, database) in slot.databases.all where !(database.writeOnly && appendOnlySink(database) == nil) {
                     out["\(slot.projection.name)/\(name)"] =
                         try appendOnlySink(database).map { $0.summary().digest }
                         ?? ProjectionDigest.of(database, name: name, of: slot.projection, txn)
@@ -77,12 +98,12 @@ public final class MemoryProjections: @unchecked Sendable {
     }
 
     /// Applies `events` (in log order, after those already applied) together: when one throws, none of
-    /// their rows are kept.
+    /// their rows are kept (a replay that keeps its chunks apart).
     func apply(_ events: [RecordedEvent]) throws {
         try withWriter { txn in
             for event in events { try filter.apply(event, to: slots, in: txn) }
         }
-        overlay.foldTopIntoBelow()
+        overlay.commitChunk()
         try checkBudget()
     }
 
@@ -98,14 +119,15 @@ public final class MemoryProjections: @unchecked Sendable {
         guard bytes <= memoryBytesMax else { throw LogError.replayTooLarge(bytes: bytes, bytesMax: memoryBytesMax) }
     }
 
-    /// A writing view of the rows. What `body` writes stays in the overlay's top, which orders its keys
-    /// only when walked, and is dropped when `body` throws; a replay that fails whole when a chunk fails
-    /// (an audit's, an export's) leaves it there, one that must keep chunks apart (``apply(_:)``) folds it.
+    /// A writing view of the rows, in the overlay's one layer, which orders its keys only when walked.
+    /// When `body` throws, a replay that keeps its chunks apart (a time-travel view's, ``apply(_:)``) rolls
+    /// back what it wrote; one that fails whole when a chunk fails (an audit's, an export's) is not read
+    /// again, and keeps it.
     func withWriter<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
         do {
             return try body(WriteTransaction.detached(rows: overlay))
         } catch {
-            overlay.top = []
+            if overlay.journaling { overlay.rollBack() }
             throw error
         }
     }
@@ -118,7 +140,7 @@ public final class MemoryProjections: @unchecked Sendable {
         _ events: some Sequence<RecordedEvent>, into projections: [any Projection],
         memoryBytesMax: Int = EventLog.Options().replayMemoryBytesMax, digesting: Bool = false
     ) throws -> MemoryProjections {
-        let memory = MemoryProjections(projections, memoryBytesMax: memoryBytesMax, digestingAppendOnly: digesting)
+        let memory = MemoryProjections(projections, memoryBytesMax: memoryBytesMax, appendOnly: digesting ? .digested : .held)
         var chunk: [RecordedEvent] = []
         // A chunk that fails fails the whole replay, so the chunks are not kept apart.
         func flush() throws {
@@ -186,14 +208,20 @@ extension EventLog {
     /// decoded: a query that reads one domain replays only it. The others are absent from
     /// ``MemoryProjections/databases``.
     ///
+    /// With `appendOnly: .dropped`, the rows of the projections' append-only databases (statements,
+    /// timelines, histories) are dropped as they are replayed, for queries that read none of them: most of
+    /// the rows and much of the time. A read of them stops the program.
+    ///
     /// The rows held stay within `memoryBytesMax` (default: ``Options/replayMemoryBytesMax``).
     public func memoryProjections(
-        upTo position: UInt64? = nil, occurredAtOrBefore time: Timestamp? = nil, projections names: Set<String>? = nil, memoryBytesMax: Int? = nil,
-        progress: ((UInt64, UInt64) -> Void)? = nil
+        upTo position: UInt64? = nil, occurredAtOrBefore time: Timestamp? = nil, projections names: Set<String>? = nil,
+        appendOnly: AppendOnlyRows = .held, memoryBytesMax: Int? = nil, progress: ((UInt64, UInt64) -> Void)? = nil
     ) throws -> MemoryProjections {
         let chosen = try currentSlots().map(\.projection).filter { names?.contains($0.name) ?? true }
         precondition(names.map { $0.count == chosen.count } ?? true, "every projection named is registered: \(names ?? [])")
-        let memory = MemoryProjections(chosen, memoryBytesMax: memoryBytesMax ?? options.replayMemoryBytesMax)
+        precondition(appendOnly != .digested, "a time-travel view holds or drops the append-only rows: its queries read them")
+        let memory = MemoryProjections(
+            chosen, memoryBytesMax: memoryBytesMax ?? options.replayMemoryBytesMax, appendOnly: appendOnly, keepingChunksApart: true)
         let limit = time?.epochMilliseconds
         try environment.read { txn in
             let head = try readHead(txn).position

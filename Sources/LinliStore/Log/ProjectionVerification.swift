@@ -115,7 +115,7 @@ extension EventLog {
     private func verifyProjection(_ live: ProjectionSlot, keeping: [String: Set<[UInt8]>] = [:], progress: (UInt64) -> Void) throws -> (
         report: ProjectionReport, differing: [String: Set<[UInt8]>]
     ) {
-        let memory = MemoryProjections([live.projection], memoryBytesMax: options.replayMemoryBytesMax, digestingAppendOnly: true, keeping: keeping)
+        let memory = MemoryProjections([live.projection], memoryBytesMax: options.replayMemoryBytesMax, appendOnly: .digested, keeping: keeping)
         let rebuilt = memory.slots[0]
         // The stored side is what the store presents at this snapshot's head: its rows at the checkpoint
         // with the events after it folded in over them, as every query sees them.

@@ -147,4 +147,36 @@ struct TimeTravelTests {
             #expect(try answers(try view(domain), domain) == expected, "\(domain)")
         }
     }
+
+    /// A view without the append-only rows (``AppendOnlyRows/dropped``) serves the queries that read none:
+    /// over the pilots' sample, each answers on it as on a view that holds everything, and it holds less.
+    @Test("balances, stock, wishes and the elders' list answer on a view that drops statements and histories as on a whole view")
+    func droppedAppendOnlyRows() throws {
+        let w = try TamperPropertyTests.sampleWorld()
+        let engine = w.engine
+        let position = try engine.log.head.position - 200
+        let now = Timestamp(iso8601: "2023-09-20T12:00:00+08:00")
+        func answers(_ view: Engine) throws -> [String] {
+            let accounts = try view.balances()
+            return try ["\(accounts)"] + accounts.map { try "\(view.balance(of: $0.account))" }
+                + ["\(try view.stock())", "\(try view.wishes())", "\(try view.elders(now: now))", "\(try view.elders(behindPlan: true, now: now))"]
+        }
+        let whole = try engine.asOf(now, position: position)
+        let expected = try answers(whole)
+        #expect(expected.count > 10, "the sample has accounts by then")
+        for projections in [nil, [.ledger, .registry], [.elders, .registry]] as [Set<ProjectionName>?] {
+            let dropped = try engine.asOf(now, position: position, projections: projections, appendOnly: .dropped)
+            if projections == nil {
+                #expect(try answers(dropped) == expected)
+                let heldBytes = try engine.log.memoryProjections(upTo: position).overlay.approximateBytes
+                #expect(try engine.log.memoryProjections(upTo: position, appendOnly: .dropped).overlay.approximateBytes < heldBytes / 2)
+            } else if projections!.contains(.ledger) {
+                let accounts = try whole.balances()
+                #expect(try dropped.balances() == accounts)
+                #expect(try "\(dropped.stock()) \(dropped.wishes())" == "\(whole.stock()) \(whole.wishes())")
+            } else {
+                #expect(try "\(dropped.elders(now: now))" == "\(whole.elders(now: now))")
+            }
+        }
+    }
 }
