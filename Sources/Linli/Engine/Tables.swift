@@ -83,7 +83,7 @@ enum Rows {
     }
 
     static func get(_ database: Database, _ key: [UInt8], _ txn: borrowing some TransactionReading & ~Copyable) throws -> Row? {
-        try key.withUnsafeBytes { key in try txn.withValue(in: database, key: key) { try decode($0, in: database) } }
+        try txn.withValue(in: database, key: key) { try decode($0, in: database) }
     }
 
     static func get(_ database: Database, _ key: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Row? {

@@ -122,9 +122,23 @@ extension TransactionReading where Self: ~Copyable {
         return try body(buffer(data))
     }
 
+    /// Looks `key` up and passes the bytes of its value to `body`; returns nil when there is none. The same
+    /// as the look-up by a buffer, but a key already in an array is looked up in the overlay as it is, not
+    /// copied (two of a ledger command's look-ups in three find their row there).
+    public func withValue<R>(in database: Database, key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        precondition(!key.isEmpty, "LMDB keys are never empty")
+        precondition(!database.writeOnly, "\(database) is append-only: a replay does not hold its rows, and apply must not read it")
+        if database.overlaid, let rows, !rows.isEmpty(database.overlaySlot), let found = rows.lookUp(database.overlaySlot, key) {
+            guard let found else { return nil }
+            return try found.withUnsafeBytes { try body($0) }
+        }
+        if database.inMemory { return nil }
+        return try key.withUnsafeBytes { key in try withValue(in: database, key: key, body) }
+    }
+
     /// Looks `key` up and returns a copy of its value, or nil.
     public func value(in database: Database, key: [UInt8]) throws -> [UInt8]? {
-        try key.withUnsafeBytes { key in try withValue(in: database, key: key) { Array($0) } }
+        try withValue(in: database, key: key) { Array($0) }
     }
 
     /// Walks the database with a cursor from `start` (the first key at or after it; for a reverse walk, the
@@ -266,8 +280,15 @@ extension WriteTransaction {
         database.writeOnly && rows.map { $0.appendOnly[database.overlaySlot] == nil } ?? false
     }
 
-    /// Stores `value` under `key`.
+    /// Stores `value` under `key`. A projection's row goes to the overlay as the arrays it is given, not
+    /// copied again.
     public func put(_ database: Database, key: [UInt8], value: [UInt8], flags: PutFlags = []) throws {
+        if database.overlaid, !database.writeOnly, let rows {
+            precondition(!key.isEmpty, "LMDB keys are never empty")
+            precondition(flags.isEmpty, "projection rows are put without flags")
+            rows.set(database.overlaySlot, key, value)
+            return
+        }
         try key.withUnsafeBytes { key in
             try value.withUnsafeBytes { value in
                 try put(database, key: key, value: value, flags: flags)

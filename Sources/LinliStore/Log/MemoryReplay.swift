@@ -28,6 +28,8 @@ public final class MemoryProjections: @unchecked Sendable {
     /// Events left out: after the time asked for, or (rarely) events whose own prerequisites occurred after
     /// it, such as a verification dated before the hours it verifies.
     public internal(set) var skipped: [UInt64] = []
+    /// ``replayed`` when the last chunk was kept (a replay that keeps its chunks apart).
+    private var replayedByCommittedChunks: UInt64 = 0
     /// The rows; never shared, so a replay publishes its chunks into it in place.
     let overlay: RowOverlay
     let slots: [ProjectionSlot]
@@ -41,7 +43,7 @@ public final class MemoryProjections: @unchecked Sendable {
     /// whole and is only compared), `keeping` (by `projection/database`) names entities whose rows are
     /// kept too, to name the rows where digests differed.
     ///
-    /// With `keepingChunksApart` (a time-travel view's replay), ``apply(_:)`` keeps each chunk of events only
+    /// With `keepingChunksApart` (a time-travel replay up to a time), ``apply(_:)`` keeps each chunk of events only
     /// when it applied whole; the others fail whole when a chunk fails.
     init(
         _ projections: [any Projection], memoryBytesMax: Int, appendOnly: AppendOnlyRows = .held, keeping: [String: Set<[UInt8]>] = [:],
@@ -97,14 +99,32 @@ public final class MemoryProjections: @unchecked Sendable {
         }
     }
 
-    /// Applies `events` (in log order, after those already applied) together: when one throws, none of
-    /// their rows are kept (a replay that keeps its chunks apart).
+    /// Applies `events` (in log order, after those already applied) as a chunk of their own: when one
+    /// throws, none of their rows are kept (a replay that keeps its chunks apart).
     func apply(_ events: [RecordedEvent]) throws {
-        try withWriter { txn in
-            for event in events { try filter.apply(event, to: slots, in: txn) }
+        try applyUncommitted(events)
+        try commitChunk()
+    }
+
+    /// Applies `events` (in log order, after those already applied) to the chunk under way: when one
+    /// throws, the whole chunk's rows are rolled back (a replay that keeps its chunks apart).
+    func applyUncommitted(_ events: [RecordedEvent]) throws {
+        do {
+            try withWriter { txn in
+                for event in events { try filter.apply(event, to: slots, in: txn) }
+            }
+        } catch {
+            replayed = replayedByCommittedChunks
+            throw error
         }
-        overlay.commitChunk()
+        replayed += UInt64(events.count)
         try checkBudget()
+    }
+
+    /// Keeps the chunk under way.
+    func commitChunk() throws {
+        if overlay.journaling { overlay.commitChunk() }
+        replayedByCommittedChunks = replayed
     }
 
     /// Whether some projection here wants events of `type` (read in place; nil when it cannot be read, so
@@ -220,45 +240,76 @@ extension EventLog {
         let chosen = try currentSlots().map(\.projection).filter { names?.contains($0.name) ?? true }
         precondition(names.map { $0.count == chosen.count } ?? true, "every projection named is registered: \(names ?? [])")
         precondition(appendOnly != .digested, "a time-travel view holds or drops the append-only rows: its queries read them")
-        let memory = MemoryProjections(
-            chosen, memoryBytesMax: memoryBytesMax ?? options.replayMemoryBytesMax, appendOnly: appendOnly, keepingChunksApart: true)
-        let limit = time?.epochMilliseconds
-        try environment.read { txn in
-            let head = try readHead(txn).position
-            let last = min(head, position ?? head)
-            var next: UInt64 = 1
-            while next <= last {
-                let to = min(last, next + options.replayChunkEvents - 1)
-                var chunk: [RecordedEvent] = []
-                var budget = MappedPagesBudget(releasingFirst: environment)
-                try txn.walk(events, from: bigEndianKey(next)) { key, record in
-                    guard let at = bigEndianValue(key), at <= to else { return false }
-                    budget.step(environment)
-                    guard memory.wantsAny(RecordCodec.type(of: record)) else { return true }
-                    let event = try RecordCodec.decode(record, expectedPosition: at)
-                    if let limit, event.occurredAt.epochMilliseconds > limit { memory.skipped.append(at) } else { chunk.append(event) }
+        let budget = memoryBytesMax ?? options.replayMemoryBytesMax
+        // Only a replay up to a time redoes a chunk that failed, to leave out the events that depend on events
+        // after the time; keeping chunks apart (a journal of every write) costs a third of the replay's time.
+        // It is rare, so the replay first runs without it, and again with it only when an event failed. Up to
+        // a position, a failure is the store's, and ends the replay.
+        if time != nil {
+            do {
+                return try replayIntoMemory(
+                    MemoryProjections(chosen, memoryBytesMax: budget, appendOnly: appendOnly), upTo: position, occurredAtOrBefore: time,
+                    progress: progress)
+            } catch LogError.corrupt {}
+        }
+        return try replayIntoMemory(
+            MemoryProjections(chosen, memoryBytesMax: budget, appendOnly: appendOnly, keepingChunksApart: time != nil), upTo: position,
+            occurredAtOrBefore: time, progress: progress)
+    }
+
+    /// Replays into `memory` (see ``memoryProjections(upTo:occurredAtOrBefore:projections:appendOnly:memoryBytesMax:progress:)``):
+    /// an event that fails leaves out the events that depend on it when `memory` keeps its chunks apart,
+    /// and ends the replay otherwise.
+    private func replayIntoMemory(
+        _ memory: MemoryProjections, upTo position: UInt64?, occurredAtOrBefore time: Timestamp?, progress: ((UInt64, UInt64) -> Void)?
+    ) throws -> MemoryProjections {
+        let redoesFailedChunks = memory.overlay.journaling
+        let leftOutAfter = time?.epochMilliseconds
+        let last = try environment.read { txn in min(try readHead(txn).position, position ?? .max) }
+        guard last >= 1 else { return memory }
+        let chunkEvents = options.replayChunkEvents
+        // Read and decoded on the other core while this one applies.
+        let readAhead = EventReadAhead(self, from: 1, to: last, cutAfter: { $0 % chunkEvents == 0 }, wants: { memory.wantsAny($0) })
+        defer { readAhead.finish() }
+        // The chunk's events kept, to redo it one at a time when one of them fails.
+        var chunk: [RecordedEvent] = []
+        var chunkFailed = false
+        while let batch = try readAhead.next() {
+            var kept = batch.events
+            if let leftOutAfter {
+                kept.removeAll { event in
+                    guard event.occurredAt.epochMilliseconds > leftOutAfter else { return false }
+                    memory.skipped.append(event.position)
                     return true
                 }
+            }
+            if redoesFailedChunks { chunk += kept }
+            if !chunkFailed {
                 do {
-                    try memory.apply(chunk)
-                    memory.replayed += UInt64(chunk.count)
-                } catch let error as LogError where limit != nil {
+                    try memory.applyUncommitted(kept)
+                } catch let error as LogError where redoesFailedChunks {
                     guard case .corrupt = error else { throw error }
-                    // Some kept event depends on a left-out one: one event at a time finds which.
-                    for event in chunk {
-                        do {
-                            try memory.apply([event])
-                            memory.replayed += 1
-                        } catch LogError.corrupt {
-                            memory.skipped.append(event.position)
-                        }
+                    chunkFailed = true
+                }
+            }
+            guard batch.through % chunkEvents == 0 || batch.through == last else { continue }
+            if chunkFailed {
+                // Some kept event depends on a left-out one: one event at a time finds which.
+                for event in chunk {
+                    do {
+                        try memory.apply([event])
+                    } catch LogError.corrupt {
+                        memory.skipped.append(event.position)
                     }
                 }
-                progress?(to, last)
-                next = to + 1
+            } else {
+                try memory.commitChunk()
             }
-            memory.position = last
+            progress?(batch.through, last)
+            chunk.removeAll(keepingCapacity: true)
+            chunkFailed = false
         }
+        memory.position = last
         memory.skipped.sort()
         return memory
     }
