@@ -33,7 +33,7 @@ public final class MemoryProjections: @unchecked Sendable {
     /// The rows; never shared, so a replay publishes its chunks into it in place.
     let overlay: RowOverlay
     let slots: [ProjectionSlot]
-    private let filter: EventTypeFilter
+    let filter: EventTypeFilter
     private let memoryBytesMax: Int
 
     /// Empty projections in memory for `projections`, refusing to hold more than `memoryBytesMax` of rows.
