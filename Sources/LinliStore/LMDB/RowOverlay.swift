@@ -72,6 +72,12 @@ public final class RowOverlay: @unchecked Sendable {
         journal?.append((slot, key, previous))
     }
 
+    /// Puts every slot's keys in order: a replay into memory calls it when it ends, after which walks only
+    /// read the overlay (a time-travel view may be queried from several threads at once).
+    func settleOrder() {
+        for slot in top.indices where top[slot].hasKeysOutOfOrder { top[slot].settleOrder() }
+    }
+
     /// Keeps every row written since the last chunk (a journaling overlay).
     func commitChunk() {
         precondition(journal != nil, "only a journaling overlay keeps chunks apart")
@@ -100,8 +106,10 @@ public final class RowOverlay: @unchecked Sendable {
     /// ones, with nil for a deleted row: a cursor over the keys both keep in order, so a walk that stops
     /// early costs a binary search and the rows it visits, however many rows have changed.
     func cursor(_ slot: Int, from start: [UInt8]?, reverse: Bool) -> OverlayCursor {
-        // The top is this transaction's alone (never shared between threads): its order is settled here.
-        if !top.isEmpty { top[slot].settleOrder() }
+        // A transaction's top is its own (never shared between threads): its order is settled here. A
+        // replay into memory settles its one layer when it ends (``settleOrder()``), so that the view's
+        // readers, on any threads, only read it.
+        if !top.isEmpty, top[slot].hasKeysOutOfOrder { top[slot].settleOrder() }
         return OverlayCursor(
             top: top.isEmpty ? nil : top[slot].cursor(from: start, reverse: reverse),
             below: below.isEmpty ? nil : below[slot].cursor(from: start, reverse: reverse), reverse: reverse)
@@ -176,6 +184,9 @@ public struct ChangedRows: Sendable {
         recent.insert(key, at: Self.firstIndex(notBefore: key, in: recent))
         if recent.count > max(Self.recentFloor, 2 * Int(Double(ordered.count).squareRoot())) { foldRecent() }
     }
+
+    /// Whether some keys came since the last walk and are not in order yet (a change set ordered lazily).
+    var hasKeysOutOfOrder: Bool { !unordered.isEmpty }
 
     /// Places the keys that came since the last walk (for a change set ordered lazily).
     mutating func settleOrder() {

@@ -2,8 +2,12 @@ import Foundation
 
 /// The log's events read and decoded on a thread of their own, in batches, ahead of the thread that
 /// applies them. A replay into memory spends about a quarter of its time walking LMDB's cursor and decoding
-/// records; this moves that work to the other core (a time-travel view, and the longest of an audit's
-/// replays once the shorter ones are done).
+/// records; this moves that work to the other core (a time-travel view's replay).
+///
+/// The caller must hold no transaction of the same environment while it takes batches: a map resize (by
+/// this process, or adopted from another) waits until no transaction is open, and the reader's next begin
+/// waits for the resize, so the two would wait for each other. (An audit's replays compare within the
+/// snapshot they replay from, and hold it: they do not use this.)
 ///
 /// The reading thread has its own read snapshot. It may be newer than the caller's, which changes nothing:
 /// the events at positions up to `to` are the same in every snapshot that holds `to` (the log only

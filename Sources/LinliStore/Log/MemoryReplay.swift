@@ -33,7 +33,7 @@ public final class MemoryProjections: @unchecked Sendable {
     /// The rows; never shared, so a replay publishes its chunks into it in place.
     let overlay: RowOverlay
     let slots: [ProjectionSlot]
-    let filter: EventTypeFilter
+    private let filter: EventTypeFilter
     private let memoryBytesMax: Int
 
     /// Empty projections in memory for `projections`, refusing to hold more than `memoryBytesMax` of rows.
@@ -178,6 +178,7 @@ public final class MemoryProjections: @unchecked Sendable {
             if chunk.count == Int(replayChunkEvents) { try flush() }
         }
         try flush()
+        memory.overlay.settleOrder()
         return memory
     }
 }
@@ -265,6 +266,8 @@ extension EventLog {
     ) throws -> MemoryProjections {
         let redoesFailedChunks = memory.overlay.journaling
         let leftOutAfter = time?.epochMilliseconds
+        // No transaction is held while the read-ahead runs: a map resize waits for every open transaction,
+        // and the read-ahead's would wait for this one.
         let last = try environment.read { txn in min(try readHead(txn).position, position ?? .max) }
         guard last >= 1 else { return memory }
         let chunkEvents = options.replayChunkEvents
@@ -311,6 +314,7 @@ extension EventLog {
         }
         memory.position = last
         memory.skipped.sort()
+        memory.overlay.settleOrder()
         return memory
     }
 }

@@ -110,24 +110,6 @@ extension EventLog {
         return named
     }
 
-    /// Replays positions 1 … `head` into `memory`, a replay that fails whole, with the events read and
-    /// decoded ahead on a thread of their own (``EventReadAhead``): once the shorter replays of an audit are
-    /// done, the longest (the elders') has the other core to itself.
-    private func replayAhead(into memory: MemoryProjections, through head: UInt64, progress: (UInt64) -> Void) throws {
-        guard head >= 1 else { return }
-        let chunkEvents = options.replayChunkEvents
-        let readAhead = EventReadAhead(self, from: 1, to: head, cutAfter: { $0 % chunkEvents == 0 }, wants: { memory.wantsAny($0) })
-        defer { readAhead.finish() }
-        while let batch = try readAhead.next() {
-            try memory.withWriter { target in
-                for event in batch.events { try memory.filter.apply(event, to: memory.slots, in: target) }
-            }
-            guard batch.through % chunkEvents == 0 || batch.through == head else { continue }
-            try memory.checkBudget()
-            progress(batch.through)
-        }
-    }
-
     /// One projection replayed into memory and compared with what the store presents, in one read snapshot;
     /// with the entities of append-only databases whose digests differ, by `projection/database`.
     private func verifyProjection(_ live: ProjectionSlot, keeping: [String: Set<[UInt8]>] = [:], progress: (UInt64) -> Void) throws -> (
@@ -144,7 +126,14 @@ extension EventLog {
                     preconditionFailure("the projection \(live.projection.name) is registered")
                 }
                 let head = try readHead(txn).position
-                try replayAhead(into: memory, through: head, progress: progress)
+                var next: UInt64 = 1
+                while next <= head {
+                    let to = min(head, next + options.replayChunkEvents - 1)
+                    try memory.withWriter { target in try replay(from: next, to: to, reading: txn, into: memory.slots, writing: target) }
+                    try memory.checkBudget()
+                    progress(to)
+                    next = to + 1
+                }
                 var report = ProjectionReport(position: head, storedDigests: [:], rebuiltDigests: [:], mismatches: [])
                 var differing: [String: Set<[UInt8]>] = [:]
                 try memory.read { memoryTxn in

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 @testable import Linli
 @testable import LinliStore
 import Testing
@@ -156,7 +157,7 @@ struct TimeTravelTests {
         let engine = w.engine
         let position = try engine.log.head.position - 200
         let now = Timestamp(iso8601: "2023-09-20T12:00:00+08:00")
-        func answers(_ view: Engine) throws -> [String] {
+        @Sendable func answers(_ view: Engine) throws -> [String] {
             let accounts = try view.balances()
             return try ["\(accounts)"] + accounts.map { try "\(view.balance(of: $0.account))" }
                 + ["\(try view.stock())", "\(try view.wishes())", "\(try view.elders(now: now))", "\(try view.elders(behindPlan: true, now: now))"]
@@ -164,6 +165,14 @@ struct TimeTravelTests {
         let whole = try engine.asOf(now, position: position)
         let expected = try answers(whole)
         #expect(expected.count > 10, "the sample has accounts by then")
+        // Returned in order, a view is only read by its queries, which may run on several threads at once.
+        #expect(whole.history!.overlay.top.allSatisfy { !$0.hasKeysOutOfOrder })
+        let together = Mutex<[[String]]>([])
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            let mine = try! answers(whole)
+            together.withLock { $0.append(mine) }
+        }
+        #expect(together.withLock { $0 } == Array(repeating: expected, count: 4))
         for projections in [nil, [.ledger, .registry], [.elders, .registry]] as [Set<ProjectionName>?] {
             let dropped = try engine.asOf(now, position: position, projections: projections, appendOnly: .dropped)
             if projections == nil {
