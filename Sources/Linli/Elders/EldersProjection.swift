@@ -108,27 +108,13 @@ final class EldersProjection: Projection {
         // without building and freeing a tree of values for each.
         let delivery = try e.string("delivery"), service = try e.string("service")
         let minutes = try StoredArithmetic.inRange(try e.int("minutes"), EldersDomain.deliveryMinutes, "the minutes of delivery \(delivery)", at: p)
-        let mode = try e.string("mode"), provider = try e.string("provider"), atText = at.iso8601
+        let mode = try e.string("mode"), provider = try e.string("provider")
         let station = e["station"]
-        var entry = CBORMapWriter(count: station == nil ? 8 : 9, position: p)
-        entry.string("kind", "delivery")
-        entry.string("delivery", delivery)
-        entry.string("service", service)
-        entry.string("mode", mode)
-        entry.string("provider", provider)
-        entry.int("minutes", minutes)
-        entry.string("at", atText)
-        entry.int("position", Int64(p))
-        if let station { entry.value("station", station) }
-        let historyKey = occurredKey(elderId, e)
-        try txn.put(db["history"], key: historyKey, value: entry.finish())
-        try CompactHistory.put(
-            db["history-compact"], historyKey, position: p, visit: false, concern: false,
-            minutes: minutes, id: delivery, service: service, mode: mode, provider: provider, txn)
-        var deliveryRow = CBORMapWriter(count: 2, position: p, capacity: 64)
-        deliveryRow.string("elder", elderId)
-        deliveryRow.string("at", atText)
-        try txn.put(db["deliveries"], key: Array(delivery.utf8), value: deliveryRow.finish())
+        // A time-travel view for the elders' list keeps no history: its rows are not even made.
+        if !txn.drops(db["history"]) {
+            try deliveryHistory(
+                e, db, txn, elder: elderId, delivery: delivery, service: service, mode: mode, provider: provider, minutes: minutes, station: station)
+        }
         let week = ISOWeek(containing: at)
         let weekKey = compositeKey(elderId) + [0] + bigEndianKey(UInt64(bitPattern: Int64(week.mondayDay))) + [0] + Array(service.utf8)
         let counted = try Rows.get(db["adherence"], weekKey, txn)
@@ -154,6 +140,33 @@ final class EldersProjection: Projection {
             try txn.put(db["mutual"], key: Array(provider.utf8), value: mutual.finish())
         }
         try closeConcern(db, txn, elder: elderId, atMs: atMs)
+    }
+
+    /// A delivery's history entry (both copies) and its row in the deliveries: only added.
+    private func deliveryHistory(
+        _ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, elder elderId: String, delivery: String, service: String,
+        mode: String, provider: String, minutes: Int64, station: JSONValue?
+    ) throws {
+        let p = e.position, atText = e.record.occurredAt.iso8601
+        var entry = CBORMapWriter(count: station == nil ? 8 : 9, position: p)
+        entry.string("kind", "delivery")
+        entry.string("delivery", delivery)
+        entry.string("service", service)
+        entry.string("mode", mode)
+        entry.string("provider", provider)
+        entry.int("minutes", minutes)
+        entry.string("at", atText)
+        entry.int("position", Int64(p))
+        if let station { entry.value("station", station) }
+        let historyKey = occurredKey(elderId, e)
+        try txn.put(db["history"], key: historyKey, value: entry.finish())
+        try CompactHistory.put(
+            db["history-compact"], historyKey, position: p, visit: false, concern: false,
+            minutes: minutes, id: delivery, service: service, mode: mode, provider: provider, txn)
+        var deliveryRow = CBORMapWriter(count: 2, position: p, capacity: 64)
+        deliveryRow.string("elder", elderId)
+        deliveryRow.string("at", atText)
+        try txn.put(db["deliveries"], key: Array(delivery.utf8), value: deliveryRow.finish())
     }
 
     /// A door-knock visit: the history (both copies) and the visit; a concern opens (or keeps open) a
