@@ -38,7 +38,7 @@ struct Statement: ParsableCommand {
     @Argument(help: "The account, e.g. resident:r-12.") var account: String
 
     func run() throws {
-        let engine = try asOf.engine(store, for: .ledger)
+        let engine = try asOf.engine(store, for: .ledger, appendOnly: .heldFor(entities: [account]))
         let lines = try engine.statement(of: account)
         emit(
             output.format,
@@ -161,7 +161,7 @@ struct Fund: ParsableCommand {
         @Argument(help: "The fund id.") var fund: String
 
         func run() throws {
-            guard let (row, movements) = try asOf.engine(store, for: .ledger).fund(fund) else {
+            guard let (row, movements) = try asOf.engine(store, for: .ledger, appendOnly: .heldFor(entities: [fund])).fund(fund) else {
                 throw ExitError.rejected("linli: unknownFund: no fund \"\(fund)\"")
             }
             try emit(

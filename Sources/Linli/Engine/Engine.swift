@@ -431,7 +431,9 @@ public final class Engine: @unchecked Sendable {
     /// With `appendOnly: .dropped`, statements, fund movements, timelines, surveys and elder histories are
     /// not kept: enough for ``balance(of:)``, ``balances()``, ``stock(community:)``, ``wishes(state:)`` and
     /// ``elders(tier:behindPlan:now:)``, in less time and memory; any query that reads them stops the
-    /// program.
+    /// program. With `appendOnly: .heldFor(entities: [account])`, only that account's statement (or that
+    /// fund's movements) is kept: enough for ``statement(of:)`` or ``fund(_:)`` of it; another account's
+    /// statement on such a view is empty.
     public func asOf(
         _ time: Timestamp? = nil, position: UInt64? = nil, projections: Set<ProjectionName>? = nil, appendOnly: AppendOnlyRows = .held,
         progress: ((UInt64, UInt64) -> Void)? = nil

@@ -81,10 +81,19 @@ public struct ByteReader: ~Copyable {
     /// Reads a big-endian unsigned integer of `count` bytes.
     public mutating func readBigEndian(_ count: Int) throws(Malformed) -> UInt64 {
         try need(count)
-        var value: UInt64 = 0
-        for index in offset..<(offset + count) { value = value << 8 | UInt64(bytes[index]) }
-        offset += count
-        return value
+        defer { offset += count }
+        // The fixed widths as one load each: a record's header is a dozen of them, read for every event
+        // the chain pass checks.
+        switch count {
+        case 8: return UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        case 4: return UInt64(UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+        case 2: return UInt64(UInt16(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+        default:
+            precondition(count <= 8, "a big-endian integer of at most 8 bytes")
+            var value: UInt64 = 0
+            for index in offset..<(offset + count) { value = value << 8 | UInt64(bytes[index]) }
+            return value
+        }
     }
 
     /// Reads a big-endian `UInt16`.

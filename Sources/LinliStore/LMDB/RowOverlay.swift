@@ -19,6 +19,10 @@ public final class RowOverlay: @unchecked Sendable {
     /// For a replay into memory that digests append-only databases: their sinks, by overlay slot (nil for
     /// the others); empty elsewhere. They cannot be rolled back: only a replay that fails whole uses them.
     var appendOnly: [AppendOnlyDigest?] = []
+    /// For a replay into memory that holds append-only rows for some entities only
+    /// (``AppendOnlyRows/heldFor(entities:)``): those entities by overlay slot (nil for a slot that keeps
+    /// every row); empty elsewhere.
+    var keptEntities: [Set<[UInt8]>?] = []
 
     /// For a replay into memory that keeps its chunks apart (a time-travel view's): every write of this
     /// chunk with the row's change before it, in order, so that ``rollBack()`` can restore them. Nil
@@ -63,6 +67,15 @@ public final class RowOverlay: @unchecked Sendable {
         if !top.isEmpty, let mine = top[slot][key] { return .some(mine) }
         if !below.isEmpty, let published = below[slot][key] { return .some(published) }
         return nil
+    }
+
+    /// Whether a row put under `key` in `slot` is kept: false only for another entity's row in an
+    /// append-only database held for some entities only.
+    @inline(__always)
+    func keeps(_ slot: Int, _ key: UnsafeRawBufferPointer) -> Bool {
+        guard !keptEntities.isEmpty, let entities = keptEntities[slot] else { return true }
+        let end = key.firstIndex(of: 0) ?? key.count
+        return entities.contains(Array(key[..<end]))
     }
 
     func set(_ slot: Int, _ key: [UInt8], _ value: [UInt8]?) {

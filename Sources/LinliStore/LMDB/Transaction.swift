@@ -264,7 +264,7 @@ extension WriteTransaction {
         }
         if database.overlaid, let rows {
             precondition(flags.isEmpty, "projection rows are put without flags")
-            rows.set(database.overlaySlot, Array(key), Array(value))
+            if rows.keeps(database.overlaySlot, key) { rows.set(database.overlaySlot, Array(key), Array(value)) }
             return
         }
         precondition(!overlayOnly, "a replay in a read snapshot writes projection rows only")
@@ -286,7 +286,7 @@ extension WriteTransaction {
         if database.overlaid, !database.writeOnly, let rows {
             precondition(!key.isEmpty, "LMDB keys are never empty")
             precondition(flags.isEmpty, "projection rows are put without flags")
-            rows.set(database.overlaySlot, key, value)
+            if key.withUnsafeBytes({ rows.keeps(database.overlaySlot, $0) }) { rows.set(database.overlaySlot, key, value) }
             return
         }
         try key.withUnsafeBytes { key in

@@ -3,7 +3,7 @@ import Foundation
 
 /// What a replay into memory does with the rows of the projections' append-only databases (statements,
 /// fund movements, timelines, surveys, the elder history, deliveries; ``Projection/appendOnlyDatabases``).
-public enum AppendOnlyRows: Sendable {
+public enum AppendOnlyRows: Sendable, Hashable {
     /// Held, to be read: a time-travel view whose queries read them.
     case held
     /// Folded into a digest per entity as they are put, never held (an audit's replay, an export's
@@ -12,6 +12,11 @@ public enum AppendOnlyRows: Sendable {
     /// Dropped as they are put: a time-travel view whose queries read none of them (a balance, the
     /// stock, the elders' list). They are most of the rows a replay would hold.
     case dropped
+    /// Held only for these entities, the others dropped as they are put: a time-travel view for one
+    /// account's statement or one fund's movements. An entity is what a row's key holds before its first
+    /// zero byte (the whole key in a table of one row per key). A query of another entity's rows on such a
+    /// view finds none.
+    case heldFor(entities: Set<String>)
 }
 
 /// Projections replayed into memory from a part of the log: every event up to a position, or every event
@@ -52,12 +57,17 @@ public final class MemoryProjections: @unchecked Sendable {
         var slots: [ProjectionSlot] = []
         var byProjection: [String: ProjectionDatabases] = [:]
         var sinks: [AppendOnlyDigest?] = []
+        var keptEntities: [Set<[UInt8]>?] = []
         for projection in projections {
             var byName: [String: Database] = [:]
             for name in projection.databaseNames {
-                let layout = appendOnly == .held ? nil : projection.appendOnlyDatabases[name]
-                byName[name] = Database(inMemory: "memory:\(projection.name)/\(name)", slot: sinks.count, writeOnly: layout != nil)
+                let layout = projection.appendOnlyDatabases[name]
+                let writeOnly = layout != nil && (appendOnly == .digested || appendOnly == .dropped)
+                byName[name] = Database(inMemory: "memory:\(projection.name)/\(name)", slot: sinks.count, writeOnly: writeOnly)
                 sinks.append(appendOnly == .digested ? layout.map { AppendOnlyDigest($0, keeping: keeping["\(projection.name)/\(name)"]) } : nil)
+                if case .heldFor(let entities) = appendOnly {
+                    keptEntities.append(layout == nil ? nil : Set(entities.map { Array($0.utf8) }))
+                }
             }
             let databases = ProjectionDatabases(projection: projection.name, generation: 0, byName: byName)
             slots.append(ProjectionSlot(projection: projection, databases: databases))
@@ -67,7 +77,8 @@ public final class MemoryProjections: @unchecked Sendable {
         self.databases = byProjection
         self.overlay = RowOverlay(memorySlots: sinks.count, journaling: keepingChunksApart)
         // A dropped database's slot has no sink: its rows go nowhere.
-        if appendOnly != .held { overlay.appendOnly = sinks }
+        if appendOnly == .digested || appendOnly == .dropped { overlay.appendOnly = sinks }
+        overlay.keptEntities = keptEntities
         self.filter = EventTypeFilter(slots)
         self.memoryBytesMax = memoryBytesMax
     }
@@ -241,6 +252,9 @@ extension EventLog {
         let chosen = try currentSlots().map(\.projection).filter { names?.contains($0.name) ?? true }
         precondition(names.map { $0.count == chosen.count } ?? true, "every projection named is registered: \(names ?? [])")
         precondition(appendOnly != .digested, "a time-travel view holds or drops the append-only rows: its queries read them")
+        if case .heldFor(let entities) = appendOnly {
+            precondition(entities.allSatisfy { !$0.isEmpty && !$0.utf8.contains(0) }, "an entity is the bytes of a key before its first zero")
+        }
         let budget = memoryBytesMax ?? options.replayMemoryBytesMax
         // Only a replay up to a time redoes a chunk that failed, to leave out the events that depend on events
         // after the time; keeping chunks apart (a journal of every write) costs a third of the replay's time.

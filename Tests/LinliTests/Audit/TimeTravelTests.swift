@@ -188,4 +188,25 @@ struct TimeTravelTests {
             }
         }
     }
+
+    /// A view for one account's statement holds that account's postings only
+    /// (``AppendOnlyRows/heldFor(entities:)``): its statement is the whole view's, another's is empty.
+    @Test("an account's statement on a view that holds only its postings is the whole view's")
+    func statementOfOneAccount() throws {
+        let w = try TamperPropertyTests.sampleWorld()
+        let engine = w.engine
+        let position = try engine.log.head.position - 200
+        let whole = try engine.asOf(position: position)
+        let accounts = try whole.balances().map(\.account)
+        #expect(accounts.count > 3)
+        for account in accounts.prefix(3) {
+            let view = try engine.asOf(position: position, projections: [.ledger, .registry], appendOnly: .heldFor(entities: [account]))
+            let lines = try view.statement(of: account)
+            #expect(!lines.isEmpty)
+            #expect("\(lines)" == "\(try whole.statement(of: account))")
+            #expect(try view.balance(of: account) == (try whole.balance(of: account)))
+            let other = accounts.first { $0 != account }!
+            #expect(try view.statement(of: other).isEmpty, "another account's postings are not held")
+        }
+    }
 }
