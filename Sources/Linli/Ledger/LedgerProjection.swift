@@ -217,7 +217,8 @@ final class LedgerProjection: Projection {
             row.int("credited", credited)
             row.int("debited", debited)
             try txn.put(accounts, key: accountKey, value: row.finish())
-            guard keepsStatements else { continue }
+            // A view for one account's statement keeps no other account's lines.
+            guard keepsStatements, txn.keepsRows(of: accountKey, in: postings) else { continue }
             var line = CBORMapWriter(count: 8 + extra.count, position: position, capacity: 224)
             line.int("position", Int64(position))
             line.string("type", e.record.type)

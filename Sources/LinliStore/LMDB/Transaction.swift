@@ -280,6 +280,16 @@ extension WriteTransaction {
         database.writeOnly && rows.map { $0.appendOnly[database.overlaySlot] == nil } ?? false
     }
 
+    /// Whether rows of `entity` (a key's bytes before its first zero) put into `database` are kept: false
+    /// when the database is dropped, or held for other entities only (``AppendOnlyRows/heldFor(entities:)``).
+    /// A projection may skip making rows that would not be kept.
+    @inline(__always)
+    public func keepsRows(of entity: [UInt8], in database: Database) -> Bool {
+        guard !drops(database) else { return false }
+        guard database.overlaid, let rows else { return true }
+        return entity.withUnsafeBytes { rows.keeps(database.overlaySlot, $0) }
+    }
+
     /// Stores `value` under `key`. A projection's row goes to the overlay as the arrays it is given, not
     /// copied again.
     public func put(_ database: Database, key: [UInt8], value: [UInt8], flags: PutFlags = []) throws {
