@@ -23,7 +23,9 @@ if [ ! -f "$folder/store/data.mdb" ]; then
 fi
 head=$("$linli" status --json --store "$folder/store" | python3 -c 'import json,sys; print(json.load(sys.stdin)["head"]["position"])')
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-queries=("balance resident:r-js-1 --at-position $head" "stock --as-of 2023-06-30T23:59:59+08:00" "elders --as-of 2023-06-30T23:59:59+08:00")
+queries=("balance resident:r-js-1 --at-position $head" "statement resident:r-js-1 --at-position $head"
+    "balance resident:r-js-1 --as-of 2024-08-31T00:00:00+08:00" "stock --as-of 2023-06-30T23:59:59+08:00"
+    "elders --as-of 2023-06-30T23:59:59+08:00" "elders --as-of 2024-08-31T00:00:00+08:00")
 binaries=("$linli")
 [ -z "$before" ] || binaries+=("$before")
 for query in "${queries[@]}"; do
