@@ -14,8 +14,9 @@ public enum AppendOnlyRows: Sendable, Hashable {
     case dropped
     /// Held only for these entities, the others dropped as they are put: a time-travel view for one
     /// account's statement or one fund's movements. An entity is what a row's key holds before its first
-    /// zero byte (the whole key in a table of one row per key). A query of another entity's rows on such a
-    /// view finds none.
+    /// zero byte (its whole key when it holds none); an entity named that is empty or holds a zero byte
+    /// matches no row. A query of another entity's rows on such a view finds none, and its digests
+    /// (``MemoryProjections/digests()``) are those of the rows it holds.
     case heldFor(entities: Set<String>)
 }
 
@@ -252,9 +253,6 @@ extension EventLog {
         let chosen = try currentSlots().map(\.projection).filter { names?.contains($0.name) ?? true }
         precondition(names.map { $0.count == chosen.count } ?? true, "every projection named is registered: \(names ?? [])")
         precondition(appendOnly != .digested, "a time-travel view holds or drops the append-only rows: its queries read them")
-        if case .heldFor(let entities) = appendOnly {
-            precondition(entities.allSatisfy { !$0.isEmpty && !$0.utf8.contains(0) }, "an entity is the bytes of a key before its first zero")
-        }
         let budget = memoryBytesMax ?? options.replayMemoryBytesMax
         // Only a replay up to a time redoes a chunk that failed, to leave out the events that depend on events
         // after the time; keeping chunks apart (a journal of every write) costs a third of the replay's time.

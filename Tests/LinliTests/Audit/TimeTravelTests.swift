@@ -208,5 +208,9 @@ struct TimeTravelTests {
             let other = accounts.first { $0 != account }!
             #expect(try view.statement(of: other).isEmpty, "another account's postings are not held")
         }
+        // An account that cannot hold rows (as `linli statement ""` asks) has an empty statement, as on a
+        // whole view, rather than stopping the program.
+        let none = try engine.asOf(position: position, projections: [.ledger, .registry], appendOnly: .heldFor(entities: [""]))
+        #expect(try none.statement(of: "").isEmpty && (try whole.statement(of: "").isEmpty))
     }
 }
