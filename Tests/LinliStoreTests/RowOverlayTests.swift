@@ -132,4 +132,34 @@ struct RowOverlayTests {
             }
         }
     }
+
+    @Test("changes merged into none are taken whole, in order, and stay ordered as keys come after")
+    func mergedIntoEmpty() {
+        var rng = SplitMix64(state: 11)
+        var top = ChangedRows(orderedLazily: true)
+        var model: [[UInt8]: [UInt8]?] = [:]
+        for _ in 0..<3_000 {
+            let key = (0..<(1 + rng.below(3))).map { _ in UInt8(rng.below(30)) }
+            let value: [UInt8]? = rng.below(4) == 0 ? nil : [UInt8(rng.below(9))]
+            top.set(key, value)
+            model[key] = value
+        }
+        var published = ChangedRows()
+        published.merge(top)
+        #expect(published.approximateBytes == top.approximateBytes)
+        // A published change set is walked by readers as it is: every key already in order, new ones too.
+        for _ in 0..<300 {
+            let key = (0..<(1 + rng.below(3))).map { _ in UInt8(100 + rng.below(30)) }
+            published.set(key, [1])
+            model[key] = [1]
+        }
+        var keys: [[UInt8]] = []
+        var cursor = published.cursor(from: nil, reverse: false)
+        while let key = cursor.peek() {
+            keys.append(key)
+            #expect(model[key] == .some(cursor.value(key)))
+            cursor.advance()
+        }
+        #expect(keys == model.keys.sorted { compareBytes($0, $1) < 0 })
+    }
 }

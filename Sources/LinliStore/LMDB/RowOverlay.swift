@@ -146,7 +146,7 @@ public struct ChangedRows: Sendable {
     /// Keys not yet placed in order, for a change set that orders its keys only when walked: a
     /// transaction's own (an audit's replay puts millions of history rows no walk reads before the end).
     private var unordered: [[UInt8]] = []
-    private let orderedLazily: Bool
+    private var orderedLazily: Bool
     /// About how much memory the rows take: their bytes and a fixed cost a row for the arrays and the
     /// table that hold them. A replay into memory keeps this within its budget.
     public private(set) var approximateBytes = 0
@@ -217,6 +217,16 @@ public struct ChangedRows: Sendable {
 
     /// Records every change of `newer` over these.
     mutating func merge(_ newer: ChangedRows) {
+        guard !values.isEmpty else {
+            // Nothing to merge with (a read-only open folding the tail after a checkpoint): taken whole and
+            // sorted once. Placed one key at a time, the 320,000 rows of 64,000 ledger events were folded
+            // into the ordered run a few hundred times over.
+            let lazily = orderedLazily
+            self = newer
+            orderedLazily = lazily
+            settleOrder()
+            return
+        }
         for (key, value) in newer.values { set(key.bytes, value) }
     }
 
