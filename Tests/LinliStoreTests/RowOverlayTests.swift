@@ -133,7 +133,7 @@ struct RowOverlayTests {
         }
     }
 
-    @Test("changes merged into none are taken whole, in order, and stay ordered as keys come after")
+    @Test("changes merged into none are taken whole, merged into some at once, and stay in order")
     func mergedIntoEmpty() {
         var rng = SplitMix64(state: 11)
         var top = ChangedRows(orderedLazily: true)
@@ -153,6 +153,19 @@ struct RowOverlayTests {
             published.set(key, [1])
             model[key] = [1]
         }
+        // Then another transaction's changes, over the same keys and new ones, merged in at once.
+        for round in 0..<3 {
+            var next = ChangedRows(orderedLazily: true)
+            for _ in 0..<(500 + round * 1_500) {
+                let key = (0..<(1 + rng.below(3))).map { _ in UInt8(rng.below(60)) }
+                let value: [UInt8]? = rng.below(4) == 0 ? nil : [UInt8(rng.below(9)), UInt8(round)]
+                next.set(key, value)
+                model[key] = value
+            }
+            published.merge(next)
+        }
+        let bytes = model.reduce(0) { $0 + $1.key.count + ChangedRows.rowOverheadBytes + (($1.value ?? nil)?.count ?? 0) }
+        #expect(published.approximateBytes == bytes)
         var keys: [[UInt8]] = []
         var cursor = published.cursor(from: nil, reverse: false)
         while let key = cursor.peek() {

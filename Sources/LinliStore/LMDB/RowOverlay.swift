@@ -227,7 +227,30 @@ public struct ChangedRows: Sendable {
             settleOrder()
             return
         }
-        for (key, value) in newer.values { set(key.bytes, value) }
+        // The keys new here are sorted once and merged into the recent run in one pass, and the recent run
+        // is folded into the ordered one at most once: placed one at a time, a batch's 5,000 rows folded
+        // the 300,000 published ones several times per write.
+        var added: [[UInt8]] = []
+        for (key, value) in newer.values {
+            let old = values.updateValue(value, forKey: key)
+            approximateBytes += value?.count ?? 0
+            if case .some(let previous) = old {
+                approximateBytes -= previous?.count ?? 0
+            } else {
+                approximateBytes += key.bytes.count + Self.rowOverheadBytes
+                added.append(key.bytes)
+            }
+        }
+        guard !added.isEmpty else { return }
+        if orderedLazily {
+            unordered.append(contentsOf: added)
+            return
+        }
+        added.sort { compareBytes($0, $1) < 0 }
+        recent = Self.mergedRuns(recent, added)
+        // A merged batch may leave the recent run longer than one key at a time would (a walk merges the
+        // two runs as it reads, whatever their lengths); it is folded once it is an eighth of the rest.
+        if recent.count > max(Self.recentFloor, ordered.count / 8) { foldRecent() }
     }
 
     /// Every change in key order.
@@ -254,16 +277,21 @@ public struct ChangedRows: Sendable {
     static let rowOverheadBytes = 120
 
     private mutating func foldRecent() {
-        var merged: [[UInt8]] = []
-        merged.reserveCapacity(ordered.count + recent.count)
-        var i = 0, j = 0
-        while i < ordered.count, j < recent.count {
-            if compareBytes(ordered[i], recent[j]) < 0 { merged.append(ordered[i]); i += 1 } else { merged.append(recent[j]); j += 1 }
-        }
-        merged.append(contentsOf: ordered[i...])
-        merged.append(contentsOf: recent[j...])
-        ordered = merged
+        ordered = Self.mergedRuns(ordered, recent)
         recent.removeAll(keepingCapacity: true)
+    }
+
+    /// Two sorted runs of distinct keys, none in both, as one sorted run.
+    private static func mergedRuns(_ a: [[UInt8]], _ b: [[UInt8]]) -> [[UInt8]] {
+        var merged: [[UInt8]] = []
+        merged.reserveCapacity(a.count + b.count)
+        var i = 0, j = 0
+        while i < a.count, j < b.count {
+            if compareBytes(a[i], b[j]) < 0 { merged.append(a[i]); i += 1 } else { merged.append(b[j]); j += 1 }
+        }
+        merged.append(contentsOf: a[i...])
+        merged.append(contentsOf: b[j...])
+        return merged
     }
 
     /// The index of the first key in `keys` (sorted) that does not precede `key`.
