@@ -160,24 +160,36 @@ final class Shared: @unchecked Sendable {
     /// A store whose last checkpoint is 64,000 events behind its head (issue 16 goal 4): the set-up is
     /// checkpointed, then 64 batches are applied by an engine that never reaches the 65,536-event interval
     /// and is dropped without a checkpoint, as a process killed after its last commit leaves the store.
-    lazy var behindPath: String = {
-        let engine = preparedEngine("behind")
+    lazy var behindPath = storeBehind(batches: behindBatches)
+    /// The same 64,000 records in a bare environment, closed again: each sample opens it afresh (LMDB
+    /// allows one open of an environment per process).
+    lazy var behindRawPath = rawBehind(batches: behindBatches)
+    /// A store 1,000 events behind its checkpoint, one checkpointed at its head, and the raw floor of the
+    /// first: what 1,000 events of tail add to an open (goal: at most 10 ms).
+    lazy var behind1kPath = storeBehind(batches: 1)
+    lazy var atCheckpointPath = storeBehind(batches: 0)
+    lazy var behind1kRawPath = rawBehind(batches: 1)
+
+    /// A prepared store, checkpointed, with `batches` batches applied after the checkpoint by an engine
+    /// dropped without one.
+    func storeBehind(batches: Int) -> String {
+        let engine = preparedEngine("behind-\(batches)")
         try! engine.log.checkpoint()
-        for batch in ledgerBatches.prefix(behindBatches) {
+        for batch in ledgerBatches.prefix(batches) {
             precondition(try! engine.apply(lines: batch).committed)
         }
         let checkpointed = try! engine.log.read { reader in try reader.checkpoints().values.map { $0.position }.min() ?? 0 }
         let head = try! engine.log.head.position
-        precondition(head - checkpointed >= UInt64(behindBatches * batchCommands), "the store is \(head - checkpointed) events behind")
+        precondition(head - checkpointed >= UInt64(batches * batchCommands), "the store is \(head - checkpointed) events behind")
         return engine.log.path
-    }()
-    /// The same 64,000 records in a bare environment, closed again: each sample opens it afresh (LMDB
-    /// allows one open of an environment per process).
-    lazy var behindRawPath: String = {
-        let raw = RawLMDB(path: tracked(temporaryStorePath("behind-raw")))
-        for batch in rawRecords.prefix(behindBatches) { raw.appendRecords(batch) }
+    }
+
+    /// The records of `batches` batches in a bare environment, closed again.
+    func rawBehind(batches: Int) -> String {
+        let raw = RawLMDB(path: tracked(temporaryStorePath("behind-raw-\(batches)")))
+        for batch in rawRecords.prefix(batches) { raw.appendRecords(batch) }
         return raw.path
-    }()
+    }
     var batch = 0
     var index = 0
 }
@@ -295,6 +307,31 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.startMeasurement()
             let raw = RawLMDB(path: path)
             precondition(raw.readRange(from: bigEndianKey(1), count: .max) == behindBatches * batchCommands)
+            benchmark.stopMeasurement()
+        }
+    }
+
+    // The same with 1,000 events of tail, and with none: the difference is what a CLI session's tail of
+    // 1,000 events adds to an open (goal: at most 10 ms).
+    for (name, behind) in [("open 1k events behind · linli", true), ("open at the checkpoint · linli", false)] {
+        Benchmark(name, configuration: .init(maxDuration: .seconds(30), maxIterations: 50)) { (benchmark: Benchmark) throws in
+            let path = behind ? shared.behind1kPath : shared.atCheckpointPath
+            var options = Engine.Options()
+            options.readOnly = true
+            for _ in benchmark.scaledIterations {
+                benchmark.startMeasurement()
+                let engine = try Engine.open(at: path, options: options)
+                blackHole(try engine.balance(of: accounts[1]))
+                benchmark.stopMeasurement()
+            }
+        }
+    }
+    Benchmark("open 1k events behind · raw", configuration: .init(maxDuration: .seconds(30), maxIterations: 50)) { (benchmark: Benchmark) throws in
+        let path = shared.behind1kRawPath
+        for _ in benchmark.scaledIterations {
+            benchmark.startMeasurement()
+            let raw = RawLMDB(path: path)
+            precondition(raw.readRange(from: bigEndianKey(1), count: .max) == batchCommands)
             benchmark.stopMeasurement()
         }
     }
