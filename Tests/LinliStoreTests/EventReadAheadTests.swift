@@ -51,7 +51,7 @@ struct EventReadAheadTests {
         for end in stride(from: UInt64(1_000), to: last - 1, by: 1_000) { #expect(ends.contains(end), "\(end)") }
     }
 
-    @Test("stopped early, its thread ends and nothing waits for ever")
+    @Test("stopped early, its thread ends and nothing waits for ever", .timeLimit(.minutes(1)))
     func stoppedEarly() throws {
         let dir = TemporaryDirectory()
         let log = try store(dir, events: 20_000)

@@ -289,50 +289,45 @@ let benchmarks: @Sendable () -> Void = {
 
     // Opening a store whose last checkpoint is 64,000 events behind, read-only as `linli balance` does,
     // and reading one balance: the tail is replayed in memory (goal ≤ 0.5 s). Each sample opens afresh.
-    Benchmark("open 64k events behind · linli", configuration: .init(maxDuration: .seconds(30), maxIterations: 10)) { (benchmark: Benchmark) throws in
-        let path = shared.behindPath
-        var options = Engine.Options()
-        options.readOnly = true
-        for _ in benchmark.scaledIterations {
-            benchmark.startMeasurement()
-            let engine = try Engine.open(at: path, options: options)
-            blackHole(try engine.balance(of: accounts[1]))
-            benchmark.stopMeasurement()
-        }
+    Benchmark("open 64k events behind · linli", configuration: .init(maxDuration: .seconds(30), maxIterations: 10)) { benchmark in
+        try openAndReadBalance(shared.behindPath, benchmark)
     }
     // The raw floor of that: opening an environment and reading the same 64,000 records with a cursor.
-    Benchmark("open 64k events behind · raw", configuration: .init(maxDuration: .seconds(30), maxIterations: 10)) { (benchmark: Benchmark) throws in
-        let path = shared.behindRawPath
-        for _ in benchmark.scaledIterations {
-            benchmark.startMeasurement()
-            let raw = RawLMDB(path: path)
-            precondition(raw.readRange(from: bigEndianKey(1), count: .max) == behindBatches * batchCommands)
-            benchmark.stopMeasurement()
-        }
+    Benchmark("open 64k events behind · raw", configuration: .init(maxDuration: .seconds(30), maxIterations: 10)) { benchmark in
+        openAndReadRecords(shared.behindRawPath, behindBatches * batchCommands, benchmark)
     }
 
     // The same with 1,000 events of tail, and with none: the difference is what a CLI session's tail of
     // 1,000 events adds to an open (goal: at most 10 ms).
     for (name, behind) in [("open 1k events behind · linli", true), ("open at the checkpoint · linli", false)] {
-        Benchmark(name, configuration: .init(maxDuration: .seconds(30), maxIterations: 50)) { (benchmark: Benchmark) throws in
-            let path = behind ? shared.behind1kPath : shared.atCheckpointPath
-            var options = Engine.Options()
-            options.readOnly = true
-            for _ in benchmark.scaledIterations {
-                benchmark.startMeasurement()
-                let engine = try Engine.open(at: path, options: options)
-                blackHole(try engine.balance(of: accounts[1]))
-                benchmark.stopMeasurement()
-            }
+        Benchmark(name, configuration: .init(maxDuration: .seconds(30), maxIterations: 50)) { benchmark in
+            try openAndReadBalance(behind ? shared.behind1kPath : shared.atCheckpointPath, benchmark)
         }
     }
-    Benchmark("open 1k events behind · raw", configuration: .init(maxDuration: .seconds(30), maxIterations: 50)) { (benchmark: Benchmark) throws in
-        let path = shared.behind1kRawPath
-        for _ in benchmark.scaledIterations {
-            benchmark.startMeasurement()
-            let raw = RawLMDB(path: path)
-            precondition(raw.readRange(from: bigEndianKey(1), count: .max) == batchCommands)
-            benchmark.stopMeasurement()
-        }
+    Benchmark("open 1k events behind · raw", configuration: .init(maxDuration: .seconds(30), maxIterations: 50)) { benchmark in
+        openAndReadRecords(shared.behind1kRawPath, batchCommands, benchmark)
+    }
+}
+
+/// Each sample opens the store at `path` read-only, as `linli balance` does, and reads one balance: the
+/// tail after its checkpoint is replayed in memory.
+func openAndReadBalance(_ path: String, _ benchmark: Benchmark) throws {
+    var options = Engine.Options()
+    options.readOnly = true
+    for _ in benchmark.scaledIterations {
+        benchmark.startMeasurement()
+        let engine = try Engine.open(at: path, options: options)
+        blackHole(try engine.balance(of: accounts[1]))
+        benchmark.stopMeasurement()
+    }
+}
+
+/// Each sample opens the bare environment at `path` and reads its `records` records with a cursor.
+func openAndReadRecords(_ path: String, _ records: Int, _ benchmark: Benchmark) {
+    for _ in benchmark.scaledIterations {
+        benchmark.startMeasurement()
+        let raw = RawLMDB(path: path)
+        precondition(raw.readRange(from: bigEndianKey(1), count: .max) == records)
+        benchmark.stopMeasurement()
     }
 }

@@ -107,33 +107,41 @@ extension TransactionReading where Self: ~Copyable {
     /// Looks `key` up and passes LMDB's bytes for its value to `body`; returns nil when there is none.
     /// The bytes live in the map: do not let them escape `body`.
     public func withValue<R>(in database: Database, key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
-        precondition(!key.isEmpty, "LMDB keys are never empty")
-        precondition(!database.writeOnly, "\(database) is append-only: a replay does not hold its rows, and apply must not read it")
-        if database.overlaid, let rows, !rows.isEmpty(database.overlaySlot), let found = rows.lookUp(database.overlaySlot, Array(key)) {
-            guard let found else { return nil }
-            return try found.withUnsafeBytes { try body($0) }
+        switch overlayValue(database, key.count, Array(key)) {
+        case .some(let found): return try found?.withUnsafeBytes { try body($0) }
+        case .none: return try storedValue(in: database, key: key, body)
         }
-        if database.inMemory { return nil }
-        precondition(handle != detachedHandle, "a transaction without LMDB reads databases in memory only")
-        var data = MDB_val()
-        let rc = LinliStore.withValue(key) { mdb_get(handle, database.dbi, &$0, &data) }
-        if rc == MDB_NOTFOUND { return nil }
-        try check(rc, "mdb_get(\(database))")
-        return try body(buffer(data))
     }
 
     /// Looks `key` up and passes the bytes of its value to `body`; returns nil when there is none. The same
     /// as the look-up by a buffer, but a key already in an array is looked up in the overlay as it is, not
     /// copied (two of a ledger command's look-ups in three find their row there).
     public func withValue<R>(in database: Database, key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
-        precondition(!key.isEmpty, "LMDB keys are never empty")
-        precondition(!database.writeOnly, "\(database) is append-only: a replay does not hold its rows, and apply must not read it")
-        if database.overlaid, let rows, !rows.isEmpty(database.overlaySlot), let found = rows.lookUp(database.overlaySlot, key) {
-            guard let found else { return nil }
-            return try found.withUnsafeBytes { try body($0) }
+        switch overlayValue(database, key.count, key) {
+        case .some(let found): return try found?.withUnsafeBytes { try body($0) }
+        case .none: return try key.withUnsafeBytes { key in try storedValue(in: database, key: key, body) }
         }
-        if database.inMemory { return nil }
-        return try key.withUnsafeBytes { key in try withValue(in: database, key: key, body) }
+    }
+
+    /// The overlay's word on a key of `count` bytes, checked as every look-up is: `.some(nil)` for a
+    /// deleted row (or a database in memory without it), nil when LMDB's rows answer. The key is made
+    /// only when the overlay holds changes of the database.
+    @inline(__always)
+    private func overlayValue(_ database: Database, _ count: Int, _ key: @autoclosure () -> [UInt8]) -> [UInt8]?? {
+        precondition(count > 0, "LMDB keys are never empty")
+        precondition(!database.writeOnly, "\(database) is append-only: a replay does not hold its rows, and apply must not read it")
+        if database.overlaid, let rows, !rows.isEmpty(database.overlaySlot), let found = rows.lookUp(database.overlaySlot, key()) { return found }
+        return database.inMemory ? .some(nil) : nil
+    }
+
+    /// LMDB's row of `key`, below any overlay.
+    private func storedValue<R>(in database: Database, key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        precondition(handle != detachedHandle, "a transaction without LMDB reads databases in memory only")
+        var data = MDB_val()
+        let rc = LinliStore.withValue(key) { mdb_get(handle, database.dbi, &$0, &data) }
+        if rc == MDB_NOTFOUND { return nil }
+        try check(rc, "mdb_get(\(database))")
+        return try body(buffer(data))
     }
 
     /// Looks `key` up and returns a copy of its value, or nil.

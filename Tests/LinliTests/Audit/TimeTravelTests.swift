@@ -112,11 +112,8 @@ struct TimeTravelTests {
     /// stop the test with a precondition, naming it).
     @Test("each domain's queries answer on a view of only the projections they read exactly as on a whole view")
     func onlyWhatTheQueriesRead() throws {
-        let w = try TamperPropertyTests.sampleWorld()
+        let (w, position, now) = try Self.midSummer()
         let engine = w.engine
-        // Mid-way through the pilots' summer: each domain has begun, and not every event is in.
-        let position = try engine.log.head.position - 200
-        let now = Timestamp(iso8601: "2023-09-20T12:00:00+08:00")
         let whole = try engine.asOf(now, position: position)
         func view(_ domain: ProjectionName) throws -> Engine {
             try engine.asOf(now, position: position, projections: ProjectionName.read(byQueriesOf: domain))
@@ -153,10 +150,8 @@ struct TimeTravelTests {
     /// over the pilots' sample, each answers on it as on a view that holds everything, and it holds less.
     @Test("balances, stock, wishes and the elders' list answer on a view that drops statements and histories as on a whole view")
     func droppedAppendOnlyRows() throws {
-        let w = try TamperPropertyTests.sampleWorld()
+        let (w, position, now) = try Self.midSummer()
         let engine = w.engine
-        let position = try engine.log.head.position - 200
-        let now = Timestamp(iso8601: "2023-09-20T12:00:00+08:00")
         @Sendable func answers(_ view: Engine) throws -> [String] {
             let accounts = try view.balances()
             return try ["\(accounts)"] + accounts.map { try "\(view.balance(of: $0.account))" }
@@ -193,9 +188,8 @@ struct TimeTravelTests {
     /// (``AppendOnlyRows/heldFor(entities:)``): its statement is the whole view's, another's is empty.
     @Test("an account's statement on a view that holds only its postings is the whole view's")
     func statementOfOneAccount() throws {
-        let w = try TamperPropertyTests.sampleWorld()
+        let (w, position, _) = try Self.midSummer()
         let engine = w.engine
-        let position = try engine.log.head.position - 200
         let whole = try engine.asOf(position: position)
         let accounts = try whole.balances().map(\.account)
         #expect(accounts.count > 3)
@@ -212,5 +206,13 @@ struct TimeTravelTests {
         // whole view, rather than stopping the program.
         let none = try engine.asOf(position: position, projections: [.ledger, .registry], appendOnly: .heldFor(entities: [""]))
         #expect(try none.statement(of: "").isEmpty && (try whole.statement(of: "").isEmpty))
+    }
+
+    /// The pilots' sample mid-way through their summer, where each domain has begun and not every event
+    /// is in: its world (which keeps the store's folder), a position 200 events before the head, and a
+    /// time then.
+    private static func midSummer() throws -> (world: World, position: UInt64, now: Timestamp) {
+        let world = try TamperPropertyTests.sampleWorld()
+        return (world, try world.engine.log.head.position - 200, Timestamp(iso8601: "2023-09-20T12:00:00+08:00")!)
     }
 }
