@@ -38,31 +38,39 @@ public struct ProjectionReport: Sendable {
 
 extension EventLog {
     /// Replays every projection from position 1 into memory (nothing is written, in the store or outside
-    /// it), then compares them with the stored ones in the same snapshot of the
-    /// log: a digest per database, then the differing keys where a digest differs.
+    /// it), then compares them with the stored ones: a digest per database, then the differing keys where a
+    /// digest differs.
     ///
     /// Projections are independent — each reads and writes only its own databases — so they are rebuilt
-    /// side by side, in memory and one read snapshot each, on as many threads as the machine
-    /// has cores, the largest first. Each is compared within its own snapshot; with no writer meanwhile
-    /// (the usual audit) the snapshots are the same, and `position` is the smallest of their heads.
+    /// side by side, in memory and one read snapshot each, on as many threads as the machine has cores, the
+    /// largest first. The digests of each projection's stored rows are taken beside its replay, in a snapshot
+    /// of their own, so that the cores share the longest projection's work. The two sides are compared at
+    /// the same head; with no writer meanwhile (the usual audit) every snapshot has the same head, and a
+    /// projection whose sides saw different heads, or whose digests differ, is replayed again and compared
+    /// within one snapshot (which also names the differing keys). `position` is the smallest head compared.
     public func verifyProjections(progress: ((UInt64, UInt64) -> Void)? = nil) throws -> ProjectionReport {
         // Read once, so that a slot's databases name the generation this process reads.
         let slots = try read { reader in reader.slots }
-        // The largest first, so that the longest rebuild does not start last; reports stay in slot order.
+        guard !slots.isEmpty else { return ProjectionReport(position: try head.position, storedDigests: [:], rebuiltDigests: [:], mismatches: []) }
+        // The largest first, so that the longest replay does not start last; the stored sides after every
+        // replay, to fill the cores beside the longest. Reports stay in slot order.
         let sizes = try environment.read { txn in
             try slots.map { slot in try slot.databases.all.reduce(0) { $0 + (try txn.count($1.database)) } }
         }
         let order = slots.indices.sorted { sizes[$0] > sizes[$1] }
-        guard !slots.isEmpty else { return ProjectionReport(position: try head.position, storedDigests: [:], rebuiltDigests: [:], mismatches: []) }
+        let pieces = order.map { (slot: $0, replay: true) } + order.map { (slot: $0, replay: false) }
         let shared = SideBySide(count: slots.count, total: try head.position * UInt64(slots.count), progress: progress)
-        DispatchQueue.concurrentPerform(iterations: slots.count) { turn in
-            let index = order[turn]
-            let result = Result { try verifyAndName(slots[index]) { shared.advance(index, to: $0) } }
-            shared.finish(index, result)
+        DispatchQueue.concurrentPerform(iterations: pieces.count) { turn in
+            let (index, replay) = pieces[turn]
+            let result = Result {
+                replay ? try replayedDigests(slots[index]) { shared.advance(index, to: $0) } : try storedDigests(slots[index])
+            }
+            shared.finish(index, replay: replay, result)
         }
         var report = ProjectionReport(position: .max, storedDigests: [:], rebuiltDigests: [:], mismatches: [])
-        for part in shared.results {
-            let part = try part!.get()
+        for (index, sides) in shared.results.enumerated() {
+            let replayed = try sides.replayed!.get(), stored = try sides.stored!.get()
+            let part = replayed == stored ? replayed.report(slots[index].projection.name, stored: stored) : try verifyAndName(slots[index]) { _ in }
             report.position = min(report.position, part.position)
             report.storedDigests.merge(part.storedDigests) { $1 }
             report.rebuiltDigests.merge(part.rebuiltDigests) { $1 }
@@ -71,18 +79,39 @@ extension EventLog {
         return report
     }
 
-    /// What the side-by-side rebuilds share, every access under the lock: their results, and their progress,
+    /// What one side of a projection comes to at a head: each database's digest, and an append-only
+    /// database's parts (``AppendOnlyDigest/Summary``).
+    private struct ProjectionDigests: Equatable {
+        var position: UInt64
+        var rows: [String: Hash] = [:]
+        var appendOnly: [String: AppendOnlyDigest.Summary] = [:]
+
+        var digests: [String: Hash] { rows.merging(appendOnly.mapValues(\.digest)) { $1 } }
+
+        /// Equal when the heads and every database's digest are.
+        static func == (a: ProjectionDigests, b: ProjectionDigests) -> Bool { a.position == b.position && a.digests == b.digests }
+
+        /// The report of a projection whose sides agree (`stored` equals this replay).
+        func report(_ projection: String, stored: ProjectionDigests) -> ProjectionReport {
+            func labelled(_ digests: [String: Hash]) -> [String: Hash] {
+                Dictionary(uniqueKeysWithValues: digests.map { ("\(projection)/\($0.key)", $0.value) })
+            }
+            return ProjectionReport(position: position, storedDigests: labelled(stored.digests), rebuiltDigests: labelled(digests), mismatches: [])
+        }
+    }
+
+    /// What the side-by-side pieces share, every access under the lock: their results, and their progress,
     /// reported as one sum, one call at a time.
     private final class SideBySide: @unchecked Sendable {
         private let lock = NSLock()
         private var done: [UInt64]
         private let total: UInt64
         private let progress: ((UInt64, UInt64) -> Void)?
-        private(set) var results: [Result<ProjectionReport, any Error>?]
+        private(set) var results: [(replayed: Result<ProjectionDigests, any Error>?, stored: Result<ProjectionDigests, any Error>?)]
 
         init(count: Int, total: UInt64, progress: ((UInt64, UInt64) -> Void)?) {
             done = Array(repeating: 0, count: count)
-            results = Array(repeating: nil, count: count)
+            results = Array(repeating: (nil, nil), count: count)
             self.total = total
             self.progress = progress
         }
@@ -95,7 +124,80 @@ extension EventLog {
             }
         }
 
-        func finish(_ index: Int, _ result: Result<ProjectionReport, any Error>) { lock.withLock { results[index] = result } }
+        func finish(_ index: Int, replay: Bool, _ result: Result<ProjectionDigests, any Error>) {
+            lock.withLock {
+                if replay { results[index].replayed = result } else { results[index].stored = result }
+            }
+        }
+    }
+
+    /// One projection replayed into memory up to the head of a read snapshot of its own, and its databases'
+    /// digests.
+    private func replayedDigests(_ live: ProjectionSlot, progress: (UInt64) -> Void) throws -> ProjectionDigests {
+        let memory = MemoryProjections([live.projection], memoryBytesMax: options.replayMemoryBytesMax, appendOnly: .digested)
+        let head = try environment.read { txn in
+            let head = try readHead(txn).position
+            try replay(into: memory, upTo: head, reading: txn, progress: progress)
+            return head
+        }
+        return try digests(of: memory, live.projection, at: head)
+    }
+
+    /// The digests of one projection's stored databases, as the store presents them at the head of a read
+    /// snapshot of its own (its rows at the checkpoint with the events after it folded in over them).
+    private func storedDigests(_ live: ProjectionSlot) throws -> ProjectionDigests {
+        try read { reader in
+            try reader.withTransaction { txn in
+                // This snapshot's generation of the projection (another process may have rebuilt it since).
+                guard let live = reader.slots.first(where: { $0.projection.name == live.projection.name }) else {
+                    preconditionFailure("the projection \(live.projection.name) is registered")
+                }
+                return try storedDigests(live, txn)
+            }
+        }
+    }
+
+    private func storedDigests(_ live: ProjectionSlot, _ txn: borrowing ReadTransaction) throws -> ProjectionDigests {
+        var out = ProjectionDigests(position: try readHead(txn).position)
+        var budget = MappedPagesBudget(checkEvery: MappedPagesBudget.walkCheckEvery, releasingFirst: environment)
+        for name in live.projection.databaseNames {
+            if let layout = live.projection.appendOnlyDatabases[name] {
+                out.appendOnly[name] = try AppendOnlyDigest.of(live.databases[name], layout: layout, txn) { budget.step(environment) }
+            } else {
+                out.rows[name] = try ProjectionDigest.of(live.databases[name], txn) { budget.step(environment) }
+            }
+        }
+        return out
+    }
+
+    /// The digests of a projection replayed into `memory` up to `position`.
+    private func digests(of memory: MemoryProjections, _ projection: any Projection, at position: UInt64) throws -> ProjectionDigests {
+        let rebuilt = memory.slots[0]
+        var out = ProjectionDigests(position: position)
+        try memory.read { memoryTxn in
+            for name in projection.databaseNames {
+                if let sink = memory.appendOnlySink(rebuilt.databases[name]) {
+                    out.appendOnly[name] = sink.summary()
+                } else {
+                    out.rows[name] = try ProjectionDigest.of(rebuilt.databases[name], memoryTxn)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Replays positions 1…`head` into `memory`, chunk by chunk within its budget, reading `txn`.
+    private func replay(
+        into memory: MemoryProjections, upTo head: UInt64, reading txn: borrowing some TransactionReading & ~Copyable, progress: (UInt64) -> Void
+    ) throws {
+        var next: UInt64 = 1
+        while next <= head {
+            let to = min(head, next + options.replayChunkEvents - 1)
+            try memory.withWriter { target in try replay(from: next, to: to, reading: txn, into: memory.slots, writing: target) }
+            try memory.checkBudget()
+            progress(to)
+            next = to + 1
+        }
     }
 
     /// One projection replayed into memory and compared with the store. Where an append-only database's
@@ -117,8 +219,6 @@ extension EventLog {
     ) {
         let memory = MemoryProjections([live.projection], memoryBytesMax: options.replayMemoryBytesMax, appendOnly: .digested, keeping: keeping)
         let rebuilt = memory.slots[0]
-        // The stored side is what the store presents at this snapshot's head: its rows at the checkpoint
-        // with the events after it folded in over them, as every query sees them.
         return try read { reader in
             try reader.withTransaction { txn in
                 // This snapshot's generation of the projection (another process may have rebuilt it since).
@@ -126,40 +226,24 @@ extension EventLog {
                     preconditionFailure("the projection \(live.projection.name) is registered")
                 }
                 let head = try readHead(txn).position
-                var next: UInt64 = 1
-                while next <= head {
-                    let to = min(head, next + options.replayChunkEvents - 1)
-                    try memory.withWriter { target in try replay(from: next, to: to, reading: txn, into: memory.slots, writing: target) }
-                    try memory.checkBudget()
-                    progress(to)
-                    next = to + 1
-                }
-                var report = ProjectionReport(position: head, storedDigests: [:], rebuiltDigests: [:], mismatches: [])
+                try replay(into: memory, upTo: head, reading: txn, progress: progress)
+                let stored = try storedDigests(live, txn), replayed = try digests(of: memory, live.projection, at: head)
+                var report = replayed.report(live.projection.name, stored: stored)
                 var differing: [String: Set<[UInt8]>] = [:]
                 try memory.read { memoryTxn in
-                    var budget = MappedPagesBudget(checkEvery: MappedPagesBudget.walkCheckEvery, releasingFirst: environment)
-                    for name in live.projection.databaseNames {
+                    for name in live.projection.databaseNames where stored.digests[name] != replayed.digests[name] {
                         let label = "\(live.projection.name)/\(name)"
-                        if let sink = memory.appendOnlySink(rebuilt.databases[name]), let layout = live.projection.appendOnlyDatabases[name] {
-                            let stored = try AppendOnlyDigest.of(live.databases[name], layout: layout, txn) { budget.step(environment) }
-                            let replayed = sink.summary()
-                            report.storedDigests[label] = stored.digest
-                            report.rebuiltDigests[label] = replayed.digest
-                            guard stored.digest != replayed.digest else { continue }
+                        if let layout = live.projection.appendOnlyDatabases[name] {
                             if let parts = keeping[label] {
                                 report.mismatches += try rowMismatches(
-                                    live.projection.name, name, layout, parts, stored: live.databases[name], txn, replayed: sink.kept)
+                                    live.projection.name, name, layout, parts, stored: live.databases[name], txn,
+                                    replayed: memory.appendOnlySink(rebuilt.databases[name])!.kept)
                             } else {
-                                let parts = stored.differing(from: replayed).sorted { $0.lexicographicallyPrecedes($1) }
+                                let parts = stored.appendOnly[name]!.differing(from: replayed.appendOnly[name]!).sorted { $0.lexicographicallyPrecedes($1) }
                                 differing[label] = Set(parts.prefix(ChainVerifier.failuresMax))
                             }
                             continue
                         }
-                        // Digests first, walking each database without holding it: a store of millions of
-                        // rows is compared in constant memory when it matches, the usual case.
-                        report.storedDigests[label] = try ProjectionDigest.of(live.databases[name], txn) { budget.step(environment) }
-                        report.rebuiltDigests[label] = try ProjectionDigest.of(rebuilt.databases[name], memoryTxn)
-                        guard report.storedDigests[label] != report.rebuiltDigests[label] else { continue }
                         // Only a database whose digests differ is read whole, to name the differing keys.
                         let storedByKey = Dictionary(try contents(of: live.databases[name], txn), uniquingKeysWith: { $1 })
                         let freshByKey = Dictionary(try contents(of: rebuilt.databases[name], memoryTxn), uniquingKeysWith: { $1 })
