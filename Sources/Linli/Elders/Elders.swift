@@ -9,6 +9,12 @@ enum EldersDomain {
     /// The ledger category of hours earned by mutual help (section 5).
     static let mutualHelpCategory = "mutualHelp"
 
+    /// The key of an elder's deliveries of `service` in `week` (`elders/adherence`):
+    /// `elder ‖ 0 ‖ u64be(the Monday's day number) ‖ 0 ‖ service`.
+    static func adherenceKey(elder: String, week: ISOWeek, service: String) -> [UInt8] {
+        entityKey(elder, UInt64(bitPattern: Int64(week.mondayDay)), then: service)
+    }
+
     /// Section 4 of the survey (服务意愿): whether, and which of the needs list, the elder is willing to receive.
     static let serviceWillingnessSpec = FieldType.object([
         .required("willing", .bool), .optional("services", .list(.oneOf(needs), 0...needs.count)), .optional("notes", .note),
@@ -99,8 +105,8 @@ enum EldersDomain {
                 d.community = d.command.string("community")
                 _ = try d.communityRow(d.community, txn)
                 try d.authorize([.admin], txn)
-                try d.requireAbsent(d.tables.elders["stations"], d.command.string("station"), field: "station", what: "station", txn)
-                if d.command.string("kind") == "hub", let hub = try Rows.get(d.tables.elders["hubs"], d.community, txn) {
+                try d.requireAbsent(d.tables.elders[EldersProjection.Table.stations], d.command.string("station"), field: "station", what: "station", txn)
+                if d.command.string("kind") == "hub", let hub = try Rows.get(d.tables.elders[EldersProjection.Table.hubs], d.community, txn) {
                     throw Rejection.invalid("kind", "\(d.community) has its hub already, \(try hub.string("station")) (the 1+N network has one hub)")
                 }
                 d.emitFields(.elders(.stationRegistered), stream: "station:\(d.command.string("station"))", expected: .noStream)
@@ -116,9 +122,9 @@ enum EldersDomain {
                 _ = try loadElder(d, txn)
                 try d.authorize([.gridWorker], txn)
                 let delivery = d.command.string("delivery"), elder = d.command.string("elder"), provider = d.command.string("provider")
-                try d.requireAbsent(d.tables.elders["deliveries"], delivery, field: "delivery", what: "delivery", txn)
+                try d.requireAbsent(d.tables.elders[EldersProjection.Table.deliveries], delivery, field: "delivery", what: "delivery", txn)
                 if let station = d.command.optionalString("station") {
-                    _ = try d.require(d.tables.elders["stations"], station, .unknownStation, field: "station", what: "station", txn)
+                    _ = try d.require(d.tables.elders[EldersProjection.Table.stations], station, .unknownStation, field: "station", what: "station", txn)
                 }
                 var volunteer: Row?
                 switch d.command.string("mode") {
@@ -143,7 +149,7 @@ enum EldersDomain {
                     // same append, at the mutualHelp rate (else the default) in force at the delivery's time.
                     let log = "mutual:\(delivery)"
                     let minutes = d.command.int("minutes"), community = try volunteer.string("community")
-                    try d.requireAbsent(d.tables.ledger["hours"], log, field: "delivery", what: "hours log", txn)
+                    try d.requireAbsent(d.tables.ledger[LedgerProjection.Table.hours], log, field: "delivery", what: "hours log", txn)
                     d.emit(
                         .ledger(.hoursLogged), stream: "hours:\(log)", expected: .noStream,
                         [
@@ -166,7 +172,7 @@ enum EldersDomain {
             decide: { d, txn in
                 _ = try loadElder(d, txn)
                 try d.authorize([.gridWorker], txn)
-                try d.requireAbsent(d.tables.elders["visits"], d.command.string("visit"), field: "visit", what: "visit", txn)
+                try d.requireAbsent(d.tables.elders[EldersProjection.Table.visits], d.command.string("visit"), field: "visit", what: "visit", txn)
                 let team = try d.require(d.tables.registry["teams"], d.command.string("team"), .unknownTeam, field: "team", what: "team", txn)
                 guard try team.string("kind") == "doorKnock" else {
                     throw try Rejection.invalid("team", "\(team.string("team")) is a \(team.string("kind")) team, not a door-knock team")

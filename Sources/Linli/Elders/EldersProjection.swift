@@ -7,15 +7,35 @@ final class EldersProjection: Projection {
     let name = "elders"
     /// 2: `history-compact`, the history in a fixed binary layout for the hot read.
     let version: UInt32 = 2
-    let databaseNames = [
-        "elders", "surveys", "policies", "plans", "stations", "hubs", "history", "history-compact", "deliveries", "visits",
-        "adherence", "concerns", "mutual",
-    ]
+    /// The projection's databases, in their declared order.
+    enum Table: Int, ProjectionTable {
+        case elders, surveys, policies, plans, stations, hubs, history, historyCompact, deliveries, visits, adherence, concerns, mutual
+
+        var name: String {
+            switch self {
+            case .elders: "elders"
+            case .surveys: "surveys"
+            case .policies: "policies"
+            case .plans: "plans"
+            case .stations: "stations"
+            case .hubs: "hubs"
+            case .history: "history"
+            case .historyCompact: "history-compact"
+            case .deliveries: "deliveries"
+            case .visits: "visits"
+            case .adherence: "adherence"
+            case .concerns: "concerns"
+            case .mutual: "mutual"
+            }
+        }
+    }
+
+    let databaseNames = Table.declaredNames
     /// Every survey and the history (both copies), `elder ‖ 0 ‖ occurred time ‖ position`: only added, in
     /// occurred-time order, which need not be the log's; and the deliveries, one row per delivery id.
     let appendOnlyDatabases: [String: AppendOnlyLayout] = [
-        "surveys": .entityThenOrderThenPosition, "history": .entityThenOrderThenPosition, "history-compact": .entityThenOrderThenPosition,
-        "deliveries": .oneRowPerKey,
+        Table.surveys.name: .entityThenOrderThenPosition, Table.history.name: .entityThenOrderThenPosition,
+        Table.historyCompact.name: .entityThenOrderThenPosition, Table.deliveries.name: .oneRowPerKey,
     ]
 
     static let types = EventType.names(ElderEvent.allCases.map(EventType.elders) + [.mediation(.reported)])
@@ -46,10 +66,10 @@ final class EldersProjection: Projection {
         let elderId = try e.string("elder")
         let survey: JSONValue = e.payload.removing("community").setting("at", .string(at.iso8601)).setting("atMs", .int(atMs))
             .setting("position", .int(Int64(p))).setting("actor", .string(e.record.actor))
-        try Rows.put(db["surveys"], occurredKey(elderId, e), survey, position: p, txn)
+        try Rows.put(db[Table.surveys], occurredKey(elderId, e), survey, position: p, txn)
         var elder = try elderRow(db, txn, e)
         if (elder["survey"]?["atMs"]?.intValue ?? .min) <= atMs { elder = elder.setting("survey", survey) }
-        try Rows.put(db["elders"], elderId, elder, position: p, txn)
+        try Rows.put(db[Table.elders], elderId, elder, position: p, txn)
     }
 
     /// A tier set by hand overrides the policy while it is the latest by occurred time.
@@ -63,7 +83,7 @@ final class EldersProjection: Projection {
         ]
         var elder = try elderRow(db, txn, e)
         if (elder["override"]?["atMs"]?.intValue ?? .min) <= atMs { elder = elder.setting("override", override) }
-        try Rows.put(db["elders"], elderId, elder, position: p, txn)
+        try Rows.put(db[Table.elders], elderId, elder, position: p, txn)
     }
 
     /// A community's tier policy, in force from its occurred time.
@@ -71,7 +91,7 @@ final class EldersProjection: Projection {
         let p = e.position
         let at = e.record.occurredAt
         try Rows.put(
-            db["policies"], occurredKey(try e.string("community"), e),
+            db[Table.policies], occurredKey(try e.string("community"), e),
             [
                 "bands": e["bands"] ?? .array([]), "livingAloneRaise": .int(e["livingAloneRaise"]?.intValue ?? 1),
                 "at": .string(at.iso8601),
@@ -84,17 +104,17 @@ final class EldersProjection: Projection {
         let at = e.record.occurredAt
         let elderId = try e.string("elder")
         try Rows.put(
-            db["plans"], occurredKey(elderId, e),
+            db[Table.plans], occurredKey(elderId, e),
             ["services": e["services"] ?? .array([]), "at": .string(at.iso8601)], position: p, txn)
-        try Rows.put(db["elders"], elderId, try elderRow(db, txn, e), position: p, txn)
+        try Rows.put(db[Table.elders], elderId, try elderRow(db, txn, e), position: p, txn)
     }
 
     /// A station of the 1+N network, and the community's hub.
     private func stationRegistered(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
         let p = e.position
-        try Rows.put(db["stations"], try e.string("station"), updating: e.record.payload, [("deliveries", 0), ("minutes", 0)], position: p, txn)
+        try Rows.put(db[Table.stations], try e.string("station"), updating: e.record.payload, [("deliveries", 0), ("minutes", 0)], position: p, txn)
         if try e.string("kind") == "hub" {
-            try Rows.put(db["hubs"], try e.string("community"), ["station": .string(try e.string("station"))], position: p, txn)
+            try Rows.put(db[Table.hubs], try e.string("community"), ["station": .string(try e.string("station"))], position: p, txn)
         }
     }
 
@@ -111,33 +131,33 @@ final class EldersProjection: Projection {
         let mode = try e.string("mode"), provider = try e.string("provider")
         let station = e["station"]
         // A time-travel view for the elders' list keeps no history: its rows are not even made.
-        if !txn.drops(db["history"]) {
+        if !txn.drops(db[Table.history]) {
             try deliveryHistory(
                 e, db, txn, elder: elderId, delivery: delivery, service: service, mode: mode, provider: provider, minutes: minutes, station: station)
         }
         let week = ISOWeek(containing: at)
-        let weekKey = compositeKey(elderId) + [0] + bigEndianKey(UInt64(bitPattern: Int64(week.mondayDay))) + [0] + Array(service.utf8)
-        let counted = try Rows.get(db["adherence"], weekKey, txn)
+        let weekKey = EldersDomain.adherenceKey(elder: elderId, week: week, service: service)
+        let counted = try Rows.get(db[Table.adherence], weekKey, txn)
         var adherence = CBORMapWriter(count: 2, position: p, capacity: 32)
         try adherence.int("delivered", (counted?.int("delivered") ?? 0) + 1)
         adherence.int("minutes", try StoredArithmetic.add(counted?.int("minutes") ?? 0, minutes, "the week's minutes of \(elderId)", at: p))
-        try txn.put(db["adherence"], key: weekKey, value: adherence.finish())
+        try txn.put(db[Table.adherence], key: weekKey, value: adherence.finish())
         if let station = station?.stringValue {
-            guard let row = try Rows.get(db["stations"], station, txn) else { throw missing(e, "station") }
+            guard let row = try Rows.get(db[Table.stations], station, txn) else { throw missing(e, "station") }
             try Rows.put(
-                db["stations"], station, updating: row.encoded,
+                db[Table.stations], station, updating: row.encoded,
                 [
                     ("deliveries", .int(row.int("deliveries") + 1)),
                     ("minutes", .int(try StoredArithmetic.add(row.int("minutes"), minutes, "the minutes of station \(station)", at: p))),
                 ], position: p, txn)
         }
         if mode == "mutual" {
-            let row = try Rows.get(db["mutual"], provider, txn)
+            let row = try Rows.get(db[Table.mutual], provider, txn)
             var mutual = CBORMapWriter(count: 3, position: p, capacity: 64)
             mutual.string("provider", provider)
             mutual.int("minutes", try StoredArithmetic.add(row?.int("minutes") ?? 0, minutes, "the mutual-help minutes of \(provider)", at: p))
             try mutual.int("deliveries", (row?.int("deliveries") ?? 0) + 1)
-            try txn.put(db["mutual"], key: Array(provider.utf8), value: mutual.finish())
+            try txn.put(db[Table.mutual], key: Array(provider.utf8), value: mutual.finish())
         }
         try closeConcern(db, txn, elder: elderId, atMs: atMs)
     }
@@ -159,14 +179,14 @@ final class EldersProjection: Projection {
         entry.int("position", Int64(p))
         if let station { entry.value("station", station) }
         let historyKey = occurredKey(elderId, e)
-        try txn.put(db["history"], key: historyKey, value: entry.finish())
+        try txn.put(db[Table.history], key: historyKey, value: entry.finish())
         try CompactHistory.put(
-            db["history-compact"], historyKey, position: p, visit: false, concern: false,
+            db[Table.historyCompact], historyKey, position: p, visit: false, concern: false,
             minutes: minutes, id: delivery, service: service, mode: mode, provider: provider, txn)
         var deliveryRow = CBORMapWriter(count: 2, position: p, capacity: 64)
         deliveryRow.string("elder", elderId)
         deliveryRow.string("at", atText)
-        try txn.put(db["deliveries"], key: Array(delivery.utf8), value: deliveryRow.finish())
+        try txn.put(db[Table.deliveries], key: Array(delivery.utf8), value: deliveryRow.finish())
     }
 
     /// A door-knock visit: the history (both copies) and the visit; a concern opens (or keeps open) a
@@ -187,17 +207,17 @@ final class EldersProjection: Projection {
         entry.string("at", atText)
         entry.int("position", Int64(p))
         let historyKey = occurredKey(elderId, e)
-        try txn.put(db["history"], key: historyKey, value: entry.finish())
+        try txn.put(db[Table.history], key: historyKey, value: entry.finish())
         try CompactHistory.put(
-            db["history-compact"], historyKey, position: p, visit: true, concern: concern,
+            db[Table.historyCompact], historyKey, position: p, visit: true, concern: concern,
             minutes: 0, id: visit, service: "", mode: "", provider: visitor, txn)
-        try Rows.put(db["visits"], visit, updating: e.record.payload, [("at", .string(atText))], position: p, txn)
+        try Rows.put(db[Table.visits], visit, updating: e.record.payload, [("at", .string(atText))], position: p, txn)
         if concern {
             // A later visit with a concern keeps the follow-up open, now on this visit.
-            let open = try Rows.get(db["concerns"], elderId, txn)
+            let open = try Rows.get(db[Table.concerns], elderId, txn)
             if (try open?.int("atMs") ?? .min) <= atMs {
                 try Rows.put(
-                    db["concerns"], elderId,
+                    db[Table.concerns], elderId,
                     [
                         "elder": .string(elderId), "visit": .string(visit), "at": .string(atText),
                         "atMs": .int(atMs), "observations": .string(observations),
@@ -212,26 +232,26 @@ final class EldersProjection: Projection {
     /// The visit that noticed a dispute links to it, as the dispute links to the visit.
     private func disputeReported(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
         guard let visit = e["visit"]?.stringValue else { return }
-        guard let row = try Rows.get(db["visits"], visit, txn) else { throw missing(e, "visit") }
-        try Rows.put(db["visits"], visit, updating: row.encoded, [("dispute", .string(try e.string("dispute")))], position: e.position, txn)
+        guard let row = try Rows.get(db[Table.visits], visit, txn) else { throw missing(e, "visit") }
+        try Rows.put(db[Table.visits], visit, updating: row.encoded, [("dispute", .string(try e.string("dispute")))], position: e.position, txn)
     }
 
     /// A key of the databases kept in occurred-time order (surveys, policies, plans, the history):
     /// `entity ‖ 0 ‖ occurred time ‖ position`.
     private func occurredKey(_ entity: String, _ e: DomainEvent) -> [UInt8] {
-        compositeKey(entity) + [0] + LedgerProjection.sortableTime(e.record.occurredAt.epochMilliseconds) + bigEndianKey(e.position)
+        entityKey(entity, LedgerProjection.sortableTimeNumber(e.record.occurredAt.epochMilliseconds), e.position)
     }
 
     private func elderRow(_ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, _ e: DomainEvent) throws -> JSONValue {
         let elder = try e.string("elder")
-        if let row = try Rows.get(db["elders"], elder, txn) { return row.value }
+        if let row = try Rows.get(db[Table.elders], elder, txn) { return row.value }
         return ["elder": .string(elder), "community": .string(try e.string("community"))]
     }
 
     /// A visit without concern, or a delivery, at or after the concern's time closes the follow-up.
     private func closeConcern(_ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, elder: String, atMs: Int64) throws {
-        guard let open = try Rows.get(db["concerns"], elder, txn), try open.int("atMs") <= atMs else { return }
-        try txn.delete(db["concerns"], key: Array(elder.utf8))
+        guard let open = try Rows.get(db[Table.concerns], elder, txn), try open.int("atMs") <= atMs else { return }
+        try txn.delete(db[Table.concerns], key: Array(elder.utf8))
     }
 }
 

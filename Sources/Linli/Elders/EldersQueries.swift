@@ -123,7 +123,7 @@ extension Engine {
         try view { txn, tables in
             let prefix = compositeKey(id) + [0]
             var history = ElderHistory()
-            try txn.walk(tables.elders["history-compact"], from: prefix) { key, value in
+            try txn.walk(tables.elders[EldersProjection.Table.historyCompact], from: prefix) { key, value in
                 guard key.count == prefix.count + 16, key.starts(with: prefix) else { return false }
                 // The key holds the occurred time and the position: elder ‖ 0 ‖ time ‖ position.
                 let time = UInt64(bigEndianValue(UnsafeRawBufferPointer(rebasing: key[prefix.count..<(prefix.count + 8)]))!) ^ (1 << 63)
@@ -141,7 +141,7 @@ extension Engine {
         let nowTime = now ?? log.options.clock()
         return try view { txn, tables -> JSONValue? in
             guard let resident = try Rows.get(tables.registry["residents"], id, txn) else { return nil }
-            let row = try Rows.get(tables.elders["elders"], id, txn)
+            let row = try Rows.get(tables.elders[EldersProjection.Table.elders], id, txn)
             let (tier, reason) = try EldersQueries.tier(tables, row, txn)
             let week = ISOWeek(containing: nowTime)
             let plan = try EldersQueries.plan(tables, elder: id, beforeMs: nowTime.epochMilliseconds + 1, txn)
@@ -150,18 +150,18 @@ extension Engine {
                 "elder": .string(id), "name": .string(resident.string("name")), "community": .string(resident.string("community")),
                 "tier": tier.map { .int($0) } ?? .null, "tierReason": .string(reason),
                 "plan": plan?["services"] ?? .array([]), "planSince": plan?["at"] ?? .null,
-                "history": .array(try Rows.values(tables.elders["history"], under: id, txn)),
+                "history": .array(try Rows.values(tables.elders[EldersProjection.Table.history], under: id, txn)),
                 "adherence": ["week": .string(week.description), "services": .array(adherence.map(\.json))],
-                "openConcern": try Rows.get(tables.elders["concerns"], id, txn)?.value.removing("atMs") ?? .null,
+                "openConcern": try Rows.get(tables.elders[EldersProjection.Table.concerns], id, txn)?.value.removing("atMs") ?? .null,
                 "survey": row?["survey"]?.removing("atMs") ?? .null,
-                "surveys": .int(Int64(try Rows.values(tables.elders["surveys"], under: id, txn).count)),
+                "surveys": .int(Int64(try Rows.values(tables.elders[EldersProjection.Table.surveys], under: id, txn).count)),
             ]
         }
     }
 
     /// An elder's deliveries and visits in occurred-time order (the hot read of a service history).
     public func elderHistory(_ id: String) throws -> [JSONValue] {
-        try view { txn, tables in try Rows.values(tables.elders["history"], under: id, txn) }
+        try view { txn, tables in try Rows.values(tables.elders[EldersProjection.Table.history], under: id, txn) }
     }
 
     /// Every surveyed, assigned or planned elder with tier and this week's adherence; optionally only one
@@ -172,7 +172,7 @@ extension Engine {
         return try view { txn, tables in
             var out: [ElderSummary] = []
             var rows: [Row] = []
-            try Rows.scan(tables.elders["elders"], txn) { _, row in
+            try Rows.scan(tables.elders[EldersProjection.Table.elders], txn) { _, row in
                 rows.append(row); return true
             }
             for row in rows {
@@ -229,10 +229,12 @@ enum EldersQueries {
         var policy = TierPolicy.standard
         var policyText = "the default policy"
         let prefix = compositeKey(community) + [0]
-        try txn.walk(tables.elders["policies"], from: prefix + LedgerProjection.sortableTime(surveyMs) + bigEndianKey(UInt64.max), reverse: true) {
+        try txn.walk(
+            tables.elders[EldersProjection.Table.policies], from: prefix + LedgerProjection.sortableTime(surveyMs) + bigEndianKey(UInt64.max), reverse: true
+        ) {
             key, value in
             guard key.starts(with: prefix) else { return false }
-            let stored = try Rows.decode(value, in: tables.elders["policies"])
+            let stored = try Rows.decode(value, in: tables.elders[EldersProjection.Table.policies])
             policy = try TierPolicy(bands: stored["bands"] ?? .null, livingAloneRaise: stored.int("livingAloneRaise"))
             policyText = "the policy of \(try stored.string("at")) (position \(stored.position))"
             return false
@@ -250,10 +252,12 @@ enum EldersQueries {
     static func plan(_ tables: Tables, elder: String, beforeMs: Int64, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Row? {
         let prefix = compositeKey(elder) + [0]
         var found: Row?
-        try txn.walk(tables.elders["plans"], from: prefix + LedgerProjection.sortableTime(beforeMs - 1) + bigEndianKey(UInt64.max), reverse: true) {
+        try txn.walk(
+            tables.elders[EldersProjection.Table.plans], from: prefix + LedgerProjection.sortableTime(beforeMs - 1) + bigEndianKey(UInt64.max), reverse: true
+        ) {
             key, value in
             guard key.starts(with: prefix) else { return false }
-            found = try Rows.decode(value, in: tables.elders["plans"])
+            found = try Rows.decode(value, in: tables.elders[EldersProjection.Table.plans])
             return false
         }
         return found
@@ -272,8 +276,8 @@ enum EldersQueries {
         var out: [ServiceAdherence] = []
         for item in plan["services"]?.arrayValue ?? [] {
             let service = item["service"]?.stringValue ?? "", perWeek = item["perWeek"]?.intValue ?? 0
-            let key = compositeKey(elder) + [0] + bigEndianKey(UInt64(bitPattern: Int64(week.mondayDay))) + [0] + Array(service.utf8)
-            let delivered = try Rows.get(tables.elders["adherence"], key, txn)?.int("delivered") ?? 0
+            let key = EldersDomain.adherenceKey(elder: elder, week: week, service: service)
+            let delivered = try Rows.get(tables.elders[EldersProjection.Table.adherence], key, txn)?.int("delivered") ?? 0
             out.append(ServiceAdherence(service: service, perWeek: perWeek, expectedToDate: perWeek * daysPassed / 7, delivered: delivered))
         }
         return out

@@ -42,7 +42,7 @@ enum LedgerDomain {
                 let volunteer = try d.resident("volunteer", txn)
                 d.community = try volunteer.string("community")
                 try d.authorize([.gridWorker], asResident: d.command.string("volunteer") == d.command.actor, txn)
-                try d.requireAbsent(d.tables.ledger["hours"], d.command.string("log"), field: "log", what: "hours log", txn)
+                try d.requireAbsent(d.tables.ledger[LedgerProjection.Table.hours], d.command.string("log"), field: "log", what: "hours log", txn)
                 if let team = d.command.optionalString("team") {
                     _ = try d.require(d.tables.registry["teams"], team, .unknownTeam, field: "team", what: "team", txn)
                 }
@@ -51,7 +51,8 @@ enum LedgerDomain {
         CommandHandler(
             spec: CommandSpec(name: "hours.verify", fields: [.required("log", .id)]),
             decide: { d, txn in
-                let log = try d.require(d.tables.ledger["hours"], d.command.string("log"), .unknownLog, field: "log", what: "hours log", txn)
+                let log = try d.require(
+                    d.tables.ledger[LedgerProjection.Table.hours], d.command.string("log"), .unknownLog, field: "log", what: "hours log", txn)
                 d.community = try log.string("community")
                 try d.authorize([.socialWorker], txn)
                 try verifyHours(d, log: log, txn)
@@ -59,7 +60,8 @@ enum LedgerDomain {
         CommandHandler(
             spec: CommandSpec(name: "hours.reject", fields: [.required("log", .id), .required("reason", .description)]),
             decide: { d, txn in
-                let log = try d.require(d.tables.ledger["hours"], d.command.string("log"), .unknownLog, field: "log", what: "hours log", txn)
+                let log = try d.require(
+                    d.tables.ledger[LedgerProjection.Table.hours], d.command.string("log"), .unknownLog, field: "log", what: "hours log", txn)
                 d.community = try log.string("community")
                 try d.authorize([.socialWorker], txn)
                 guard try log.string("state") == "pending" else {
@@ -122,7 +124,7 @@ enum LedgerDomain {
                 _ = try d.communityRow(d.community, txn)
                 try d.authorize([.storeKeeper], txn)
                 if d.command.optionalString("donor") != nil { try d.requireResidentOrOrganization("donor", .unknownOrganization, txn) }
-                if let item = try Rows.get(d.tables.ledger["items"], d.command.string("item"), txn) {
+                if let item = try Rows.get(d.tables.ledger[LedgerProjection.Table.items], d.command.string("item"), txn) {
                     guard try item.string("community") == d.community else {
                         throw Rejection.invalid("community", "item \(d.command.string("item")) belongs to \(try item.string("community"))")
                     }
@@ -143,11 +145,13 @@ enum LedgerDomain {
                     .required("redemption", .id), .required("resident", .id), .required("item", .id), .required("quantity", .quantity),
                 ]),
             decide: { d, txn in
-                let item = try d.require(d.tables.ledger["items"], d.command.string("item"), .unknownItem, field: "item", what: "item", txn)
+                let item = try d.require(
+                    d.tables.ledger[LedgerProjection.Table.items], d.command.string("item"), .unknownItem, field: "item", what: "item", txn)
                 d.community = try item.string("community")
                 try d.authorize([.storeKeeper], txn)
                 try requireSameCommunity(try d.resident("resident", txn), d.community, field: "resident", role: "the redeeming resident")
-                try d.requireAbsent(d.tables.ledger["redemptions"], d.command.string("redemption"), field: "redemption", what: "redemption", txn)
+                try d.requireAbsent(
+                    d.tables.ledger[LedgerProjection.Table.redemptions], d.command.string("redemption"), field: "redemption", what: "redemption", txn)
                 let quantity = d.command.int("quantity")
                 let inStock = try item.int("quantity")
                 guard quantity <= inStock else {
@@ -165,7 +169,8 @@ enum LedgerDomain {
             spec: CommandSpec(name: "redemption.reverse", fields: [.required("redemption", .id), .required("reason", .description)]),
             decide: { d, txn in
                 let redemption = try d.require(
-                    d.tables.ledger["redemptions"], d.command.string("redemption"), .unknownRedemption, field: "redemption", what: "redemption", txn)
+                    d.tables.ledger[LedgerProjection.Table.redemptions], d.command.string("redemption"), .unknownRedemption, field: "redemption",
+                    what: "redemption", txn)
                 d.community = try redemption.string("community")
                 try d.authorize([.storeKeeper], txn)
                 guard !redemption.bool("reversed") else {
@@ -189,7 +194,7 @@ enum LedgerDomain {
                 _ = try d.communityRow(d.community, txn)
                 try d.authorize([.socialWorker], txn)
                 _ = try d.resident("beneficiary", txn)
-                try d.requireAbsent(d.tables.ledger["wishes"], d.command.string("wish"), field: "wish", what: "wish", txn)
+                try d.requireAbsent(d.tables.ledger[LedgerProjection.Table.wishes], d.command.string("wish"), field: "wish", what: "wish", txn)
                 d.emitFields(.ledger(.wishPosted), stream: "wish:\(d.command.string("wish"))", expected: .noStream)
             }),
         wishHandler("wish.claim", fields: [.required("wish", .id), .required("claimant", .id)], from: ["open"], event: .ledger(.wishClaimed)),
@@ -205,7 +210,7 @@ enum LedgerDomain {
                 d.community = d.command.string("community")
                 _ = try d.communityRow(d.community, txn)
                 try d.authorize([.socialWorker], txn)
-                if let fund = try Rows.get(d.tables.ledger["funds"], d.command.string("fund"), txn) {
+                if let fund = try Rows.get(d.tables.ledger[LedgerProjection.Table.funds], d.command.string("fund"), txn) {
                     guard try fund.string("community") == d.community else {
                         throw Rejection.invalid("community", "fund \(d.command.string("fund")) belongs to \(try fund.string("community"))")
                     }
@@ -222,7 +227,8 @@ enum LedgerDomain {
                     .required("fund", .id), .required("beneficiary", .id), .required("amountFen", .amountFen), .required("purpose", .description),
                 ]),
             decide: { d, txn in
-                let fund = try d.require(d.tables.ledger["funds"], d.command.string("fund"), .unknownFund, field: "fund", what: "fund", txn)
+                let fund = try d.require(
+                    d.tables.ledger[LedgerProjection.Table.funds], d.command.string("fund"), .unknownFund, field: "fund", what: "fund", txn)
                 d.community = try fund.string("community")
                 try d.authorize([.socialWorker], txn)
                 try d.requireResidentOrOrganization("beneficiary", .unknownResident, txn)
@@ -239,7 +245,8 @@ enum LedgerDomain {
         CommandHandler(
             spec: CommandSpec(name: name, fields: fields),
             decide: { d, txn in
-                let wish = try d.require(d.tables.ledger["wishes"], d.command.string("wish"), .unknownWish, field: "wish", what: "wish", txn)
+                let wish = try d.require(
+                    d.tables.ledger[LedgerProjection.Table.wishes], d.command.string("wish"), .unknownWish, field: "wish", what: "wish", txn)
                 d.community = try wish.string("community")
                 try d.authorize([.socialWorker], txn)
                 guard states.contains(try wish.string("state")) else {

@@ -25,9 +25,29 @@ struct Rate {
 final class LedgerProjection: Projection {
     let name = "ledger"
     let version: UInt32 = 1
-    let databaseNames = ["accounts", "postings", "rates", "hours", "items", "redemptions", "wishes", "funds", "fund-movements", "totals"]
+    /// The projection's databases, in their declared order.
+    enum Table: Int, ProjectionTable {
+        case accounts, postings, rates, hours, items, redemptions, wishes, funds, fundMovements, totals
+
+        var name: String {
+            switch self {
+            case .accounts: "accounts"
+            case .postings: "postings"
+            case .rates: "rates"
+            case .hours: "hours"
+            case .items: "items"
+            case .redemptions: "redemptions"
+            case .wishes: "wishes"
+            case .funds: "funds"
+            case .fundMovements: "fund-movements"
+            case .totals: "totals"
+            }
+        }
+    }
+
+    let databaseNames = Table.declaredNames
     /// Statements (`account ‖ 0 ‖ position`) and a fund's movements (`fund ‖ 0 ‖ position`): only added.
-    let appendOnlyDatabases: [String: AppendOnlyLayout] = ["postings": .entityThenPosition, "fund-movements": .entityThenPosition]
+    let appendOnlyDatabases: [String: AppendOnlyLayout] = [Table.postings.name: .entityThenPosition, Table.fundMovements.name: .entityThenPosition]
 
     static let types = EventType.names(LedgerEvent.allCases.map(EventType.ledger))
     var eventTypes: Set<String>? { Self.types }
@@ -61,7 +81,7 @@ final class LedgerProjection: Projection {
             compositeKey(try e.string("community"), Self.rateScope(e.optionalString("category"))) + [0]
             + Self.sortableTime(event.occurredAt.epochMilliseconds) + bigEndianKey(e.position)
         try Rows.put(
-            db["rates"], key, ["pointsPerHour": .int(try e.int("pointsPerHour")), "at": .string(event.occurredAt.iso8601)], position: e.position, txn)
+            db[Table.rates], key, ["pointsPerHour": .int(try e.int("pointsPerHour")), "at": .string(event.occurredAt.iso8601)], position: e.position, txn)
     }
 
     /// A rate's scope: its category, or `*` for the community's default (as an empty category always was).
@@ -71,14 +91,14 @@ final class LedgerProjection: Projection {
     private func hoursLogged(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
         let at = e.record.occurredAt
         try Rows.put(
-            db["hours"], try e.string("log"), updating: e.record.payload,
+            db[Table.hours], try e.string("log"), updating: e.record.payload,
             [("state", "pending"), ("at", .string(at.iso8601)), ("atMs", .int(at.epochMilliseconds))], position: e.position, txn)
     }
 
     /// Hours verified (and their points issued to the volunteer) or rejected.
     private func hoursDecided(_ e: DomainEvent, verified: Bool, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
         let log = try e.string("log")
-        guard let row = try Rows.get(db["hours"], log, txn) else { throw missing(e, "log") }
+        guard let row = try Rows.get(db[Table.hours], log, txn) else { throw missing(e, "log") }
         var changes: [(String, JSONValue)] = [("state", verified ? "verified" : "rejected")]
         if verified {
             let points = try e.int("points"), pointsPerHour = try e.int("pointsPerHour")
@@ -87,7 +107,7 @@ final class LedgerProjection: Projection {
                 db, txn, e.position, from: "issuance:\(try e.string("community"))", to: "resident:\(try e.string("volunteer"))", points: points, e,
                 extra: [("log", .string(log)), ("pointsPerHour", .int(pointsPerHour)), ("minutes", .int(try e.int("minutes")))])
         }
-        try Rows.put(db["hours"], log, updating: row.encoded, changes, position: e.position, txn)
+        try Rows.put(db[Table.hours], log, updating: row.encoded, changes, position: e.position, txn)
     }
 
     private func pointsTransferred(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
@@ -111,53 +131,53 @@ final class LedgerProjection: Projection {
 
     private func giftStocked(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
         let item = try e.string("item"), p = e.position
-        let existing = try Rows.get(db["items"], item, txn)
+        let existing = try Rows.get(db[Table.items], item, txn)
         let stocked = try StoredArithmetic.inRange(try e.int("quantity"), FieldLimits.quantity, "the quantity stocked of \(item)", at: p)
         let quantity = try StoredArithmetic.add(existing?.int("quantity") ?? 0, stocked, "the stock of \(item)", at: p)
         let base = existing?.value ?? JSONValue.object(e.payload.pairs.filter { ["item", "community", "name", "pricePoints", "donor"].contains($0.0) })
-        try Rows.put(db["items"], item, base.setting("quantity", .int(quantity)), position: p, txn)
+        try Rows.put(db[Table.items], item, base.setting("quantity", .int(quantity)), position: p, txn)
     }
 
     /// A redemption takes stock and the resident's points to the store; its reversal gives both back.
     private func redemption(_ e: DomainEvent, redeem: Bool, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
         let itemId = try e.string("item"), redemptionId = try e.string("redemption"), p = e.position
-        guard let item = try Rows.get(db["items"], itemId, txn) else { throw missing(e, "item") }
+        guard let item = try Rows.get(db[Table.items], itemId, txn) else { throw missing(e, "item") }
         let moved = try StoredArithmetic.inRange(try e.int("quantity"), FieldLimits.quantity, "the quantity of redemption \(redemptionId)", at: p)
         let quantity =
             redeem
             ? try StoredArithmetic.subtract(item.int("quantity"), moved, "the stock of \(itemId)", at: p)
             : try StoredArithmetic.add(item.int("quantity"), moved, "the stock of \(itemId)", at: p)
         guard quantity >= 0 else { throw LogError.corrupt(position: p, reason: "stock of \(itemId) below zero") }
-        try Rows.put(db["items"], itemId, updating: item.encoded, [("quantity", .int(quantity))], position: p, txn)
+        try Rows.put(db[Table.items], itemId, updating: item.encoded, [("quantity", .int(quantity))], position: p, txn)
         let resident = "resident:\(try e.string("resident"))", store = "store:\(try e.string("community"))"
         try post(
             db, txn, p, from: redeem ? resident : store, to: redeem ? store : resident, points: try e.int("points"), e,
             extra: [("redemption", .string(redemptionId)), ("item", .string(itemId))])
         if redeem {
-            try Rows.put(db["redemptions"], redemptionId, updating: e.record.payload, [("reversed", false)], position: p, txn)
+            try Rows.put(db[Table.redemptions], redemptionId, updating: e.record.payload, [("reversed", false)], position: p, txn)
         } else {
-            guard let row = try Rows.get(db["redemptions"], redemptionId, txn) else { throw missing(e, "redemption") }
-            try Rows.put(db["redemptions"], redemptionId, updating: row.encoded, [("reversed", true)], position: p, txn)
+            guard let row = try Rows.get(db[Table.redemptions], redemptionId, txn) else { throw missing(e, "redemption") }
+            try Rows.put(db[Table.redemptions], redemptionId, updating: row.encoded, [("reversed", true)], position: p, txn)
         }
     }
 
     private func wishPosted(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
-        try Rows.put(db["wishes"], try e.string("wish"), e.payload.setting("state", "open"), position: e.position, txn)
+        try Rows.put(db[Table.wishes], try e.string("wish"), e.payload.setting("state", "open"), position: e.position, txn)
     }
 
     /// A wish claimed (by its claimant), fulfilled or cancelled.
     private func wishMoved(_ e: DomainEvent, to state: String, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
         let wish = try e.string("wish")
-        guard let row = try Rows.get(db["wishes"], wish, txn) else { throw missing(e, "wish") }
+        guard let row = try Rows.get(db[Table.wishes], wish, txn) else { throw missing(e, "wish") }
         var value = row.value.setting("state", .string(state))
         if e.type == .ledger(.wishClaimed) { value = value.setting("claimant", .string(try e.string("claimant"))) }
-        try Rows.put(db["wishes"], wish, value, position: e.position, txn)
+        try Rows.put(db[Table.wishes], wish, value, position: e.position, txn)
     }
 
     /// Money into or out of a care fund, with the fund's balance and a movement line.
     private func fundMoved(_ e: DomainEvent, income: Bool, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
         let fund = try e.string("fund"), amount = try e.int("amountFen"), p = e.position
-        let existing = try Rows.get(db["funds"], fund, txn)
+        let existing = try Rows.get(db[Table.funds], fund, txn)
         guard income || existing != nil else { throw missing(e, "fund") }
         guard amount > 0 else { throw LogError.corrupt(position: p, reason: "fund \(fund): an amount of \(amount) fen; amounts are positive") }
         let balance =
@@ -173,13 +193,13 @@ final class LedgerProjection: Projection {
             "disbursedFen": .int(
                 try StoredArithmetic.add(existing?.int("disbursedFen") ?? 0, income ? 0 : amount, "the disbursements of fund \(fund)", at: p)),
         ]
-        try Rows.put(db["funds"], fund, value, position: p, txn)
+        try Rows.put(db[Table.funds], fund, value, position: p, txn)
         var movement: [(String, JSONValue)] = [
             ("kind", income ? "income" : "disbursement"), ("amountFen", .int(amount)),
             ("balanceFen", .int(balance)), ("at", .string(e.record.occurredAt.iso8601)), ("position", .int(Int64(p))),
         ]
         movement += e.payload.pairs.filter { ["source", "beneficiary", "purpose"].contains($0.0) }
-        try Rows.put(db["fund-movements"], compositeKey(fund) + [0] + bigEndianKey(p), .object(movement), position: p, txn)
+        try Rows.put(db[Table.fundMovements], entityKey(fund, p), .object(movement), position: p, txn)
     }
 
     /// Posts `points` from one account to another: the first is debited, the second credited, each gets a
@@ -195,7 +215,7 @@ final class LedgerProjection: Projection {
         guard points > 0 else { return }
         // Written straight as CBOR (CBORMapWriter): a posting writes five rows, and building each as a tree
         // of values cost more than all of LMDB's work for the event.
-        let accounts = db["accounts"], postings = db["postings"]
+        let accounts = db[Table.accounts], postings = db[Table.postings]
         // A time-travel view for a balance keeps no statements: their lines are not even made.
         let keepsStatements = !txn.drops(postings)
         let at = keepsStatements ? e.record.occurredAt.iso8601 : "", recordedAt = keepsStatements ? e.record.recordedAt.iso8601 : ""
@@ -229,7 +249,7 @@ final class LedgerProjection: Projection {
             line.string("recordedAt", recordedAt)
             line.string("actor", e.record.actor)
             for (key, value) in extra { line.value(key, value) }
-            try txn.put(postings, key: accountKey + [0] + bigEndianKey(position), value: line.finish())
+            try txn.put(postings, key: entityKey(account, position), value: line.finish())
         }
         // The trial balance: the sum of all credits equals the sum of all debits after every posting. The
         // totals move by what the account rows above actually moved, so a posting that credited without
@@ -237,7 +257,7 @@ final class LedgerProjection: Projection {
         precondition(
             creditedDelta == points && debitedDelta == points,
             "a posting of \(points) moved credits by \(creditedDelta) and debits by \(debitedDelta) at position \(position)")
-        let totals = try Rows.get(db["totals"], "all", txn)
+        let totals = try Rows.get(db[Table.totals], "all", txn)
         let creditedBefore = try totals?.int("credited") ?? 0, debitedBefore = try totals?.int("debited") ?? 0
         guard creditedBefore == debitedBefore else {
             throw LogError.corrupt(
@@ -248,11 +268,14 @@ final class LedgerProjection: Projection {
         var row = CBORMapWriter(count: 2, position: position, capacity: 32)
         row.int("credited", credited)
         row.int("debited", debited)
-        try txn.put(db["totals"], key: Array("all".utf8), value: row.finish())
+        try txn.put(db[Table.totals], key: Array("all".utf8), value: row.finish())
     }
 
     /// Occurred times as sortable bytes: milliseconds shifted by 2⁶³, big-endian.
-    static func sortableTime(_ ms: Int64) -> [UInt8] { bigEndianKey(UInt64(bitPattern: ms) ^ (1 << 63)) }
+    static func sortableTime(_ ms: Int64) -> [UInt8] { bigEndianKey(sortableTimeNumber(ms)) }
+
+    /// An occurred time as a number whose big-endian bytes sort as the times do (sign bit flipped).
+    static func sortableTimeNumber(_ ms: Int64) -> UInt64 { UInt64(bitPattern: ms) ^ (1 << 63) }
 
     /// The rate in force for `category` (else the community default) at an occurred time: the latest
     /// `points.rateSet` whose occurred time is at or before it (of two at the same time, the later one).
@@ -270,7 +293,7 @@ final class LedgerProjection: Projection {
     private static func rateSchedule(_ tables: Tables, prefix: [UInt8], _ txn: borrowing some TransactionReading & ~Copyable) throws -> [(
         atMs: Int64, rate: Rate
     )] {
-        let rates = tables.ledger["rates"]
+        let rates = tables.ledger[LedgerProjection.Table.rates]
         let rowsCount = tables.cache == nil ? 0 : try txn.count(rates)
         if let cached = tables.cache?.rateSchedules[prefix], cached.rowsCount == rowsCount { return cached.schedule }
         var schedule: [(atMs: Int64, rate: Rate)] = []
@@ -289,7 +312,7 @@ final class LedgerProjection: Projection {
 
     /// An account's balance, or nil when nothing ever posted to it.
     static func balance(_ tables: Tables, _ account: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Balance? {
-        guard let row = try Rows.get(tables.ledger["accounts"], account, txn) else { return nil }
+        guard let row = try Rows.get(tables.ledger[LedgerProjection.Table.accounts], account, txn) else { return nil }
         return try Balance(account: account, credited: row.int("credited"), debited: row.int("debited"), position: row.position)
     }
 }

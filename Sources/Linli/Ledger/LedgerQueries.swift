@@ -39,7 +39,7 @@ extension Engine {
     /// An account's postings in one snapshot (with its balance, an explanation reads both in the same one).
     static func statement(of account: String, _ txn: borrowing ReadTransaction, _ tables: Tables) throws -> [StatementLine] {
         var lines: [StatementLine] = []
-        try Rows.scan(tables.ledger["postings"], prefix: Array(account.utf8) + [0], txn) { key, row in
+        try Rows.scan(tables.ledger[LedgerProjection.Table.postings], prefix: Array(account.utf8) + [0], txn) { key, row in
             guard key.count == account.utf8.count + 9 else { return true }
             try lines.append(
                 StatementLine(
@@ -69,9 +69,9 @@ extension Engine {
     /// A fund and its movements with running balances, or nil when there is no such fund.
     public func fund(_ id: String) throws -> (fund: Row, movements: [Row])? {
         try view { txn, tables in
-            guard let fund = try Rows.get(tables.ledger["funds"], id, txn) else { return nil }
+            guard let fund = try Rows.get(tables.ledger[LedgerProjection.Table.funds], id, txn) else { return nil }
             var movements: [Row] = []
-            try Rows.scan(tables.ledger["fund-movements"], prefix: Array(id.utf8) + [0], txn) { key, row in
+            try Rows.scan(tables.ledger[LedgerProjection.Table.fundMovements], prefix: Array(id.utf8) + [0], txn) { key, row in
                 if key.count == id.utf8.count + 9 { movements.append(row) }
                 return true
             }

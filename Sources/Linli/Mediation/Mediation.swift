@@ -39,7 +39,7 @@ enum MediationDomain {
                 }
                 if let visitId = d.command.optionalString("visit") {
                     // A door-knock visit that noticed a concern is the report's channel, and is linked to it.
-                    let visit = try d.require(d.tables.elders["visits"], visitId, .unknownVisit, field: "visit", what: "visit", txn)
+                    let visit = try d.require(d.tables.elders[EldersProjection.Table.visits], visitId, .unknownVisit, field: "visit", what: "visit", txn)
                     guard visit.bool("concern") else { throw Rejection.invalid("visit", "visit \(visitId) raised no concern") }
                     guard d.command.string("channel") == "doorKnock" else {
                         throw Rejection.invalid("channel", "a report from a door-knock visit has channel doorKnock")

@@ -70,7 +70,7 @@ public final class MemoryProjections: @unchecked Sendable {
                     keptEntities.append(layout == nil ? nil : Set(entities.map { Array($0.utf8) }))
                 }
             }
-            let databases = ProjectionDatabases(projection: projection.name, generation: 0, byName: byName)
+            let databases = ProjectionDatabases(projection: projection.name, generation: 0, byName: byName, declared: projection.databaseNames)
             slots.append(ProjectionSlot(projection: projection, databases: databases))
             byProjection[projection.name] = databases
         }

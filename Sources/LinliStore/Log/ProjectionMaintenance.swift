@@ -181,7 +181,7 @@ extension EventLog {
                 return nil
             }
         }
-        return ProjectionDatabases(projection: projection.name, generation: UInt32(parity), byName: byName)
+        return ProjectionDatabases(projection: projection.name, generation: UInt32(parity), byName: byName, declared: projection.databaseNames)
     }
 
     /// The published state made anew from the stored checkpoints: nothing in memory.

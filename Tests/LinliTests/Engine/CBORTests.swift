@@ -45,6 +45,29 @@ struct CBORTests {
         }
     }
 
+    @Test("a field found through a map's index (an event's payload) is the field the walk finds, present or absent")
+    func indexedFieldsMatchWalking() throws {
+        var random = SplitMix64(state: 15)
+        var found = 0
+        for _ in 0..<2_000 {
+            let bytes = CBOR.encode(Self.randomMap(&random, depth: 0))
+            try bytes.withUnsafeBytes { map in
+                let index = try #require(try CBOR.validateIndexing(map))
+                for var key in Self.keys + ["stat", "states", ""] {
+                    let walked = CBOR.field(key, in: map).map(Array.init)
+                    let indexed = key.withUTF8 { index.field(UnsafeRawBufferPointer($0), in: map) }.map(Array.init)
+                    #expect(indexed == walked, "key \(key) of \(bytes)")
+                    if walked != nil { found += 1 }
+                }
+            }
+        }
+        #expect(found > 5_000, "most maps carry some of the keys: \(found)")
+        // Not a map: valid, but no index.
+        for value: JSONValue in [.int(3), .string("a"), .array([.int(1)]), .null] {
+            #expect(try CBOR.encode(value).withUnsafeBytes { try CBOR.validateIndexing($0) } == nil)
+        }
+    }
+
     @Test("an in-place update gives the bytes of JSONValue.setting, and the map writer those of encode")
     func updatesMatchSetting() throws {
         var random = SplitMix64(state: 12)
@@ -84,7 +107,10 @@ struct CBORTests {
             }
             let decoded = (try? CBOR.decode(bytes)) != nil
             let checked = bytes.withUnsafeBytes { (try? CBOR.validate($0)) != nil }
+            // (`try?` would flatten a valid non-map's nil index into a failure.)
+            let indexed = bytes.withUnsafeBytes { bytes in Result { try CBOR.validateIndexing(bytes) } }.isSuccess
             #expect(decoded == checked, "bytes \(bytes)")
+            #expect(indexed == checked, "the indexing check, bytes \(bytes)")
             if !decoded { rejected += 1 }
         }
         #expect(rejected > 500, "the damage must produce invalid items to compare")
@@ -108,5 +134,13 @@ struct CBORTests {
             let expected = String(validating: bytes, as: UTF8.self) != nil
             #expect(bytes.withUnsafeBytes { UTF8Validation.isValid($0) } == expected, "bytes \(bytes)")
         }
+    }
+}
+
+extension Result {
+    /// Whether it is a success.
+    var isSuccess: Bool {
+        if case .success = self { return true }
+        return false
     }
 }
