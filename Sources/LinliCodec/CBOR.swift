@@ -237,10 +237,13 @@ public enum CBOR {
         /// Per pair, four offsets into the map's bytes: the key's text (after its head), the key's end, the
         /// value's start and its end.
         private var offsets: [UInt32] = []
+        /// The byte count of the map it was made from, checked at each look-up.
+        private let mapCount: Int
 
         /// The bytes of the value under `key` in `bytes` (the map this index was made from), or nil.
         @inline(__always)
         package func field(_ key: UnsafeRawBufferPointer, in bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+            precondition(bytes.count == mapCount, "a map's index is used with the bytes it was made from")
             var pair = 0
             while pair < offsets.count {
                 let keyStart = Int(offsets[pair]), keyEnd = Int(offsets[pair + 1])
@@ -252,7 +255,10 @@ public enum CBOR {
             return nil
         }
 
-        fileprivate init(pairs: Int) { offsets.reserveCapacity(4 * pairs) }
+        fileprivate init(pairs: Int, mapCount: Int) {
+            self.mapCount = mapCount
+            offsets.reserveCapacity(4 * pairs)
+        }
 
         fileprivate mutating func append(keyStart: Int, keyEnd: Int, valueStart: Int, valueEnd: Int) {
             offsets.append(UInt32(keyStart))
@@ -263,7 +269,8 @@ public enum CBOR {
     }
 
     /// ``validate(_:checkingText:)`` for an item expected to be a map, returning where its fields lie; nil
-    /// (after the same checks) when the item is valid but not a map.
+    /// (after the same checks) when the item is valid but not a map, or a map of more than 4 GiB (whose
+    /// fields are then found by walking it).
     package static func validateIndexing(_ bytes: UnsafeRawBufferPointer, checkingText: Bool = true) throws(DecodeError) -> MapIndex? {
         guard bytes.count <= Int(UInt32.max), !bytes.isEmpty, bytes[0] >> 5 == 5 else {
             try validate(bytes, checkingText: checkingText)
@@ -272,7 +279,8 @@ public enum CBOR {
         var offset = 0
         let (_, _, count) = try readHead(bytes, &offset)
         guard count <= UInt64(bytes.count - offset) else { throw DecodeError(offset: offset, reason: "map longer than the input") }
-        var index = MapIndex(pairs: Int(count))
+        // A pair takes two bytes at least: a forged count cannot reserve more than the bytes could hold.
+        var index = MapIndex(pairs: min(Int(count), (bytes.count - offset) / 2), mapCount: bytes.count)
         for _ in 0..<count {
             guard offset < bytes.count, bytes[offset] >> 5 == 3 else { throw DecodeError(offset: offset, reason: "map key is not text") }
             var keyStart = offset

@@ -71,7 +71,7 @@ func entityKey(_ entity: String, _ position: UInt64) -> [UInt8] {
 }
 
 /// `entity ‖ 0 ‖ u64be(first) ‖ u64be(second)`, made in one allocation: the key of a row kept in an
-/// entity's run by time and position (statement lines, histories, plans). Joined with `+`, such a key cost
+/// entity's run by time and position (an elder's surveys, plans and history, a community's policies). Joined with `+`, such a key cost
 /// an array a part, and the elder projection makes two for every delivery.
 func entityKey(_ entity: String, _ first: UInt64, _ second: UInt64) -> [UInt8] {
     var key = [UInt8](entity.utf8, reserving: 17)
@@ -292,14 +292,16 @@ public struct DomainEvent: Sendable, StoredFields {
 }
 
 /// A CBOR map Linli stored — an event's payload, a projection row — read one field at a time: the field
-/// is found by walking the map's keys and decoded alone.
+/// is found by walking the map's keys (a row) or through the index made when the map was checked (an
+/// event's payload), and decoded alone.
 ///
 /// ``string(_:)`` and ``int(_:)`` read the fields the map always carries (docs/EVENTS.md): a map without
 /// one was not written by Linli, and reading it throws the `corrupt` finding ``missingField(_:_:)`` makes,
 /// naming the position, instead of handing on `""` or `0`. ``optionalString(_:)``, ``optionalInt(_:)`` and
 /// the subscript read the fields that may be absent.
 public protocol StoredFields {
-    /// Runs `body` over the map's CBOR bytes, checked by `CBOR.validate` when they were read. (A closure
+    /// Runs `body` over the map's CBOR bytes, checked (`CBOR.validate`, `CBOR.validateIndexing`) when they
+    /// were read. (A closure
     /// rather than a property returning the array: a copy of it for every field read cost 0.25 % of a
     /// ledger command's instructions, callgrind.)
     func withStoredMap<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R

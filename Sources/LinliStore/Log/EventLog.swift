@@ -607,11 +607,17 @@ public struct LogReader: ~Copyable {
     }
 
     /// The databases of the projection named `name`.
-    public func databases(of name: String) -> ProjectionDatabases {
+    public func databases(of name: String) -> ProjectionDatabases { slot(named: name).databases }
+
+    /// This snapshot's slot of `slot`'s projection: the generation this snapshot reads (another process
+    /// may have rebuilt the projection since `slot` was read).
+    func slot(of slot: ProjectionSlot) -> ProjectionSlot { self.slot(named: slot.projection.name) }
+
+    private func slot(named name: String) -> ProjectionSlot {
         guard let slot = slots.first(where: { $0.projection.name == name }) else {
             preconditionFailure("no projection named \(name) is registered")
         }
-        return slot.databases
+        return slot
     }
 
     /// Where each projection's stored rows stand, by name (the events after a checkpoint are folded in

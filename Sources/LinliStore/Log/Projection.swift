@@ -98,6 +98,8 @@ public struct ProjectionDatabases: Sendable {
     /// The databases in the order the projection declares them (``Projection/databaseNames``), for
     /// ``subscript(declared:)``.
     private let declared: [Database]
+    /// Their declared names, to check in debug builds that a table is this projection's.
+    private let declaredNames: [String]
     /// Why this projection has no databases here (a time-travel view that did not replay it), if so.
     private var absence: String? = nil
 
@@ -118,19 +120,21 @@ public struct ProjectionDatabases: Sendable {
             guard let database = byName[name] else { preconditionFailure("projection \(projection): database \(name) was opened") }
             return database
         }
+        self.declaredNames = declared
         precondition(self.declared.count == sorted.count, "projection \(projection): every database opened is declared")
     }
 
-    private init(projection: String, generation: UInt32, sorted: [(name: String, database: Database)], declared: [Database]) {
+    private init(projection: String, generation: UInt32, sorted: [(name: String, database: Database)], declared: [Database], declaredNames: [String]) {
         self.projection = projection
         self.generation = generation
         self.sorted = sorted
         self.declared = declared
+        self.declaredNames = declaredNames
     }
 
     /// The same databases, labelled with `generation` (one of the generations that use this set).
     func inGeneration(_ generation: UInt32) -> ProjectionDatabases {
-        ProjectionDatabases(projection: projection, generation: generation, sorted: sorted, declared: declared)
+        ProjectionDatabases(projection: projection, generation: generation, sorted: sorted, declared: declared, declaredNames: declaredNames)
     }
 
     /// The database declared `index`-th in the projection's ``Projection/databaseNames``, found without
@@ -148,7 +152,11 @@ public struct ProjectionDatabases: Sendable {
 
     /// The database of `table`, by its place in the declaration.
     @inline(__always)
-    public subscript<Table: ProjectionTable>(_ table: Table) -> Database { self[declared: table.rawValue] }
+    public subscript<Table: ProjectionTable>(_ table: Table) -> Database {
+        // Another projection's table would compile, and name whatever this projection declared at its place.
+        assert(declaredNames.isEmpty || declaredNames[table.rawValue] == table.name, "\(table.name) is not a database of projection \(projection)")
+        return self[declared: table.rawValue]
+    }
 
     /// The database declared under `name`. Asking for an undeclared name is a programming error.
     public subscript(_ name: String) -> Database {

@@ -49,6 +49,12 @@ extension EventLog {
     /// projection whose sides saw different heads, or whose digests differ, is replayed again and compared
     /// within one snapshot (which also names the differing keys). `position` is the smallest head compared.
     public func verifyProjections(progress: ((UInt64, UInt64) -> Void)? = nil) throws -> ProjectionReport {
+        try verifyProjections(progress: progress, storedSideStarting: nil)
+    }
+
+    /// ``verifyProjections(progress:)``, calling `storedSideStarting` as each stored side begins, before it
+    /// takes its snapshot (a test appends an event there).
+    func verifyProjections(progress: ((UInt64, UInt64) -> Void)?, storedSideStarting: (@Sendable () -> Void)?) throws -> ProjectionReport {
         // Read once, so that a slot's databases name the generation this process reads.
         let slots = try read { reader in reader.slots }
         guard !slots.isEmpty else { return ProjectionReport(position: try head.position, storedDigests: [:], rebuiltDigests: [:], mismatches: []) }
@@ -60,17 +66,30 @@ extension EventLog {
         let order = slots.indices.sorted { sizes[$0] > sizes[$1] }
         let pieces = order.map { (slot: $0, replay: true) } + order.map { (slot: $0, replay: false) }
         let shared = SideBySide(count: slots.count, total: try head.position * UInt64(slots.count), progress: progress)
+        let replayed = Outcomes<ProjectionDigests>(count: slots.count), stored = Outcomes<ProjectionDigests>(count: slots.count)
         DispatchQueue.concurrentPerform(iterations: pieces.count) { turn in
             let (index, replay) = pieces[turn]
-            let result = Result {
-                replay ? try replayedDigests(slots[index]) { shared.advance(index, to: $0) } : try storedDigests(slots[index])
+            if replay {
+                replayed.set(index, Result { try replayedDigests(slots[index]) { shared.advance(index, to: $0) } })
+            } else {
+                storedSideStarting?()
+                stored.set(index, Result { try storedDigests(slots[index]) })
             }
-            shared.finish(index, replay: replay, result)
         }
+        // Sides that agree are the report; the other projections are replayed again, side by side, each
+        // compared within one snapshot (a writer appended between the sides' snapshots, or a finding).
+        var parts: [ProjectionReport?] = Array(repeating: nil, count: slots.count)
+        var again: [Int] = []
+        for index in slots.indices {
+            let replay = try replayed.values[index]!.get(), store = try stored.values[index]!.get()
+            if replay == store { parts[index] = replay.report(slots[index].projection.name, stored: store) } else { again.append(index) }
+        }
+        let redone = Outcomes<ProjectionReport>(count: again.count), redo = again
+        DispatchQueue.concurrentPerform(iterations: redo.count) { turn in redone.set(turn, Result { try verifyAndName(slots[redo[turn]]) { _ in } }) }
+        for (turn, index) in again.enumerated() { parts[index] = try redone.values[turn]!.get() }
         var report = ProjectionReport(position: .max, storedDigests: [:], rebuiltDigests: [:], mismatches: [])
-        for (index, sides) in shared.results.enumerated() {
-            let replayed = try sides.replayed!.get(), stored = try sides.stored!.get()
-            let part = replayed == stored ? replayed.report(slots[index].projection.name, stored: stored) : try verifyAndName(slots[index]) { _ in }
+        for part in parts {
+            let part = part!
             report.position = min(report.position, part.position)
             report.storedDigests.merge(part.storedDigests) { $1 }
             report.rebuiltDigests.merge(part.rebuiltDigests) { $1 }
@@ -79,19 +98,21 @@ extension EventLog {
         return report
     }
 
-    /// What one side of a projection comes to at a head: each database's digest, and an append-only
-    /// database's parts (``AppendOnlyDigest/Summary``).
+    /// What one side of a projection comes to at a head: each database's digest, and (within
+    /// ``verifyProjection(_:keeping:progress:)``, to name what differs) each append-only database's parts.
     private struct ProjectionDigests: Equatable {
         var position: UInt64
-        var rows: [String: Hash] = [:]
+        var digests: [String: Hash] = [:]
         var appendOnly: [String: AppendOnlyDigest.Summary] = [:]
-
-        var digests: [String: Hash] { rows.merging(appendOnly.mapValues(\.digest)) { $1 } }
 
         /// Equal when the heads and every database's digest are.
         static func == (a: ProjectionDigests, b: ProjectionDigests) -> Bool { a.position == b.position && a.digests == b.digests }
 
-        /// The report of a projection whose sides agree (`stored` equals this replay).
+        /// The digests alone: a side compared later holds no append-only parts meanwhile (a million
+        /// deliveries' fingerprints are 16 MB a side).
+        var withoutParts: ProjectionDigests { ProjectionDigests(position: position, digests: digests) }
+
+        /// A report of both sides' digests, with no mismatches named.
         func report(_ projection: String, stored: ProjectionDigests) -> ProjectionReport {
             func labelled(_ digests: [String: Hash]) -> [String: Hash] {
                 Dictionary(uniqueKeysWithValues: digests.map { ("\(projection)/\($0.key)", $0.value) })
@@ -100,18 +121,15 @@ extension EventLog {
         }
     }
 
-    /// What the side-by-side pieces share, every access under the lock: their results, and their progress,
-    /// reported as one sum, one call at a time.
+    /// The progress of the side-by-side replays, reported as one sum, one call at a time, under the lock.
     private final class SideBySide: @unchecked Sendable {
         private let lock = NSLock()
         private var done: [UInt64]
         private let total: UInt64
         private let progress: ((UInt64, UInt64) -> Void)?
-        private(set) var results: [(replayed: Result<ProjectionDigests, any Error>?, stored: Result<ProjectionDigests, any Error>?)]
 
         init(count: Int, total: UInt64, progress: ((UInt64, UInt64) -> Void)?) {
             done = Array(repeating: 0, count: count)
-            results = Array(repeating: (nil, nil), count: count)
             self.total = total
             self.progress = progress
         }
@@ -123,12 +141,16 @@ extension EventLog {
                 progress?(sum, max(total, sum))
             }
         }
+    }
 
-        func finish(_ index: Int, replay: Bool, _ result: Result<ProjectionDigests, any Error>) {
-            lock.withLock {
-                if replay { results[index].replayed = result } else { results[index].stored = result }
-            }
-        }
+    /// The results of pieces run side by side, each set under the lock and read once every piece is done.
+    private final class Outcomes<Value>: @unchecked Sendable {
+        private let lock = NSLock()
+        private(set) var values: [Result<Value, any Error>?]
+
+        init(count: Int) { values = Array(repeating: nil, count: count) }
+
+        func set(_ index: Int, _ result: Result<Value, any Error>) { lock.withLock { values[index] = result } }
     }
 
     /// One projection replayed into memory up to the head of a read snapshot of its own, and its databases'
@@ -140,21 +162,13 @@ extension EventLog {
             try replay(into: memory, upTo: head, reading: txn, progress: progress)
             return head
         }
-        return try digests(of: memory, live.projection, at: head)
+        return try digests(of: memory, live.projection, at: head).withoutParts
     }
 
     /// The digests of one projection's stored databases, as the store presents them at the head of a read
     /// snapshot of its own (its rows at the checkpoint with the events after it folded in over them).
     private func storedDigests(_ live: ProjectionSlot) throws -> ProjectionDigests {
-        try read { reader in
-            try reader.withTransaction { txn in
-                // This snapshot's generation of the projection (another process may have rebuilt it since).
-                guard let live = reader.slots.first(where: { $0.projection.name == live.projection.name }) else {
-                    preconditionFailure("the projection \(live.projection.name) is registered")
-                }
-                return try storedDigests(live, txn)
-            }
-        }
+        try read { reader in try reader.withTransaction { txn in try storedDigests(reader.slot(of: live), txn).withoutParts } }
     }
 
     private func storedDigests(_ live: ProjectionSlot, _ txn: borrowing ReadTransaction) throws -> ProjectionDigests {
@@ -162,9 +176,11 @@ extension EventLog {
         var budget = MappedPagesBudget(checkEvery: MappedPagesBudget.walkCheckEvery, releasingFirst: environment)
         for name in live.projection.databaseNames {
             if let layout = live.projection.appendOnlyDatabases[name] {
-                out.appendOnly[name] = try AppendOnlyDigest.of(live.databases[name], layout: layout, txn) { budget.step(environment) }
+                let summary = try AppendOnlyDigest.of(live.databases[name], layout: layout, txn) { budget.step(environment) }
+                out.appendOnly[name] = summary
+                out.digests[name] = summary.digest
             } else {
-                out.rows[name] = try ProjectionDigest.of(live.databases[name], txn) { budget.step(environment) }
+                out.digests[name] = try ProjectionDigest.of(live.databases[name], txn) { budget.step(environment) }
             }
         }
         return out
@@ -176,10 +192,16 @@ extension EventLog {
         var out = ProjectionDigests(position: position)
         try memory.read { memoryTxn in
             for name in projection.databaseNames {
-                if let sink = memory.appendOnlySink(rebuilt.databases[name]) {
-                    out.appendOnly[name] = sink.summary()
+                // An audit's replay digests every append-only database (`.digested`): it holds none of their rows.
+                if projection.appendOnlyDatabases[name] != nil {
+                    guard let sink = memory.appendOnlySink(rebuilt.databases[name]) else {
+                        preconditionFailure("\(projection.name)/\(name) is append-only: an audit's replay digests it")
+                    }
+                    let summary = sink.summary()
+                    out.appendOnly[name] = summary
+                    out.digests[name] = summary.digest
                 } else {
-                    out.rows[name] = try ProjectionDigest.of(rebuilt.databases[name], memoryTxn)
+                    out.digests[name] = try ProjectionDigest.of(rebuilt.databases[name], memoryTxn)
                 }
             }
         }
@@ -221,10 +243,7 @@ extension EventLog {
         let rebuilt = memory.slots[0]
         return try read { reader in
             try reader.withTransaction { txn in
-                // This snapshot's generation of the projection (another process may have rebuilt it since).
-                guard let live = reader.slots.first(where: { $0.projection.name == live.projection.name }) else {
-                    preconditionFailure("the projection \(live.projection.name) is registered")
-                }
+                let live = reader.slot(of: live)
                 let head = try readHead(txn).position
                 try replay(into: memory, upTo: head, reading: txn, progress: progress)
                 let stored = try storedDigests(live, txn), replayed = try digests(of: memory, live.projection, at: head)

@@ -62,6 +62,21 @@ struct CBORTests {
             }
         }
         #expect(found > 5_000, "most maps carry some of the keys: \(found)")
+        // Keys whose heads take two and three bytes (24 and 256 bytes long or more), beside short ones; and a
+        // key repeated, whose first value both find.
+        let long = String(repeating: "k", count: 30), longer = String(repeating: "长", count: 100)
+        let map: JSONValue = .object([("a", .int(1)), (long, .string("x")), (longer, .array([.int(2), .string(long)])), ("a", .int(3)), ("z", .null)])
+        let bytes = CBOR.encode(map)
+        try bytes.withUnsafeBytes { map in
+            let index = try #require(try CBOR.validateIndexing(map))
+            for var key in ["a", long, longer, "z", String(long.dropLast()), "b"] {
+                let walked = CBOR.field(key, in: map).map(Array.init)
+                let indexed = key.withUTF8 { index.field(UnsafeRawBufferPointer($0), in: map) }.map(Array.init)
+                #expect(indexed == walked, "key of \(key.utf8.count) bytes")
+            }
+            var first = "a"
+            #expect(first.withUTF8 { index.field(UnsafeRawBufferPointer($0), in: map) }.flatMap(CBOR.int) == 1)
+        }
         // Not a map: valid, but no index.
         for value: JSONValue in [.int(3), .string("a"), .array([.int(1)]), .null] {
             #expect(try CBOR.encode(value).withUnsafeBytes { try CBOR.validateIndexing($0) } == nil)
