@@ -399,6 +399,55 @@ package struct CBORMapWriter {
 }
 
 extension CBOR {
+    /// What ``incrementing(_:_:position:)`` gives: the new encoding, or the field that stopped it.
+    package enum Increment: Equatable {
+        /// The map with every counter increased.
+        case updated([UInt8])
+        /// The field is absent or not a whole number.
+        case notAWholeNumber(key: String)
+        /// The field's value plus its delta leaves Int64.
+        case overflows(key: String, value: Int64, delta: Int64)
+    }
+
+    /// A map's encoding with each whole-number field named in `deltas` increased by its delta, in one walk:
+    /// the bytes ``updating(_:_:position:)`` gives for those new values, for a row of counters (a station's
+    /// deliveries and minutes), without first walking to each field to read it and then walking the map
+    /// again to rewrite it (5,000 instructions a delivery, callgrind). Every field named must be present
+    /// and whole, and stay within Int64. `map` must have passed ``validate(_:)``.
+    package static func incrementing(_ map: UnsafeRawBufferPointer, _ deltas: [(key: String, delta: Int64)], position: UInt64) -> Increment {
+        var offset = 0
+        guard let (major, _, count) = try? readHead(map, &offset), major == 5 else { preconditionFailure("incrementing a CBOR item that is not a map") }
+        var out: [UInt8] = []
+        out.reserveCapacity(map.count + 8 + 9 * deltas.count)
+        withUnsafeBytes(of: position.bigEndian) { out.append(contentsOf: $0) }
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: map[..<offset]))
+        var found = 0
+        for _ in 0..<count {
+            let keyStart = offset
+            guard let (_, _, length) = try? readHead(map, &offset) else { preconditionFailure("a validated map did not walk") }
+            let keyBytes = UnsafeRawBufferPointer(rebasing: map[offset..<(offset + Int(length))])
+            offset += Int(length)
+            let valueStart = offset
+            guard skipChecked(map, &offset) else { preconditionFailure("a validated map did not walk") }
+            guard let change = deltas.firstIndex(where: { $0.key.utf8.elementsEqual(keyBytes) }) else {
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: map[keyStart..<offset]))
+                continue
+            }
+            let (key, delta) = deltas[change]
+            guard let value = int(UnsafeRawBufferPointer(rebasing: map[valueStart..<offset])) else { return .notAWholeNumber(key: key) }
+            let (sum, overflow) = value.addingReportingOverflow(delta)
+            guard !overflow else { return .overflows(key: key, value: value, delta: delta) }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: map[keyStart..<valueStart]))
+            encode(.int(sum), into: &out)
+            found += 1
+        }
+        guard found == deltas.count else {
+            let absent = deltas.first { delta in field(delta.key, in: map) == nil }
+            return .notAWholeNumber(key: absent?.key ?? deltas[0].key)
+        }
+        return .updated(out)
+    }
+
     /// A map's encoding with `changes` applied, as `JSONValue.setting` would: a key present keeps its place
     /// and takes the new value, a new key is appended, in the order given. `map` must have passed
     /// ``validate(_:)``. Nothing but the output is allocated.

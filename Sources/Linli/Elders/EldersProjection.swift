@@ -144,12 +144,14 @@ final class EldersProjection: Projection {
         try txn.put(db[Table.adherence], key: weekKey, value: adherence.finish())
         if let station = station?.stringValue {
             guard let row = try Rows.get(db[Table.stations], station, txn) else { throw missing(e, "station") }
-            try Rows.put(
-                db[Table.stations], station, updating: row.encoded,
-                [
-                    ("deliveries", .int(row.int("deliveries") + 1)),
-                    ("minutes", .int(try StoredArithmetic.add(row.int("minutes"), minutes, "the minutes of station \(station)", at: p))),
-                ], position: p, txn)
+            // Its two counters, changed in the one walk that copies the registration's fields.
+            switch row.encoded.withUnsafeBytes({ CBOR.incrementing($0, [("deliveries", 1), ("minutes", minutes)], position: p) }) {
+            case .updated(let bytes): try txn.put(db[Table.stations], key: Array(station.utf8), value: bytes)
+            case .notAWholeNumber(let key): throw row.missingField(key, "a whole number")
+            case .overflows(let key, let value, let delta):
+                _ = try StoredArithmetic.add(value, delta, "the \(key) of station \(station)", at: p)
+                preconditionFailure("\(value) + \(delta) overflows, so the checked sum threw")
+            }
         }
         if mode == "mutual" {
             let row = try Rows.get(db[Table.mutual], provider, txn)

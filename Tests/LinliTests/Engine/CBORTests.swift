@@ -107,6 +107,43 @@ struct CBORTests {
         }
     }
 
+    @Test("counters increased in one walk give the bytes of an update to their sums; an absent, non-whole or overflowing counter is named")
+    func incrementsMatchUpdating() throws {
+        var random = SplitMix64(state: 16)
+        var outcomes: [String: Int] = [:]
+        for _ in 0..<2_000 {
+            // A random map, whose counters are mostly whole numbers, now and then absent, not whole, or near
+            // the edge of Int64.
+            var value = Self.randomMap(&random, depth: 1)
+            let deltas = Self.keys.shuffled(using: &random).prefix(Int.random(in: 1...3, using: &random))
+                .map { (key: $0, delta: Int64.random(in: -720...720, using: &random)) }
+            for (key, _) in deltas {
+                switch Int.random(in: 0..<20, using: &random) {
+                case 0: value = .object(value.pairs.filter { $0.0 != key })
+                case 1: value = value.setting(key, .string("12"))
+                case 2: value = value.setting(key, .int(Bool.random(using: &random) ? .max - 100 : .min + 100))
+                default: value = value.setting(key, .int(Int64.random(in: 0...1_000_000, using: &random)))
+                }
+            }
+            let outcome = CBOR.encode(value).withUnsafeBytes { CBOR.incrementing($0, deltas, position: 42) }
+            func fails(_ key: String, _ delta: Int64) -> Bool { value[key]?.intValue.map { $0.addingReportingOverflow(delta).overflow } ?? true }
+            switch outcome {
+            case .updated(let bytes):
+                #expect(!deltas.contains { fails($0.key, $0.delta) }, "no counter fails: \(deltas) of \(value)")
+                let changes = deltas.map { ($0.key, JSONValue.int(value[$0.key]!.intValue! + $0.delta)) }
+                #expect(bytes == CBOR.encode(value).withUnsafeBytes { CBOR.updating($0, changes, position: 42) })
+                outcomes["updated", default: 0] += 1
+            case .notAWholeNumber(let key):
+                #expect(deltas.contains { $0.key == key } && value[key]?.intValue == nil, "\(key) is named as not whole in \(value)")
+                outcomes["not whole", default: 0] += 1
+            case .overflows(let key, let old, let delta):
+                #expect(deltas.contains { $0 == (key, delta) } && value[key]?.intValue == old && old.addingReportingOverflow(delta).overflow)
+                outcomes["overflows", default: 0] += 1
+            }
+        }
+        #expect(outcomes.count == 3 && outcomes.values.allSatisfy { $0 > 50 }, "every outcome is exercised: \(outcomes)")
+    }
+
     @Test("the non-allocating check accepts exactly what the decoder accepts, on damaged bytes too")
     func validationMatchesDecoding() throws {
         var random = SplitMix64(state: 13)
