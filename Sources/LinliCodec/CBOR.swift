@@ -420,32 +420,39 @@ extension CBOR {
         var out: [UInt8] = []
         out.reserveCapacity(map.count + 8 + 9 * deltas.count)
         withUnsafeBytes(of: position.bigEndian) { out.append(contentsOf: $0) }
-        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: map[..<offset]))
-        var found = 0
+        // The bytes up to a changed value are copied in one run, from `copied` on.
+        var copied = 0, found = 0
         for _ in 0..<count {
-            let keyStart = offset
             guard let (_, _, length) = try? readHead(map, &offset) else { preconditionFailure("a validated map did not walk") }
             let keyBytes = UnsafeRawBufferPointer(rebasing: map[offset..<(offset + Int(length))])
             offset += Int(length)
             let valueStart = offset
             guard skipChecked(map, &offset) else { preconditionFailure("a validated map did not walk") }
-            guard let change = deltas.firstIndex(where: { $0.key.utf8.elementsEqual(keyBytes) }) else {
-                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: map[keyStart..<offset]))
-                continue
-            }
+            guard let change = deltas.firstIndex(where: { Self.equal($0.key, keyBytes) }) else { continue }
             let (key, delta) = deltas[change]
             guard let value = int(UnsafeRawBufferPointer(rebasing: map[valueStart..<offset])) else { return .notAWholeNumber(key: key) }
             let (sum, overflow) = value.addingReportingOverflow(delta)
             guard !overflow else { return .overflows(key: key, value: value, delta: delta) }
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: map[keyStart..<valueStart]))
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: map[copied..<valueStart]))
             encode(.int(sum), into: &out)
+            copied = offset
             found += 1
         }
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: map[copied...]))
         guard found == deltas.count else {
             let absent = deltas.first { delta in field(delta.key, in: map) == nil }
             return .notAWholeNumber(key: absent?.key ?? deltas[0].key)
         }
         return .updated(out)
+    }
+
+    /// Whether `key`'s UTF-8 is `bytes`: lengths first, then one `memcmp` (a generic `elementsEqual` cost a
+    /// third of ``incrementing(_:_:position:)``).
+    @inline(__always)
+    private static func equal(_ key: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard key.utf8.count == bytes.count else { return false }
+        var key = key
+        return key.withUTF8 { $0.isEmpty || memcmp($0.baseAddress!, bytes.baseAddress!, $0.count) == 0 }
     }
 
     /// A map's encoding with `changes` applied, as `JSONValue.setting` would: a key present keeps its place
