@@ -183,16 +183,6 @@ public enum CBOR {
         guard depth <= depthMax else { throw DecodeError(offset: offset, reason: "nested deeper than \(depthMax)") }
         let (major, info, argument) = try readHead(bytes, &offset)
         switch major {
-        case 7:
-            guard info == 20 || info == 21 || info == 22 else { throw DecodeError(offset: offset - 1, reason: "unsupported simple value \(info)") }
-        case 0, 1:
-            guard argument <= UInt64(Int64.max) else { throw DecodeError(offset: offset, reason: "integer beyond Int64") }
-        case 3:
-            guard argument <= UInt64(bytes.count - offset) else { throw DecodeError(offset: offset, reason: "text longer than the input") }
-            guard !checkingText || UTF8Validation.isValid(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + Int(argument))])) else {
-                throw DecodeError(offset: offset, reason: "invalid UTF-8 in text")
-            }
-            offset += Int(argument)
         case 4:
             guard argument <= UInt64(bytes.count - offset) else { throw DecodeError(offset: offset, reason: "array longer than the input") }
             for _ in 0..<argument { try skipItem(bytes, &offset, depth: depth + 1, checkingText: checkingText) }
@@ -203,6 +193,28 @@ public enum CBOR {
                 try skipItem(bytes, &offset, depth: depth + 1, checkingText: checkingText)
                 try skipItem(bytes, &offset, depth: depth + 1, checkingText: checkingText)
             }
+        default:
+            try skipScalar(bytes, &offset, major, info, argument, checkingText: checkingText)
+        }
+    }
+
+    /// Checks an item that is not an array or a map, whose head (`major`, `info`, `argument`) was just
+    /// read, and moves `offset` past it: ``skipItem`` for the items most fields hold, without a call.
+    @inline(__always)
+    private static func skipScalar(
+        _ bytes: UnsafeRawBufferPointer, _ offset: inout Int, _ major: UInt8, _ info: UInt8, _ argument: UInt64, checkingText: Bool
+    ) throws(DecodeError) {
+        switch major {
+        case 7:
+            guard info == 20 || info == 21 || info == 22 else { throw DecodeError(offset: offset - 1, reason: "unsupported simple value \(info)") }
+        case 0, 1:
+            guard argument <= UInt64(Int64.max) else { throw DecodeError(offset: offset, reason: "integer beyond Int64") }
+        case 3:
+            guard argument <= UInt64(bytes.count - offset) else { throw DecodeError(offset: offset, reason: "text longer than the input") }
+            guard !checkingText || UTF8Validation.isValid(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + Int(argument))])) else {
+                throw DecodeError(offset: offset, reason: "invalid UTF-8 in text")
+            }
+            offset += Int(argument)
         default:
             throw DecodeError(offset: offset - 1, reason: "unsupported major type \(major)")
         }
@@ -283,15 +295,19 @@ public enum CBOR {
         var index = MapIndex(pairs: min(Int(count), (bytes.count - offset) / 2), mapCount: bytes.count)
         for _ in 0..<count {
             guard offset < bytes.count, bytes[offset] >> 5 == 3 else { throw DecodeError(offset: offset, reason: "map key is not text") }
-            var keyStart = offset
-            try skipItem(bytes, &keyStart, depth: 1, checkingText: checkingText)
-            let keyEnd = keyStart
-            _ = try readHead(bytes, &offset)  // the key's head: `offset` is now where its text begins
-            let valueStart = keyEnd
-            var valueEnd = valueStart
-            try skipItem(bytes, &valueEnd, depth: 1, checkingText: checkingText)
-            index.append(keyStart: offset, keyEnd: keyEnd, valueStart: valueStart, valueEnd: valueEnd)
-            offset = valueEnd
+            // The checks ``skipItem`` makes, with the key's and a scalar value's heads read once here.
+            let (keyMajor, keyInfo, keyLength) = try readHead(bytes, &offset)
+            let keyStart = offset
+            try skipScalar(bytes, &offset, keyMajor, keyInfo, keyLength, checkingText: checkingText)
+            let keyEnd = offset, valueStart = offset
+            let (major, info, argument) = try readHead(bytes, &offset)
+            if major == 4 || major == 5 {
+                offset = valueStart
+                try skipItem(bytes, &offset, depth: 1, checkingText: checkingText)
+            } else {
+                try skipScalar(bytes, &offset, major, info, argument, checkingText: checkingText)
+            }
+            index.append(keyStart: keyStart, keyEnd: keyEnd, valueStart: valueStart, valueEnd: offset)
         }
         guard offset == bytes.count else { throw DecodeError(offset: offset, reason: "\(bytes.count - offset) bytes after the item") }
         return index
