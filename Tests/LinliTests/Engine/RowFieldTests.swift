@@ -69,3 +69,24 @@ struct RowFieldTests {
         #expect(try row.string("log") == "l-2")
     }
 }
+
+/// Keys built in one allocation are the stored layout: the bytes the parts joined with `+` gave before
+/// (a store written by an earlier build is read, rebuilt and audited with these keys).
+@Suite("Projection keys: built at once, the same bytes as joined parts")
+struct EntityKeyTests {
+    @Test("entity keys of random ids, times, positions and services equal the parts joined")
+    func keysEqualJoinedParts() {
+        var random = SplitMix64(state: 31)
+        let ids = ["", "r-1", "resident:r-hx-1004", "长者-王秀英", String(repeating: "x", count: 128), "🙂"]
+        for _ in 0..<500 {
+            let id = ids.randomElement(using: &random)!, service = ids.randomElement(using: &random)!
+            let first = random.next(), second = random.next()
+            #expect(entityKey(id, first) == Array(id.utf8) + [0] + bigEndianKey(first))
+            #expect(entityKey(id, first, second) == Array(id.utf8) + [0] + bigEndianKey(first) + bigEndianKey(second))
+            #expect(entityKey(id, first, then: service) == Array(id.utf8) + [0] + bigEndianKey(first) + [0] + Array(service.utf8))
+        }
+        let monday = ISOWeek(mondayDay: 19_597)  // 2023-08-28, a Monday
+        #expect(
+            EldersDomain.adherenceKey(elder: "r-1", week: monday, service: "meal") == Array("r-1".utf8) + [0] + bigEndianKey(19_597) + [0] + Array("meal".utf8))
+    }
+}
