@@ -137,29 +137,34 @@ final class EldersProjection: Projection {
         }
         let week = ISOWeek(containing: at)
         let weekKey = EldersDomain.adherenceKey(elder: elderId, week: week, service: service)
-        let counted = try Rows.get(db[Table.adherence], weekKey, txn)
+        let counted = try Rows.read(db[Table.adherence], weekKey, txn) { (delivered: try $0.int("delivered"), minutes: try $0.int("minutes")) }
         var adherence = CBORMapWriter(count: 2, position: p, capacity: 32)
-        try adherence.int("delivered", (counted?.int("delivered") ?? 0) + 1)
-        adherence.int("minutes", try StoredArithmetic.add(counted?.int("minutes") ?? 0, minutes, "the week's minutes of \(elderId)", at: p))
+        try adherence.int("delivered", (counted?.delivered ?? 0) + 1)
+        adherence.int("minutes", try StoredArithmetic.add(counted?.minutes ?? 0, minutes, "the week's minutes of \(elderId)", at: p))
         try txn.put(db[Table.adherence], key: weekKey, value: adherence.finish())
         if let station = station?.stringValue {
-            guard let row = try Rows.get(db[Table.stations], station, txn) else { throw missing(e, "station") }
             // Its two counters, changed in the one walk that copies the registration's fields.
-            switch row.encoded.withUnsafeBytes({ CBOR.incrementing($0, [("deliveries", 1), ("minutes", minutes)], position: p) }) {
-            case .updated(let bytes): try txn.put(db[Table.stations], key: Array(station.utf8), value: bytes)
-            case .notAWholeNumber(let key): throw row.missingField(key, "a whole number")
+            let key = Array(station.utf8)
+            let increments = try Rows.read(db[Table.stations], key, txn) { row in
+                (CBOR.incrementing(row.encoded, [("deliveries", 1), ("minutes", minutes)], position: p), row.position)
+            }
+            guard let (increment, written) = increments else { throw missing(e, "station") }
+            switch increment {
+            case .updated(let bytes): try txn.put(db[Table.stations], key: key, value: bytes)
+            case .notAWholeNumber(let key): throw Row.missingField(key, "a whole number", at: written)
             case .overflows(let key, let value, let delta):
                 _ = try StoredArithmetic.add(value, delta, "the \(key) of station \(station)", at: p)
                 preconditionFailure("\(value) + \(delta) overflows, so the checked sum threw")
             }
         }
         if mode == "mutual" {
-            let row = try Rows.get(db[Table.mutual], provider, txn)
+            let key = Array(provider.utf8)
+            let row = try Rows.read(db[Table.mutual], key, txn) { (minutes: try $0.int("minutes"), deliveries: try $0.int("deliveries")) }
             var mutual = CBORMapWriter(count: 3, position: p, capacity: 64)
             mutual.string("provider", provider)
-            mutual.int("minutes", try StoredArithmetic.add(row?.int("minutes") ?? 0, minutes, "the mutual-help minutes of \(provider)", at: p))
-            try mutual.int("deliveries", (row?.int("deliveries") ?? 0) + 1)
-            try txn.put(db[Table.mutual], key: Array(provider.utf8), value: mutual.finish())
+            mutual.int("minutes", try StoredArithmetic.add(row?.minutes ?? 0, minutes, "the mutual-help minutes of \(provider)", at: p))
+            try mutual.int("deliveries", (row?.deliveries ?? 0) + 1)
+            try txn.put(db[Table.mutual], key: key, value: mutual.finish())
         }
         try closeConcern(db, txn, elder: elderId, atMs: atMs)
     }
@@ -252,8 +257,9 @@ final class EldersProjection: Projection {
 
     /// A visit without concern, or a delivery, at or after the concern's time closes the follow-up.
     private func closeConcern(_ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, elder: String, atMs: Int64) throws {
-        guard let open = try Rows.get(db[Table.concerns], elder, txn), try open.int("atMs") <= atMs else { return }
-        try txn.delete(db[Table.concerns], key: Array(elder.utf8))
+        let key = Array(elder.utf8)
+        guard try Rows.read(db[Table.concerns], key, txn, { try $0.int("atMs") <= atMs }) == true else { return }
+        try txn.delete(db[Table.concerns], key: key)
     }
 }
 

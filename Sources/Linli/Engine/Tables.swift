@@ -41,7 +41,9 @@ public struct Row: Sendable, Equatable, StoredFields {
 
     /// A required field missing from the row: a `corrupt` finding at the position of the event that last
     /// wrote it.
-    public func missingField(_ key: String, _ kind: String) -> LogError {
+    public func missingField(_ key: String, _ kind: String) -> LogError { Self.missingField(key, kind, at: position) }
+
+    static func missingField(_ key: String, _ kind: String, at position: UInt64) -> LogError {
         LogError.corrupt(position: position, reason: "a projection row last written by this event has no field \"\(key)\" holding \(kind)")
     }
 
@@ -140,6 +142,19 @@ struct KeyWriter {
     }
 }
 
+/// A stored row read where its bytes lie (``Rows/read(_:_:_:_:)``): valid only inside the closure that
+/// gets it, whose bytes may move once it returns.
+struct RowView: StoredFields {
+    /// The position of the last event that wrote the row.
+    let position: UInt64
+    /// The value's CBOR bytes, checked.
+    let encoded: UnsafeRawBufferPointer
+
+    func withStoredMap<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R { body(encoded) }
+
+    func missingField(_ key: String, _ kind: String) -> LogError { Row.missingField(key, kind, at: position) }
+}
+
 /// Reading and writing rows of projection databases.
 enum Rows {
     static func encode(_ value: JSONValue, position: UInt64) -> [UInt8] {
@@ -149,20 +164,35 @@ enum Rows {
     }
 
     static func decode(_ bytes: UnsafeRawBufferPointer, in database: Database) throws -> Row {
+        let view = try view(bytes, in: database)
+        return Row(position: view.position, validated: Array(view.encoded))
+    }
+
+    /// A stored row's bytes checked as ``decode(_:in:)`` checks them, read where they lie.
+    static func view(_ bytes: UnsafeRawBufferPointer, in database: Database) throws -> RowView {
         guard let position = bigEndianValue(bytes) else {
             throw LogError.corrupt(position: 0, reason: "a row of \(database) is shorter than its position")
         }
+        let encoded = UnsafeRawBufferPointer(rebasing: bytes[8...])
         do {
-            let encoded = UnsafeRawBufferPointer(rebasing: bytes[8...])
             try CBOR.validate(encoded, checkingText: false)
-            return Row(position: position, validated: Array(encoded))
         } catch {
             throw LogError.corrupt(position: position, reason: "a row of \(database) does not decode: \(error)")
         }
+        return RowView(position: position, encoded: encoded)
     }
 
     static func get(_ database: Database, _ key: [UInt8], _ txn: borrowing some TransactionReading & ~Copyable) throws -> Row? {
         try txn.withValue(in: database, key: key) { try decode($0, in: database) }
+    }
+
+    /// Runs `body` over the row under `key` where its bytes lie, checked but not copied into a ``Row``; nil
+    /// when there is none. For a row read only to be rewritten (a counter): the copy, its allocation and its
+    /// release cost a few hundred instructions a read (callgrind).
+    static func read<R>(
+        _ database: Database, _ key: [UInt8], _ txn: borrowing some TransactionReading & ~Copyable, _ body: (RowView) throws -> R
+    ) throws -> R? {
+        try txn.withValue(in: database, key: key) { try body(try view($0, in: database)) }
     }
 
     static func get(_ database: Database, _ key: String, _ txn: borrowing some TransactionReading & ~Copyable) throws -> Row? {

@@ -90,3 +90,31 @@ struct EntityKeyTests {
             EldersDomain.adherenceKey(elder: "r-1", week: monday, service: "meal") == Array("r-1".utf8) + [0] + bigEndianKey(19_597) + [0] + Array("meal".utf8))
     }
 }
+
+/// A row read where its bytes lie (`Rows.read`, for counters) is checked as a decoded one is.
+@Suite("Projection rows read in place: the same checks and findings as decoded ones")
+struct RowViewTests {
+    let database = Database(inMemory: "memory:test/rows", slot: 0)
+
+    @Test("a view reads the decoded row's fields; a missing field, a short row and damaged bytes are findings at their positions")
+    func viewsAreChecked() throws {
+        let bytes = bigEndianKey(77) + CBOR.encode(["delivered": .int(2), "station": .string("st-1")])
+        try bytes.withUnsafeBytes { bytes in
+            let view = try Rows.view(bytes, in: database), row = try Rows.decode(bytes, in: database)
+            #expect(view.position == 77 && Array(view.encoded) == row.encoded)
+            #expect(try view.int("delivered") == row.int("delivered") && view.optionalString("station") == "st-1")
+            let missing = "a projection row last written by this event has no field \"minutes\" holding a whole number"
+            #expect(throws: LogError.corrupt(position: 77, reason: missing)) { try view.int("minutes") }
+        }
+        let short: [UInt8] = [0, 0, 1]
+        #expect(throws: LogError.self) { try short.withUnsafeBytes { try Rows.view($0, in: database) } }
+        var damaged = bytes
+        damaged[8] = 0xBF  // an indefinite map, which Linli never writes
+        do {
+            _ = try damaged.withUnsafeBytes { try Rows.view($0, in: database) }
+            Issue.record("damaged bytes were read")
+        } catch LogError.corrupt(let position, let reason) {
+            #expect(position == 77 && reason.contains("does not decode"), "\(reason)")
+        }
+    }
+}
