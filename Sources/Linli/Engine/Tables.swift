@@ -66,80 +66,34 @@ public func compositeKey(_ parts: String...) -> [UInt8] {
 /// `entity ‖ 0 ‖ u64be(position)`, made in one allocation: the key of a row in an entity's run in log
 /// order (statement lines, fund movements).
 func entityKey(_ entity: String, _ position: UInt64) -> [UInt8] {
-    KeyWriter.key(count: entity.utf8.count + 9) { key in
-        key.text(entity)
-        key.zero()
-        key.bigEndian(position)
-    }
+    var key = ByteWriter(capacity: entity.utf8.count + 9)
+    key.writeText(entity)
+    key.write(UInt8(0))
+    key.write(position)
+    return key.bytes
 }
 
 /// `entity ‖ 0 ‖ u64be(first) ‖ u64be(second)`, made in one allocation: the key of a row kept in an
 /// entity's run by time and position (an elder's surveys, plans and history, a community's policies).
 /// Joined with `+`, such a key cost an array a part, and the elder projection makes two for every delivery.
 func entityKey(_ entity: String, _ first: UInt64, _ second: UInt64) -> [UInt8] {
-    KeyWriter.key(count: entity.utf8.count + 17) { key in
-        key.text(entity)
-        key.zero()
-        key.bigEndian(first)
-        key.bigEndian(second)
-    }
+    var key = ByteWriter(capacity: entity.utf8.count + 17)
+    key.writeText(entity)
+    key.write(UInt8(0))
+    key.write(first)
+    key.write(second)
+    return key.bytes
 }
 
 /// `entity ‖ 0 ‖ u64be(number) ‖ 0 ‖ text`, made in one allocation (a week's adherence to one service).
 func entityKey(_ entity: String, _ number: UInt64, then text: String) -> [UInt8] {
-    KeyWriter.key(count: entity.utf8.count + 10 + text.utf8.count) { key in
-        key.text(entity)
-        key.zero()
-        key.bigEndian(number)
-        key.zero()
-        key.text(text)
-    }
-}
-
-/// Writes a key's parts into an array made at the key's exact size: one allocation, and one copy a part
-/// (appending a string's UTF-8 view to an array goes element by element).
-struct KeyWriter {
-    private let buffer: UnsafeMutableBufferPointer<UInt8>
-    private var count = 0
-
-    /// A key of `count` bytes, which `write` fills exactly.
-    static func key(count: Int, _ write: (inout KeyWriter) -> Void) -> [UInt8] {
-        // Written on the stack, then copied into the array: an array made at a size (`repeating:` or
-        // uninitialized) is allocated by the standard library's unspecialized code, 530 instructions
-        // (callgrind); copied from a buffer, by code specialized here.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { buffer in
-            var writer = KeyWriter(buffer: buffer)
-            write(&writer)
-            precondition(writer.count == count, "a key's parts fill the \(count) bytes it was made for")
-            return Array(buffer)
-        }
-    }
-
-    private init(buffer: UnsafeMutableBufferPointer<UInt8>) { self.buffer = buffer }
-
-    /// Writes `text`'s UTF-8 bytes.
-    mutating func text(_ text: String) {
-        var text = text
-        text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
-    }
-
-    /// Writes a 0 byte, the separator of a key's parts.
-    mutating func zero() {
-        precondition(count < buffer.count, "a key's parts fit the size it was made for")
-        buffer[count] = 0
-        count += 1
-    }
-
-    /// Writes `value`'s 8 big-endian bytes.
-    mutating func bigEndian(_ value: UInt64) { withUnsafeBytes(of: value.bigEndian) { write($0) } }
-
-    private mutating func write(_ bytes: UnsafeRawBufferPointer) {
-        guard !bytes.isEmpty else { return }
-        // Unsafe buffers check their bounds in debug builds only: this one is checked in release too.
-        precondition(count + bytes.count <= buffer.count, "a key's parts fit the size it was made for")
-        UnsafeMutableRawBufferPointer(start: buffer.baseAddress! + count, count: bytes.count).copyMemory(from: bytes)
-        count += bytes.count
-    }
+    var key = ByteWriter(capacity: entity.utf8.count + 10 + text.utf8.count)
+    key.writeText(entity)
+    key.write(UInt8(0))
+    key.write(number)
+    key.write(UInt8(0))
+    key.writeText(text)
+    return key.bytes
 }
 
 /// A stored row read where its bytes lie (``Rows/read(_:_:_:_:)``): valid only inside the closure that

@@ -32,6 +32,12 @@ public struct ByteWriter: Sendable {
         Swift.withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[(8 - count)...])) }
     }
 
+    /// Appends the text's UTF-8 bytes, in one copy.
+    @inlinable public mutating func writeText(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes.append(contentsOf: $0) }
+    }
+
     /// Appends a `u16be` length and the text's UTF-8 bytes (the caller has checked the length fits).
     @inlinable public mutating func writeShortText(_ text: String) {
         var text = text

@@ -91,15 +91,9 @@ public struct ProjectionDatabases: Sendable {
     public let projection: String
     /// The generation: 1 at creation, one more at each rebuild.
     public let generation: UInt32
-    /// The databases, sorted by name. A projection declares a handful, so finding one by comparing names
-    /// (short strings compare in a word or two) costs less than hashing the name for a dictionary: this
-    /// look-up runs several times for every event applied.
-    private let sorted: [(name: String, database: Database)]
-    /// The databases in the order the projection declares them (``Projection/databaseNames``), for
-    /// ``subscript(declared:)``.
-    private let declared: [Database]
-    /// Their declared names, to check in debug builds that a table is this projection's.
-    private let declaredNames: [String]
+    /// The databases in the order the projection declares them (``Projection/databaseNames``): reached by
+    /// place through a ``ProjectionTable``, or by name, comparing a handful of short names.
+    private let declared: [(name: String, database: Database)]
     /// Why this projection has no databases here (a time-travel view that did not replay it), if so.
     private var absence: String? = nil
 
@@ -113,28 +107,23 @@ public struct ProjectionDatabases: Sendable {
 
     /// The databases `byName`, which holds every name in `declared` (the projection's ``Projection/databaseNames``).
     init(projection: String, generation: UInt32, byName: [String: Database], declared: [String]) {
-        self.projection = projection
-        self.generation = generation
-        self.sorted = byName.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        self.declared = declared.map { name in
+        precondition(declared.count == byName.count, "projection \(projection): every database opened is declared")
+        let databases = declared.map { name in
             guard let database = byName[name] else { preconditionFailure("projection \(projection): database \(name) was opened") }
-            return database
+            return (name, database)
         }
-        self.declaredNames = declared
-        precondition(self.declared.count == sorted.count, "projection \(projection): every database opened is declared")
+        self.init(projection: projection, generation: generation, declared: databases)
     }
 
-    private init(projection: String, generation: UInt32, sorted: [(name: String, database: Database)], declared: [Database], declaredNames: [String]) {
+    private init(projection: String, generation: UInt32, declared: [(name: String, database: Database)]) {
         self.projection = projection
         self.generation = generation
-        self.sorted = sorted
         self.declared = declared
-        self.declaredNames = declaredNames
     }
 
     /// The same databases, labelled with `generation` (one of the generations that use this set).
     func inGeneration(_ generation: UInt32) -> ProjectionDatabases {
-        ProjectionDatabases(projection: projection, generation: generation, sorted: sorted, declared: declared, declaredNames: declaredNames)
+        ProjectionDatabases(projection: projection, generation: generation, declared: declared)
     }
 
     /// The database declared `index`-th in the projection's ``Projection/databaseNames``, found without
@@ -147,26 +136,26 @@ public struct ProjectionDatabases: Sendable {
             if let absence { preconditionFailure("projection \(projection), database \(index): \(absence)") }
             preconditionFailure("projection \(projection) declared no database \(index)")
         }
-        return declared[index]
+        return declared[index].database
     }
 
     /// The database of `table`, by its place in the declaration.
     @inline(__always)
     public subscript<Table: ProjectionTable>(_ table: Table) -> Database {
         // Another projection's table would compile, and name whatever this projection declared at its place.
-        assert(declaredNames.isEmpty || declaredNames[table.rawValue] == table.name, "\(table.name) is not a database of projection \(projection)")
+        assert(declared.isEmpty || declared[table.rawValue].name == table.name, "\(table.name) is not a database of projection \(projection)")
         return self[declared: table.rawValue]
     }
 
     /// The database declared under `name`. Asking for an undeclared name is a programming error.
     public subscript(_ name: String) -> Database {
-        for entry in sorted where entry.name == name { return entry.database }
+        for entry in declared where entry.name == name { return entry.database }
         if let absence { preconditionFailure("projection \(projection), database \(name): \(absence)") }
         preconditionFailure("projection \(projection) declared no database \(name)")
     }
 
-    /// Every database with its declared name, sorted by name.
-    public var all: [(name: String, database: Database)] { sorted }
+    /// Every database with its declared name, in declared order.
+    public var all: [(name: String, database: Database)] { declared }
 
     /// The LMDB name of a projection's database in the generations of one parity: `p/NAME/DATABASE#0`
     /// for even generations, `#1` for odd ones.
