@@ -21,6 +21,15 @@ func displayWidth(_ text: String) -> Int {
     }
 }
 
+extension String {
+    /// The text without the spaces (and other whitespace) that end it. A regular expression did this at
+    /// 87,000 instructions a line: 7 % of a time-travel view of 4,000 elders.
+    var withoutTrailingWhitespace: String {
+        guard let last = lastIndex(where: { !$0.isWhitespace }) else { return "" }
+        return String(self[...last])
+    }
+}
+
 /// Renders rows as an aligned table with a header and a rule; every cell through ``DisplayText/terminalSafe(_:keepLineBreaks:)``.
 func renderTable(_ header: [String], _ rows: [[String]], rightAligned: Set<Int> = []) -> String {
     let header = header.map { DisplayText.terminalSafe($0) }
@@ -31,7 +40,7 @@ func renderTable(_ header: [String], _ rows: [[String]], rightAligned: Set<Int> 
         cells.enumerated().map { index, cell in
             let padding = String(repeating: " ", count: max(0, widths[index] - displayWidth(cell)))
             return rightAligned.contains(index) ? padding + cell : cell + padding
-        }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+        }.joined(separator: "  ").withoutTrailingWhitespace
     }
     var out = [line(header), widths.map { String(repeating: "─", count: $0) }.joined(separator: "  ")]
     out += rows.map(line)

@@ -415,45 +415,73 @@ package struct CBORMapWriter {
 }
 
 extension CBOR {
-    /// What ``incrementing(_:_:position:)`` gives: the new encoding, or the field that stopped it.
-    package enum Increment: Equatable {
+    /// What ``incrementing(_:_:position:)`` gives: the new encoding, or what stopped it.
+    package enum Increment {
         /// The map with every counter increased.
         case updated([UInt8])
+        /// The bytes are not one well-formed CBOR map (as ``validate(_:checkingText:)`` would throw).
+        case malformed(DecodeError)
         /// The field is absent or not a whole number.
         case notAWholeNumber(key: String)
         /// The field's value plus its delta leaves Int64.
         case overflows(key: String, value: Int64, delta: Int64)
     }
 
-    /// A map's encoding with each whole-number field named in `deltas` increased by its delta, in one walk:
-    /// the bytes ``updating(_:_:position:)`` gives for those new values, for a row of counters (a station's
-    /// deliveries and minutes), without first walking to each field to read it and then walking the map
-    /// again to rewrite it (5,000 instructions a delivery, callgrind). Every field named must be present
-    /// and whole, and stay within Int64. `map` must have passed ``validate(_:)``.
+    /// A map's encoding with each whole-number field named in `deltas` increased by its delta, in one walk
+    /// that also checks the map as ``validate(_:checkingText:)`` does (text unchecked): the bytes
+    /// ``updating(_:_:position:)`` gives for those new values, for a row of counters (a week's adherence, a
+    /// station's deliveries and minutes). Reading each field, checking the row and rewriting it were three
+    /// walks (5,000 instructions a delivery, callgrind). Every field named must be present and whole, and
+    /// stay within Int64; damaged bytes are `.malformed` whatever else is wrong.
     package static func incrementing(_ map: UnsafeRawBufferPointer, _ deltas: [(key: String, delta: Int64)], position: UInt64) -> Increment {
+        do {
+            return try incrementingChecked(map, deltas, position: position)
+        } catch {
+            return .malformed(error)
+        }
+    }
+
+    private static func incrementingChecked(
+        _ map: UnsafeRawBufferPointer, _ deltas: [(key: String, delta: Int64)], position: UInt64
+    ) throws(DecodeError) -> Increment {
         var offset = 0
-        guard let (major, _, count) = try? readHead(map, &offset), major == 5 else { preconditionFailure("incrementing a CBOR item that is not a map") }
+        let (major, _, count) = try readHead(map, &offset)
+        guard major == 5 else { throw DecodeError(offset: 0, reason: "a row that is not a map") }
+        guard count <= UInt64(map.count - offset) else { throw DecodeError(offset: offset, reason: "map longer than the input") }
         var out: [UInt8] = []
         out.reserveCapacity(map.count + 8 + 9 * deltas.count)
         withUnsafeBytes(of: position.bigEndian) { out.append(contentsOf: $0) }
-        // The bytes up to a changed value are copied in one run, from `copied` on.
+        // The bytes up to a changed value are copied in one run, from `copied` on. A failing counter is kept
+        // until the whole map is checked: damage anywhere is reported as such first.
         var copied = 0, found = 0
+        var failure: Increment?
         for _ in 0..<count {
-            guard let (_, _, length) = try? readHead(map, &offset) else { preconditionFailure("a validated map did not walk") }
+            let keyStart = offset
+            let (keyMajor, _, length) = try readHead(map, &offset)
+            guard keyMajor == 3 else { throw DecodeError(offset: keyStart, reason: "map key is not text") }
+            guard length <= UInt64(map.count - offset) else { throw DecodeError(offset: offset, reason: "text longer than the input") }
             let keyBytes = UnsafeRawBufferPointer(rebasing: map[offset..<(offset + Int(length))])
             offset += Int(length)
             let valueStart = offset
-            guard skipChecked(map, &offset) else { preconditionFailure("a validated map did not walk") }
-            guard let change = deltas.firstIndex(where: { Self.equal($0.key, keyBytes) }) else { continue }
+            try skipItem(map, &offset, depth: 1)
+            guard failure == nil, let change = deltas.firstIndex(where: { Self.equal($0.key, keyBytes) }) else { continue }
             let (key, delta) = deltas[change]
-            guard let value = int(UnsafeRawBufferPointer(rebasing: map[valueStart..<offset])) else { return .notAWholeNumber(key: key) }
+            guard let value = int(UnsafeRawBufferPointer(rebasing: map[valueStart..<offset])) else {
+                failure = .notAWholeNumber(key: key)
+                continue
+            }
             let (sum, overflow) = value.addingReportingOverflow(delta)
-            guard !overflow else { return .overflows(key: key, value: value, delta: delta) }
+            guard !overflow else {
+                failure = .overflows(key: key, value: value, delta: delta)
+                continue
+            }
             out.append(contentsOf: UnsafeRawBufferPointer(rebasing: map[copied..<valueStart]))
             encode(.int(sum), into: &out)
             copied = offset
             found += 1
         }
+        guard offset == map.count else { throw DecodeError(offset: offset, reason: "\(map.count - offset) bytes after the item") }
+        if let failure { return failure }
         out.append(contentsOf: UnsafeRawBufferPointer(rebasing: map[copied...]))
         guard found == deltas.count else {
             let absent = deltas.first { delta in field(delta.key, in: map) == nil }

@@ -264,6 +264,9 @@ struct DomainCLITests {
         let table = try Self.query(store, ["elders", "--as-of", "2024-03-10T20:00:00+08:00"])
         #expect(table.out.split(separator: "\n")[2].hasPrefix("r-1    王秀英     3  2024-W10"))
         #expect(table.out.split(separator: "\n")[2].hasSuffix("yes"), "\(table.out)")  // behind plan, and willing to volunteer
+        // Cells are padded to their column's width; a line never ends in the padding (the header's last
+        // column is wider than the rows' cells here).
+        #expect(table.out.split(separator: "\n").allSatisfy { $0.last.map { !$0.isWhitespace } ?? true }, "\(table.out)")
         #expect(rows.first?["willingToWork"] as? Bool == true)
         let stations = try Self.query(store, ["station", "list", "--csv"])
         #expect(stations.out.contains("hub,hub,邻里中心,助餐、应急设备,1,20"))

@@ -108,8 +108,21 @@ struct RowOverlayTests {
                 let slot = rng.below(2)
                 let key = (0..<(1 + rng.below(3))).map { _ in UInt8(rng.below(12)) }
                 let value: [UInt8]? = rng.below(4) == 0 ? nil : [UInt8(rng.below(250)), UInt8(chunk)]
-                overlay.set(slot, key, value)
-                model[slot][key] = .some(value)
+                guard rng.below(3) == 0 else {
+                    overlay.set(slot, key, value)
+                    model[slot][key] = .some(value)
+                    continue
+                }
+                // A read-modify-write (a counter's): it sees the row as the chunk left it and grows it by
+                // `value`, or deletes it; some are refused and must change nothing.
+                let before = model[slot][key] ?? nil, refused = rng.below(5) == 0
+                let after = value.map { (before ?? []) + $0 }
+                _ = try? overlay.modify(slot, key, stored: { nil }) { row in
+                    #expect(row == before, "seed \(seed), chunk \(chunk): \(key)")
+                    if refused { throw Refused() }
+                    row = after
+                }
+                if !refused && (model[slot][key] != nil || after != nil) { model[slot][key] = .some(after) }
             }
             // Walked in the middle of some chunks, so that keys the chunk added are already in order.
             if rng.below(3) == 0 { _ = overlay.cursor(0, from: nil, reverse: false) }
@@ -130,6 +143,57 @@ struct RowOverlayTests {
                 let bytes = kept[slot].reduce(0) { $0 + $1.key.count + ChangedRows.rowOverheadBytes + ($1.value?.count ?? 0) }
                 #expect(overlay.top[slot].approximateBytes == bytes)
             }
+        }
+    }
+
+    private struct Refused: Error {}
+
+    @Test("a row rewritten from itself sees the transaction's change, else the published one, else LMDB's; a refusal changes nothing")
+    func rowsRewrittenFromThemselves() throws {
+        let dir = TemporaryDirectory()
+        let env = try Environment(path: dir.path)
+        let stored = try env.database(named: "t", create: true)
+        let database = stored.overlaid(at: 0)
+        try env.write { txn in
+            for (key, value) in [("a", 1), ("b", 2), ("c", 3)] as [(String, UInt8)] { try txn.put(stored, key: Array(key.utf8), value: [value]) }
+        }
+        var published = ChangedRows()
+        published.set(Array("b".utf8), [20])
+        published.set(Array("c".utf8), nil)
+        let overlay = RowOverlay(below: [published])
+        overlay.set(0, Array("a".utf8), [10])
+        try env.write { raw in
+            let txn = WriteTransaction(borrowing: raw.handle, rows: overlay)
+            var seen: [String: [UInt8]?] = [:]
+            for key in ["a", "b", "c", "d"] {
+                try txn.modify(database, key: Array(key.utf8)) { row in
+                    seen[key] = row
+                    row = row.map { $0 + [1] }
+                }
+            }
+            #expect(seen == ["a": [10], "b": [20], "c": nil, "d": nil])
+            // A deleted or absent row left absent records nothing; the others are changed in place.
+            #expect(overlay.top[0].count == 2, "\(overlay.top[0].values)")
+            #expect(try txn.value(in: database, key: Array("a".utf8)) == [10, 1])
+            #expect(try txn.value(in: database, key: Array("b".utf8)) == [20, 1])
+            #expect(try txn.value(in: database, key: Array("d".utf8)) == nil)
+            #expect(throws: Refused.self) {
+                try txn.modify(database, key: Array("a".utf8)) { row in
+                    row = [99]
+                    throw Refused()
+                }
+            }
+            #expect(try txn.value(in: database, key: Array("a".utf8)) == [10, 1])
+            #expect(
+                overlay.top[0].approximateBytes
+                    == overlay.top[0].values.reduce(0) { $0 + $1.key.bytes.count + ChangedRows.rowOverheadBytes + ($1.value?.count ?? 0) })
+        }
+        // Without an overlay, the row is read and put (or deleted) in LMDB.
+        try env.write { txn in
+            try txn.modify(stored, key: Array("a".utf8)) { row in row = row.map { $0 + [7] } }
+            try txn.modify(stored, key: Array("b".utf8)) { row in row = nil }
+            #expect(try txn.value(in: stored, key: Array("a".utf8)) == [1, 7])
+            #expect(try txn.value(in: stored, key: Array("b".utf8)) == nil)
         }
     }
 

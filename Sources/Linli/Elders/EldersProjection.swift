@@ -137,34 +137,28 @@ final class EldersProjection: Projection {
         }
         let week = ISOWeek(containing: at)
         let weekKey = EldersDomain.adherenceKey(elder: elderId, week: week, service: service)
-        let counted = try Rows.read(db[Table.adherence], weekKey, txn) { (delivered: try $0.int("delivered"), minutes: try $0.int("minutes")) }
-        var adherence = CBORMapWriter(count: 2, position: p, capacity: 32)
-        try adherence.int("delivered", (counted?.delivered ?? 0) + 1)
-        adherence.int("minutes", try StoredArithmetic.add(counted?.minutes ?? 0, minutes, "the week's minutes of \(elderId)", at: p))
-        try txn.put(db[Table.adherence], key: weekKey, value: adherence.finish())
+        // Each counter row is found once and increased in the one walk that checks and copies it.
+        try Rows.increment(db[Table.adherence], weekKey, [("delivered", 1), ("minutes", minutes)], position: p, txn, what: "\(elderId)'s week \(week)") {
+            var adherence = CBORMapWriter(count: 2, position: p, capacity: 32)
+            adherence.int("delivered", 1)
+            adherence.int("minutes", minutes)
+            return adherence.finish()
+        }
         if let station = station?.stringValue {
-            // Its two counters, changed in the one walk that copies the registration's fields.
-            let key = Array(station.utf8)
-            let increments = try Rows.read(db[Table.stations], key, txn) { row in
-                (CBOR.incrementing(row.encoded, [("deliveries", 1), ("minutes", minutes)], position: p), row.position)
-            }
-            guard let (increment, written) = increments else { throw missing(e, "station") }
-            switch increment {
-            case .updated(let bytes): try txn.put(db[Table.stations], key: key, value: bytes)
-            case .notAWholeNumber(let key): throw Row.missingField(key, "a whole number", at: written)
-            case .overflows(let key, let value, let delta):
-                _ = try StoredArithmetic.add(value, delta, "the \(key) of station \(station)", at: p)
-                preconditionFailure("\(value) + \(delta) overflows, so the checked sum threw")
-            }
+            try Rows.increment(
+                db[Table.stations], Array(station.utf8), [("deliveries", 1), ("minutes", minutes)], position: p, txn, what: "station \(station)"
+            ) { throw missing(e, "station") }
         }
         if mode == "mutual" {
-            let key = Array(provider.utf8)
-            let row = try Rows.read(db[Table.mutual], key, txn) { (minutes: try $0.int("minutes"), deliveries: try $0.int("deliveries")) }
-            var mutual = CBORMapWriter(count: 3, position: p, capacity: 64)
-            mutual.string("provider", provider)
-            mutual.int("minutes", try StoredArithmetic.add(row?.minutes ?? 0, minutes, "the mutual-help minutes of \(provider)", at: p))
-            try mutual.int("deliveries", (row?.deliveries ?? 0) + 1)
-            try txn.put(db[Table.mutual], key: key, value: mutual.finish())
+            try Rows.increment(
+                db[Table.mutual], Array(provider.utf8), [("minutes", minutes), ("deliveries", 1)], position: p, txn, what: "\(provider)'s mutual help"
+            ) {
+                var mutual = CBORMapWriter(count: 3, position: p, capacity: 64)
+                mutual.string("provider", provider)
+                mutual.int("minutes", minutes)
+                mutual.int("deliveries", 1)
+                return mutual.finish()
+            }
         }
         try closeConcern(db, txn, elder: elderId, atMs: atMs)
     }

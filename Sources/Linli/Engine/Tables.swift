@@ -136,6 +136,33 @@ enum Rows {
         return RowView(position: position, encoded: encoded)
     }
 
+    /// Increases the whole-number fields `deltas` names in the row under `key` by their deltas, with one
+    /// look-up of the row and one walk that checks it and copies it (``CBOR/incrementing(_:_:position:)``);
+    /// `absent` makes the row when there is none (or throws). The row then carries `position`. A damaged
+    /// row, a counter missing or not whole, and a sum that leaves Int64 are `corrupt` findings; `what`
+    /// names the row's entity in the last ("station st-1": "the minutes of station st-1 overflows").
+    static func increment(
+        _ database: Database, _ key: [UInt8], _ deltas: [(key: String, delta: Int64)], position: UInt64, _ txn: borrowing WriteTransaction,
+        what: @autoclosure () -> String, absent: () throws -> [UInt8]
+    ) throws {
+        try txn.modify(database, key: key) { row in
+            guard let old = row else { return row = try absent() }
+            row = try old.withUnsafeBytes { bytes in
+                guard let written = bigEndianValue(bytes) else {
+                    throw LogError.corrupt(position: 0, reason: "a row of \(database) is shorter than its position")
+                }
+                switch CBOR.incrementing(UnsafeRawBufferPointer(rebasing: bytes[8...]), deltas, position: position) {
+                case .updated(let bytes): return bytes
+                case .malformed(let error): throw LogError.corrupt(position: written, reason: "a row of \(database) does not decode: \(error)")
+                case .notAWholeNumber(let key): throw Row.missingField(key, "a whole number", at: written)
+                case .overflows(let key, let value, let delta):
+                    _ = try StoredArithmetic.add(value, delta, "the \(key) of \(what())", at: position)
+                    preconditionFailure("\(value) + \(delta) overflows, so the checked sum threw")
+                }
+            }
+        }
+    }
+
     static func get(_ database: Database, _ key: [UInt8], _ txn: borrowing some TransactionReading & ~Copyable) throws -> Row? {
         try txn.withValue(in: database, key: key) { try decode($0, in: database) }
     }

@@ -85,6 +85,21 @@ public final class RowOverlay: @unchecked Sendable {
         journal?.append((slot, key, previous))
     }
 
+    /// Changes `key`'s row in `slot` with one look-up of this transaction's changes (a counter's
+    /// read-modify-write, which a look-up and a put hashed the key for twice): `body` gets the row as the
+    /// transaction sees it — its own change, else the published one, else `stored()` (LMDB's) — and leaves
+    /// the new row (nil: deleted). When `body` throws, nothing changes. `body` must not reach this overlay.
+    func modify(_ slot: Int, _ key: [UInt8], stored: () throws -> [UInt8]?, _ body: (inout [UInt8]?) throws -> Void) rethrows {
+        if top.isEmpty { top = Array(repeating: ChangedRows(orderedLazily: true), count: below.count) }
+        let previous = try top[slot].modify(
+            key,
+            ifUnchanged: {
+                if !below.isEmpty, let published = below[slot][RowKey(key)] { return published }
+                return try stored()
+            }, body)
+        if let previous { journal?.append((slot, key, previous)) }
+    }
+
     /// Puts every slot's keys in order: a replay into memory calls it when it ends, after which walks only
     /// read the overlay (a time-travel view may be queried from several threads at once).
     func settleOrder() {
@@ -176,6 +191,31 @@ public struct ChangedRows: Sendable {
         approximateBytes += key.count + Self.rowOverheadBytes
         if orderedLazily { unordered.append(key) } else { place(key) }
         return nil
+    }
+
+    /// Changes `key`'s row with one look-up of the table when the key has a change here (see
+    /// ``RowOverlay/modify(_:_:stored:_:)``); `ifUnchanged` gives the row below this change set when it has
+    /// none. Returns, when a change was recorded, the key's change before it (nil when it had none), for a
+    /// journal; nil when nothing was recorded (the row was and stayed absent).
+    mutating func modify(_ key: [UInt8], ifUnchanged: () throws -> [UInt8]?, _ body: (inout [UInt8]?) throws -> Void) rethrows -> [UInt8]??? {
+        let rowKey = RowKey(key)
+        if let index = values.index(forKey: rowKey) {
+            // Replaced through the index: the key is hashed once.
+            let had = values.values[index]
+            var row = had
+            try body(&row)
+            approximateBytes += (row?.count ?? 0) - (had?.count ?? 0)
+            values.values[index] = row
+            return .some(.some(had))
+        }
+        let stored = try ifUnchanged()
+        var row = stored
+        try body(&row)
+        if stored == nil && row == nil { return nil }
+        values[rowKey] = .some(row)
+        approximateBytes += (row?.count ?? 0) + key.count + Self.rowOverheadBytes
+        if orderedLazily { unordered.append(key) } else { place(key) }
+        return .some(nil)
     }
 
     /// Forgets the changes of `keys` altogether, as if they had never been made (a chunk rolled back).

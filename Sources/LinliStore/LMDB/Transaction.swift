@@ -135,7 +135,7 @@ extension TransactionReading where Self: ~Copyable {
     }
 
     /// LMDB's row of `key`, below any overlay.
-    private func storedValue<R>(in database: Database, key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+    fileprivate func storedValue<R>(in database: Database, key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         precondition(handle != detachedHandle, "a transaction without LMDB reads databases in memory only")
         var data = MDB_val()
         let rc = LinliStore.withValue(key) { mdb_get(handle, database.dbi, &$0, &data) }
@@ -312,6 +312,26 @@ extension WriteTransaction {
                 try put(database, key: key, value: value, flags: flags)
             }
         }
+    }
+
+    /// Changes `key`'s row: `body` gets its bytes (nil: none) and leaves the new ones (nil: deleted). When
+    /// `body` throws, nothing changes. A projection's counter (a week's adherence, a station's deliveries)
+    /// goes through here: in an overlay the row is found and replaced with one look-up of the changes
+    /// instead of a look-up and a put, each hashing the key. `body` must not use the transaction.
+    public func modify(_ database: Database, key: [UInt8], _ body: (inout [UInt8]?) throws -> Void) throws {
+        precondition(!key.isEmpty, "LMDB keys are never empty")
+        precondition(!database.writeOnly, "\(database) is append-only: a replay does not hold its rows, and apply must not read it")
+        if database.overlaid, let rows {
+            return try rows.modify(
+                database.overlaySlot, key,
+                stored: {
+                    database.inMemory ? nil : try key.withUnsafeBytes { key in try storedValue(in: database, key: key) { Array($0) } }
+                }, body)
+        }
+        var row = try value(in: database, key: key)
+        let existed = row != nil
+        try body(&row)
+        if let row { try put(database, key: key, value: row) } else if existed { try delete(database, key: key) }
     }
 
     /// Deletes `key`; returns false when it was not there.

@@ -250,6 +250,57 @@ struct ElderServiceTests {
         #expect(try w.engine.stations().first?.int("deliveries") == 1)
     }
 
+    @Test("a stored counter at the edge of Int64, not whole, or a damaged counter row is a finding naming the row, never a trap")
+    func storedCountersAreChecked() throws {
+        // Each forgery of the stored rows a delivery increases, with words of the finding it must give.
+        let week = ISOWeek(containing: try #require(Timestamp(iso8601: "2024-03-04T10:00:00+08:00")))
+        let forgeries: [(table: EldersProjection.Table, key: [UInt8], forge: (inout [UInt8]) -> Void, words: String)] = [
+            (.stations, Array("hub".utf8), { Self.setField(&$0, "deliveries", .int(.max)) }, "the deliveries of station hub overflows"),
+            (
+                .adherence, EldersDomain.adherenceKey(elder: "r-1", week: week, service: "mealDelivery"),
+                { Self.setField(&$0, "delivered", .int(.max)) }, "the delivered of r-1's week 2024-W10 overflows"
+            ),
+            (.stations, Array("hub".utf8), { Self.setField(&$0, "minutes", .string("12")) }, "no field \"minutes\" holding a whole number"),
+            (.stations, Array("hub".utf8), { $0.removeLast(2) }, "does not decode"),
+        ]
+        for (table, key, forge, words) in forgeries {
+            let w = try World()
+            try w.setUpElders()
+            try w.ok(
+                "station.register", actor: "admin",
+                [("station", "hub"), ("community", "jiangshan"), ("kind", "hub"), ("functions", ["助餐"]), ("name", "邻里中心")])
+            let station: [(String, JSONValue)] = [("station", "hub")]
+            let deliver = { (id: String) in
+                try w.run(
+                    "service.deliver", actor: "gw-1", at: "2024-03-04T10:00:00+08:00",
+                    [("delivery", .string(id)), ("elder", "r-1"), ("service", "mealDelivery"), ("provider", "canteen"), ("mode", "other"), ("minutes", 20)]
+                        + station)
+            }
+            #expect(try deliver("d-1").rejection == nil)
+            // The insider's forgery goes into LMDB's rows, which the state in memory was first written to.
+            let database = try w.engine.log.read { $0.databases(of: "elders")[table.name] }
+            try w.engine.log.checkpoint()
+            var row = try #require(try w.engine.log.environment.read { try $0.value(in: database, key: key) })
+            forge(&row)
+            try w.engine.log.environment.write { try $0.put(database, key: key, value: row) }
+            let head = try w.engine.log.head
+            #expect(throws: LogError.self, "\(words)") { try deliver("d-2") }
+            do {
+                _ = try deliver("d-3")
+            } catch let LogError.corrupt(_, reason) {
+                #expect(reason.contains(words), "\(reason)")
+            }
+            #expect(try w.engine.log.head == head, "nothing is appended over a corrupt row")
+        }
+    }
+
+    /// A stored row (`position ‖ CBOR map`) with `key` set to `value`.
+    static func setField(_ row: inout [UInt8], _ key: String, _ value: JSONValue) {
+        let map = try! CBOR.decode(Array(row[8...]))
+        row = Array(row[0..<8])
+        CBOR.encode(map.setting(key, value), into: &row)
+    }
+
     @Test("a mutual-help delivery credits the volunteer at the mutualHelp rate in force, in the same append")
     func mutualHelpJoinsTheLedger() throws {
         let w = try World()

@@ -139,9 +139,37 @@ struct CBORTests {
             case .overflows(let key, let old, let delta):
                 #expect(deltas.contains { $0 == (key, delta) } && value[key]?.intValue == old && old.addingReportingOverflow(delta).overflow)
                 outcomes["overflows", default: 0] += 1
+            case .malformed(let error):
+                Issue.record("an encoded map is malformed: \(error)")
             }
         }
         #expect(outcomes.count == 3 && outcomes.values.allSatisfy { $0 > 50 }, "every outcome is exercised: \(outcomes)")
+    }
+
+    @Test("counters increased in one walk check the row as validation does: damaged bytes are malformed exactly when it rejects them")
+    func incrementsCheckTheRow() throws {
+        var random = SplitMix64(state: 17)
+        var malformed = 0
+        for _ in 0..<4_000 {
+            let value = Self.randomMap(&random, depth: 1).setting("minutes", .int(Int64.random(in: 0...1_000, using: &random)))
+            var bytes = CBOR.encode(value)
+            // Damage, as a torn or edited row would be: a flipped byte, a cut, a byte too many.
+            switch Int.random(in: 0..<4, using: &random) {
+            case 0: bytes[Int.random(in: 0..<bytes.count, using: &random)] ^= UInt8.random(in: 1...255, using: &random)
+            case 1: bytes.removeLast(Int.random(in: 1...min(3, bytes.count - 1), using: &random))
+            case 2: bytes.append(UInt8.random(in: 0...255, using: &random))
+            default: break
+            }
+            let valid = bytes.withUnsafeBytes { (try? CBOR.validate($0, checkingText: false)) != nil }
+            let outcome = bytes.withUnsafeBytes { CBOR.incrementing($0, [("minutes", 1)], position: 7) }
+            if case .malformed = outcome {
+                #expect(!valid, "a valid row is called malformed: \(bytes)")
+                malformed += 1
+            } else {
+                #expect(valid, "a damaged row is increased: \(bytes) gives \(outcome)")
+            }
+        }
+        #expect(malformed > 500, "damage is exercised: \(malformed)")
     }
 
     @Test("the non-allocating check accepts exactly what the decoder accepts, on damaged bytes too")
