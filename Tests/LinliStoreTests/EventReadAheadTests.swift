@@ -51,6 +51,31 @@ struct EventReadAheadTests {
         for end in stride(from: UInt64(1_000), to: last - 1, by: 1_000) { #expect(ends.contains(end), "\(end)") }
     }
 
+    /// What a preparation made, with the position it was made for.
+    private final class Mark: Sendable {
+        let position: UInt64
+        init(_ position: UInt64) { self.position = position }
+    }
+
+    @Test("each event handed over carries what the log's preparation made of it, on the reading thread")
+    func eventsArePrepared() throws {
+        let dir = TemporaryDirectory()
+        var options = logOptions()
+        options.prepareEvent = { event in Thread.isMainThread ? nil : Mark(event.position) }
+        let log = try EventLog.create(at: dir.sub("store"), options: options)
+        _ = try log.append((0..<3_000).map { command("c-\($0)", stream: "s") })
+        let readAhead = EventReadAhead(log, from: 1, to: try log.head.position, cutAfter: { _ in false }, wants: { _ in true })
+        defer { readAhead.finish() }
+        var count = 0
+        while let batch = try readAhead.next() {
+            for event in batch.events {
+                #expect((event.prepared as? Mark)?.position == event.position, "\(event.position)")
+                count += 1
+            }
+        }
+        #expect(try count == 3_000 && count == Int(log.head.position))
+    }
+
     @Test("stopped early, its thread ends and nothing waits for ever", .timeLimit(.minutes(1)))
     func stoppedEarly() throws {
         let dir = TemporaryDirectory()

@@ -12,7 +12,12 @@ enum EldersDomain {
     /// The key of an elder's deliveries of `service` in `week` (`elders/adherence`):
     /// `elder ‖ 0 ‖ u64be(the Monday's day number) ‖ 0 ‖ service`.
     static func adherenceKey(elder: String, week: ISOWeek, service: String) -> [UInt8] {
-        entityKey(elder, UInt64(bitPattern: Int64(week.mondayDay)), then: service)
+        entityKey(elder.utf8, UInt64(bitPattern: Int64(week.mondayDay)), then: service.utf8)
+    }
+
+    /// The same key from the UTF-8 of the ids where they lie in a delivery's payload.
+    static func adherenceKey(elder: PayloadText, week: ISOWeek, service: PayloadText) -> [UInt8] {
+        entityKey(elder.bytes, UInt64(bitPattern: Int64(week.mondayDay)), then: service.bytes)
     }
 
     /// Section 4 of the survey (服务意愿): whether, and which of the needs list, the elder is willing to receive.

@@ -123,52 +123,49 @@ final class EldersProjection: Projection {
     private func serviceDelivered(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
         let p = e.position
         let at = e.record.occurredAt, atMs = at.epochMilliseconds
-        let elderId = try e.string("elder")
-        // Most of Hexi's events: every row is written straight as CBOR (CBORMapWriter, CBOR.updating),
-        // without building and freeing a tree of values for each.
-        let delivery = try e.string("delivery"), service = try e.string("service")
-        let minutes = try StoredArithmetic.inRange(try e.int("minutes"), EldersDomain.deliveryMinutes, "the minutes of delivery \(delivery)", at: p)
-        let mode = try e.string("mode"), provider = try e.string("provider")
-        let station = e["station"]
+        // Most of Hexi's events. Its ids are read as their UTF-8 where it lies in the payload, for the keys,
+        // and every row is written straight as CBOR, without building and freeing a tree of values for each.
+        let elder = try e.text("elder"), service = try e.text("service"), mode = try e.text("mode")
+        let minutes = try StoredArithmetic.inRange(
+            try e.int("minutes"), EldersDomain.deliveryMinutes, "the minutes of delivery \(e.optionalString("delivery") ?? "?")", at: p)
+        let station = e.optionalText("station")
         // A time-travel view for the elders' list keeps no history: its rows are not even made.
-        if !txn.drops(db[Table.history]) {
-            try deliveryHistory(
-                e, db, txn, elder: elderId, delivery: delivery, service: service, mode: mode, provider: provider, minutes: minutes, station: station)
-        }
+        if !txn.drops(db[Table.history]) { try deliveryHistory(e, db, txn, minutes: minutes) }
         let week = ISOWeek(containing: at)
-        let weekKey = EldersDomain.adherenceKey(elder: elderId, week: week, service: service)
         // Each counter row is found once and increased in the one walk that checks and copies it.
-        try Rows.increment(db[Table.adherence], weekKey, [("delivered", 1), ("minutes", minutes)], position: p, txn, what: "\(elderId)'s week \(week)") {
+        let weekKey = EldersDomain.adherenceKey(elder: elder, week: week, service: service)
+        try Rows.increment(db[Table.adherence], weekKey, ("delivered", 1), ("minutes", minutes), position: p, txn, what: "\(elder.string)'s week \(week)") {
             var adherence = CBORMapWriter(count: 2, position: p, capacity: 32)
             adherence.int("delivered", 1)
             adherence.int("minutes", minutes)
             return adherence.finish()
         }
-        if let station = station?.stringValue {
+        if let station {
             try Rows.increment(
-                db[Table.stations], Array(station.utf8), [("deliveries", 1), ("minutes", minutes)], position: p, txn, what: "station \(station)"
+                db[Table.stations], Array(station.bytes), ("deliveries", 1), ("minutes", minutes), position: p, txn, what: "station \(station.string)"
             ) { throw missing(e, "station") }
         }
-        if mode == "mutual" {
+        if mode.isEqual(to: "mutual") {
+            let provider = try e.text("provider")
             try Rows.increment(
-                db[Table.mutual], Array(provider.utf8), [("minutes", minutes), ("deliveries", 1)], position: p, txn, what: "\(provider)'s mutual help"
+                db[Table.mutual], Array(provider.bytes), ("minutes", minutes), ("deliveries", 1), position: p, txn, what: "\(provider.string)'s mutual help"
             ) {
                 var mutual = CBORMapWriter(count: 3, position: p, capacity: 64)
-                mutual.string("provider", provider)
+                mutual.string("provider", provider.string)
                 mutual.int("minutes", minutes)
                 mutual.int("deliveries", 1)
                 return mutual.finish()
             }
         }
-        try closeConcern(db, txn, elder: elderId, atMs: atMs)
+        try closeConcern(db, txn, elder: Array(elder.bytes), atMs: atMs)
     }
 
     /// A delivery's history entry (both copies) and its row in the deliveries: only added.
-    private func deliveryHistory(
-        _ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, elder elderId: String, delivery: String, service: String,
-        mode: String, provider: String, minutes: Int64, station: JSONValue?
-    ) throws {
+    private func deliveryHistory(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, minutes: Int64) throws {
         let p = e.position, atText = e.record.occurredAt.iso8601
+        let elderId = try e.string("elder"), delivery = try e.string("delivery"), service = try e.string("service")
+        let mode = try e.string("mode"), provider = try e.string("provider")
+        let station = e["station"]
         var entry = CBORMapWriter(count: station == nil ? 8 : 9, position: p)
         entry.string("kind", "delivery")
         entry.string("delivery", delivery)
@@ -226,7 +223,7 @@ final class EldersProjection: Projection {
                     ], position: p, txn)
             }
         } else {
-            try closeConcern(db, txn, elder: elderId, atMs: atMs)
+            try closeConcern(db, txn, elder: Array(elderId.utf8), atMs: atMs)
         }
     }
 
@@ -250,8 +247,7 @@ final class EldersProjection: Projection {
     }
 
     /// A visit without concern, or a delivery, at or after the concern's time closes the follow-up.
-    private func closeConcern(_ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, elder: String, atMs: Int64) throws {
-        let key = Array(elder.utf8)
+    private func closeConcern(_ db: ProjectionDatabases, _ txn: borrowing WriteTransaction, elder key: [UInt8], atMs: Int64) throws {
         guard try Rows.read(db[Table.concerns], key, txn, { try $0.int("atMs") <= atMs }) == true else { return }
         try txn.delete(db[Table.concerns], key: key)
     }

@@ -121,6 +121,7 @@ public final class Engine: @unchecked Sendable {
         logOptions.projections = makeProjections()
         logOptions.readOnly = options.readOnly
         logOptions.upgradeProgress = options.upgradeProgress
+        logOptions.prepareEvent = { DomainEvent.Prepared(checking: $0) }
         if let bytes = options.initialMapSizeBytes { logOptions.environment.initialMapSizeBytes = bytes }
         return logOptions
     }

@@ -1,3 +1,4 @@
+import Foundation
 import LinliStore
 
 /// A projection row: the value and the position of the last event that wrote it, so that every value a
@@ -85,15 +86,33 @@ func entityKey(_ entity: String, _ first: UInt64, _ second: UInt64) -> [UInt8] {
     return key.bytes
 }
 
-/// `entity ‖ 0 ‖ u64be(number) ‖ 0 ‖ text`, made in one allocation (a week's adherence to one service).
-func entityKey(_ entity: String, _ number: UInt64, then text: String) -> [UInt8] {
-    var key = ByteWriter(capacity: entity.utf8.count + 10 + text.utf8.count)
-    key.writeText(entity)
+/// `entity ‖ 0 ‖ u64be(number) ‖ 0 ‖ text` from UTF-8 bytes (a string's, or a payload's where they lie),
+/// made in one allocation (a week's adherence to one service).
+func entityKey(_ entity: some Collection<UInt8>, _ number: UInt64, then text: some Collection<UInt8>) -> [UInt8] {
+    var key = ByteWriter(capacity: entity.count + 10 + text.count)
+    key.write(entity)
     key.write(UInt8(0))
     key.write(number)
     key.write(UInt8(0))
-    key.writeText(text)
+    key.write(text)
     return key.bytes
+}
+
+/// A text field's UTF-8 where it lies in its event's payload (``DomainEvent/text(_:)``): an id read only
+/// to make a key or to be compared, without making a `String` of it (375 instructions a field, callgrind)
+/// and copying its UTF-8 out again for the key. Its bytes were checked as the payload was (UTF-8 is
+/// repaired only where a `String` is made of them, ``string``).
+struct PayloadText: Equatable {
+    /// The text's UTF-8 bytes, a slice of the payload.
+    let bytes: ArraySlice<UInt8>
+
+    /// The text as a `String`, for a message or a row.
+    var string: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// Whether the text is `word`.
+    func isEqual(to word: StaticString) -> Bool {
+        bytes.count == word.utf8CodeUnitCount && bytes.withUnsafeBytes { memcmp($0.baseAddress!, word.utf8Start, bytes.count) == 0 }
+    }
 }
 
 /// A stored row read where its bytes lie (``Rows/read(_:_:_:_:)``): valid only inside the closure that
@@ -136,13 +155,13 @@ enum Rows {
         return RowView(position: position, encoded: encoded)
     }
 
-    /// Increases the whole-number fields `deltas` names in the row under `key` by their deltas, with one
-    /// look-up of the row and one walk that checks it and copies it (``CBOR/incrementing(_:_:position:)``);
+    /// Increases the row's two whole-number fields `first` and `second` name by their deltas, with one
+    /// look-up of the row and one walk that checks it and copies it (``CBOR/incrementing(_:_:_:position:)``);
     /// `absent` makes the row when there is none (or throws). The row then carries `position`. A damaged
     /// row, a counter missing or not whole, and a sum that leaves Int64 are `corrupt` findings; `what`
     /// names the row's entity in the last ("station st-1": "the minutes of station st-1 overflows").
     static func increment(
-        _ database: Database, _ key: [UInt8], _ deltas: [(key: String, delta: Int64)], position: UInt64, _ txn: borrowing WriteTransaction,
+        _ database: Database, _ key: [UInt8], _ first: CBOR.Counter, _ second: CBOR.Counter, position: UInt64, _ txn: borrowing WriteTransaction,
         what: @autoclosure () -> String, absent: () throws -> [UInt8]
     ) throws {
         try txn.modify(database, key: key) { row in
@@ -151,7 +170,7 @@ enum Rows {
                 guard let written = bigEndianValue(bytes) else {
                     throw LogError.corrupt(position: 0, reason: "a row of \(database) is shorter than its position")
                 }
-                switch CBOR.incrementing(UnsafeRawBufferPointer(rebasing: bytes[8...]), deltas, position: position) {
+                switch CBOR.incrementing(UnsafeRawBufferPointer(rebasing: bytes[8...]), first, second, position: position) {
                 case .updated(let bytes): return bytes
                 case .malformed(let error): throw LogError.corrupt(position: written, reason: "a row of \(database) does not decode: \(error)")
                 case .notAWholeNumber(let key): throw Row.missingField(key, "a whole number", at: written)
@@ -290,13 +309,23 @@ public struct DomainEvent: Sendable, StoredFields {
     /// Where the payload's fields lie (nil for a payload that is not a map).
     private let fields: CBOR.MapIndex?
 
-    /// Checks a record's type and payload.
+    /// Checks a record's type and payload, unless they were checked already where it was read
+    /// (``Prepared``).
     public init(_ record: RecordedEvent) throws {
         self.record = record
+        if let prepared = record.prepared as? Prepared {
+            precondition(prepared.position == record.position, "an event's preparation travels with its record")
+            (type, fields) = (prepared.type, prepared.fields)
+            return
+        }
+        (type, fields) = try Self.check(record)
+    }
+
+    /// A record's type from the checked vocabulary and its payload's index, or the `corrupt` finding.
+    private static func check(_ record: RecordedEvent) throws(LogError) -> (EventType, CBOR.MapIndex?) {
         guard let type = EventType(rawValue: record.type) else {
             throw LogError.corrupt(position: record.position, reason: "an event of type \(record.type), which Linli does not write")
         }
-        self.type = type
         // The error is carried out of the closure as a value: a typed `throws` closure here crashes the
         // Swift 6.3 optimizer (SIL "PerfInliner").
         let checked = record.payload.withUnsafeBytes { bytes -> Result<CBOR.MapIndex?, CBOR.DecodeError> in
@@ -305,8 +334,24 @@ public struct DomainEvent: Sendable, StoredFields {
             }
         }
         switch checked {
-        case .success(let fields): self.fields = fields
+        case .success(let fields): return (type, fields)
         case .failure(let failure): throw LogError.corrupt(position: record.position, reason: "payload of \(record.type) does not decode: \(failure)")
+        }
+    }
+
+    /// A record's type and payload checked on the thread that read it (a replay's read-ahead,
+    /// ``EventLog/Options/prepareEvent``), so that the thread applying the events does not: 1,600
+    /// instructions of an elder's delivery (callgrind).
+    final class Prepared: Sendable {
+        let position: UInt64
+        let type: EventType
+        let fields: CBOR.MapIndex?
+
+        /// The checks of a record, or nil when they fail: ``DomainEvent/init(_:)`` then checks it again on
+        /// the applying thread and throws the finding there, at the event's turn.
+        init?(checking record: RecordedEvent) {
+            guard let (type, fields) = try? DomainEvent.check(record) else { return nil }
+            (position, self.type, self.fields) = (record.position, type, fields)
         }
     }
 
@@ -315,6 +360,27 @@ public struct DomainEvent: Sendable, StoredFields {
         guard let fields else { return withStoredMap { body(CBOR.field(key, in: $0)) } }
         var key = key
         return record.payload.withUnsafeBytes { bytes in key.withUTF8 { key in body(fields.field(UnsafeRawBufferPointer(key), in: bytes)) } }
+    }
+
+    /// A text field the event's type always carries, as its UTF-8 where it lies in the payload; the
+    /// ``missingField(_:_:)`` finding when it is absent or not a text.
+    func text(_ key: String) throws(LogError) -> PayloadText {
+        guard let text = optionalText(key) else { throw missingField(key, "a text") }
+        return text
+    }
+
+    /// A text field that may be absent, as its UTF-8 where it lies in the payload; nil when it is absent or
+    /// not a text.
+    func optionalText(_ key: String) -> PayloadText? {
+        let range: Range<Int>? = record.payload.withUnsafeBytes { payload in
+            withField(key) { item in
+                var offset = 0
+                guard let item, let (major, _, count) = try? CBOR.readHead(item, &offset), major == 3, Int(count) == item.count - offset else { return nil }
+                let start = item.baseAddress! - payload.baseAddress! + offset
+                return start..<(start + Int(count))
+            }
+        }
+        return range.map { PayloadText(bytes: record.payload[$0]) }
     }
 
     /// The whole payload, decoded.

@@ -8,26 +8,32 @@ import Glibc
 /// count give the merged rows, and a put or a delete goes to ``top`` only. LMDB never sees those writes:
 /// the log folds them into a checkpoint (``EventLog/checkpoint()``) at intervals. A transaction's ``top``
 /// is published only after LMDB's commit succeeds, so nothing an aborted transaction did survives it.
+///
+/// One thread at a time changes an overlay (its transaction's, or its replay's); a replay's settled one is
+/// then only read. Its stored properties are therefore not checked for exclusive access at run time
+/// (`@exclusivity(unchecked)`): those checks were three calls in every look-up and put, 4 % of a delivery's
+/// replay (callgrind). No method of the overlay calls out to code that could reach it again while it
+/// changes a property, except ``modify(_:_:stored:_:)``, whose `body` must not.
 public final class RowOverlay: @unchecked Sendable {
     /// One database's changes.
     public typealias Changes = ChangedRows
 
     /// The published changes, by overlay slot: read-only here (other transactions share them).
-    public internal(set) var below: [Changes]
+    @exclusivity(unchecked) public internal(set) var below: [Changes]
     /// This transaction's changes, by overlay slot.
-    public internal(set) var top: [Changes]
+    @exclusivity(unchecked) public internal(set) var top: [Changes]
     /// For a replay into memory that digests append-only databases: their sinks, by overlay slot (nil for
     /// the others); empty elsewhere. They cannot be rolled back: only a replay that fails whole uses them.
-    var appendOnly: [AppendOnlyDigest?] = []
+    @exclusivity(unchecked) var appendOnly: [AppendOnlyDigest?] = []
     /// For a replay into memory that holds append-only rows for some entities only
     /// (``AppendOnlyRows/heldFor(entities:)``): those entities by overlay slot (nil for a slot that keeps
     /// every row); empty elsewhere.
-    var keptEntities: [Set<[UInt8]>?] = []
+    @exclusivity(unchecked) var keptEntities: [Set<[UInt8]>?] = []
 
     /// For a replay into memory that keeps its chunks apart (a time-travel view's): every write of this
     /// chunk with the row's change before it, in order, so that ``rollBack()`` can restore them. Nil
     /// elsewhere: a live transaction drops its whole ``top`` instead.
-    private var journal: [(slot: Int, key: [UInt8], previous: [UInt8]??)]?
+    @exclusivity(unchecked) private var journal: [(slot: Int, key: [UInt8], previous: [UInt8]??)]?
     /// Whether this overlay keeps chunks apart (``commitChunk()``, ``rollBack()``).
     var journaling: Bool { journal != nil }
 

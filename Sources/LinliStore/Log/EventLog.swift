@@ -152,6 +152,11 @@ public final class EventLog: @unchecked Sendable {
         /// once when it is first opened for writing).
         public var upgradeProgress: (@Sendable (UInt64, UInt64) -> Void)? = nil
 
+        /// Run on a replay's read-ahead thread for each event it hands over, the result kept in
+        /// ``RecordedEvent/prepared``: the engine checks an event's type and payload there, on the other
+        /// core, rather than on the thread that applies the events (nil: nothing is prepared).
+        public var prepareEvent: (@Sendable (RecordedEvent) -> (any AnyObject & Sendable)?)? = nil
+
         /// The defaults: the system clock, no projections.
         public init() {}
     }

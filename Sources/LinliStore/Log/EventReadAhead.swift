@@ -9,6 +9,9 @@ import Foundation
 /// waits for the resize, so the two would wait for each other. (An audit's replays compare within the
 /// snapshot they replay from, and hold it: they do not use this.)
 ///
+/// Each event handed over is also prepared here (``EventLog/Options/prepareEvent``): the engine checks its
+/// type and payload on this thread, which has time to spare, not on the one that applies.
+///
 /// The reading thread has its own read snapshot. It may be newer than the caller's, which changes nothing:
 /// the events at positions up to `to` are the same in every snapshot that holds `to` (the log only
 /// appends), and the caller read `to` from a snapshot older than the reader's.
@@ -93,7 +96,11 @@ final class EventReadAhead: @unchecked Sendable {
             try txn.walk(log.events, from: bigEndianKey(from)) { key, record in
                 guard let position = bigEndianValue(key), position <= to else { return false }
                 guard position == expected else { throw LogError.corrupt(position: expected, reason: "missing; the next stored position is \(position)") }
-                if wants(RecordCodec.type(of: record)) { batch.events.append(try RecordCodec.decode(record, expectedPosition: position)) }
+                if wants(RecordCodec.type(of: record)) {
+                    var event = try RecordCodec.decode(record, expectedPosition: position)
+                    if let prepare = log.options.prepareEvent { event.prepared = prepare(event) }
+                    batch.events.append(event)
+                }
                 expected += 1
                 budget.step(log.environment)
                 guard batch.events.count == Self.batchEvents || position == to || cutAfter(position) else { return true }

@@ -116,6 +116,18 @@ public struct RecordedEvent: Sendable, Equatable {
     public var previousHash: Hash
     /// SHA-256(previous hash ‖ record body).
     public var hash: Hash
+    /// What the engine made of the record before applying it, on the thread that read it: a replay's
+    /// read-ahead runs ``EventLog/Options/prepareEvent`` there, off the thread that applies the events.
+    /// Nil elsewhere; never stored, and not part of the event's equality.
+    public var prepared: (any AnyObject & Sendable)? = nil
+
+    /// Whether two records are the same event: every stored field equal (``prepared`` aside).
+    public static func == (lhs: RecordedEvent, rhs: RecordedEvent) -> Bool {
+        lhs.position == rhs.position && lhs.stream == rhs.stream && lhs.streamVersion == rhs.streamVersion
+            && lhs.previousPositionInStream == rhs.previousPositionInStream && lhs.type == rhs.type && lhs.schemaVersion == rhs.schemaVersion
+            && lhs.commandId == rhs.commandId && lhs.actor == rhs.actor && lhs.occurredAt == rhs.occurredAt && lhs.recordedAt == rhs.recordedAt
+            && lhs.payload == rhs.payload && lhs.previousHash == rhs.previousHash && lhs.hash == rhs.hash
+    }
 }
 
 /// Errors of the log's record layer.

@@ -83,11 +83,16 @@ struct EntityKeyTests {
             let first = random.next(), second = random.next()
             #expect(entityKey(id, first) == Array(id.utf8) + [0] + bigEndianKey(first))
             #expect(entityKey(id, first, second) == Array(id.utf8) + [0] + bigEndianKey(first) + bigEndianKey(second))
-            #expect(entityKey(id, first, then: service) == Array(id.utf8) + [0] + bigEndianKey(first) + [0] + Array(service.utf8))
+            #expect(entityKey(id.utf8, first, then: service.utf8) == Array(id.utf8) + [0] + bigEndianKey(first) + [0] + Array(service.utf8))
         }
         let monday = ISOWeek(mondayDay: 19_597)  // 2023-08-28, a Monday
         #expect(
             EldersDomain.adherenceKey(elder: "r-1", week: monday, service: "meal") == Array("r-1".utf8) + [0] + bigEndianKey(19_597) + [0] + Array("meal".utf8))
+        // The same key from the ids' UTF-8 where it lies in a payload (a slice that does not start at 0).
+        let payload = Array("xx r-1 meal".utf8)
+        #expect(
+            EldersDomain.adherenceKey(elder: PayloadText(bytes: payload[3..<6]), week: monday, service: PayloadText(bytes: payload[7...]))
+                == EldersDomain.adherenceKey(elder: "r-1", week: monday, service: "meal"))
     }
 }
 
