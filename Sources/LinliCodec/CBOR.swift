@@ -415,13 +415,13 @@ package struct CBORMapWriter {
 }
 
 extension CBOR {
-    /// What ``incrementing(_:_:_:position:)`` gives: the new encoding, or what stopped it.
+    /// What ``increment(_:mapAt:_:_:position:)`` did, or what stopped it.
     package enum Increment {
-        /// The map with every counter increased.
-        case updated([UInt8])
+        /// The row now holds every counter increased.
+        case updated
         /// The bytes are not one well-formed CBOR map (as ``validate(_:checkingText:)`` would throw).
         case malformed(DecodeError)
-        /// The field is absent or not a whole number.
+        /// The field is absent, there twice, or not a whole number.
         case notAWholeNumber(key: String)
         /// The field's value plus its delta leaves Int64.
         case overflows(key: String, value: Int64, delta: Int64)
@@ -431,33 +431,71 @@ extension CBOR {
     /// `memcmp`, and passed with no array to allocate and free (800 instructions of a delivery, callgrind).
     package typealias Counter = (key: StaticString, delta: Int64)
 
-    /// A map's encoding with the whole-number fields `first` and `second` name increased by their deltas,
-    /// in one walk that also checks the map as ``validate(_:checkingText:)`` does (text unchecked): the
-    /// bytes ``updating(_:_:position:)`` gives for those new values, for a row of counters (a week's
-    /// adherence, a station's deliveries and minutes). Reading each field, checking the row and rewriting
-    /// it were three walks (5,000 instructions a delivery, callgrind). Both fields must be present (once)
-    /// and whole, and stay within Int64; damaged bytes are `.malformed` whatever else is wrong.
-    package static func incrementing(_ map: UnsafeRawBufferPointer, _ first: Counter, _ second: Counter, position: UInt64) -> Increment {
+    /// Increases the whole-number fields `first` and `second` name in `row` — a stored row, `u64be
+    /// position ‖ CBOR map`, the map from `mapStart` — by their deltas, and makes `position` the row's
+    /// position: the bytes ``updating(_:_:position:)`` gives for the new values, for a row of counters (a
+    /// week's adherence, a station's deliveries and minutes). One walk finds both and checks the whole map
+    /// as ``validate(_:checkingText:)`` does (text unchecked); the new values are written over the old in
+    /// place when they take as many bytes, as they almost always do, else the row is made again. Reading
+    /// each field, checking the row and writing a new one cost three walks and an allocation (5,000
+    /// instructions a delivery, callgrind). Both fields must be there once, whole, and stay within Int64;
+    /// damaged bytes are `.malformed` whatever else is wrong. When it fails, the row is unchanged.
+    package static func increment(_ row: inout [UInt8], mapAt mapStart: Int, _ first: Counter, _ second: Counter, position: UInt64) -> Increment {
         precondition(!equal(first.key, second.key), "two different counters")
-        do {
-            return try incrementingChecked(map, (first, second), position: position)
-        } catch {
-            return .malformed(error)
+        precondition(mapStart >= 8 && mapStart <= row.count, "a stored row starts with its position, and its map lies in it")
+        let located = row.withUnsafeBytes { bytes in
+            // The error comes out of the closure as a value: its type is lost across `withUnsafeBytes`.
+            do {
+                return try locate(UnsafeRawBufferPointer(rebasing: bytes[mapStart...]), (first, second))
+            } catch let error as DecodeError {
+                return .failed(.malformed(error))
+            } catch {
+                return .failed(.malformed(DecodeError(offset: 0, reason: "\(error)")))
+            }
         }
+        guard case .found(var a, var b) = located else {
+            guard case .failed(let failure) = located else { preconditionFailure("a look-up finds or fails") }
+            return failure
+        }
+        (a.range, b.range) = (a.range.shifted(by: mapStart), b.range.shifted(by: mapStart))
+        if a.range.lowerBound > b.range.lowerBound { swap(&a, &b) }
+        if intCount(a.sum) == a.range.count && intCount(b.sum) == b.range.count {
+            row.withUnsafeMutableBytes { bytes in
+                writeInt(a.sum, into: bytes, at: a.range.lowerBound)
+                writeInt(b.sum, into: bytes, at: b.range.lowerBound)
+            }
+        } else {
+            var out: [UInt8] = []
+            out.reserveCapacity(row.count + 16)
+            out.append(contentsOf: row[..<a.range.lowerBound])
+            encode(.int(a.sum), into: &out)
+            out.append(contentsOf: row[a.range.upperBound..<b.range.lowerBound])
+            encode(.int(b.sum), into: &out)
+            out.append(contentsOf: row[b.range.upperBound...])
+            row = out
+        }
+        row.withUnsafeMutableBytes { $0.storeBytes(of: position.bigEndian, toByteOffset: mapStart - 8, as: UInt64.self) }
+        return .updated
     }
 
-    private static func incrementingChecked(_ map: UnsafeRawBufferPointer, _ counters: (Counter, Counter), position: UInt64) throws(DecodeError) -> Increment {
+    /// Where a counter's value lies in the map, and its new value.
+    private typealias Found = (range: Range<Int>, sum: Int64)
+
+    /// Both counters of a map, or the first thing that stops an increase.
+    private enum Located {
+        case found(Found, Found)
+        case failed(Increment)
+    }
+
+    /// Walks `map`, checking it, to the values of both counters. A failing counter is kept until the whole
+    /// map is checked: damage anywhere is reported as such first.
+    private static func locate(_ map: UnsafeRawBufferPointer, _ counters: (Counter, Counter)) throws(DecodeError) -> Located {
         var offset = 0
         let (major, _, count) = try readHead(map, &offset)
         guard major == 5 else { throw DecodeError(offset: 0, reason: "a row that is not a map") }
         guard count <= UInt64(map.count - offset) else { throw DecodeError(offset: offset, reason: "map longer than the input") }
-        var out: [UInt8] = []
-        out.reserveCapacity(map.count + 8 + 18)
-        withUnsafeBytes(of: position.bigEndian) { out.append(contentsOf: $0) }
-        // The bytes up to a changed value are copied in one run, from `copied` on. A failing counter is kept
-        // until the whole map is checked: damage anywhere is reported as such first.
-        var copied = 0
-        var seen = (0, 0)
+        var found: (Found?, Found?) = (nil, nil)
+        var repeated = false
         var failure: Increment?
         for _ in 0..<count {
             let keyStart = offset
@@ -468,16 +506,10 @@ extension CBOR {
             offset += Int(length)
             let valueStart = offset
             try skipItem(map, &offset, depth: 1)
-            let counter: Counter
-            if equal(counters.0.key, keyBytes) {
-                counter = counters.0
-                seen.0 += 1
-            } else if equal(counters.1.key, keyBytes) {
-                counter = counters.1
-                seen.1 += 1
-            } else {
-                continue
-            }
+            let isFirst = equal(counters.0.key, keyBytes)
+            guard isFirst || equal(counters.1.key, keyBytes) else { continue }
+            let counter = isFirst ? counters.0 : counters.1
+            if (isFirst ? found.0 : found.1) != nil { repeated = true }
             guard failure == nil else { continue }
             guard let value = int(UnsafeRawBufferPointer(rebasing: map[valueStart..<offset])) else {
                 failure = .notAWholeNumber(key: "\(counter.key)")
@@ -488,21 +520,46 @@ extension CBOR {
                 failure = .overflows(key: "\(counter.key)", value: value, delta: counter.delta)
                 continue
             }
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: map[copied..<valueStart]))
-            encode(.int(sum), into: &out)
-            copied = offset
+            if isFirst { found.0 = (valueStart..<offset, sum) } else { found.1 = (valueStart..<offset, sum) }
         }
         guard offset == map.count else { throw DecodeError(offset: offset, reason: "\(map.count - offset) bytes after the item") }
-        if let failure { return failure }
+        if let failure { return .failed(failure) }
         // A counter absent, or there twice (a row Linli did not write), is not one whole number.
-        if seen.0 != 1 { return .notAWholeNumber(key: "\(counters.0.key)") }
-        if seen.1 != 1 { return .notAWholeNumber(key: "\(counters.1.key)") }
-        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: map[copied...]))
-        return .updated(out)
+        guard !repeated, let a = found.0, let b = found.1 else {
+            return .failed(.notAWholeNumber(key: "\(found.0 == nil || repeated ? counters.0.key : counters.1.key)"))
+        }
+        return .found(a, b)
+    }
+
+    /// How many bytes `value` takes as a CBOR integer (``encode(_:into:)``'s shortest form).
+    @inline(__always)
+    private static func intCount(_ value: Int64) -> Int {
+        let argument = value >= 0 ? UInt64(value) : UInt64(-(value + 1))
+        switch argument {
+        case 0..<24: return 1
+        case 24..<256: return 2
+        case 256..<65_536: return 3
+        case 65_536..<4_294_967_296: return 5
+        default: return 9
+        }
+    }
+
+    /// Writes `value` as a CBOR integer (``encode(_:into:)``'s shortest form) over the bytes at `offset`,
+    /// which hold one of the same length.
+    @inline(__always)
+    private static func writeInt(_ value: Int64, into bytes: UnsafeMutableRawBufferPointer, at offset: Int) {
+        let major: UInt8 = value >= 0 ? 0 : 1
+        let argument = value >= 0 ? UInt64(value) : UInt64(-(value + 1))
+        let extra = intCount(value) - 1
+        precondition(offset + 1 + extra <= bytes.count, "the old value took as many bytes")
+        guard extra > 0 else { return bytes[offset] = major << 5 | UInt8(argument) }
+        // 1, 2, 4 or 8 bytes of argument follow an additional information of 24, 25, 26 or 27.
+        bytes[offset] = major << 5 | UInt8(24 + extra.trailingZeroBitCount)
+        for index in 0..<extra { bytes[offset + 1 + index] = UInt8(truncatingIfNeeded: argument >> UInt64(8 * (extra - 1 - index))) }
     }
 
     /// Whether the literal `key`'s UTF-8 is `bytes`: lengths, then one `memcmp` (a generic `elementsEqual`
-    /// cost a third of ``incrementing(_:_:_:position:)``).
+    /// cost a third of ``increment(_:mapAt:_:_:position:)``).
     @inline(__always)
     private static func equal(_ key: StaticString, _ bytes: UnsafeRawBufferPointer) -> Bool {
         key.utf8CodeUnitCount == bytes.count && (bytes.isEmpty || memcmp(key.utf8Start, bytes.baseAddress!, bytes.count) == 0)
@@ -559,4 +616,9 @@ extension CBOR {
         }
         return out
     }
+}
+
+extension Range where Bound == Int {
+    /// The range moved by `offset`.
+    fileprivate func shifted(by offset: Int) -> Range<Int> { (lowerBound + offset)..<(upperBound + offset) }
 }

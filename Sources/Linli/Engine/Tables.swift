@@ -156,7 +156,8 @@ enum Rows {
     }
 
     /// Increases the row's two whole-number fields `first` and `second` name by their deltas, with one
-    /// look-up of the row and one walk that checks it and copies it (``CBOR/incrementing(_:_:_:position:)``);
+    /// look-up of the row and one walk that checks it, the new values written where the old lie
+    /// (``CBOR/increment(_:mapAt:_:_:position:)``);
     /// `absent` makes the row when there is none (or throws). The row then carries `position`. A damaged
     /// row, a counter missing or not whole, and a sum that leaves Int64 are `corrupt` findings; `what`
     /// names the row's entity in the last ("station st-1": "the minutes of station st-1 overflows").
@@ -165,19 +166,18 @@ enum Rows {
         what: @autoclosure () -> String, absent: () throws -> [UInt8]
     ) throws {
         try txn.modify(database, key: key) { row in
-            guard let old = row else { return row = try absent() }
-            row = try old.withUnsafeBytes { bytes in
-                guard let written = bigEndianValue(bytes) else {
-                    throw LogError.corrupt(position: 0, reason: "a row of \(database) is shorter than its position")
-                }
-                switch CBOR.incrementing(UnsafeRawBufferPointer(rebasing: bytes[8...]), first, second, position: position) {
-                case .updated(let bytes): return bytes
-                case .malformed(let error): throw LogError.corrupt(position: written, reason: "a row of \(database) does not decode: \(error)")
-                case .notAWholeNumber(let key): throw Row.missingField(key, "a whole number", at: written)
-                case .overflows(let key, let value, let delta):
-                    _ = try StoredArithmetic.add(value, delta, "the \(key) of \(what())", at: position)
-                    preconditionFailure("\(value) + \(delta) overflows, so the checked sum threw")
-                }
+            guard row != nil else { return row = try absent() }
+            // Changed through `row!`, where it lies: the overlay hands over its only reference to the bytes.
+            guard let written = row!.withUnsafeBytes({ bigEndianValue($0) }) else {
+                throw LogError.corrupt(position: 0, reason: "a row of \(database) is shorter than its position")
+            }
+            switch CBOR.increment(&row!, mapAt: 8, first, second, position: position) {
+            case .updated: return
+            case .malformed(let error): throw LogError.corrupt(position: written, reason: "a row of \(database) does not decode: \(error)")
+            case .notAWholeNumber(let key): throw Row.missingField(key, "a whole number", at: written)
+            case .overflows(let key, let value, let delta):
+                _ = try StoredArithmetic.add(value, delta, "the \(key) of \(what())", at: position)
+                preconditionFailure("\(value) + \(delta) overflows, so the checked sum threw")
             }
         }
     }

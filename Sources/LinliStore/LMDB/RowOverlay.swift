@@ -98,7 +98,7 @@ public final class RowOverlay: @unchecked Sendable {
     func modify(_ slot: Int, _ key: [UInt8], stored: () throws -> [UInt8]?, _ body: (inout [UInt8]?) throws -> Void) rethrows {
         if top.isEmpty { top = Array(repeating: ChangedRows(orderedLazily: true), count: below.count) }
         let previous = try top[slot].modify(
-            key,
+            key, keepingPrevious: journal != nil,
             ifUnchanged: {
                 if !below.isEmpty, let published = below[slot][RowKey(key)] { return published }
                 return try stored()
@@ -201,18 +201,33 @@ public struct ChangedRows: Sendable {
 
     /// Changes `key`'s row with one look-up of the table when the key has a change here (see
     /// ``RowOverlay/modify(_:_:stored:_:)``); `ifUnchanged` gives the row below this change set when it has
-    /// none. Returns, when a change was recorded, the key's change before it (nil when it had none), for a
-    /// journal; nil when nothing was recorded (the row was and stayed absent).
-    mutating func modify(_ key: [UInt8], ifUnchanged: () throws -> [UInt8]?, _ body: (inout [UInt8]?) throws -> Void) rethrows -> [UInt8]??? {
+    /// none. Unless `keepingPrevious`, a row changed here is handed to `body` as the only reference to its
+    /// bytes, so that `body` can change them in place (a counter of the same width) without a copy; a
+    /// `body` that throws must not have changed them, since no copy is kept to restore. Returns, when a change was recorded, the key's
+    /// change before it (nil when it had none), for a journal — with `keepingPrevious` only: otherwise a
+    /// row changed here is given as deleted; nil when nothing was recorded (the row was and stayed absent).
+    mutating func modify(
+        _ key: [UInt8], keepingPrevious: Bool, ifUnchanged: () throws -> [UInt8]?, _ body: (inout [UInt8]?) throws -> Void
+    ) rethrows -> [UInt8]??? {
         let rowKey = RowKey(key)
         if let index = values.index(forKey: rowKey) {
-            // Replaced through the index: the key is hashed once.
-            let had = values.values[index]
-            var row = had
-            try body(&row)
-            approximateBytes += (row?.count ?? 0) - (had?.count ?? 0)
+            // Taken out of the table through the index (the key is hashed once), so that `row` holds the only
+            // reference to the bytes, and put back there.
+            var row = values.values[index]
+            values.values[index] = nil
+            // The change before, for a journal: a second reference, so only when one is kept.
+            let previous: [UInt8]? = keepingPrevious ? row : nil
+            let before = row?.count ?? 0
+            do {
+                try body(&row)
+            } catch {
+                values.values[index] = row
+                approximateBytes += (row?.count ?? 0) - before
+                throw error
+            }
+            approximateBytes += (row?.count ?? 0) - before
             values.values[index] = row
-            return .some(.some(had))
+            return .some(.some(previous))
         }
         let stored = try ifUnchanged()
         var row = stored

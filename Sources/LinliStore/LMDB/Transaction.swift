@@ -314,8 +314,9 @@ extension WriteTransaction {
         }
     }
 
-    /// Changes `key`'s row: `body` gets its bytes (nil: none) and leaves the new ones (nil: deleted). When
-    /// `body` throws, nothing changes. A projection's counter (a week's adherence, a station's deliveries)
+    /// Changes `key`'s row: `body` gets its bytes (nil: none) and leaves the new ones (nil: deleted), in
+    /// place if it likes: it holds the only reference to them unless a replay's journal keeps the old ones.
+    /// A `body` that throws must leave them as they were; nothing changes then. A projection's counter (a week's adherence, a station's deliveries)
     /// goes through here: in an overlay the row is found and replaced with one look-up of the changes
     /// instead of a look-up and a put, each hashing the key. `body` must not use the transaction.
     public func modify(_ database: Database, key: [UInt8], _ body: (inout [UInt8]?) throws -> Void) throws {
