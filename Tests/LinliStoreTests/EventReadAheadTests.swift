@@ -76,6 +76,47 @@ struct EventReadAheadTests {
         #expect(try count == 3_000 && count == Int(log.head.position))
     }
 
+    /// Counts the preparations freed on the thread that made it and on others.
+    private final class Freed: @unchecked Sendable {
+        let lock = NSLock()
+        var onTaker = 0, elsewhere = 0
+    }
+
+    /// A preparation that says, when freed, whether the taker's thread freed it.
+    private final class Tracked: Sendable {
+        let freed: Freed
+        let taker: pthread_t
+        init(_ freed: Freed, taker: pthread_t) { (self.freed, self.taker) = (freed, taker) }
+        deinit {
+            let mine = pthread_equal(pthread_self(), taker) != 0
+            freed.lock.withLock { if mine { freed.onTaker += 1 } else { freed.elsewhere += 1 } }
+        }
+    }
+
+    @Test("batches taken back are freed on the reading thread, not the applying one")
+    func spentBatchesFreedByTheReader() throws {
+        let dir = TemporaryDirectory()
+        let freed = Freed(), taker = pthread_self()
+        var options = logOptions()
+        options.prepareEvent = { _ in Tracked(freed, taker: taker) }
+        let log = try EventLog.create(at: dir.sub("store"), options: options)
+        _ = try log.append((0..<20_000).map { command("c-\($0)", stream: "s") })
+        do {
+            let readAhead = EventReadAhead(log, from: 1, to: try log.head.position, cutAfter: { _ in false }, wants: { _ in true })
+            while var batch = try readAhead.next() {
+                #expect(!batch.events.isEmpty)
+                readAhead.recycle(&batch)
+                #expect(batch.events.isEmpty, "the batch is handed back whole")
+            }
+            readAhead.finish()
+        }
+        // The last batches come back after the reader's last hand-over: whichever thread lets the read-ahead
+        // go frees those, maybe a little later. All the others were freed by the reader.
+        let (onTaker, elsewhere) = freed.lock.withLock { (freed.onTaker, freed.elsewhere) }
+        let last = (EventReadAhead.batchesAhead + 1) * EventReadAhead.batchEvents
+        #expect(onTaker <= last && elsewhere >= 20_000 - last && onTaker + elsewhere <= 20_000, "\(onTaker) freed by the taker, \(elsewhere) elsewhere")
+    }
+
     @Test("stopped early, its thread ends and nothing waits for ever", .timeLimit(.minutes(1)))
     func stoppedEarly() throws {
         let dir = TemporaryDirectory()

@@ -89,6 +89,8 @@ func entityKey(_ entity: String, _ first: UInt64, _ second: UInt64) -> [UInt8] {
 /// `entity ‖ 0 ‖ u64be(number) ‖ 0 ‖ text` from UTF-8 bytes (a string's, or a payload's where they lie),
 /// made in one allocation (a week's adherence to one service).
 func entityKey(_ entity: some Collection<UInt8>, _ number: UInt64, then text: some Collection<UInt8>) -> [UInt8] {
+    // A writer with its capacity reserved: an array made at a size (`unsafeUninitializedCapacity`) goes
+    // through the standard library's unspecialized allocation, 570 instructions (callgrind).
     var key = ByteWriter(capacity: entity.count + 10 + text.count)
     key.write(entity)
     key.write(UInt8(0))

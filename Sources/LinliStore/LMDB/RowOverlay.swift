@@ -455,11 +455,41 @@ public struct RowKey: Hashable, Sendable {
     @inline(__always)
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
 
+    /// The key's bytes folded eight at a time into one word (multiply and shift, as FxHash and wyhash
+    /// do), which the table's seeded hasher then mixes: SipHash over every byte of a 30-byte key was 430
+    /// instructions of each look-up (callgrind), three of them a delivery. The fold is not meant to resist
+    /// keys chosen to collide; the keys are the store's own ids, and the table's seed still varies per
+    /// process.
     public func hash(into hasher: inout Hasher) {
-        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        hasher.combine(Self.fold(bytes))
     }
 
-    public static func == (lhs: RowKey, rhs: RowKey) -> Bool { lhs.bytes == rhs.bytes }
+    @inline(__always)
+    static func fold(_ bytes: [UInt8]) -> UInt64 {
+        bytes.withUnsafeBytes { raw in
+            let multiplier: UInt64 = 0x9E37_79B9_7F4A_7C15
+            var hash = UInt64(raw.count) &* multiplier
+            var offset = 0
+            while offset + 8 <= raw.count {
+                hash = (hash ^ raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) &* multiplier
+                hash ^= hash >> 32
+                offset += 8
+            }
+            var tail: UInt64 = 0
+            while offset < raw.count {
+                tail = tail << 8 | UInt64(raw[offset])
+                offset += 1
+            }
+            hash = (hash ^ tail) &* multiplier
+            return hash ^ (hash >> 29)
+        }
+    }
+
+    /// Byte for byte, by `memcmp` (the arrays' `==` compares element by element).
+    public static func == (lhs: RowKey, rhs: RowKey) -> Bool {
+        lhs.bytes.count == rhs.bytes.count
+            && lhs.bytes.withUnsafeBytes { a in rhs.bytes.withUnsafeBytes { b in a.isEmpty || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 } }
+    }
 }
 
 extension Database {

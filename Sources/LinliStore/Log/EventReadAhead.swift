@@ -40,6 +40,8 @@ final class EventReadAhead: @unchecked Sendable {
     private var ended: Result<Void, any Error>?
     /// Set by the taker when it stops early, under `condition`.
     private var cancelled = false
+    /// Events the taker has applied, for the reader to free, under `condition`.
+    private var spent: [[RecordedEvent]] = []
     private let finished = DispatchSemaphore(value: 0)
 
     /// Starts reading positions `from` … `to` of `log`. A batch ends at `to` and at every position that
@@ -71,6 +73,14 @@ final class EventReadAhead: @unchecked Sendable {
             try ended!.get()
             return nil
         }
+    }
+
+    /// Takes back a batch the caller has applied, leaving it empty, so that the reading thread frees its
+    /// events (their strings and payloads: a tenth of a replay's applying thread, callgrind).
+    func recycle(_ batch: inout Batch) {
+        let events = batch.events
+        batch.events = []
+        condition.withLock { spent.append(events) }
     }
 
     /// Stops the reader if it still runs and waits for its thread to end: call it before the log may
@@ -116,10 +126,14 @@ final class EventReadAhead: @unchecked Sendable {
         }
     }
 
-    /// Queues `batch` once there is room; false when the taker stopped.
+    /// Queues `batch` once there is room; false when the taker stopped. The spent batches taken back
+    /// meanwhile are freed here, on the reading thread, outside the lock.
     private func hand(_ batch: Batch) -> Bool {
-        condition.withLock {
+        // Released when this returns, after the lock.
+        var freed: [[RecordedEvent]] = []
+        return condition.withLock {
             while ready.count >= Self.batchesAhead && !cancelled { condition.wait() }
+            swap(&freed, &spent)
             guard !cancelled else { return false }
             ready.append(batch)
             condition.broadcast()

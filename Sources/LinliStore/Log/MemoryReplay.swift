@@ -123,7 +123,9 @@ public final class MemoryProjections: @unchecked Sendable {
     func applyUncommitted(_ events: [RecordedEvent]) throws {
         do {
             try withWriter { txn in
-                for event in events { try filter.apply(event, to: slots, in: txn) }
+                // By index: a `for … in` copies each event out of the array (retaining its fields) and
+                // releases the copy.
+                for index in events.indices { try filter.apply(events[index], to: slots, in: txn) }
             }
         } catch {
             replayed = replayedByCommittedChunks
@@ -289,15 +291,20 @@ extension EventLog {
         // The chunk's events kept, to redo it one at a time when one of them fails.
         var chunk: [RecordedEvent] = []
         var chunkFailed = false
-        while let batch = try readAhead.next() {
-            var kept = batch.events
-            if let leftOutAfter {
-                kept.removeAll { event in
+        while var batch = try readAhead.next() {
+            // Spent batches go back to the reading thread, which frees their events: freed here, they were a
+            // tenth of the applying thread's work (callgrind).
+            defer { readAhead.recycle(&batch) }
+            // Filtered in place, and only when some event is after the time: a copy of the batch's events
+            // was 2 % of a view's replay.
+            if let leftOutAfter, batch.events.contains(where: { $0.occurredAt.epochMilliseconds > leftOutAfter }) {
+                batch.events.removeAll { event in
                     guard event.occurredAt.epochMilliseconds > leftOutAfter else { return false }
                     memory.skipped.append(event.position)
                     return true
                 }
             }
+            let kept = batch.events
             if redoesFailedChunks { chunk += kept }
             if !chunkFailed {
                 do {
