@@ -366,21 +366,27 @@ public struct DomainEvent: Sendable, StoredFields {
 
     /// A text field the event's type always carries, as its UTF-8 where it lies in the payload; the
     /// ``missingField(_:_:)`` finding when it is absent or not a text.
-    func text(_ key: String) throws(LogError) -> PayloadText {
-        guard let text = optionalText(key) else { throw missingField(key, "a text") }
+    func text(_ key: StaticString) throws(LogError) -> PayloadText {
+        guard let text = optionalText(key) else { throw missingField("\(key)", "a text") }
         return text
     }
 
     /// A text field that may be absent, as its UTF-8 where it lies in the payload; nil when it is absent or
-    /// not a text.
-    func optionalText(_ key: String) -> PayloadText? {
+    /// not a text. The key is a literal, found without making a string of it.
+    func optionalText(_ key: StaticString) -> PayloadText? {
+        optionalText(keyBytes: UnsafeRawBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
+    }
+
+    /// The text field under the key of UTF-8 `keyBytes`, as ``optionalText(_:)`` reads it.
+    func optionalText(keyBytes: UnsafeRawBufferPointer) -> PayloadText? {
         let range: Range<Int>? = record.payload.withUnsafeBytes { payload in
-            withField(key) { item in
-                var offset = 0
-                guard let item, let (major, _, count) = try? CBOR.readHead(item, &offset), major == 3, Int(count) == item.count - offset else { return nil }
-                let start = item.baseAddress! - payload.baseAddress! + offset
-                return start..<(start + Int(count))
+            let found = fields.map { $0.field(keyBytes, in: payload) } ?? CBOR.field(String(decoding: keyBytes, as: UTF8.self), in: payload)
+            var offset = 0
+            guard let item = found, let (major, _, count) = try? CBOR.readHead(item, &offset), major == 3, Int(count) == item.count - offset else {
+                return nil
             }
+            let start = item.baseAddress! - payload.baseAddress! + offset
+            return start..<(start + Int(count))
         }
         return range.map { PayloadText(bytes: record.payload[$0]) }
     }

@@ -93,9 +93,9 @@ public struct ProjectionDatabases: Sendable {
     public let generation: UInt32
     /// The databases in the order the projection declares them (``Projection/databaseNames``): reached by
     /// place through a ``ProjectionTable``, or by name, comparing a handful of short names.
-    private let declared: [(name: String, database: Database)]
+    @usableFromInline let declared: [(name: String, database: Database)]
     /// Why this projection has no databases here (a time-travel view that did not replay it), if so.
-    private var absence: String? = nil
+    @usableFromInline var absence: String? = nil
 
     /// A projection a time-travel view did not replay: reading any of its databases is a programming
     /// error (the view was asked for the wrong projections), stopped with `reason`.
@@ -130,7 +130,9 @@ public struct ProjectionDatabases: Sendable {
     /// comparing names: a projection reaches its databases this way through a ``ProjectionTable`` (the
     /// look-up by name compared a few names for each of an event's rows: 4 % of an elder replay's
     /// instructions, callgrind).
-    @inline(__always)
+    /// Inlinable, so that a projection's call is specialized and inlined where it is made: across the
+    /// module boundary, the generic call by table cost 130 instructions a row (callgrind).
+    @inlinable @inline(__always)
     public subscript(declared index: Int) -> Database {
         guard index < declared.count else {
             if let absence { preconditionFailure("projection \(projection), database \(index): \(absence)") }
@@ -140,7 +142,7 @@ public struct ProjectionDatabases: Sendable {
     }
 
     /// The database of `table`, by its place in the declaration.
-    @inline(__always)
+    @inlinable @inline(__always)
     public subscript<Table: ProjectionTable>(_ table: Table) -> Database {
         // Another projection's table would compile, and name whatever this projection declared at its place.
         assert(declared.isEmpty || declared[table.rawValue].name == table.name, "\(table.name) is not a database of projection \(projection)")
