@@ -304,11 +304,12 @@ extension EventLog {
                     return true
                 }
             }
-            let kept = batch.events
-            if redoesFailedChunks { chunk += kept }
+            // Read from the batch itself, not a copy of its array, so that the reading thread holds the last
+            // reference when it is recycled.
+            if redoesFailedChunks { chunk += batch.events }
             if !chunkFailed {
                 do {
-                    try memory.applyUncommitted(kept)
+                    try memory.applyUncommitted(batch.events)
                 } catch let error as LogError where redoesFailedChunks {
                     guard case .corrupt = error else { throw error }
                     chunkFailed = true
