@@ -256,15 +256,14 @@ public enum CBOR {
         @inline(__always)
         package func field(_ key: UnsafeRawBufferPointer, in bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
             precondition(bytes.count == mapCount, "a map's index is used with the bytes it was made from")
-            guard let first = key.first else { return nil }
             // Over the offsets' buffer, lengths and first bytes compared before any `memcmp`: a delivery's
             // keys are mostly of seven or eight bytes (150 instructions a field with the array's checks).
             return offsets.withUnsafeBufferPointer { offsets in
                 var pair = 0
                 while pair + 3 < offsets.count {
                     let keyStart = Int(offsets[pair]), keyEnd = Int(offsets[pair + 1])
-                    if keyEnd - keyStart == key.count, bytes[keyStart] == first,
-                        memcmp(bytes.baseAddress! + keyStart, key.baseAddress!, key.count) == 0
+                    if keyEnd - keyStart == key.count,
+                        key.isEmpty || (bytes[keyStart] == key[0] && memcmp(bytes.baseAddress! + keyStart, key.baseAddress!, key.count) == 0)
                     {
                         return UnsafeRawBufferPointer(rebasing: bytes[Int(offsets[pair + 2])..<Int(offsets[pair + 3])])
                     }
@@ -426,9 +425,9 @@ extension CBOR {
     package enum Increment {
         /// The row now holds every counter increased.
         case updated
-        /// The bytes are not one well-formed CBOR map (as ``validate(_:checkingText:)`` would throw).
+        /// The bytes are not one well-formed CBOR item (as ``validate(_:checkingText:)`` would throw).
         case malformed(DecodeError)
-        /// The field is absent, there twice, or not a whole number.
+        /// The field is absent, there twice, or not a whole number (or the row is not a map).
         case notAWholeNumber(key: String)
         /// The field's value plus its delta leaves Int64.
         case overflows(key: String, value: Int64, delta: Int64)
@@ -499,10 +498,14 @@ extension CBOR {
     private static func locate(_ map: UnsafeRawBufferPointer, _ counters: (Counter, Counter)) throws(DecodeError) -> Located {
         var offset = 0
         let (major, _, count) = try readHead(map, &offset)
-        guard major == 5 else { throw DecodeError(offset: 0, reason: "a row that is not a map") }
+        guard major == 5 else {
+            // A well-formed item that is not a map holds no counter, as a decoded row would say.
+            try validate(map, checkingText: false)
+            return .failed(.notAWholeNumber(key: "\(counters.0.key)"))
+        }
         guard count <= UInt64(map.count - offset) else { throw DecodeError(offset: offset, reason: "map longer than the input") }
         var found: (Found?, Found?) = (nil, nil)
-        var repeated = false
+        var repeated: StaticString?
         var failure: Increment?
         for _ in 0..<count {
             let keyStart = offset
@@ -516,7 +519,7 @@ extension CBOR {
             let isFirst = equal(counters.0.key, keyBytes)
             guard isFirst || equal(counters.1.key, keyBytes) else { continue }
             let counter = isFirst ? counters.0 : counters.1
-            if (isFirst ? found.0 : found.1) != nil { repeated = true }
+            if (isFirst ? found.0 : found.1) != nil { repeated = repeated ?? counter.key }
             guard failure == nil else { continue }
             guard let value = int(UnsafeRawBufferPointer(rebasing: map[valueStart..<offset])) else {
                 failure = .notAWholeNumber(key: "\(counter.key)")
@@ -532,9 +535,9 @@ extension CBOR {
         guard offset == map.count else { throw DecodeError(offset: offset, reason: "\(map.count - offset) bytes after the item") }
         if let failure { return .failed(failure) }
         // A counter absent, or there twice (a row Linli did not write), is not one whole number.
-        guard !repeated, let a = found.0, let b = found.1 else {
-            return .failed(.notAWholeNumber(key: "\(found.0 == nil || repeated ? counters.0.key : counters.1.key)"))
-        }
+        if let repeated { return .failed(.notAWholeNumber(key: "\(repeated)")) }
+        guard let a = found.0 else { return .failed(.notAWholeNumber(key: "\(counters.0.key)")) }
+        guard let b = found.1 else { return .failed(.notAWholeNumber(key: "\(counters.1.key)")) }
         return .found(a, b)
     }
 

@@ -125,9 +125,10 @@ final class EldersProjection: Projection {
         let at = e.record.occurredAt, atMs = at.epochMilliseconds
         // Most of Hexi's events. Its ids are read as their UTF-8 where it lies in the payload, for the keys,
         // and every row is written straight as CBOR, without building and freeing a tree of values for each.
-        let elder = try e.text("elder"), service = try e.text("service"), mode = try e.text("mode")
-        let minutes = try StoredArithmetic.inRange(
-            try e.int("minutes"), EldersDomain.deliveryMinutes, "the minutes of delivery \(e.optionalString("delivery") ?? "?")", at: p)
+        // Every field the type always carries is checked, in the order of old, whatever a view keeps.
+        let elder = try e.text("elder"), delivery = try e.text("delivery"), service = try e.text("service")
+        let minutes = try StoredArithmetic.inRange(try e.int("minutes"), EldersDomain.deliveryMinutes, "the minutes of delivery \(delivery.string)", at: p)
+        let mode = try e.text("mode"), provider = try e.text("provider")
         let station = e.optionalText("station")
         // A time-travel view for the elders' list keeps no history: its rows are not even made.
         if !txn.drops(db[Table.history]) { try deliveryHistory(e, db, txn, minutes: minutes) }
@@ -146,7 +147,6 @@ final class EldersProjection: Projection {
             ) { throw missing(e, "station") }
         }
         if mode.isEqual(to: "mutual") {
-            let provider = try e.text("provider")
             try Rows.increment(
                 db[Table.mutual], Array(provider.bytes), ("minutes", minutes), ("deliveries", 1), position: p, txn, what: "\(provider.string)'s mutual help"
             ) {

@@ -102,8 +102,8 @@ func entityKey(_ entity: some Collection<UInt8>, _ number: UInt64, then text: so
 
 /// A text field's UTF-8 where it lies in its event's payload (``DomainEvent/text(_:)``): an id read only
 /// to make a key or to be compared, without making a `String` of it (375 instructions a field, callgrind)
-/// and copying its UTF-8 out again for the key. Its bytes were checked as the payload was (UTF-8 is
-/// repaired only where a `String` is made of them, ``string``).
+/// and copying its UTF-8 out again for the key. Its bytes are well-formed UTF-8: a damaged text is
+/// repaired as a `String` of it would be.
 struct PayloadText: Equatable {
     /// The text's UTF-8 bytes, a slice of the payload.
     let bytes: ArraySlice<UInt8>
@@ -316,7 +316,8 @@ public struct DomainEvent: Sendable, StoredFields {
     public init(_ record: RecordedEvent) throws {
         self.record = record
         if let prepared = record.prepared as? Prepared {
-            precondition(prepared.position == record.position, "an event's preparation travels with its record")
+            precondition(
+                prepared.position == record.position && prepared.payloadCount == record.payload.count, "an event's preparation travels with its record")
             (type, fields) = (prepared.type, prepared.fields)
             return
         }
@@ -346,6 +347,8 @@ public struct DomainEvent: Sendable, StoredFields {
     /// instructions of an elder's delivery (callgrind).
     final class Prepared: Sendable {
         let position: UInt64
+        /// The payload's byte count, which the field index is for.
+        let payloadCount: Int
         let type: EventType
         let fields: CBOR.MapIndex?
 
@@ -353,7 +356,7 @@ public struct DomainEvent: Sendable, StoredFields {
         /// the applying thread and throws the finding there, at the event's turn.
         init?(checking record: RecordedEvent) {
             guard let (type, fields) = try? DomainEvent.check(record) else { return nil }
-            (position, self.type, self.fields) = (record.position, type, fields)
+            (position, payloadCount, self.type, self.fields) = (record.position, record.payload.count, type, fields)
         }
     }
 
@@ -388,7 +391,13 @@ public struct DomainEvent: Sendable, StoredFields {
             let start = item.baseAddress! - payload.baseAddress! + offset
             return start..<(start + Int(count))
         }
-        return range.map { PayloadText(bytes: record.payload[$0]) }
+        guard let range else { return nil }
+        let bytes = record.payload[range]
+        // Payload text is not checked for UTF-8 when the payload is (docs/DECISIONS.md): a damaged id is
+        // repaired, with U+FFFD, as a `String` made of it would be, so that its keys are the ones the
+        // other handlers make from strings.
+        guard bytes.withUnsafeBytes({ UTF8Validation.isValid($0) }) else { return PayloadText(bytes: Array(String(decoding: bytes, as: UTF8.self).utf8)[...]) }
+        return PayloadText(bytes: bytes)
     }
 
     /// The whole payload, decoded.

@@ -323,6 +323,9 @@ extension WriteTransaction {
         precondition(!key.isEmpty, "LMDB keys are never empty")
         precondition(!database.writeOnly, "\(database) is append-only: a replay does not hold its rows, and apply must not read it")
         if database.overlaid, let rows {
+            precondition(
+                rows.keptEntities.isEmpty || rows.keptEntities[database.overlaySlot] == nil,
+                "\(database) keeps some entities' rows only: its rows are put, not changed")
             return try rows.modify(
                 database.overlaySlot, key,
                 stored: {

@@ -36,6 +36,20 @@ struct PreparedEventTests {
         }
     }
 
+    @Test("a text read where it lies that is not UTF-8 is repaired as a string of it is, so that keys made from either agree")
+    func damagedTextIsRepaired() throws {
+        let w = try World()
+        try w.setUpElders()
+        try w.deliver("d-1", at: "2024-03-04T10:00:00+08:00")
+        var record = try #require(try w.engine.log.events(from: 1).last { $0.type == "service.delivered" })
+        // {"elder": text of the bytes FF 41}: well-formed CBOR, not UTF-8.
+        record.payload = [0xA1, 0x65] + Array("elder".utf8) + [0x62, 0xFF, 0x41]
+        let e = try DomainEvent(record)
+        let text = try e.text("elder")
+        #expect(text.string == e.optionalString("elder") && text.string == "\u{FFFD}A")
+        #expect(Array(text.bytes) == Array(try e.string("elder").utf8))
+    }
+
     @Test("a record whose type or payload fails its checks is not prepared, and is a finding at its position when applied")
     func failuresWaitForTheirTurn() throws {
         let w = try World()
