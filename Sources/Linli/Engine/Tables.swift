@@ -310,6 +310,9 @@ public struct DomainEvent: Sendable, StoredFields {
     public let type: EventType
     /// Where the payload's fields lie (nil for a payload that is not a map).
     private let fields: CBOR.MapIndex?
+    /// Whether every text of the payload was found to be UTF-8 where it was prepared, so that a text read
+    /// where it lies need not be checked again (``optionalText(keyBytes:)``).
+    private let textIsUTF8: Bool
 
     /// Checks a record's type and payload, unless they were checked already where it was read
     /// (``Prepared``).
@@ -318,10 +321,11 @@ public struct DomainEvent: Sendable, StoredFields {
         if let prepared = record.prepared as? Prepared {
             precondition(
                 prepared.position == record.position && prepared.payloadCount == record.payload.count, "an event's preparation travels with its record")
-            (type, fields) = (prepared.type, prepared.fields)
+            (type, fields, textIsUTF8) = (prepared.type, prepared.fields, prepared.textIsUTF8)
             return
         }
         (type, fields) = try Self.check(record)
+        textIsUTF8 = false
     }
 
     /// A record's type from the checked vocabulary and its payload's index, or the `corrupt` finding.
@@ -351,12 +355,15 @@ public struct DomainEvent: Sendable, StoredFields {
         let payloadCount: Int
         let type: EventType
         let fields: CBOR.MapIndex?
+        /// Whether every text in the payload is UTF-8 (checked here, off the applying thread).
+        let textIsUTF8: Bool
 
         /// The checks of a record, or nil when they fail: ``DomainEvent/init(_:)`` then checks it again on
         /// the applying thread and throws the finding there, at the event's turn.
         init?(checking record: RecordedEvent) {
             guard let (type, fields) = try? DomainEvent.check(record) else { return nil }
             (position, payloadCount, self.type, self.fields) = (record.position, record.payload.count, type, fields)
+            textIsUTF8 = record.payload.withUnsafeBytes { (try? CBOR.validate($0, checkingText: true)) != nil }
         }
     }
 
@@ -395,8 +402,10 @@ public struct DomainEvent: Sendable, StoredFields {
         let bytes = record.payload[range]
         // Payload text is not checked for UTF-8 when the payload is (docs/DECISIONS.md): a damaged id is
         // repaired, with U+FFFD, as a `String` made of it would be, so that its keys are the ones the
-        // other handlers make from strings.
-        guard bytes.withUnsafeBytes({ UTF8Validation.isValid($0) }) else { return PayloadText(bytes: Array(String(decoding: bytes, as: UTF8.self).utf8)[...]) }
+        // other handlers make from strings. The reading thread checked every text already, if it could.
+        guard textIsUTF8 || bytes.withUnsafeBytes({ UTF8Validation.isValid($0) }) else {
+            return PayloadText(bytes: Array(String(decoding: bytes, as: UTF8.self).utf8)[...])
+        }
         return PayloadText(bytes: bytes)
     }
 

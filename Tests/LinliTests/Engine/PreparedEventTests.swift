@@ -43,11 +43,19 @@ struct PreparedEventTests {
         try w.deliver("d-1", at: "2024-03-04T10:00:00+08:00")
         var record = try #require(try w.engine.log.events(from: 1).last { $0.type == "service.delivered" })
         // {"elder": text of the bytes FF 41}: well-formed CBOR, not UTF-8.
+        let valid = try #require(DomainEvent.Prepared(checking: record))
+        #expect(valid.textIsUTF8)
         record.payload = [0xA1, 0x65] + Array("elder".utf8) + [0x62, 0xFF, 0x41]
-        let e = try DomainEvent(record)
-        let text = try e.text("elder")
-        #expect(text.string == e.optionalString("elder") && text.string == "\u{FFFD}A")
-        #expect(Array(text.bytes) == Array(try e.string("elder").utf8))
+        // Checked where applied, and prepared on a reading thread (which finds the text is not UTF-8).
+        var prepared = record
+        let preparation = try #require(DomainEvent.Prepared(checking: record))
+        #expect(!preparation.textIsUTF8)
+        prepared.prepared = preparation
+        for e in [try DomainEvent(record), try DomainEvent(prepared)] {
+            let text = try e.text("elder")
+            #expect(text.string == e.optionalString("elder") && text.string == "\u{FFFD}A")
+            #expect(Array(text.bytes) == Array(try e.string("elder").utf8))
+        }
     }
 
     @Test("a record whose type or payload fails its checks is not prepared, and is a finding at its position when applied")
