@@ -434,7 +434,7 @@ extension CBOR {
     }
 
     /// A counter to increase: a field's name and its delta. The name is a literal: compared by one
-    /// `memcmp`, and passed with no array to allocate and free (800 instructions of a delivery, callgrind).
+    /// `memcmp`, and two counters are passed with no array to allocate and free for each row.
     package typealias Counter = (key: StaticString, delta: Int64)
 
     /// Increases the whole-number fields `first` and `second` name in `row` — a stored row, `u64be

@@ -324,19 +324,22 @@ public struct DomainEvent: Sendable, StoredFields {
             (type, fields, textIsUTF8) = (prepared.type, prepared.fields, prepared.textIsUTF8)
             return
         }
-        (type, fields) = try Self.check(record)
+        (type, fields) = try Self.check(record, checkingText: false)
         textIsUTF8 = false
     }
 
-    /// A record's type from the checked vocabulary and its payload's index, or the `corrupt` finding.
-    private static func check(_ record: RecordedEvent) throws(LogError) -> (EventType, CBOR.MapIndex?) {
+    /// A record's type from the checked vocabulary and its payload's index, or the `corrupt` finding; with
+    /// `checkingText`, a text that is not UTF-8 is a finding too.
+    private static func check(_ record: RecordedEvent, checkingText: Bool) throws(LogError) -> (EventType, CBOR.MapIndex?) {
         guard let type = EventType(rawValue: record.type) else {
             throw LogError.corrupt(position: record.position, reason: "an event of type \(record.type), which Linli does not write")
         }
         // The error is carried out of the closure as a value: a typed `throws` closure here crashes the
         // Swift 6.3 optimizer (SIL "PerfInliner").
         let checked = record.payload.withUnsafeBytes { bytes -> Result<CBOR.MapIndex?, CBOR.DecodeError> in
-            do { return .success(try CBOR.validateIndexing(bytes, checkingText: false)) } catch let error as CBOR.DecodeError { return .failure(error) } catch {
+            do { return .success(try CBOR.validateIndexing(bytes, checkingText: checkingText)) } catch let error as CBOR.DecodeError {
+                return .failure(error)
+            } catch {
                 return .failure(CBOR.DecodeError(offset: 0, reason: "\(error)"))
             }
         }
@@ -361,17 +364,30 @@ public struct DomainEvent: Sendable, StoredFields {
         /// The checks of a record, or nil when they fail: ``DomainEvent/init(_:)`` then checks it again on
         /// the applying thread and throws the finding there, at the event's turn.
         init?(checking record: RecordedEvent) {
-            guard let (type, fields) = try? DomainEvent.check(record) else { return nil }
-            (position, payloadCount, self.type, self.fields) = (record.position, record.payload.count, type, fields)
-            textIsUTF8 = record.payload.withUnsafeBytes { (try? CBOR.validate($0, checkingText: true)) != nil }
+            // One walk checks the texts' UTF-8 with the rest; only a payload whose text is not UTF-8 (or that
+            // fails) is walked again, as the applying thread would check it.
+            if let (type, fields) = try? DomainEvent.check(record, checkingText: true) {
+                (self.type, self.fields, textIsUTF8) = (type, fields, true)
+            } else if let (type, fields) = try? DomainEvent.check(record, checkingText: false) {
+                (self.type, self.fields, textIsUTF8) = (type, fields, false)
+            } else {
+                return nil
+            }
+            (position, payloadCount) = (record.position, record.payload.count)
         }
     }
 
     /// Runs `body` over the value of field `key`, found through the index made when the payload was checked.
     public func withField<R>(_ key: String, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
-        guard let fields else { return withStoredMap { body(CBOR.field(key, in: $0)) } }
         var key = key
-        return record.payload.withUnsafeBytes { bytes in key.withUTF8 { key in body(fields.field(UnsafeRawBufferPointer(key), in: bytes)) } }
+        return record.payload.withUnsafeBytes { payload in key.withUTF8 { key in body(field(UnsafeRawBufferPointer(key), in: payload)) } }
+    }
+
+    /// The value under the key of UTF-8 `key` in `payload` (this event's payload's bytes), found through
+    /// the index, or by walking a payload that has none.
+    private func field(_ key: UnsafeRawBufferPointer, in payload: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard let fields else { return CBOR.field(String(decoding: key, as: UTF8.self), in: payload) }
+        return fields.field(key, in: payload)
     }
 
     /// A text field the event's type always carries, as its UTF-8 where it lies in the payload; the
@@ -390,9 +406,10 @@ public struct DomainEvent: Sendable, StoredFields {
     /// The text field under the key of UTF-8 `keyBytes`, as ``optionalText(_:)`` reads it.
     func optionalText(keyBytes: UnsafeRawBufferPointer) -> PayloadText? {
         let range: Range<Int>? = record.payload.withUnsafeBytes { payload in
-            let found = fields.map { $0.field(keyBytes, in: payload) } ?? CBOR.field(String(decoding: keyBytes, as: UTF8.self), in: payload)
             var offset = 0
-            guard let item = found, let (major, _, count) = try? CBOR.readHead(item, &offset), major == 3, Int(count) == item.count - offset else {
+            guard let item = field(keyBytes, in: payload), let (major, _, count) = try? CBOR.readHead(item, &offset), major == 3,
+                Int(count) == item.count - offset
+            else {
                 return nil
             }
             let start = item.baseAddress! - payload.baseAddress! + offset

@@ -103,12 +103,13 @@ final class EventReadAhead: @unchecked Sendable {
             var expected = from
             var batch = Batch(events: [], through: 0)
             batch.events.reserveCapacity(Self.batchEvents)
+            let prepare = log.options.prepareEvent
             try txn.walk(log.events, from: bigEndianKey(from)) { key, record in
                 guard let position = bigEndianValue(key), position <= to else { return false }
                 guard position == expected else { throw LogError.corrupt(position: expected, reason: "missing; the next stored position is \(position)") }
                 if wants(RecordCodec.type(of: record)) {
                     var event = try RecordCodec.decode(record, expectedPosition: position)
-                    if let prepare = log.options.prepareEvent { event.prepared = prepare(event) }
+                    if let prepare { event.prepared = prepare(event) }
                     batch.events.append(event)
                 }
                 expected += 1

@@ -92,11 +92,12 @@ public struct ProjectionDatabases: Sendable {
     /// The generation: 1 at creation, one more at each rebuild.
     public let generation: UInt32
     /// The databases in the order the projection declares them (``Projection/databaseNames``): reached by
-    /// place through a ``ProjectionTable``, or by name, comparing a handful of short names.
-    @usableFromInline let declared: [(name: String, database: Database)]
-    /// The same databases alone, in the same order: the subscript by place copies a database, not its
-    /// entry with the name (a copy of both strings was 150 instructions a row, callgrind).
+    /// place through a ``ProjectionTable``, or by name, comparing a handful of short names. Kept apart from
+    /// their names (``names``), so that the subscript by place copies a database alone (a copy of an entry
+    /// with its name was 150 instructions a row, callgrind).
     @usableFromInline let byPlace: [Database]
+    /// The declared names, in the same order.
+    @usableFromInline let names: [String]
     /// Why this projection has no databases here (a time-travel view that did not replay it), if so.
     @usableFromInline var absence: String? = nil
 
@@ -113,21 +114,22 @@ public struct ProjectionDatabases: Sendable {
         precondition(declared.count == byName.count, "projection \(projection): every database opened is declared")
         let databases = declared.map { name in
             guard let database = byName[name] else { preconditionFailure("projection \(projection): database \(name) was opened") }
-            return (name, database)
+            return database
         }
-        self.init(projection: projection, generation: generation, declared: databases)
+        self.init(projection: projection, generation: generation, names: declared, byPlace: databases)
     }
 
-    private init(projection: String, generation: UInt32, declared: [(name: String, database: Database)]) {
+    private init(projection: String, generation: UInt32, names: [String], byPlace: [Database]) {
+        precondition(names.count == byPlace.count, "projection \(projection): a name for every database")
         self.projection = projection
         self.generation = generation
-        self.declared = declared
-        self.byPlace = declared.map(\.database)
+        self.names = names
+        self.byPlace = byPlace
     }
 
     /// The same databases, labelled with `generation` (one of the generations that use this set).
     func inGeneration(_ generation: UInt32) -> ProjectionDatabases {
-        ProjectionDatabases(projection: projection, generation: generation, declared: declared)
+        ProjectionDatabases(projection: projection, generation: generation, names: names, byPlace: byPlace)
     }
 
     /// The database declared `index`-th in the projection's ``Projection/databaseNames``, found without
@@ -149,19 +151,19 @@ public struct ProjectionDatabases: Sendable {
     @inlinable @inline(__always)
     public subscript<Table: ProjectionTable>(_ table: Table) -> Database {
         // Another projection's table would compile, and name whatever this projection declared at its place.
-        assert(declared.isEmpty || declared[table.rawValue].name == table.name, "\(table.name) is not a database of projection \(projection)")
+        assert(names.isEmpty || names[table.rawValue] == table.name, "\(table.name) is not a database of projection \(projection)")
         return self[declared: table.rawValue]
     }
 
     /// The database declared under `name`. Asking for an undeclared name is a programming error.
     public subscript(_ name: String) -> Database {
-        for entry in declared where entry.name == name { return entry.database }
+        if let index = names.firstIndex(of: name) { return byPlace[index] }
         if let absence { preconditionFailure("projection \(projection), database \(name): \(absence)") }
         preconditionFailure("projection \(projection) declared no database \(name)")
     }
 
     /// Every database with its declared name, in declared order.
-    public var all: [(name: String, database: Database)] { declared }
+    public var all: [(name: String, database: Database)] { Array(zip(names, byPlace)) }
 
     /// The LMDB name of a projection's database in the generations of one parity: `p/NAME/DATABASE#0`
     /// for even generations, `#1` for odd ones.
