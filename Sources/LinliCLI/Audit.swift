@@ -65,6 +65,7 @@ struct Audit: ParsableCommand {
                         "  \(mismatch.projection)/\(mismatch.database) \(AuditRendering.key(mismatch.key)) (last written at position \(AuditRendering.position(mismatch.stored ?? mismatch.rebuilt ?? []))): stored \(stored), rebuilt \(rebuilt)"
                     )
                 }
+                for database in report.projections.unnamedDifferences { print("  \(database): \(AuditReport.unnamedReason)") }
                 print("state digest: \(report.json["stateDigest"].plain)")
                 for check in checks {
                     print(

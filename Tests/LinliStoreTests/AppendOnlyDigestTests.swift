@@ -64,3 +64,64 @@ struct AppendOnlyDigestTests {
         }
     }
 }
+
+/// The sums of a table of one row per key (``RowSetSum``): SipHash-2-4 as its authors give it, sums that do
+/// not depend on order, and memory that does not grow with the rows.
+@Suite("Row set sums")
+struct RowSetSumTests {
+    @Test("SipHash-2-4 gives the reference vectors of its paper (key 00…0f, messages 00…, lengths 0, 8, 15)")
+    func sipHashVectors() {
+        let hash = SipHash24(k0: 0x0706_0504_0302_0100, k1: 0x0f0e_0d0c_0b0a_0908)
+        let message = (0..<16).map { UInt8($0) }
+        func of(_ count: Int) -> UInt64 { message.prefix(count).withUnsafeBytes { hash.hash(UnsafeRawBufferPointer($0)) } }
+        #expect(of(0) == 0x726f_db47_dd0e_0e31)
+        #expect(of(8) == 0x93f5_f579_9a93_2462)
+        #expect(of(15) == 0xa129_ca61_49be_45e5)
+    }
+
+    @Test("the same rows in any order give the same sums; a row more, less or changed changes the keyed bucket it falls in")
+    func orderAndChange() {
+        let rows = (0..<500).map { (Array("d-\($0)".utf8), Array("value \($0 * 7)".utf8)) }
+        func sum(_ rows: [([UInt8], [UInt8])]) -> RowSetSum {
+            var sum = RowSetSum()
+            for (key, value) in rows { sum.add(RowSetSum.Fingerprint(key, value)) }
+            return sum
+        }
+        let forward = sum(rows)
+        #expect(forward == sum(rows.reversed()) && forward.digest == sum(rows.shuffled()).digest)
+        var changed = rows
+        changed[42].1[0] ^= 1
+        let before = RowSetSum.Fingerprint(rows[42].0, rows[42].1).bucket, after = RowSetSum.Fingerprint(changed[42].0, changed[42].1).bucket
+        #expect(sum(changed).differing(from: forward) == Set([RowSetSum.part(before), RowSetSum.part(after)]))
+        #expect(sum(changed).digest != forward.digest)
+        #expect(sum(Array(rows.dropLast())).differing(from: forward) == [RowSetSum.part(RowSetSum.Fingerprint(rows[499].0, rows[499].1).bucket)])
+        // A row put twice is counted twice: the store keeps it once.
+        #expect(sum(rows + [rows[3]]).differing(from: forward).count == 1)
+    }
+
+    @Test("a replay's digest of a table of one row per key holds the same memory after 50,000 rows as after 10")
+    func memoryIsBounded() {
+        let digest = AppendOnlyDigest(.oneRowPerKey)
+        for index in 0..<10 { digest.add(Array("d-\(index)".utf8), [1, 2, 3]) }
+        let early = digest.approximateBytes
+        for index in 10..<50_000 { digest.add(Array("d-\(index)".utf8), [1, 2, 3]) }
+        #expect(digest.approximateBytes == early)
+    }
+}
+
+/// A report whose rows could not be named still fails, and says which databases differ.
+@Suite("Projection reports")
+struct ProjectionReportTests {
+    @Test("a digest or a keyed sum that differs with no key named fails the report and names the database")
+    func unnamedDifferences() {
+        let a = Hash.sha256("a"), b = Hash.sha256("b")
+        var report = ProjectionReport(position: 9, storedDigests: ["p/x": a, "p/y": a], rebuiltDigests: ["p/x": a, "p/y": a], mismatches: [])
+        #expect(report.ok && report.unnamedDifferences.isEmpty)
+        report.differingSums = ["p/x"]
+        #expect(!report.ok && report.unnamedDifferences == ["p/x"], "equal digests, differing keyed sums")
+        report.rebuiltDigests["p/y"] = b
+        #expect(report.unnamedDifferences == ["p/x", "p/y"])
+        report.mismatches = [ProjectionMismatch(projection: "p", database: "y", key: [1], stored: nil, rebuilt: [2])]
+        #expect(report.unnamedDifferences == ["p/x"], "a database with a named key is not listed again")
+    }
+}

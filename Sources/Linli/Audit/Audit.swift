@@ -27,12 +27,22 @@ public struct AuditReport: Sendable {
                 "position": .int(Int64(AuditRendering.position(mismatch.stored ?? mismatch.rebuilt ?? []))),
             ])
         }
+        for database in projections.unnamedDifferences {
+            let parts = database.split(separator: "/", maxSplits: 1).map(String.init)
+            mismatches.append([
+                "kind": "projection", "projection": .string(parts[0]), "database": .string(parts.count > 1 ? parts[1] : ""),
+                "reason": .string(AuditReport.unnamedReason),
+            ])
+        }
         return [
             "ok": .bool(ok), "events": .int(Int64(chain.events)), "head": .string(chain.head.hash.hex),
             "headPosition": .int(Int64(chain.head.position)), "stateDigest": .string(Self.stateDigest(projections.rebuiltDigests).hex),
             "mismatches": .array(mismatches),
         ]
     }
+
+    /// What a database whose rows differ but could not be named says.
+    public static let unnamedReason = "its rows differ from a rebuild from position 1; the rows could not be kept in memory to be named"
 
     /// One hash over every rebuilt projection database (SHA-256 of `name=digest` lines in name order): the
     /// same log gives the same state digest wherever it is replayed, from the store or from an export.

@@ -3,8 +3,8 @@ import Foundation
 
 /// The digest of an append-only projection database (``Projection/appendOnlyDatabases``), computable from
 /// its rows as they are added, without holding them: an audit's replay folds a statement, a history or a
-/// timeline into 100-odd bytes an entity, and a table of one row per key into 16 bytes a row, instead of
-/// keeping every row in memory.
+/// timeline into 100-odd bytes an entity, and a table of one row per key into sums of a fixed size
+/// (``RowSetSum``), instead of keeping every row in memory.
 ///
 /// With an entity layout (``AppendOnlyLayout/entityThenPosition``, ``AppendOnlyLayout/entityThenOrderThenPosition``),
 /// asserted where rows are added, a key is `entity ‖ 0x00 ‖ … ‖ position`: the entity holds no zero byte and
@@ -14,10 +14,8 @@ import Foundation
 /// `u32 length ‖ key ‖ u32 length ‖ value`; the database's digest is SHA-256 over
 /// `u32 length ‖ entity ‖ entity digest` for every entity in byte order.
 ///
-/// With ``AppendOnlyLayout/oneRowPerKey`` each row's fingerprint is the first 16 bytes of SHA-256 over
-/// `u32 length ‖ key ‖ u32 length ‖ value`, and the database's digest is SHA-256 over the fingerprints in
-/// ascending order: the same set of rows gives the same digest in whatever order they came (docs/AUDIT.md
-/// says what that proves).
+/// With ``AppendOnlyLayout/oneRowPerKey`` each row is fingerprinted and added to a ``RowSetSum``: the same
+/// set of rows gives the same sums in whatever order they came (docs/AUDIT.md says what that proves).
 final class AppendOnlyDigest {
     /// One entity's rows so far: hashed up to `position`, and the rows of `position` itself not yet
     /// (several rows of one event are hashed in key order, whatever order `apply` put them in).
@@ -43,54 +41,37 @@ final class AppendOnlyDigest {
         }
     }
 
-    /// A row's fingerprint in a table of one row per key.
-    struct Fingerprint: Hashable, Comparable {
-        let high: UInt64
-        let low: UInt64
-
-        init(_ key: some DataProtocol, _ value: some DataProtocol) {
-            var hasher = SHA256()
-            AppendOnlyDigest.add(key, value, to: &hasher)
-            let words = hasher.finalize().withUnsafeBytes { ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
-            (high, low) = (UInt64(bigEndian: words.0), UInt64(bigEndian: words.1))
-        }
-
-        /// Its 16 bytes, as ``Summary/differing(from:)`` names parts.
-        var bytes: [UInt8] { bigEndianKey(high) + bigEndianKey(low) }
-
-        static func < (a: Fingerprint, b: Fingerprint) -> Bool { (a.high, a.low) < (b.high, b.low) }
-    }
-
-    /// What a database's rows come to: the digest, and its parts — each entity's digest, or every row's
-    /// fingerprint in ascending order.
+    /// What a database's rows come to: the digest, and its parts — each entity's digest, or, for a table
+    /// of one row per key, the sums of its rows.
     struct Summary {
         var digest: Hash
         var entities: [[UInt8]: Hash] = [:]
-        var fingerprints: [Fingerprint] = []
+        var sum: RowSetSum? = nil
 
-        /// The parts that differ from `other`'s, as bytes: entities, or fingerprints that one side holds more
-        /// often than the other (a row put twice by a forged event counts twice).
+        /// Whether the parts that only this process can check agree with `other`'s (a table of one row per
+        /// key: the keyed sums); the digests are compared on their own.
+        func sumsAgree(with other: Summary) -> Bool { sum == other.sum }
+
+        /// The parts that differ from `other`'s, as bytes: entities, or the buckets of rows whose keyed sums
+        /// differ (``RowSetSum/part(_:)``).
         func differing(from other: Summary) -> Set<[UInt8]> {
             var out = Set(Set(entities.keys).union(other.entities.keys).filter { entities[$0] != other.entities[$0] })
-            // Both lists are sorted: one merge walk finds where their counts differ.
-            var mine = fingerprints[...], theirs = other.fingerprints[...]
-            while let next = [mine.first, theirs.first].compactMap({ $0 }).min() {
-                let a = mine.prefix { $0 == next }.count, b = theirs.prefix { $0 == next }.count
-                if a != b { out.insert(next.bytes) }
-                mine = mine.dropFirst(a)
-                theirs = theirs.dropFirst(b)
-            }
+            if let sum, let theirs = other.sum { out.formUnion(sum.differing(from: theirs)) }
             return out
         }
+
+        /// The summary without its per-entity parts, which can be large (a side compared later holds only
+        /// what it must); a table's sums are 64 KB whatever its size, and stay.
+        var withoutEntities: Summary { Summary(digest: digest, sum: sum) }
     }
 
     let layout: AppendOnlyLayout
     /// By entity, under the overlay's key (``RowKey``): an array's own hash feeds the hasher a byte at a
     /// time, 2.6 % of an audit (perf).
     private var entities: [RowKey: Entity] = [:]
-    private var fingerprints: [Fingerprint] = []
+    private var sum = RowSetSum()
     /// Parts whose rows are also kept, by key (a second replay that names the rows where the parts
-    /// differed: entities, or fingerprints' bytes); nil keeps none.
+    /// differed: entities, or the buckets of a table of one row per key); nil keeps none.
     private let keeping: Set<[UInt8]>?
     /// The rows of the parts in ``keeping``.
     private(set) var kept: [[UInt8]: [UInt8]] = [:]
@@ -100,9 +81,9 @@ final class AppendOnlyDigest {
         self.keeping = keeping
     }
 
-    /// About how much memory it holds: an entity's state and key, a row's fingerprint, and the rows kept.
+    /// About how much memory it holds: an entity's state and key, a table's sums, and the rows kept.
     var approximateBytes: Int {
-        entities.count * 160 + entities.keys.reduce(0) { $0 + $1.bytes.count } + fingerprints.capacity * 16
+        entities.count * 160 + entities.keys.reduce(0) { $0 + $1.bytes.count } + RowSetSum.bucketCount * 16
             + kept.reduce(0) { $0 + $1.key.count + $1.value.count + 64 }
     }
 
@@ -110,10 +91,10 @@ final class AppendOnlyDigest {
     func add(_ key: [UInt8], _ value: [UInt8]) {
         let part: [UInt8]
         if layout == .oneRowPerKey {
-            let fingerprint = Fingerprint(key, value)
-            fingerprints.append(fingerprint)
+            let fingerprint = RowSetSum.Fingerprint(key, value)
+            sum.add(fingerprint)
             guard keeping != nil else { return }
-            part = fingerprint.bytes
+            part = RowSetSum.part(fingerprint.bucket)
         } else {
             // A key outside the layout comes only from an event Linli did not write (an export's verification
             // replays what it is given): an entity of its own, as the stored side counts it, never a trap.
@@ -130,10 +111,7 @@ final class AppendOnlyDigest {
 
     /// What the rows added come to.
     func summary() -> Summary {
-        if layout == .oneRowPerKey {
-            fingerprints.sort()
-            return Summary(digest: Self.combine(fingerprints), fingerprints: fingerprints)
-        }
+        if layout == .oneRowPerKey { return Summary(digest: sum.digest, sum: sum) }
         var out: [[UInt8]: Hash] = [:]
         out.reserveCapacity(entities.count)
         for (entity, var state) in entities {
@@ -153,15 +131,6 @@ final class AppendOnlyDigest {
         return hasher.finalize().withUnsafeBytes { Hash($0) }
     }
 
-    private static func combine(_ sorted: [Fingerprint]) -> Hash {
-        var hasher = SHA256()
-        for fingerprint in sorted {
-            withUnsafeBytes(of: fingerprint.high.bigEndian) { hasher.update(bufferPointer: $0) }
-            withUnsafeBytes(of: fingerprint.low.bigEndian) { hasher.update(bufferPointer: $0) }
-        }
-        return hasher.finalize().withUnsafeBytes { Hash($0) }
-    }
-
     /// What a database's rows come to, walked in key order (stored, or held in memory). With
     /// ``AppendOnlyLayout/entityThenPosition`` an entity's rows are hashed as they are walked (its run can be
     /// long: a community's issuance account; keys of exactly `entity ‖ 0 ‖ position` are in log order);
@@ -172,14 +141,13 @@ final class AppendOnlyDigest {
         _ database: Database, layout: AppendOnlyLayout, _ txn: borrowing some TransactionReading & ~Copyable, everyRow: () -> Void = {}
     ) throws -> Summary {
         if layout == .oneRowPerKey {
-            var fingerprints: [Fingerprint] = []
+            var sum = RowSetSum()
             try txn.walk(database) { key, value in
-                fingerprints.append(Fingerprint(key, value))
+                sum.add(RowSetSum.Fingerprint(key, value))
                 everyRow()
                 return true
             }
-            fingerprints.sort()
-            return Summary(digest: combine(fingerprints), fingerprints: fingerprints)
+            return Summary(digest: sum.digest, sum: sum)
         }
         var digests: [[UInt8]: Hash] = [:]
         var run: [(position: UInt64, key: [UInt8], value: [UInt8])] = []

@@ -27,8 +27,19 @@ public struct ProjectionReport: Sendable {
     public var mismatches: [ProjectionMismatch]
     /// Why the projections could not be rebuilt at all (a missing or undecodable event), if so.
     public var failure: String? = nil
-    /// True when every digest matched.
-    public var ok: Bool { failure == nil && mismatches.isEmpty && storedDigests == rebuiltDigests }
+    /// The databases, by `projection/database`, whose keyed sums differ (``RowSetSum``: a table of one row
+    /// per key) though their digests may agree: a finding even when its rows could not be named.
+    public var differingSums: [String] = []
+    /// The databases, by `projection/database`, whose digests or keyed sums differ but none of whose keys
+    /// is among ``mismatches`` (their rows could not be kept to be named), in name order.
+    public var unnamedDifferences: [String] {
+        let named = Set(mismatches.map { "\($0.projection)/\($0.database)" })
+        let differing = Set(storedDigests.keys.filter { storedDigests[$0] != rebuiltDigests[$0] }).union(
+            rebuiltDigests.keys.filter { storedDigests[$0] == nil })
+        return differing.union(differingSums).subtracting(named).sorted()
+    }
+    /// True when every digest and every keyed sum matched.
+    public var ok: Bool { failure == nil && mismatches.isEmpty && storedDigests == rebuiltDigests && differingSums.isEmpty }
 
     /// A report for a rebuild that could not run.
     public static func failed(_ reason: String) -> ProjectionReport {
@@ -94,6 +105,7 @@ extension EventLog {
             report.storedDigests.merge(part.storedDigests) { $1 }
             report.rebuiltDigests.merge(part.rebuiltDigests) { $1 }
             report.mismatches += part.mismatches.prefix(ChainVerifier.failuresMax - report.mismatches.count)
+            report.differingSums += part.differingSums
         }
         return report
     }
@@ -105,19 +117,35 @@ extension EventLog {
         var digests: [String: Hash] = [:]
         var appendOnly: [String: AppendOnlyDigest.Summary] = [:]
 
-        /// Equal when the heads and every database's digest are.
-        static func == (a: ProjectionDigests, b: ProjectionDigests) -> Bool { a.position == b.position && a.digests == b.digests }
+        /// Equal when the heads, every database's digest and every keyed sum are.
+        static func == (a: ProjectionDigests, b: ProjectionDigests) -> Bool {
+            a.position == b.position && a.digests == b.digests && a.differingSums(b).isEmpty
+        }
 
-        /// The digests alone: a side compared later holds no append-only parts meanwhile (a million
-        /// deliveries' fingerprints are 16 MB a side).
-        var withoutParts: ProjectionDigests { ProjectionDigests(position: position, digests: digests) }
+        /// The databases whose keyed sums (``RowSetSum``, a table of one row per key) differ from `other`'s.
+        func differingSums(_ other: ProjectionDigests) -> [String] {
+            appendOnly.keys.filter { name in other.appendOnly[name].map { !appendOnly[name]!.sumsAgree(with: $0) } ?? true }
+        }
+
+        /// Whether database `name`'s sides differ: their digests, or their keyed sums.
+        func differs(_ other: ProjectionDigests, in name: String) -> Bool {
+            digests[name] != other.digests[name] || differingSums(other).contains(name)
+        }
+
+        /// Without the append-only databases' per-entity parts: a side compared later holds only the digests
+        /// and the keyed sums meanwhile (64 KB a table of one row per key, whatever its size).
+        var withoutParts: ProjectionDigests {
+            ProjectionDigests(position: position, digests: digests, appendOnly: appendOnly.mapValues(\.withoutEntities))
+        }
 
         /// A report of both sides' digests, with no mismatches named.
         func report(_ projection: String, stored: ProjectionDigests) -> ProjectionReport {
             func labelled(_ digests: [String: Hash]) -> [String: Hash] {
                 Dictionary(uniqueKeysWithValues: digests.map { ("\(projection)/\($0.key)", $0.value) })
             }
-            return ProjectionReport(position: position, storedDigests: labelled(stored.digests), rebuiltDigests: labelled(digests), mismatches: [])
+            return ProjectionReport(
+                position: position, storedDigests: labelled(stored.digests), rebuiltDigests: labelled(digests), mismatches: [],
+                differingSums: differingSums(stored).map { "\(projection)/\($0)" })
         }
     }
 
@@ -250,7 +278,7 @@ extension EventLog {
                 var report = replayed.report(live.projection.name, stored: stored)
                 var differing: [String: Set<[UInt8]>] = [:]
                 try memory.read { memoryTxn in
-                    for name in live.projection.databaseNames where stored.digests[name] != replayed.digests[name] {
+                    for name in live.projection.databaseNames where stored.differs(replayed, in: name) {
                         let label = "\(live.projection.name)/\(name)"
                         if let layout = live.projection.appendOnlyDatabases[name] {
                             if let parts = keeping[label] {
@@ -280,7 +308,7 @@ extension EventLog {
         }
     }
 
-    /// The rows of `parts` (entities, or fingerprints) in an append-only database where the store and a
+    /// The rows of `parts` (entities, or buckets of a table of one row per key) in an append-only database where the store and a
     /// replay that kept them differ.
     private func rowMismatches(
         _ projection: String, _ name: String, _ layout: AppendOnlyLayout, _ parts: Set<[UInt8]>, stored database: Database,
@@ -288,10 +316,10 @@ extension EventLog {
     ) throws -> [ProjectionMismatch] {
         var stored: [[UInt8]: [UInt8]] = [:]
         if layout == .oneRowPerKey {
-            // The stored rows whose fingerprints the replay lacks: a stored row under the key of a replayed
-            // row with another fingerprint has a fingerprint of its own the replay lacks, so it is among them.
+            // The stored rows in the buckets whose sums differ: a stored row under the key of a replayed row
+            // with another value has a fingerprint of its own, in a bucket that differs too.
             try txn.walk(database) { key, value in
-                if parts.contains(AppendOnlyDigest.Fingerprint(key, value).bytes) { stored[Array(key)] = Array(value) }
+                if parts.contains(RowSetSum.part(RowSetSum.Fingerprint(key, value).bucket)) { stored[Array(key)] = Array(value) }
                 return true
             }
         }
