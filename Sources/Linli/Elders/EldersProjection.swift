@@ -38,6 +38,9 @@ final class EldersProjection: Projection {
         Table.historyCompact.name: .entityThenOrderThenPosition, Table.deliveries.name: .oneRowPerKey,
     ]
 
+    /// A week's adherence is counted while its deliveries come in, then left alone: an audit forgets it after.
+    let retirableDatabases: Set<String> = [Table.adherence.name]
+
     static let types = EventType.names(ElderEvent.allCases.map(EventType.elders) + [.mediation(.reported)])
     var eventTypes: Set<String>? { Self.types }
 

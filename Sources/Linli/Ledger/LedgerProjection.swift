@@ -48,6 +48,8 @@ final class LedgerProjection: Projection {
     let databaseNames = Table.declaredNames
     /// Statements (`account ‖ 0 ‖ position`) and a fund's movements (`fund ‖ 0 ‖ position`): only added.
     let appendOnlyDatabases: [String: AppendOnlyLayout] = [Table.postings.name: .entityThenPosition, Table.fundMovements.name: .entityThenPosition]
+    /// An hours log is written when logged and when decided, then left alone: an audit forgets it after.
+    let retirableDatabases: Set<String> = [Table.hours.name]
 
     static let types = EventType.names(LedgerEvent.allCases.map(EventType.ledger))
     var eventTypes: Set<String>? { Self.types }

@@ -29,6 +29,9 @@ public final class RowOverlay: @unchecked Sendable {
     /// (``AppendOnlyRows/heldFor(entities:)``): those entities by overlay slot (nil for a slot that keeps
     /// every row); empty elsewhere.
     @exclusivity(unchecked) var keptEntities: [Set<[UInt8]>?] = []
+    /// For an audit's replay: the rows of each retirable database it has folded away
+    /// (``Projection/retirableDatabases``), by overlay slot (nil for the others); empty elsewhere.
+    @exclusivity(unchecked) var retired: [RetiredRows?] = []
 
     /// For a replay into memory that keeps its chunks apart (a time-travel view's): every write of this
     /// chunk with the row's change before it, in order, so that ``rollBack()`` can restore them. Nil
@@ -59,20 +62,49 @@ public final class RowOverlay: @unchecked Sendable {
     /// About how much memory all the changed rows take, published and this transaction's.
     public var approximateBytes: Int {
         top.reduce(0) { $0 + $1.approximateBytes } + below.reduce(0) { $0 + $1.approximateBytes } + appendOnly.reduce(0) { $0 + ($1?.approximateBytes ?? 0) }
+            + retired.reduce(0) { $0 + ($1?.approximateBytes ?? 0) }
     }
 
     /// Whether slot `slot` has no changed rows at all: a look-up then goes straight to LMDB, without
     /// copying its key (after a checkpoint, the usual case for a query).
     @inline(__always)
-    func isEmpty(_ slot: Int) -> Bool { (top.isEmpty || top[slot].isEmpty) && (below.isEmpty || below[slot].isEmpty) }
+    func isEmpty(_ slot: Int) -> Bool {
+        // A slot with retired rows is never empty: a look-up must reach ``noteMiss(_:_:)``.
+        (top.isEmpty || top[slot].isEmpty) && (below.isEmpty || below[slot].isEmpty) && (retired.isEmpty || retired[slot] == nil)
+    }
 
     /// The overlay's word on `key` in `slot`: `.some(nil)` for a deleted row, nil when it has none.
     @inline(__always)
     func lookUp(_ slot: Int, _ key: [UInt8]) -> [UInt8]?? {
-        let key = RowKey(key)
-        if !top.isEmpty, let mine = top[slot][key] { return .some(mine) }
-        if !below.isEmpty, let published = below[slot][key] { return .some(published) }
+        let rowKey = RowKey(key)
+        if !top.isEmpty, let mine = top[slot][rowKey] { return .some(mine) }
+        if !below.isEmpty, let published = below[slot][rowKey] { return .some(published) }
+        noteMiss(slot, key)
         return nil
+    }
+
+    /// A key this overlay does not hold was reached: if its row was retired, the replay is marked as one
+    /// whose sums cannot be trusted (``RetiredRows/reached``).
+    @inline(__always)
+    func noteMiss(_ slot: Int, _ key: [UInt8]) {
+        guard !retired.isEmpty, let rows = retired[slot] else { return }
+        rows.noteMiss(key)
+    }
+
+    /// Folds the rows of the retirable databases last written before `position` into their sums, and
+    /// forgets them (an audit's replay, between chunks).
+    func retire(writtenBefore position: UInt64) {
+        for slot in retired.indices {
+            guard let rows = retired[slot] else { continue }
+            var gone = Set<RowKey>()
+            for (key, value) in top[slot].values {
+                guard let value, let written = value.withUnsafeBytes({ bigEndianValue($0) }), written < position else { continue }
+                rows.add(key.bytes, value)
+                gone.insert(key)
+            }
+            top[slot].remove(gone)
+            rows.settle()
+        }
     }
 
     /// Whether a row put under `key` in `slot` is kept: false only for another entity's row in an
@@ -88,6 +120,7 @@ public final class RowOverlay: @unchecked Sendable {
         // The top is made on the first write: a read-only transaction never allocates one.
         if top.isEmpty { top = Array(repeating: ChangedRows(orderedLazily: true), count: below.count) }
         let previous = top[slot].set(key, value)
+        if case .none = previous { noteMiss(slot, key) }
         journal?.append((slot, key, previous))
     }
 
@@ -101,6 +134,7 @@ public final class RowOverlay: @unchecked Sendable {
             key, keepingPrevious: journal != nil,
             ifUnchanged: {
                 if !below.isEmpty, let published = below[slot][RowKey(key)] { return published }
+                noteMiss(slot, key)
                 return try stored()
             }, body)
         if let previous { journal?.append((slot, key, previous)) }
@@ -144,6 +178,8 @@ public final class RowOverlay: @unchecked Sendable {
         // replay into memory settles its one layer when it ends (``settleOrder()``), so that the view's
         // readers, on any threads, only read it.
         if !top.isEmpty, top[slot].hasKeysOutOfOrder { top[slot].settleOrder() }
+        // A walk would miss the rows retired: the sums are not to be trusted.
+        if !retired.isEmpty, let rows = retired[slot], rows.count > 0 { rows.reached = true }
         return OverlayCursor(
             top: top.isEmpty ? nil : top[slot].cursor(from: start, reverse: reverse),
             below: below.isEmpty ? nil : below[slot].cursor(from: start, reverse: reverse), reverse: reverse)
@@ -496,4 +532,55 @@ extension Database {
     /// Whether rows of this database are seen through a transaction's overlay.
     @inline(__always)
     var overlaid: Bool { overlaySlot >= 0 }
+}
+
+/// The rows of one retirable database that an audit's replay has folded away
+/// (``Projection/retirableDatabases``): their sum, and the keys' keyed 64-bit hashes, sorted, so that a
+/// later event that reaches one of them is noticed (``reached``) and the replay's sums are not trusted. A
+/// new key whose hash equals a retired one's (about n²/2^65 for n keys) is noticed too: it only costs the
+/// audit a second replay.
+final class RetiredRows {
+    /// The hash of the keys: keyed, so that no stored data can aim at it.
+    private static let keyHash = SipHash24.random()
+    /// What the retired rows come to.
+    private(set) var sum = RowSetSum()
+    /// The retired keys' hashes, in order.
+    private var hashes: [UInt64] = []
+    /// The ones retired since the last ``settle()``.
+    private var fresh: [UInt64] = []
+    /// Whether the replay reached a retired row (or walked the database once some were retired).
+    var reached = false
+
+    /// Rows retired.
+    var count: Int { hashes.count + fresh.count }
+    /// About how much memory it holds.
+    var approximateBytes: Int { RowSetSum.bucketCount * 16 + 8 * (hashes.capacity + fresh.capacity) }
+
+    private static func hash(_ key: [UInt8]) -> UInt64 { key.withUnsafeBytes { keyHash.hash($0) } }
+
+    /// Folds a row into the sum and remembers its key.
+    func add(_ key: [UInt8], _ value: [UInt8]) {
+        sum.add(RowSetSum.Fingerprint(key, value))
+        fresh.append(Self.hash(key))
+    }
+
+    /// Merges the keys retired since the last call into the sorted ones.
+    func settle() {
+        guard !fresh.isEmpty else { return }
+        hashes.append(contentsOf: fresh)
+        hashes.sort()
+        fresh.removeAll()
+    }
+
+    /// Notes a key the overlay does not hold: reached if it was retired.
+    func noteMiss(_ key: [UInt8]) {
+        guard !hashes.isEmpty, !reached else { return }
+        let hash = Self.hash(key)
+        var low = 0, high = hashes.count
+        while low < high {
+            let middle = (low + high) / 2
+            if hashes[middle] < hash { low = middle + 1 } else { high = middle }
+        }
+        if low < hashes.count && hashes[low] == hash { reached = true }
+    }
 }

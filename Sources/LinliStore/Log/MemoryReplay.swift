@@ -51,14 +51,19 @@ public final class MemoryProjections: @unchecked Sendable {
     ///
     /// With `keepingChunksApart` (a time-travel replay up to a time), ``apply(_:)`` keeps each chunk of events only
     /// when it applied whole; the others fail whole when a chunk fails.
+    ///
+    /// With `retiring` (an audit's first replay, which is only compared), the rows of the retirable
+    /// databases can be folded away between chunks (``retire(writtenBefore:)``).
     init(
         _ projections: [any Projection], memoryBytesMax: Int, appendOnly: AppendOnlyRows = .held, keeping: [String: Set<[UInt8]>] = [:],
-        keepingChunksApart: Bool = false
+        keepingChunksApart: Bool = false, retiring: Bool = false
     ) {
+        precondition(!retiring || (appendOnly == .digested && !keepingChunksApart), "only a replay that is only compared retires rows")
         var slots: [ProjectionSlot] = []
         var byProjection: [String: ProjectionDatabases] = [:]
         var sinks: [AppendOnlyDigest?] = []
         var keptEntities: [Set<[UInt8]>?] = []
+        var retired: [RetiredRows?] = []
         for projection in projections {
             var byName: [String: Database] = [:]
             for name in projection.databaseNames {
@@ -66,6 +71,7 @@ public final class MemoryProjections: @unchecked Sendable {
                 let writeOnly = layout != nil && (appendOnly == .digested || appendOnly == .dropped)
                 byName[name] = Database(inMemory: "memory:\(projection.name)/\(name)", slot: sinks.count, writeOnly: writeOnly)
                 sinks.append(appendOnly == .digested ? layout.map { AppendOnlyDigest($0, keeping: keeping["\(projection.name)/\(name)"]) } : nil)
+                retired.append(retiring && projection.retirableDatabases.contains(name) ? RetiredRows() : nil)
                 if case .heldFor(let entities) = appendOnly {
                     keptEntities.append(layout == nil ? nil : Set(entities.map { Array($0.utf8) }))
                 }
@@ -80,6 +86,7 @@ public final class MemoryProjections: @unchecked Sendable {
         // A dropped database's slot has no sink: its rows go nowhere.
         if appendOnly == .digested || appendOnly == .dropped { overlay.appendOnly = sinks }
         overlay.keptEntities = keptEntities
+        if retiring { overlay.retired = retired }
         self.filter = EventTypeFilter(slots)
         self.memoryBytesMax = memoryBytesMax
     }
@@ -87,6 +94,30 @@ public final class MemoryProjections: @unchecked Sendable {
     /// The sink of a database that is only digested, if it is one.
     func appendOnlySink(_ database: Database) -> AppendOnlyDigest? {
         database.writeOnly ? overlay.appendOnly[database.overlaySlot] : nil
+    }
+
+    /// Folds the rows of the retirable databases last written before `position` into their sums and
+    /// forgets them (a replay made `retiring`).
+    func retire(writtenBefore position: UInt64) { overlay.retire(writtenBefore: position) }
+
+    /// Whether a retiring replay reached a row it had retired: its sums are then not the projection's.
+    var reachedRetiredRows: Bool { overlay.retired.contains { $0?.reached ?? false } }
+
+    /// What a retirable database comes to (``Projection/retirableDatabases``): the rows held, summed, and
+    /// those retired.
+    func summary(ofRetirable database: Database) throws -> AppendOnlyDigest.Summary {
+        let retired = overlay.retired.isEmpty ? nil : overlay.retired[database.overlaySlot]
+        // The walk below is this summary's, not the replay's: it must not count as reaching retired rows.
+        let reached = retired?.reached ?? false
+        defer { retired?.reached = reached }
+        var sum = retired?.sum ?? RowSetSum()
+        try read { txn in
+            try txn.walk(database) { key, value in
+                sum.add(RowSetSum.Fingerprint(key, value))
+                return true
+            }
+        }
+        return AppendOnlyDigest.Summary(digest: sum.digest, sum: sum)
     }
 
     /// Runs `body` over the rows (no LMDB transaction is involved: the databases are in memory).
@@ -104,7 +135,8 @@ public final class MemoryProjections: @unchecked Sendable {
                 for (name, database) in slot.databases.all where !(database.writeOnly && appendOnlySink(database) == nil) {
                     out["\(slot.projection.name)/\(name)"] =
                         try appendOnlySink(database).map { $0.summary().digest }
-                        ?? ProjectionDigest.of(database, name: name, of: slot.projection, txn)
+                        ?? (slot.projection.retirableDatabases.contains(name)
+                            ? summary(ofRetirable: database).digest : ProjectionDigest.of(database, name: name, of: slot.projection, txn))
                 }
             }
             return out
@@ -206,7 +238,21 @@ enum ProjectionDigest {
         everyRow: () -> Void = {}
     ) throws -> Hash {
         if let layout = projection.appendOnlyDatabases[name] { return try AppendOnlyDigest.of(database, layout: layout, txn, everyRow: everyRow).digest }
+        if projection.retirableDatabases.contains(name) { return try summed(database, txn, everyRow: everyRow).digest }
         return try of(database, txn, everyRow: everyRow)
+    }
+
+    /// The sums of a retirable database's rows (``Projection/retirableDatabases``), walked in key order.
+    static func summed(_ database: Database, _ txn: borrowing some TransactionReading & ~Copyable, everyRow: () -> Void = {}) throws
+        -> AppendOnlyDigest.Summary
+    {
+        var sum = RowSetSum()
+        try txn.walk(database) { key, value in
+            sum.add(RowSetSum.Fingerprint(key, value))
+            everyRow()
+            return true
+        }
+        return AppendOnlyDigest.Summary(digest: sum.digest, sum: sum)
     }
 
     /// `everyRow` runs after each row (to keep the pages read within a ``MappedPagesBudget``).

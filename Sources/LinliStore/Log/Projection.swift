@@ -32,6 +32,13 @@ public protocol Projection: AnyObject, Sendable {
     /// its memory does not grow with the log; reading one of them while replaying stops the program. Queries
     /// read them as any other. Default: none.
     var appendOnlyDatabases: [String: AppendOnlyLayout] { get }
+    /// Databases whose rows `apply` writes for a while and then, as a rule, leaves alone for good: an hours
+    /// log once decided, a week's adherence once the week is past. Their digest is a sum over their rows
+    /// (``RowSetSum``), whatever order they come in, so that an audit's replay can fold a row nobody has
+    /// written for ``EventLog/Options/replayRetireAfterEvents`` events into that sum and forget it. When a
+    /// later event reaches a row it forgot (a delivery back-dated by months), the replay's sum is not to be
+    /// trusted: the audit replays the projection again holding every row. Default: none.
+    var retirableDatabases: Set<String> { get }
 }
 
 extension Projection {
@@ -39,6 +46,8 @@ extension Projection {
     public var eventTypes: Set<String>? { nil }
     /// None.
     public var appendOnlyDatabases: [String: AppendOnlyLayout] { [:] }
+    /// None.
+    public var retirableDatabases: Set<String> { [] }
 }
 
 /// The key layout of an append-only projection database (``Projection/appendOnlyDatabases``): a key starts

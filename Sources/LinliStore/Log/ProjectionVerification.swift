@@ -77,7 +77,7 @@ extension EventLog {
         let order = slots.indices.sorted { sizes[$0] > sizes[$1] }
         let pieces = order.map { (slot: $0, replay: true) } + order.map { (slot: $0, replay: false) }
         let shared = SideBySide(count: slots.count, total: try head.position * UInt64(slots.count), progress: progress)
-        let replayed = Outcomes<ProjectionDigests>(count: slots.count), stored = Outcomes<ProjectionDigests>(count: slots.count)
+        let replayed = Outcomes<ProjectionDigests?>(count: slots.count), stored = Outcomes<ProjectionDigests>(count: slots.count)
         DispatchQueue.concurrentPerform(iterations: pieces.count) { turn in
             let (index, replay) = pieces[turn]
             if replay {
@@ -92,8 +92,9 @@ extension EventLog {
         var parts: [ProjectionReport?] = Array(repeating: nil, count: slots.count)
         var again: [Int] = []
         for index in slots.indices {
+            // A replay that reached a row it had retired (nil) is done again, holding every row.
             let replay = try replayed.values[index]!.get(), store = try stored.values[index]!.get()
-            if replay == store { parts[index] = replay.report(slots[index].projection.name, stored: store) } else { again.append(index) }
+            if let replay, replay == store { parts[index] = replay.report(slots[index].projection.name, stored: store) } else { again.append(index) }
         }
         let redone = Outcomes<ProjectionReport>(count: again.count), redo = again
         DispatchQueue.concurrentPerform(iterations: redo.count) { turn in redone.set(turn, Result { try verifyAndName(slots[redo[turn]]) { _ in } }) }
@@ -182,14 +183,24 @@ extension EventLog {
     }
 
     /// One projection replayed into memory up to the head of a read snapshot of its own, and its databases'
-    /// digests.
-    private func replayedDigests(_ live: ProjectionSlot, progress: (UInt64) -> Void) throws -> ProjectionDigests {
-        let memory = MemoryProjections([live.projection], memoryBytesMax: options.replayMemoryBytesMax, appendOnly: .digested)
-        let head = try environment.read { txn in
-            let head = try readHead(txn).position
-            try replay(into: memory, upTo: head, reading: txn, progress: progress)
-            return head
+    /// digests; nil when the replay reached a row it had retired (``Projection/retirableDatabases``), so
+    /// that its sums are not the projection's (the audit then replays it again holding every row).
+    private func replayedDigests(_ live: ProjectionSlot, progress: (UInt64) -> Void) throws -> ProjectionDigests? {
+        let retiring = !live.projection.retirableDatabases.isEmpty
+        let memory = MemoryProjections([live.projection], memoryBytesMax: options.replayMemoryBytesMax, appendOnly: .digested, retiring: retiring)
+        let head: UInt64
+        do {
+            head = try environment.read { txn in
+                let head = try readHead(txn).position
+                try replay(into: memory, upTo: head, reading: txn, retiring: retiring, progress: progress)
+                return head
+            }
+        } catch  where memory.reachedRetiredRows {
+            // An event that failed after the replay forgot a row it needed: not a finding until a replay
+            // that holds every row says so.
+            return nil
         }
+        guard !memory.reachedRetiredRows else { return nil }
         return try digests(of: memory, live.projection, at: head).withoutParts
     }
 
@@ -205,6 +216,10 @@ extension EventLog {
         for name in live.projection.databaseNames {
             if let layout = live.projection.appendOnlyDatabases[name] {
                 let summary = try AppendOnlyDigest.of(live.databases[name], layout: layout, txn) { budget.step(environment) }
+                out.appendOnly[name] = summary
+                out.digests[name] = summary.digest
+            } else if live.projection.retirableDatabases.contains(name) {
+                let summary = try ProjectionDigest.summed(live.databases[name], txn) { budget.step(environment) }
                 out.appendOnly[name] = summary
                 out.digests[name] = summary.digest
             } else {
@@ -228,6 +243,10 @@ extension EventLog {
                     let summary = sink.summary()
                     out.appendOnly[name] = summary
                     out.digests[name] = summary.digest
+                } else if projection.retirableDatabases.contains(name) {
+                    let summary = try memory.summary(ofRetirable: rebuilt.databases[name])
+                    out.appendOnly[name] = summary
+                    out.digests[name] = summary.digest
                 } else {
                     out.digests[name] = try ProjectionDigest.of(rebuilt.databases[name], memoryTxn)
                 }
@@ -236,14 +255,18 @@ extension EventLog {
         return out
     }
 
-    /// Replays positions 1…`head` into `memory`, chunk by chunk within its budget, reading `txn`.
+    /// Replays positions 1…`head` into `memory`, chunk by chunk within its budget, reading `txn`; `retiring`
+    /// (a replay made so), the rows of retirable databases left alone for
+    /// ``EventLog/Options/replayRetireAfterEvents`` are folded away between chunks.
     private func replay(
-        into memory: MemoryProjections, upTo head: UInt64, reading txn: borrowing some TransactionReading & ~Copyable, progress: (UInt64) -> Void
+        into memory: MemoryProjections, upTo head: UInt64, reading txn: borrowing some TransactionReading & ~Copyable, retiring: Bool = false,
+        progress: (UInt64) -> Void
     ) throws {
         var next: UInt64 = 1
         while next <= head {
             let to = min(head, next + options.replayChunkEvents - 1)
             try memory.withWriter { target in try replay(from: next, to: to, reading: txn, into: memory.slots, writing: target) }
+            if retiring && to > options.replayRetireAfterEvents { memory.retire(writtenBefore: to - options.replayRetireAfterEvents) }
             try memory.checkBudget()
             progress(to)
             next = to + 1
