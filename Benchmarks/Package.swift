@@ -9,12 +9,15 @@ let package = Package(
     dependencies: [
         .package(name: "Linli", path: "../"),
         .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
+        // SHA-256 for the raw baselines that hash what they read, as Linli does (the same package Linli uses).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .target(
             name: "BenchmarkSupport",
             dependencies: [
                 .product(name: "LinliStore", package: "Linli"), .product(name: "Linli", package: "Linli"), .product(name: "CLMDB", package: "Linli"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/BenchmarkSupport"
         ),

@@ -1,6 +1,7 @@
 // The raw-LMDB baselines: the same work as Linli's, done with LMDB's C API directly, so that every
 // Linli figure is reported as a ratio to what LMDB itself does on this machine in the same run.
 import CLMDB
+import Crypto
 import Foundation
 import LinliStore
 
@@ -113,6 +114,33 @@ public final class RawLMDB: @unchecked Sendable {
                 precondition(rc == 0, String(cString: mdb_strerror(rc)))
             }
         }
+    }
+
+    /// Walks every row with a cursor and hashes each one, key and value: the raw cost of reading a
+    /// store's projection rows for a comparison. Returns how many rows it read.
+    @discardableResult
+    public func scanAndHashRows() -> Int {
+        var txn: OpaquePointer?
+        precondition(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn) == 0)
+        defer { mdb_txn_abort(txn) }
+        var cursor: OpaquePointer?
+        precondition(mdb_cursor_open(txn, dbi, &cursor) == 0)
+        defer { mdb_cursor_close(cursor) }
+        var key = MDB_val(), value = MDB_val()
+        var count = 0
+        var xor: UInt8 = 0
+        var rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST)
+        while rc == 0 {
+            var hasher = SHA256()
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size))
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size))
+            xor ^= hasher.finalize().withUnsafeBytes { $0[0] }
+            count += 1
+            rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)
+        }
+        precondition(rc == MDB_NOTFOUND)
+        keep(xor)
+        return count
     }
 
     /// Walks every record with a cursor and hashes each one: the raw cost of a chain verification.

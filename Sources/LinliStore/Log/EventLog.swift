@@ -142,9 +142,9 @@ public final class EventLog: @unchecked Sendable {
         /// an audit's replay) may hold in rows before it stops with ``LogError/replayTooLarge(bytes:bytesMax:)``.
         public var replayMemoryBytesMax = 4 << 30
         /// An audit's replay folds a row of a retirable database (``Projection/retirableDatabases``) into the
-        /// database's sum and forgets it once this many events have passed without writing it (checked at
-        /// every chunk): about 57 days of Hexi's deliveries, so that the rows it holds are the weeks and
-        /// the hours logs still under way.
+        /// database's sum and forgets it once this many events have passed without writing it (looked for
+        /// every half of this): about 57 days of Hexi's deliveries, so that the rows it holds are the weeks
+        /// and the hours logs still under way.
         public var replayRetireAfterEvents: UInt64 = 250_000
         /// A write that leaves this many events or more folded in memory since the last checkpoint writes a
         /// checkpoint in its own transaction: it bounds the memory a process holds and the tail a reader
