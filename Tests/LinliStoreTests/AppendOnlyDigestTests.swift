@@ -48,6 +48,24 @@ struct AppendOnlyDigestTests {
         }
     }
 
+    @Test("rows of one entity put by one event in any order are hashed in key order, as the stored side reads them")
+    func rowsOfOnePosition() throws {
+        var rows: [([UInt8], [UInt8])] = []
+        for position in UInt64(1)...12 {
+            // Three rows an event for one elder, put in descending key order (the time part differs).
+            for time in [UInt64(30), 20, 10] {
+                rows.append((Array("elder-\(position % 2)".utf8) + [0] + bigEndianKey(time) + bigEndianKey(position), Array("v\(position)-\(time)".utf8)))
+            }
+        }
+        let layout = AppendOnlyLayout.entityThenOrderThenPosition
+        #expect(try stored(rows, layout).digest == replayed(rows, layout).digest)
+        var swapped = rows
+        swapped.swapAt(0, 1)
+        #expect(try stored(rows, layout).digest == replayed(swapped, layout).digest, "the order within one event does not matter")
+        swapped[0].1[0] ^= 1
+        #expect(try stored(rows, layout).digest != replayed(swapped, layout).digest)
+    }
+
     @Test("keys outside the layout and a key put twice (a forged export's) are parts of their own, never a trap")
     func forgedKeys() throws {
         var rows = historyRows()

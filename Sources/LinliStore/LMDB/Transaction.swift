@@ -267,7 +267,7 @@ extension WriteTransaction {
     public func put(_ database: Database, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, flags: PutFlags = []) throws(LMDBError) {
         precondition(!key.isEmpty, "LMDB keys are never empty")
         if database.writeOnly, let rows {
-            rows.appendOnly[database.overlaySlot]?.add(Array(key), Array(value))
+            rows.appendOnly[database.overlaySlot]?.add(key, value)
             return
         }
         if database.overlaid, let rows {

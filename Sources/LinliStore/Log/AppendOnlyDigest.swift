@@ -22,23 +22,55 @@ final class AppendOnlyDigest {
     private struct Entity {
         var hasher = SHA256()
         var position: UInt64 = 0
-        var pending: [(key: [UInt8], value: [UInt8])] = []
+        /// The rows of `position`, each as it is hashed (`u32 length ‖ key ‖ u32 length ‖ value`), one after
+        /// the other: one buffer, and one update of the hasher when the position had one row (the usual
+        /// case), where a pair of arrays a row and four updates had cost more than the hashing (perf).
+        var pending: [UInt8] = []
+        /// How many rows `pending` holds.
+        var pendingCount = 0
 
         /// Adds a row; false when it comes before the entity's last position, which a replay in log order
         /// never gives (the caller then counts it as an entity of its own, as the stored side does).
-        mutating func append(_ key: [UInt8], _ value: [UInt8], at position: UInt64) -> Bool {
+        mutating func append(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, at position: UInt64) -> Bool {
             guard position >= self.position else { return false }
             if position != self.position { flush() }
             self.position = position
-            pending.append((key, value))
+            pendingCount += 1
+            AppendOnlyDigest.serialize(key, value, into: &pending)
             return true
         }
 
         mutating func flush() {
-            pending.sort { $0.key.lexicographicallyPrecedes($1.key) }
-            for row in pending { AppendOnlyDigest.add(row.key, row.value, to: &hasher) }
-            pending.removeAll()
+            guard pendingCount > 0 else { return }
+            pending.withUnsafeBytes { all in
+                guard pendingCount > 1 else { return hasher.update(bufferPointer: all) }
+                // Several rows of one position: hashed in key order.
+                var rows: [(row: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer)] = []
+                var offset = 0
+                while offset < all.count {
+                    let keyCount = Int(UInt32(bigEndian: all.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+                    let valueAt = offset + 4 + keyCount
+                    let end = valueAt + 4 + Int(UInt32(bigEndian: all.loadUnaligned(fromByteOffset: valueAt, as: UInt32.self)))
+                    rows.append((UnsafeRawBufferPointer(rebasing: all[offset..<end]), UnsafeRawBufferPointer(rebasing: all[(offset + 4)..<valueAt])))
+                    offset = end
+                }
+                precondition(rows.count == pendingCount, "the pending rows parse back as they were written")
+                rows.sort { $0.key.lexicographicallyPrecedes($1.key) }
+                for row in rows { hasher.update(bufferPointer: row.row) }
+            }
+            // Freed: an entity waits for its next event holding only its hash state.
+            pending = []
+            pendingCount = 0
         }
+    }
+
+    /// A row as ``ProjectionDigest/add(_:_:to:)`` hashes it, appended to `out`.
+    @inline(__always)
+    static func serialize(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        withUnsafeBytes(of: UInt32(key.count).bigEndian) { out.append(contentsOf: $0) }
+        out.append(contentsOf: key)
+        withUnsafeBytes(of: UInt32(value.count).bigEndian) { out.append(contentsOf: $0) }
+        out.append(contentsOf: value)
     }
 
     /// What a database's rows come to: the digest, and its parts — each entity's digest, or, for a table
@@ -89,24 +121,34 @@ final class AppendOnlyDigest {
 
     /// Adds a row, which `apply` puts once and never reads back. Rows come in log order.
     func add(_ key: [UInt8], _ value: [UInt8]) {
-        let part: [UInt8]
+        key.withUnsafeBytes { key in value.withUnsafeBytes { value in add(key, value) } }
+    }
+
+    /// Adds a row where its bytes lie (a put's key and value): copied only into the entity's pending run.
+    func add(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+        var part: [UInt8]? = nil
         if layout == .oneRowPerKey {
             let fingerprint = RowSetSum.Fingerprint(key, value)
             sum.add(fingerprint)
             guard keeping != nil else { return }
             part = RowSetSum.part(fingerprint.bucket)
+        } else if let (entity, position) = Self.layout(key, layout) {
+            let entityBytes = Array(entity)
+            if entities[RowKey(entityBytes), default: Entity()].append(key, value, at: position) {
+                if keeping != nil { part = entityBytes }
+            } else {
+                // Before the entity's last position: only a forged event gives it. An entity of its own.
+                _ = entities[RowKey(Array(key)), default: Entity()].append(key, value, at: 0)
+                part = Array(key)
+            }
         } else {
             // A key outside the layout comes only from an event Linli did not write (an export's verification
             // replays what it is given): an entity of its own, as the stored side counts it, never a trap.
-            if let (entity, position) = Self.layout(key, layout), entities[RowKey(Array(entity)), default: Entity()].append(key, value, at: position) {
-                part = Array(entity)
-            } else {
-                part = key
-                _ = entities[RowKey(key), default: Entity()].append(key, value, at: 0)
-            }
+            _ = entities[RowKey(Array(key)), default: Entity()].append(key, value, at: 0)
+            part = Array(key)
         }
         // A key put twice (by a forged event) keeps its last value, as the store would.
-        if let keeping, keeping.contains(part) { kept[key] = value }
+        if let keeping, let part, keeping.contains(part) { kept[Array(key)] = Array(value) }
     }
 
     /// What the rows added come to.
@@ -183,15 +225,25 @@ final class AppendOnlyDigest {
     /// A key's entity and position, or nil when the key is not in `layout` (which is an entity layout):
     /// `entity ‖ 0 ‖ position` exactly, or `entity ‖ 0 ‖ … ‖ position`, with an entity of one byte or more.
     static func layout(_ key: [UInt8], _ layout: AppendOnlyLayout) -> (entity: ArraySlice<UInt8>, position: UInt64)? {
+        guard let (entity, position) = key.withUnsafeBytes({ Self.layout($0, layout) }) else { return nil }
+        return (key[..<entity.count], position)
+    }
+
+    /// ``layout(_:_:)`` of a key where it lies.
+    static func layout(_ key: UnsafeRawBufferPointer, _ layout: AppendOnlyLayout) -> (entity: UnsafeRawBufferPointer, position: UInt64)? {
         guard let zero = key.firstIndex(of: 0), zero > 0 else { return nil }
         guard layout == .entityThenPosition ? key.count == zero + 1 + 8 : key.count >= zero + 1 + 8 else { return nil }
-        let position = key.suffix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        return (key[..<zero], position)
+        guard let position = bigEndianValue(UnsafeRawBufferPointer(rebasing: key[(key.count - 8)...])) else { return nil }
+        return (UnsafeRawBufferPointer(rebasing: key[..<zero]), position)
     }
 
     /// A row as every projection digest hashes it: ``ProjectionDigest/add(_:_:to:)``.
-    fileprivate static func add(_ key: some DataProtocol, _ value: some DataProtocol, to hasher: inout SHA256) {
+    fileprivate static func add(_ key: [UInt8], _ value: [UInt8], to hasher: inout SHA256) {
         ProjectionDigest.add(key, value, to: &hasher)
+    }
+
+    fileprivate static func add(_ key: [UInt8], _ value: UnsafeRawBufferPointer, to hasher: inout SHA256) {
+        key.withUnsafeBytes { ProjectionDigest.add($0, value, to: &hasher) }
     }
 
     private static func addLength(_ count: Int, to hasher: inout SHA256) {

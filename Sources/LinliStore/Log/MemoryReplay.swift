@@ -266,6 +266,23 @@ enum ProjectionDigest {
         return hasher.finalize().withUnsafeBytes { Hash($0) }
     }
 
+    /// A row as `u32 length ‖ key ‖ u32 length ‖ value`, where its bytes lie: copied into one buffer on
+    /// the stack and hashed in one update (four updates cost more than the hashing of a short row).
+    static func add(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, to hasher: inout SHA256) {
+        withUnsafeTemporaryAllocation(byteCount: 8 + key.count + value.count, alignment: 8) { buffer in
+            buffer.storeBytes(of: UInt32(key.count).bigEndian, toByteOffset: 0, as: UInt32.self)
+            UnsafeMutableRawBufferPointer(rebasing: buffer[4..<(4 + key.count)]).copyMemory(from: key)
+            buffer.storeBytes(of: UInt32(value.count).bigEndian, toByteOffset: 4 + key.count, as: UInt32.self)
+            UnsafeMutableRawBufferPointer(rebasing: buffer[(8 + key.count)...]).copyMemory(from: value)
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(buffer))
+        }
+    }
+
+    /// ``add(_:_:to:)`` of two arrays.
+    static func add(_ key: [UInt8], _ value: [UInt8], to hasher: inout SHA256) {
+        key.withUnsafeBytes { key in value.withUnsafeBytes { value in add(key, value, to: &hasher) } }
+    }
+
     /// A row as `u32 length ‖ key ‖ u32 length ‖ value`: no two different tables hash alike.
     static func add(_ key: some DataProtocol, _ value: some DataProtocol, to hasher: inout SHA256) {
         withUnsafeBytes(of: UInt32(key.count).bigEndian) { hasher.update(bufferPointer: $0) }

@@ -83,7 +83,11 @@ struct RowSetSum: Equatable {
     struct Fingerprint: Equatable {
         let words: SIMD4<UInt64>
 
-        init(_ key: some DataProtocol, _ value: some DataProtocol) {
+        init(_ key: [UInt8], _ value: [UInt8]) {
+            self = key.withUnsafeBytes { key in value.withUnsafeBytes { value in Fingerprint(key, value) } }
+        }
+
+        init(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
             var hasher = SHA256()
             ProjectionDigest.add(key, value, to: &hasher)
             words = hasher.finalize().withUnsafeBytes { raw in
