@@ -225,12 +225,15 @@ struct AsOfOptions: ParsableArguments {
     /// The live engine, or a time-travel view of it that replays what the queries of `domain` read; with
     /// `appendOnly: .dropped`, for a query that reads no statement, timeline or history
     /// (``Engine/asOf(_:position:projections:appendOnly:progress:)``).
-    func engine(_ store: StoreOptions, for domain: ProjectionName, appendOnly: AppendOnlyRows = .held) throws -> Engine {
+    func engine(_ store: StoreOptions, for domain: ProjectionName, appendOnly: AppendOnlyRows = .held, rowsKept: [String: RowKeyFilter] = [:]) throws
+        -> Engine
+    {
         let engine = try store.open(readOnly: true)
         guard asOf != nil || atPosition != nil else { return engine }
         let bar = ProgressBar(label: "replaying")
         let view = try engine.asOf(
-            now, position: atPosition, projections: ProjectionName.read(byQueriesOf: domain), appendOnly: appendOnly, progress: bar.update)
+            now, position: atPosition, projections: ProjectionName.read(byQueriesOf: domain), appendOnly: appendOnly, rowsKept: rowsKept,
+            progress: bar.update)
         bar.finish()
         if let scope = view.historicalScope, !scope.skipped.isEmpty {
             printError(

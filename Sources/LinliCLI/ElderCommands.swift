@@ -218,7 +218,10 @@ struct Elders: ParsableCommand {
     @Option(help: "Only this tier.") var tier: Int64?
     @Flag(help: "Only elders behind plan this week.") var behindPlan = false
     func run() throws {
-        let elders = try asOf.engine(store, for: .elders, appendOnly: .dropped).elders(tier: tier, behindPlan: behindPlan, now: asOf.now)
+        // One instant for the view and the query: the view keeps the adherence of the week the query reads.
+        let now = asOf.now ?? EventLog.Options().clock()
+        let engine = try asOf.engine(store, for: .elders, appendOnly: .dropped, rowsKept: Engine.eldersRowsKept(week: ISOWeek(containing: now)))
+        let elders = try engine.elders(tier: tier, behindPlan: behindPlan, now: now)
         emit(
             output.format,
             json: .array(

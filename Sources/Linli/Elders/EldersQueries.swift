@@ -209,6 +209,22 @@ extension Engine {
     public func stations() throws -> [Row] { try rows(of: \.elders, "stations") }
 }
 
+extension Engine {
+    /// For a time-travel view whose queries read one week's adherence (``Engine/elders(tier:behindPlan:now:)``):
+    /// keeps the adherence rows of `week` only, so that the replay does not count the hundreds of other
+    /// weeks' deliveries (``EventLog/memoryProjections(upTo:occurredAtOrBefore:projections:appendOnly:rowsKept:memoryBytesMax:progress:)``).
+    /// A key is `elder ‖ 0 ‖ u64be(the Monday's day number) ‖ 0 ‖ service` (``EldersDomain/adherenceKey(elder:week:service:)``).
+    public static func eldersRowsKept(week: ISOWeek) -> [String: RowKeyFilter] {
+        let monday = bigEndianKey(UInt64(bitPattern: Int64(week.mondayDay)))
+        return [
+            "elders/\(EldersProjection.Table.adherence.name)": { key in
+                guard let zero = key.firstIndex(of: 0), key.count > zero + 9, key[zero + 9] == 0 else { return true }
+                return monday.withUnsafeBytes { $0.elementsEqual(key[(zero + 1)...(zero + 8)]) }
+            }
+        ]
+    }
+}
+
 /// The rules read back at query time, so that a tier always reflects the policy in force at the survey's
 /// occurred time, even a policy recorded later with an earlier occurred time.
 enum EldersQueries {

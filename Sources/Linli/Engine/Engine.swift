@@ -437,13 +437,13 @@ public final class Engine: @unchecked Sendable {
     /// statement on such a view is empty.
     public func asOf(
         _ time: Timestamp? = nil, position: UInt64? = nil, projections: Set<ProjectionName>? = nil, appendOnly: AppendOnlyRows = .held,
-        progress: ((UInt64, UInt64) -> Void)? = nil
+        rowsKept: [String: RowKeyFilter] = [:], progress: ((UInt64, UInt64) -> Void)? = nil
     ) throws -> Engine {
         Engine(
             log: log,
             history: try log.memoryProjections(
                 upTo: position, occurredAtOrBefore: time, projections: projections.map { Set($0.map(\.rawValue)) }, appendOnly: appendOnly,
-                progress: progress))
+                rowsKept: rowsKept, progress: progress))
     }
 
     /// For a time-travel view: the last position replayed, and the events left out.

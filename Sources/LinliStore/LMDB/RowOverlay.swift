@@ -32,6 +32,9 @@ public final class RowOverlay: @unchecked Sendable {
     /// For an audit's replay: the rows of each retirable database it has folded away
     /// (``Projection/retirableDatabases``), by overlay slot (nil for the others); empty elsewhere.
     @exclusivity(unchecked) var retired: [RetiredRows?] = []
+    /// For a time-travel view that keeps some rows of a counted database only (``RowKeyFilter``): the
+    /// filter by overlay slot (nil for a slot that keeps every row); empty elsewhere.
+    @exclusivity(unchecked) var keyFilters: [RowKeyFilter?] = []
 
     /// For a replay into memory that keeps its chunks apart (a time-travel view's): every write of this
     /// chunk with the row's change before it, in order, so that ``rollBack()`` can restore them. Nil
@@ -108,9 +111,10 @@ public final class RowOverlay: @unchecked Sendable {
     }
 
     /// Whether a row put under `key` in `slot` is kept: false only for another entity's row in an
-    /// append-only database held for some entities only.
+    /// append-only database held for some entities only, or a row a key filter leaves out.
     @inline(__always)
     func keeps(_ slot: Int, _ key: UnsafeRawBufferPointer) -> Bool {
+        if !keyFilters.isEmpty, let filter = keyFilters[slot], !filter(key) { return false }
         guard !keptEntities.isEmpty, let entities = keptEntities[slot] else { return true }
         let end = key.firstIndex(of: 0) ?? key.count
         return entities.contains(Array(key[..<end]))

@@ -326,6 +326,10 @@ extension WriteTransaction {
             precondition(
                 rows.keptEntities.isEmpty || rows.keptEntities[database.overlaySlot] == nil,
                 "\(database) keeps some entities' rows only: its rows are put, not changed")
+            // A row a view's key filter leaves out is not made: it is neither read nor changed.
+            if !rows.keyFilters.isEmpty, rows.keyFilters[database.overlaySlot] != nil, !key.withUnsafeBytes({ rows.keeps(database.overlaySlot, $0) }) {
+                return
+            }
             return try rows.modify(
                 database.overlaySlot, key,
                 stored: {

@@ -20,6 +20,9 @@ public enum AppendOnlyRows: Sendable, Hashable {
     case heldFor(entities: Set<String>)
 }
 
+/// Which rows of a counted database a time-travel view keeps, by key (``EventLog/memoryProjections(upTo:occurredAtOrBefore:projections:appendOnly:rowsKept:memoryBytesMax:progress:)``).
+public typealias RowKeyFilter = @Sendable (UnsafeRawBufferPointer) -> Bool
+
 /// Projections replayed into memory from a part of the log: every event up to a position, or every event
 /// that occurred at or before a time, or the events of an exported file. Nothing is written anywhere: the
 /// rows live in this value's overlay, in databases that exist only there (``Database/inMemory``), and are
@@ -56,7 +59,7 @@ public final class MemoryProjections: @unchecked Sendable {
     /// databases can be folded away between chunks (``retire(writtenBefore:)``).
     init(
         _ projections: [any Projection], memoryBytesMax: Int, appendOnly: AppendOnlyRows = .held, keeping: [String: Set<[UInt8]>] = [:],
-        keepingChunksApart: Bool = false, retiring: Bool = false
+        keepingChunksApart: Bool = false, retiring: Bool = false, rowsKept: [String: RowKeyFilter] = [:]
     ) {
         precondition(!retiring || (appendOnly == .digested && !keepingChunksApart), "only a replay that is only compared retires rows")
         var slots: [ProjectionSlot] = []
@@ -64,6 +67,7 @@ public final class MemoryProjections: @unchecked Sendable {
         var sinks: [AppendOnlyDigest?] = []
         var keptEntities: [Set<[UInt8]>?] = []
         var retired: [RetiredRows?] = []
+        var keyFilters: [RowKeyFilter?] = []
         for projection in projections {
             var byName: [String: Database] = [:]
             for name in projection.databaseNames {
@@ -72,6 +76,7 @@ public final class MemoryProjections: @unchecked Sendable {
                 byName[name] = Database(inMemory: "memory:\(projection.name)/\(name)", slot: sinks.count, writeOnly: writeOnly)
                 sinks.append(appendOnly == .digested ? layout.map { AppendOnlyDigest($0, keeping: keeping["\(projection.name)/\(name)"]) } : nil)
                 retired.append(retiring && projection.retirableDatabases.contains(name) ? RetiredRows() : nil)
+                keyFilters.append(rowsKept["\(projection.name)/\(name)"])
                 if case .heldFor(let entities) = appendOnly {
                     keptEntities.append(layout == nil ? nil : Set(entities.map { Array($0.utf8) }))
                 }
@@ -87,6 +92,7 @@ public final class MemoryProjections: @unchecked Sendable {
         if appendOnly == .digested || appendOnly == .dropped { overlay.appendOnly = sinks }
         overlay.keptEntities = keptEntities
         if retiring { overlay.retired = retired }
+        if !rowsKept.isEmpty { overlay.keyFilters = keyFilters }
         self.filter = EventTypeFilter(slots)
         self.memoryBytesMax = memoryBytesMax
     }
@@ -310,10 +316,17 @@ extension EventLog {
     /// timelines, histories) are dropped as they are replayed, for queries that read none of them: most of
     /// the rows and much of the time. A read of them stops the program.
     ///
+    /// With `rowsKept` (by `projection/database`), only the rows whose keys pass the filter are made and
+    /// kept in those databases; the others are neither written nor changed. Only for a database whose rows
+    /// `apply` reads back for nothing but to change them (a counter: a week's adherence), and a query that
+    /// reads only the rows it keeps (this week's adherence): an elders' list at a time keeps one week of
+    /// the hundreds a delivery would otherwise count.
+    ///
     /// The rows held stay within `memoryBytesMax` (default: ``Options/replayMemoryBytesMax``).
     public func memoryProjections(
         upTo position: UInt64? = nil, occurredAtOrBefore time: Timestamp? = nil, projections names: Set<String>? = nil,
-        appendOnly: AppendOnlyRows = .held, memoryBytesMax: Int? = nil, progress: ((UInt64, UInt64) -> Void)? = nil
+        appendOnly: AppendOnlyRows = .held, rowsKept: [String: RowKeyFilter] = [:], memoryBytesMax: Int? = nil,
+        progress: ((UInt64, UInt64) -> Void)? = nil
     ) throws -> MemoryProjections {
         let chosen = try currentSlots().map(\.projection).filter { names?.contains($0.name) ?? true }
         precondition(names.map { $0.count == chosen.count } ?? true, "every projection named is registered: \(names ?? [])")
@@ -326,16 +339,16 @@ extension EventLog {
         if time != nil {
             do {
                 return try replayIntoMemory(
-                    MemoryProjections(chosen, memoryBytesMax: budget, appendOnly: appendOnly), upTo: position, occurredAtOrBefore: time,
+                    MemoryProjections(chosen, memoryBytesMax: budget, appendOnly: appendOnly, rowsKept: rowsKept), upTo: position, occurredAtOrBefore: time,
                     progress: progress)
             } catch LogError.corrupt {}
         }
         return try replayIntoMemory(
-            MemoryProjections(chosen, memoryBytesMax: budget, appendOnly: appendOnly, keepingChunksApart: time != nil), upTo: position,
+            MemoryProjections(chosen, memoryBytesMax: budget, appendOnly: appendOnly, keepingChunksApart: time != nil, rowsKept: rowsKept), upTo: position,
             occurredAtOrBefore: time, progress: progress)
     }
 
-    /// Replays into `memory` (see ``memoryProjections(upTo:occurredAtOrBefore:projections:appendOnly:memoryBytesMax:progress:)``):
+    /// Replays into `memory` (see ``memoryProjections(upTo:occurredAtOrBefore:projections:appendOnly:rowsKept:memoryBytesMax:progress:)``):
     /// an event that fails leaves out the events that depend on it when `memory` keeps its chunks apart,
     /// and ends the replay otherwise.
     private func replayIntoMemory(

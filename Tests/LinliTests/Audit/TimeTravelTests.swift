@@ -184,6 +184,43 @@ struct TimeTravelTests {
         }
     }
 
+    /// A view for the elders' list keeps the adherence of the week the list reads, and no other
+    /// (``Engine/eldersRowsKept(week:)``): the list is the whole view's, for weeks with deliveries and without.
+    @Test("the elders' list on a view that keeps one week's adherence is the whole view's, and the view holds that week only")
+    func oneWeekOfAdherence() throws {
+        let (w, position, _) = try Self.midSummer()
+        let engine = w.engine
+        let adherence = "elders/adherence"
+        var counted: [(whole: Int, kept: Int)] = []
+        for now in ["2023-09-20T12:00:00+08:00", "2023-08-07T00:00:00+08:00", "2023-09-17T23:59:59+08:00"].map({ Timestamp(iso8601: $0)! }) {
+            let week = ISOWeek(containing: now)
+            let whole = try engine.asOf(now, position: position, projections: [.elders, .registry], appendOnly: .dropped)
+            let kept = try engine.asOf(
+                now, position: position, projections: [.elders, .registry], appendOnly: .dropped, rowsKept: Engine.eldersRowsKept(week: week))
+            #expect(try "\(kept.elders(now: now))" == "\(whole.elders(now: now))", "\(week)")
+            #expect(try "\(kept.elders(behindPlan: true, now: now))" == "\(whole.elders(behindPlan: true, now: now))", "\(week)")
+            func weeks(_ view: Engine) throws -> Set<[UInt8]> {
+                try view.history!.read { txn in
+                    var out = Set<[UInt8]>()
+                    try txn.walk(view.history!.databases["elders"]!["adherence"]) { key, _ in
+                        let zero = key.firstIndex(of: 0)!
+                        out.insert(Array(key[(zero + 1)...(zero + 8)]))
+                        return true
+                    }
+                    return out
+                }
+            }
+            let monday = bigEndianKey(UInt64(week.mondayDay))
+            let wholeWeeks = try weeks(whole), keptWeeks = try weeks(kept)
+            counted.append((wholeWeeks.count, keptWeeks.count))
+            #expect(keptWeeks.isSubset(of: [monday]), "\(adherence) holds \(week) only")
+        }
+        #expect(counted.contains { $0.whole >= 3 && $0.kept == 1 }, "a view that counts several weeks, of which one is kept: \(counted)")
+        #expect(
+            try engine.asOf(Timestamp(iso8601: "2023-09-20T12:00:00+08:00"), position: position).elders(now: Timestamp(iso8601: "2023-09-20T12:00:00+08:00")!)
+                .contains { $0.delivered > 0 }, "a week with deliveries is among those compared")
+    }
+
     /// A view for one account's statement holds that account's postings only
     /// (``AppendOnlyRows/heldFor(entities:)``): its statement is the whole view's, another's is empty.
     @Test("an account's statement on a view that holds only its postings is the whole view's")
