@@ -56,7 +56,7 @@ struct Audit: ParsableCommand {
                 for failure in report.chain.failures.prefix(20) { print("  \(failure)") }
                 let tables = report.projections.storedDigests.count
                 print(
-                    "projections: \(report.projections.ok ? "all \(tables) databases equal a rebuild from position 1" : "\(report.projections.mismatches.count) keys differ")"
+                    "projections: \(report.projections.ok ? "all \(tables) databases equal a rebuild from position 1" : Self.differences(report.projections))"
                 )
                 for mismatch in report.projections.mismatches.prefix(20) {
                     let stored = mismatch.stored.map { AuditRendering.value($0).text } ?? "(absent)"
@@ -74,6 +74,13 @@ struct Audit: ParsableCommand {
                 }
             }
             if !ok { throw ExitError.rejected() }
+        }
+
+        /// What differs, in words: the keys named, and the databases that differ with none named.
+        static func differences(_ report: ProjectionReport) -> String {
+            let unnamed = report.unnamedDifferences.count
+            let keys = "\(report.mismatches.count) \(report.mismatches.count == 1 ? "key differs" : "keys differ")"
+            return unnamed == 0 ? keys : "\(keys); \(unnamed) \(unnamed == 1 ? "database differs" : "databases differ") with no key named"
         }
 
         static func audit(_ engine: Engine, _ bar: ProgressBar) throws -> AuditReport {

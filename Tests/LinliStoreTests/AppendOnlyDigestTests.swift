@@ -141,5 +141,8 @@ struct ProjectionReportTests {
         #expect(report.unnamedDifferences == ["p/x", "p/y"])
         report.mismatches = [ProjectionMismatch(projection: "p", database: "y", key: [1], stored: nil, rebuilt: [2])]
         #expect(report.unnamedDifferences == ["p/x"], "a database with a named key is not listed again")
+        report.mismatches = Array(repeating: report.mismatches[0], count: ChainVerifier.failuresMax)
+        #expect(report.unnamedDifferences.isEmpty, "when the report names as many keys as it may, the cap, not memory, left the others")
+        #expect(!report.ok)
     }
 }

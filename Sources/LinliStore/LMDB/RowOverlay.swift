@@ -110,11 +110,18 @@ public final class RowOverlay: @unchecked Sendable {
         }
     }
 
+    /// Whether a row put under `key` in `slot` is kept by a view's key filter (``RowKeyFilter``); true in a
+    /// slot with none. Only for whole keys: a filter reads the key's layout.
+    @inline(__always)
+    func filterKeeps(_ slot: Int, _ key: UnsafeRawBufferPointer) -> Bool {
+        guard !keyFilters.isEmpty, let filter = keyFilters[slot] else { return true }
+        return filter(key)
+    }
+
     /// Whether a row put under `key` in `slot` is kept: false only for another entity's row in an
-    /// append-only database held for some entities only, or a row a key filter leaves out.
+    /// append-only database held for some entities only.
     @inline(__always)
     func keeps(_ slot: Int, _ key: UnsafeRawBufferPointer) -> Bool {
-        if !keyFilters.isEmpty, let filter = keyFilters[slot], !filter(key) { return false }
         guard !keptEntities.isEmpty, let entities = keptEntities[slot] else { return true }
         let end = key.firstIndex(of: 0) ?? key.count
         return entities.contains(Array(key[..<end]))
@@ -571,8 +578,21 @@ final class RetiredRows {
     /// Merges the keys retired since the last call into the sorted ones.
     func settle() {
         guard !fresh.isEmpty else { return }
-        hashes.append(contentsOf: fresh)
-        hashes.sort()
+        fresh.sort()
+        // One merge of two sorted runs, not a sort of every key retired so far.
+        var merged: [UInt64] = []
+        merged.reserveCapacity(hashes.count + fresh.count)
+        var old = 0, new = 0
+        while old < hashes.count || new < fresh.count {
+            if new == fresh.count || (old < hashes.count && hashes[old] <= fresh[new]) {
+                merged.append(hashes[old])
+                old += 1
+            } else {
+                merged.append(fresh[new])
+                new += 1
+            }
+        }
+        hashes = merged
         fresh.removeAll()
     }
 

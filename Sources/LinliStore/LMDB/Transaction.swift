@@ -272,7 +272,9 @@ extension WriteTransaction {
         }
         if database.overlaid, let rows {
             precondition(flags.isEmpty, "projection rows are put without flags")
-            if rows.keeps(database.overlaySlot, key) { rows.set(database.overlaySlot, Array(key), Array(value)) }
+            if rows.keeps(database.overlaySlot, key) && rows.filterKeeps(database.overlaySlot, key) {
+                rows.set(database.overlaySlot, Array(key), Array(value))
+            }
             return
         }
         precondition(!overlayOnly, "a replay in a read snapshot writes projection rows only")
@@ -304,7 +306,9 @@ extension WriteTransaction {
         if database.overlaid, !database.writeOnly, let rows {
             precondition(!key.isEmpty, "LMDB keys are never empty")
             precondition(flags.isEmpty, "projection rows are put without flags")
-            if key.withUnsafeBytes({ rows.keeps(database.overlaySlot, $0) }) { rows.set(database.overlaySlot, key, value) }
+            if key.withUnsafeBytes({ rows.keeps(database.overlaySlot, $0) && rows.filterKeeps(database.overlaySlot, $0) }) {
+                rows.set(database.overlaySlot, key, value)
+            }
             return
         }
         try key.withUnsafeBytes { key in
@@ -327,9 +331,7 @@ extension WriteTransaction {
                 rows.keptEntities.isEmpty || rows.keptEntities[database.overlaySlot] == nil,
                 "\(database) keeps some entities' rows only: its rows are put, not changed")
             // A row a view's key filter leaves out is not made: it is neither read nor changed.
-            if !rows.keyFilters.isEmpty, rows.keyFilters[database.overlaySlot] != nil, !key.withUnsafeBytes({ rows.keeps(database.overlaySlot, $0) }) {
-                return
-            }
+            if !rows.keyFilters.isEmpty, !key.withUnsafeBytes({ rows.filterKeeps(database.overlaySlot, $0) }) { return }
             return try rows.modify(
                 database.overlaySlot, key,
                 stored: {

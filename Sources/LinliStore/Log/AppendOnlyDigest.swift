@@ -101,7 +101,8 @@ final class AppendOnlyDigest {
     /// By entity, under the overlay's key (``RowKey``): an array's own hash feeds the hasher a byte at a
     /// time, 2.6 % of an audit (perf).
     private var entities: [RowKey: Entity] = [:]
-    private var sum = RowSetSum()
+    /// A table of one row per key's sums (64 KB: made for that layout only).
+    private var sum: RowSetSum
     /// Parts whose rows are also kept, by key (a second replay that names the rows where the parts
     /// differed: entities, or the buckets of a table of one row per key); nil keeps none.
     private let keeping: Set<[UInt8]>?
@@ -110,12 +111,13 @@ final class AppendOnlyDigest {
 
     init(_ layout: AppendOnlyLayout, keeping: Set<[UInt8]>? = nil) {
         self.layout = layout
+        self.sum = layout == .oneRowPerKey ? RowSetSum() : RowSetSum(empty: ())
         self.keeping = keeping
     }
 
     /// About how much memory it holds: an entity's state and key, a table's sums, and the rows kept.
     var approximateBytes: Int {
-        entities.count * 160 + entities.keys.reduce(0) { $0 + $1.bytes.count } + RowSetSum.bucketCount * 16
+        entities.count * 160 + entities.keys.reduce(0) { $0 + $1.bytes.count } + sum.approximateBytes
             + kept.reduce(0) { $0 + $1.key.count + $1.value.count + 64 }
     }
 

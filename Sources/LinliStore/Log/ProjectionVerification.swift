@@ -31,8 +31,11 @@ public struct ProjectionReport: Sendable {
     /// per key) though their digests may agree: a finding even when its rows could not be named.
     public var differingSums: [String] = []
     /// The databases, by `projection/database`, whose digests or keyed sums differ but none of whose keys
-    /// is among ``mismatches`` (their rows could not be kept to be named), in name order.
+    /// is among ``mismatches`` (their rows could not be kept to be named), in name order. Empty when
+    /// ``mismatches`` holds as many keys as a report names (``ChainVerifier/failuresMax``): the cap, not
+    /// memory, then left the others unnamed.
     public var unnamedDifferences: [String] {
+        guard mismatches.count < ChainVerifier.failuresMax else { return [] }
         let named = Set(mismatches.map { "\($0.projection)/\($0.database)" })
         let differing = Set(storedDigests.keys.filter { storedDigests[$0] != rebuiltDigests[$0] }).union(
             rebuiltDigests.keys.filter { storedDigests[$0] == nil })

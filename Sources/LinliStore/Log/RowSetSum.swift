@@ -76,8 +76,17 @@ struct RowSetSum: Equatable {
     private(set) var count: UInt64 = 0
     /// The fingerprints' words, added lane by lane.
     private(set) var plain = SIMD4<UInt64>(repeating: 0)
-    /// Two lanes a bucket, each modulo ``prime``.
+    /// Two lanes a bucket, each modulo ``prime``; empty in a sum that is never added to.
     private(set) var keyed = [UInt64](repeating: 0, count: 2 * bucketCount)
+
+    /// An empty sum.
+    init() {}
+
+    /// A sum that holds no buckets, for a digest of another layout that never adds to it.
+    init(empty: Void) { keyed = [] }
+
+    /// About how much memory it holds.
+    var approximateBytes: Int { 8 * keyed.capacity }
 
     /// A row's fingerprint: its four SHA-256 words, big-endian.
     struct Fingerprint: Equatable {
@@ -103,6 +112,7 @@ struct RowSetSum: Equatable {
     static func part(_ bucket: Int) -> [UInt8] { [UInt8(bucket >> 8), UInt8(bucket & 0xFF)] }
 
     mutating func add(_ fingerprint: Fingerprint) {
+        precondition(!keyed.isEmpty, "a sum made empty is never added to")
         count += 1
         plain &+= fingerprint.words
         var first = (fingerprint.words[0].bigEndian, fingerprint.words[1].bigEndian)
