@@ -74,18 +74,19 @@ public enum AuditRendering {
 }
 
 extension Engine {
-    /// Re-checks the hash chain over every event and rebuilds every projection from position 1 into
-    /// scratch databases, comparing each with the stored one.
+    /// Re-checks the hash chain over every event and replays every projection from position 1 in memory,
+    /// comparing each with the stored one (nothing is written anywhere).
     ///
-    /// The chain pass runs on a thread of its own beside the rebuilds: they read the log independently,
-    /// and on a machine with fewer cores than projections the largest rebuild otherwise ends alone while
-    /// the other cores wait. `progress(phase, done, total)` is called for "chain" and for "projections",
-    /// one call at a time, the two phases interleaved.
+    /// The chain pass is one more piece of the work the replays share among the cores: they read the log
+    /// independently, and on a machine with fewer cores than projections the largest replay otherwise ends
+    /// alone while the other cores wait. `progress(phase, done, total)` is called for "chain" and for
+    /// "projections", one call at a time, the two phases interleaved.
     public func audit(progress: ((String, UInt64, UInt64) -> Void)? = nil) throws -> AuditReport {
         let chain = ChainBeside(log: log, progress: progress)
-        let rebuilt = Result { try log.verifyProjections { chain.report("projections", $0, $1) } }
-        // Waited for before anything is thrown: the chain pass reads the store this engine may close next.
-        chain.done.wait()
+        let rebuilt = Result { try log.verifyProjections(progress: { chain.report("projections", $0, $1) }, beside: { chain.run() }) }
+        // Run here if the replays could not begin; before anything is thrown, as the chain pass reads the
+        // store this engine may close next.
+        chain.run()
         let projections: ProjectionReport
         do {
             projections = try rebuilt.get()
@@ -99,19 +100,26 @@ extension Engine {
         return AuditReport(chain: try chain.result!.get(), projections: projections)
     }
 
-    /// The chain pass on a thread of its own, and the progress both phases report, one call at a time.
+    /// The chain pass, run once wherever it is first asked for, and the progress both phases report, one
+    /// call at a time.
     private final class ChainBeside: @unchecked Sendable {
         private let lock = NSLock()
+        private let log: EventLog
         private let progress: ((String, UInt64, UInt64) -> Void)?
-        /// Signalled when the chain pass ends; `result` is set before.
-        let done = DispatchSemaphore(value: 0)
+        /// Set by the first ``run()``, under `running`.
         private(set) var result: Result<ChainReport, any Error>?
+        private let running = NSLock()
 
         init(log: EventLog, progress: ((String, UInt64, UInt64) -> Void)?) {
+            self.log = log
             self.progress = progress
-            Thread.detachNewThread { [self] in
+        }
+
+        /// Runs the chain pass, the first time only; a second call waits for the first to end.
+        func run() {
+            running.withLock {
+                guard result == nil else { return }
                 result = Result { try log.verifyChain { self.report("chain", $0, $1) } }
-                done.signal()
             }
         }
 

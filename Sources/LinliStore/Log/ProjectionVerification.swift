@@ -63,27 +63,44 @@ extension EventLog {
     /// projection whose sides saw different heads, or whose digests differ, is replayed again and compared
     /// within one snapshot (which also names the differing keys). `position` is the smallest head compared.
     public func verifyProjections(progress: ((UInt64, UInt64) -> Void)? = nil) throws -> ProjectionReport {
-        try verifyProjections(progress: progress, storedSideStarting: nil)
+        try verifyProjections(progress: progress, beside: nil, storedSideStarting: nil)
+    }
+
+    /// ``verifyProjections(progress:)``, running `beside` (an audit's chain pass) as one more piece of the
+    /// work shared among the cores: after the replays have begun, before the stored sides. A thread of its
+    /// own beside them made one thread more than cores, and the longest replay — the audit's critical
+    /// path — then ran on two thirds of a core. `beside` runs once, unless this throws before the pieces
+    /// begin (a store that cannot be read).
+    public func verifyProjections(progress: ((UInt64, UInt64) -> Void)? = nil, beside: @escaping @Sendable () -> Void) throws -> ProjectionReport {
+        try verifyProjections(progress: progress, beside: beside, storedSideStarting: nil)
     }
 
     /// ``verifyProjections(progress:)``, calling `storedSideStarting` as each stored side begins, before it
     /// takes its snapshot (a test appends an event there).
-    func verifyProjections(progress: ((UInt64, UInt64) -> Void)?, storedSideStarting: (@Sendable () -> Void)?) throws -> ProjectionReport {
+    func verifyProjections(
+        progress: ((UInt64, UInt64) -> Void)?, beside: (@Sendable () -> Void)? = nil, storedSideStarting: (@Sendable () -> Void)?
+    ) throws -> ProjectionReport {
         // Read once, so that a slot's databases name the generation this process reads.
         let slots = try read { reader in reader.slots }
-        guard !slots.isEmpty else { return ProjectionReport(position: try head.position, storedDigests: [:], rebuiltDigests: [:], mismatches: []) }
+        guard !slots.isEmpty else {
+            beside?()
+            return ProjectionReport(position: try head.position, storedDigests: [:], rebuiltDigests: [:], mismatches: [])
+        }
         // The largest first, so that the longest replay does not start last; the stored sides after every
         // replay, to fill the cores beside the longest. Reports stay in slot order.
         let sizes = try environment.read { txn in
             try slots.map { slot in try slot.databases.all.reduce(0) { $0 + (try txn.count($1.database)) } }
         }
         let order = slots.indices.sorted { sizes[$0] > sizes[$1] }
-        let pieces = order.map { (slot: $0, replay: true) } + order.map { (slot: $0, replay: false) }
+        // A piece is a replay, `beside` (slot -1), or a stored side.
+        let pieces = order.map { (slot: $0, replay: true) } + (beside == nil ? [] : [(slot: -1, replay: false)]) + order.map { (slot: $0, replay: false) }
         let shared = SideBySide(count: slots.count, total: try head.position * UInt64(slots.count), progress: progress)
         let replayed = Outcomes<ProjectionDigests?>(count: slots.count), stored = Outcomes<ProjectionDigests>(count: slots.count)
         DispatchQueue.concurrentPerform(iterations: pieces.count) { turn in
             let (index, replay) = pieces[turn]
-            if replay {
+            if index < 0 {
+                beside?()
+            } else if replay {
                 replayed.set(index, Result { try replayedDigests(slots[index]) { shared.advance(index, to: $0) } })
             } else {
                 storedSideStarting?()
