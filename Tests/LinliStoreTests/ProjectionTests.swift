@@ -211,9 +211,12 @@ struct SideBySideVerificationTests {
         // theirs (they are dispatched first); with more cores a replay may begin after it and see the event
         // too. Either way the sides must be compared at one head, never across two.
         let once = Once()
-        let report = try log.verifyProjections(progress: nil) {
-            once.run { _ = try? log.append(command("late", stream: "s-late", count: 1)) }
-        }
+        // Labelled: a trailing closure would be the public `beside:` piece, which runs beside the stored sides.
+        let report = try log.verifyProjections(
+            progress: nil, beside: nil,
+            storedSideStarting: {
+                once.run { _ = try? log.append(command("late", stream: "s-late", count: 1)) }
+            })
         let after = try log.head.position
         #expect(once.ran && after == before + 1)
         #expect(report.ok, "mismatches: \(report.mismatches), digests \(report.storedDigests) \(report.rebuiltDigests)")
