@@ -158,3 +158,112 @@ public final class RawLMDB: @unchecked Sendable {
         return count
     }
 }
+
+@inline(never)
+func keep<T>(_ value: T) {}
+
+/// A fresh temporary directory for a benchmark's store.
+public func temporaryStorePath(_ name: String) -> String {
+    let path = NSTemporaryDirectory() + "linli-bench-\(name)-\(UUID().uuidString)"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// The temporary stores this process made, removed when it exits.
+nonisolated(unsafe) var temporaryPaths: [String] = []
+
+/// Registers a temporary store for removal at exit and returns its path.
+public func tracked(_ path: String) -> String {
+    if temporaryPaths.isEmpty {
+        atexit { for path in temporaryPaths { try? FileManager.default.removeItem(atPath: path) } }
+    }
+    temporaryPaths.append(path)
+    return path
+}
+
+/// Deterministic bytes of a given size (SplitMix64).
+public func deterministicBytes(_ count: Int, seed: UInt64) -> [UInt8] {
+    var state = seed
+    return (0..<count).map { _ in
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return UInt8(truncatingIfNeeded: z ^ (z >> 31))
+    }
+}
+
+extension RawLMDB {
+    /// A read transaction, a cursor positioned at `from`, and `count` values copied out: the raw cost of
+    /// reading one entity's consecutive rows (an elder's history).
+    public func readRange(from key: [UInt8], count: Int) -> Int {
+        var txn: OpaquePointer?
+        precondition(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn) == 0)
+        defer { mdb_txn_abort(txn) }
+        var cursor: OpaquePointer?
+        precondition(mdb_cursor_open(txn, dbi, &cursor) == 0)
+        defer { mdb_cursor_close(cursor) }
+        return key.withUnsafeBytes { k -> Int in
+            var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+            var vv = MDB_val()
+            var read = 0
+            var bytes = 0
+            var rc = mdb_cursor_get(cursor, &kv, &vv, MDB_SET_RANGE)
+            while rc == 0 && read < count {
+                let value = Array(UnsafeRawBufferPointer(start: vv.mv_data, count: vv.mv_size))
+                bytes &+= value.count
+                read += 1
+                rc = mdb_cursor_get(cursor, &kv, &vv, MDB_NEXT)
+            }
+            keep(bytes)
+            return read
+        }
+    }
+
+    /// Reads the records at `positions` (one `mdb_get` each, a copy of each value) in one read transaction:
+    /// the raw cost of reading one stream's events back.
+    public func readPositions(_ positions: [UInt64]) -> Int {
+        var txn: OpaquePointer?
+        precondition(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn) == 0)
+        defer { mdb_txn_abort(txn) }
+        var bytes = 0
+        for position in positions {
+            var keyBytes = position.bigEndian
+            withUnsafeMutableBytes(of: &keyBytes) { key in
+                var kv = MDB_val(mv_size: 8, mv_data: key.baseAddress)
+                var vv = MDB_val()
+                precondition(mdb_get(txn, dbi, &kv, &vv) == 0)
+                bytes &+= Array(UnsafeRawBufferPointer(start: vv.mv_data, count: vv.mv_size)).count
+            }
+        }
+        keep(bytes)
+        return positions.count
+    }
+
+    /// Reads every record with a cursor and writes each into `target` under the same key, committing every
+    /// `chunk` records: the raw cost of a replay that writes as much as it reads.
+    public func copyAll(into target: RawLMDB, chunk: Int = 50_000) {
+        var txn: OpaquePointer?
+        precondition(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn) == 0)
+        defer { mdb_txn_abort(txn) }
+        var cursor: OpaquePointer?
+        precondition(mdb_cursor_open(txn, dbi, &cursor) == 0)
+        defer { mdb_cursor_close(cursor) }
+        var key = MDB_val(), value = MDB_val()
+        var writeTxn: OpaquePointer?
+        precondition(mdb_txn_begin(target.env, nil, 0, &writeTxn) == 0)
+        var inChunk = 0
+        var rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST)
+        while rc == 0 {
+            precondition(mdb_put(writeTxn, target.dbi, &key, &value, UInt32(MDB_APPEND)) == 0)
+            inChunk += 1
+            if inChunk == chunk {
+                precondition(mdb_txn_commit(writeTxn) == 0)
+                precondition(mdb_txn_begin(target.env, nil, 0, &writeTxn) == 0)
+                inChunk = 0
+            }
+            rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)
+        }
+        precondition(mdb_txn_commit(writeTxn) == 0)
+    }
+}
