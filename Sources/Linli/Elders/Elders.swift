@@ -20,6 +20,13 @@ enum EldersDomain {
         entityKey(elder.bytes, UInt64(bitPattern: Int64(week.mondayDay)), then: service.bytes)
     }
 
+    /// Whether `key`, an adherence key, counts a week other than `week`; false for a key not in the
+    /// layout (only a forged row has one), which a filter then keeps.
+    static func adherenceKey(_ key: UnsafeRawBufferPointer, isOutside week: ISOWeek) -> Bool {
+        guard let zero = key.firstIndex(of: 0), key.count > zero + 9, key[zero + 9] == 0 else { return false }
+        return bigEndianValue(UnsafeRawBufferPointer(rebasing: key[(zero + 1)...(zero + 8)])) != UInt64(bitPattern: Int64(week.mondayDay))
+    }
+
     /// Section 4 of the survey (服务意愿): whether, and which of the needs list, the elder is willing to receive.
     static let serviceWillingnessSpec = FieldType.object([
         .required("willing", .bool), .optional("services", .list(.oneOf(needs), 0...needs.count)), .optional("notes", .note),

@@ -215,13 +215,7 @@ extension Engine {
     /// weeks' deliveries (``EventLog/memoryProjections(upTo:occurredAtOrBefore:projections:appendOnly:rowsKept:memoryBytesMax:progress:)``).
     /// A key is `elder ‖ 0 ‖ u64be(the Monday's day number) ‖ 0 ‖ service` (``EldersDomain/adherenceKey(elder:week:service:)``).
     public static func eldersRowsKept(week: ISOWeek) -> [String: RowKeyFilter] {
-        let monday = bigEndianKey(UInt64(bitPattern: Int64(week.mondayDay)))
-        return [
-            "elders/\(EldersProjection.Table.adherence.name)": { key in
-                guard let zero = key.firstIndex(of: 0), key.count > zero + 9, key[zero + 9] == 0 else { return true }
-                return monday.withUnsafeBytes { $0.elementsEqual(key[(zero + 1)...(zero + 8)]) }
-            }
-        ]
+        ["elders/\(EldersProjection.Table.adherence.name)": { key in !EldersDomain.adherenceKey(key, isOutside: week) }]
     }
 }
 

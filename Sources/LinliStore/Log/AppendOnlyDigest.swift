@@ -36,7 +36,9 @@ final class AppendOnlyDigest {
             if position != self.position { flush() }
             self.position = position
             pendingCount += 1
-            AppendOnlyDigest.serialize(key, value, into: &pending)
+            let start = pending.count
+            pending.append(contentsOf: repeatElement(0, count: ProjectionDigest.rowBytes(key, value)))
+            pending.withUnsafeMutableBytes { ProjectionDigest.writeRow(key, value, into: UnsafeMutableRawBufferPointer(rebasing: $0[start...])) }
             return true
         }
 
@@ -62,15 +64,6 @@ final class AppendOnlyDigest {
             pending = []
             pendingCount = 0
         }
-    }
-
-    /// A row as ``ProjectionDigest/add(_:_:to:)`` hashes it, appended to `out`.
-    @inline(__always)
-    static func serialize(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        withUnsafeBytes(of: UInt32(key.count).bigEndian) { out.append(contentsOf: $0) }
-        out.append(contentsOf: key)
-        withUnsafeBytes(of: UInt32(value.count).bigEndian) { out.append(contentsOf: $0) }
-        out.append(contentsOf: value)
     }
 
     /// What a database's rows come to: the digest, and its parts — each entity's digest, or, for a table
@@ -200,7 +193,7 @@ final class AppendOnlyDigest {
         func finishRun() {
             guard let entity = runEntity else { return }
             run.sort { $0.position != $1.position ? $0.position < $1.position : $0.key.lexicographicallyPrecedes($1.key) }
-            for row in run { add(row.key, row.value, to: &hasher) }
+            for row in run { ProjectionDigest.add(row.key, row.value, to: &hasher) }
             digests[entity] = hasher.finalize().withUnsafeBytes { Hash($0) }
             run.removeAll(keepingCapacity: true)
             hasher = SHA256()
@@ -213,7 +206,7 @@ final class AppendOnlyDigest {
                 runEntity = Array(entity)
             }
             if layout == .entityThenPosition {
-                add(key, rawValue, to: &hasher)
+                ProjectionDigest.add(rawKey, rawValue, to: &hasher)
             } else {
                 run.append((position, key, Array(rawValue)))
             }
@@ -237,15 +230,6 @@ final class AppendOnlyDigest {
         guard layout == .entityThenPosition ? key.count == zero + 1 + 8 : key.count >= zero + 1 + 8 else { return nil }
         guard let position = bigEndianValue(UnsafeRawBufferPointer(rebasing: key[(key.count - 8)...])) else { return nil }
         return (UnsafeRawBufferPointer(rebasing: key[..<zero]), position)
-    }
-
-    /// A row as every projection digest hashes it: ``ProjectionDigest/add(_:_:to:)``.
-    fileprivate static func add(_ key: [UInt8], _ value: [UInt8], to hasher: inout SHA256) {
-        ProjectionDigest.add(key, value, to: &hasher)
-    }
-
-    fileprivate static func add(_ key: [UInt8], _ value: UnsafeRawBufferPointer, to hasher: inout SHA256) {
-        key.withUnsafeBytes { ProjectionDigest.add($0, value, to: &hasher) }
     }
 
     private static func addLength(_ count: Int, to hasher: inout SHA256) {

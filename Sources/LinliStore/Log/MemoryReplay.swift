@@ -119,14 +119,7 @@ public final class MemoryProjections: @unchecked Sendable {
         // The walk below is this summary's, not the replay's: it must not count as reaching retired rows.
         let reached = retired?.reached ?? false
         defer { retired?.reached = reached }
-        var sum = retired?.sum ?? RowSetSum()
-        try read { txn in
-            try txn.walk(database) { key, value in
-                sum.add(RowSetSum.Fingerprint(key, value))
-                return true
-            }
-        }
-        return AppendOnlyDigest.Summary(digest: sum.digest, sum: sum)
+        return try read { txn in try ProjectionDigest.summed(database, txn, startingFrom: retired?.sum ?? RowSetSum()) }
     }
 
     /// Runs `body` over the rows (no LMDB transaction is involved: the databases are in memory).
@@ -251,11 +244,13 @@ enum ProjectionDigest {
         return try of(database, txn, everyRow: everyRow)
     }
 
-    /// The sums of a retirable database's rows (``Projection/retirableDatabases``), walked in key order.
-    static func summed(_ database: Database, _ txn: borrowing some TransactionReading & ~Copyable, everyRow: () -> Void = {}) throws
-        -> AppendOnlyDigest.Summary
-    {
-        var sum = RowSetSum()
+    /// The sums of a retirable database's rows (``Projection/retirableDatabases``), walked in key order,
+    /// added to `sum` (a replay's rows retired already).
+    static func summed(
+        _ database: Database, _ txn: borrowing some TransactionReading & ~Copyable, startingFrom sum: RowSetSum = RowSetSum(),
+        everyRow: () -> Void = {}
+    ) throws -> AppendOnlyDigest.Summary {
+        var sum = sum
         try txn.walk(database) { key, value in
             sum.add(RowSetSum.Fingerprint(key, value))
             everyRow()
@@ -275,14 +270,12 @@ enum ProjectionDigest {
         return hasher.finalize().withUnsafeBytes { Hash($0) }
     }
 
-    /// A row as `u32 length ‖ key ‖ u32 length ‖ value`, where its bytes lie: copied into one buffer on
-    /// the stack and hashed in one update (four updates cost more than the hashing of a short row).
+    /// A row as `u32 length ‖ key ‖ u32 length ‖ value` (no two different tables hash alike), where its
+    /// bytes lie: copied into one buffer on the stack and hashed in one update (four updates cost more
+    /// than the hashing of a short row).
     static func add(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, to hasher: inout SHA256) {
-        withUnsafeTemporaryAllocation(byteCount: 8 + key.count + value.count, alignment: 8) { buffer in
-            buffer.storeBytes(of: UInt32(key.count).bigEndian, toByteOffset: 0, as: UInt32.self)
-            UnsafeMutableRawBufferPointer(rebasing: buffer[4..<(4 + key.count)]).copyMemory(from: key)
-            buffer.storeBytes(of: UInt32(value.count).bigEndian, toByteOffset: 4 + key.count, as: UInt32.self)
-            UnsafeMutableRawBufferPointer(rebasing: buffer[(8 + key.count)...]).copyMemory(from: value)
+        withUnsafeTemporaryAllocation(byteCount: rowBytes(key, value), alignment: 8) { buffer in
+            writeRow(key, value, into: buffer)
             hasher.update(bufferPointer: UnsafeRawBufferPointer(buffer))
         }
     }
@@ -292,12 +285,19 @@ enum ProjectionDigest {
         key.withUnsafeBytes { key in value.withUnsafeBytes { value in add(key, value, to: &hasher) } }
     }
 
-    /// A row as `u32 length ‖ key ‖ u32 length ‖ value`: no two different tables hash alike.
-    static func add(_ key: some DataProtocol, _ value: some DataProtocol, to hasher: inout SHA256) {
-        withUnsafeBytes(of: UInt32(key.count).bigEndian) { hasher.update(bufferPointer: $0) }
-        hasher.update(data: key)
-        withUnsafeBytes(of: UInt32(value.count).bigEndian) { hasher.update(bufferPointer: $0) }
-        hasher.update(data: value)
+    /// How many bytes a row is hashed as (``writeRow(_:_:into:)``).
+    @inline(__always)
+    static func rowBytes(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Int { 8 + key.count + value.count }
+
+    /// Writes the bytes a row is hashed as, `u32 length ‖ key ‖ u32 length ‖ value`, at the start of
+    /// `buffer`, which holds at least ``rowBytes(_:_:)``.
+    @inline(__always)
+    static func writeRow(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, into buffer: UnsafeMutableRawBufferPointer) {
+        precondition(buffer.count >= rowBytes(key, value), "a row's bytes fit the buffer given")
+        buffer.storeBytes(of: UInt32(key.count).bigEndian, toByteOffset: 0, as: UInt32.self)
+        UnsafeMutableRawBufferPointer(rebasing: buffer[4..<(4 + key.count)]).copyMemory(from: key)
+        buffer.storeBytes(of: UInt32(value.count).bigEndian, toByteOffset: 4 + key.count, as: UInt32.self)
+        UnsafeMutableRawBufferPointer(rebasing: buffer[(8 + key.count)..<(8 + key.count + value.count)]).copyMemory(from: value)
     }
 }
 

@@ -136,7 +136,8 @@ extension EventLog {
     private struct ProjectionDigests: Equatable {
         var position: UInt64
         var digests: [String: Hash] = [:]
-        var appendOnly: [String: AppendOnlyDigest.Summary] = [:]
+        /// The summaries of the append-only and the retirable databases: their parts and keyed sums.
+        var summaries: [String: AppendOnlyDigest.Summary] = [:]
 
         /// Equal when the heads, every database's digest and every keyed sum are.
         static func == (a: ProjectionDigests, b: ProjectionDigests) -> Bool {
@@ -145,7 +146,7 @@ extension EventLog {
 
         /// The databases whose keyed sums (``RowSetSum``, a table of one row per key) differ from `other`'s.
         func differingSums(_ other: ProjectionDigests) -> [String] {
-            appendOnly.keys.filter { name in other.appendOnly[name].map { !appendOnly[name]!.sumsAgree(with: $0) } ?? true }
+            summaries.keys.filter { name in other.summaries[name].map { !summaries[name]!.sumsAgree(with: $0) } ?? true }
         }
 
         /// Whether database `name`'s sides differ: their digests, or their keyed sums.
@@ -156,7 +157,7 @@ extension EventLog {
         /// Without the append-only databases' per-entity parts: a side compared later holds only the digests
         /// and the keyed sums meanwhile (64 KB a table of one row per key, whatever its size).
         var withoutParts: ProjectionDigests {
-            ProjectionDigests(position: position, digests: digests, appendOnly: appendOnly.mapValues(\.withoutEntities))
+            ProjectionDigests(position: position, digests: digests, summaries: summaries.mapValues(\.withoutEntities))
         }
 
         /// A report of both sides' digests, with no mismatches named.
@@ -236,11 +237,11 @@ extension EventLog {
         for name in live.projection.databaseNames {
             if let layout = live.projection.appendOnlyDatabases[name] {
                 let summary = try AppendOnlyDigest.of(live.databases[name], layout: layout, txn) { budget.step(environment) }
-                out.appendOnly[name] = summary
+                out.summaries[name] = summary
                 out.digests[name] = summary.digest
             } else if live.projection.retirableDatabases.contains(name) {
                 let summary = try ProjectionDigest.summed(live.databases[name], txn) { budget.step(environment) }
-                out.appendOnly[name] = summary
+                out.summaries[name] = summary
                 out.digests[name] = summary.digest
             } else {
                 out.digests[name] = try ProjectionDigest.of(live.databases[name], txn) { budget.step(environment) }
@@ -261,11 +262,11 @@ extension EventLog {
                         preconditionFailure("\(projection.name)/\(name) is append-only: an audit's replay digests it")
                     }
                     let summary = sink.summary()
-                    out.appendOnly[name] = summary
+                    out.summaries[name] = summary
                     out.digests[name] = summary.digest
                 } else if projection.retirableDatabases.contains(name) {
                     let summary = try memory.summary(ofRetirable: rebuilt.databases[name])
-                    out.appendOnly[name] = summary
+                    out.summaries[name] = summary
                     out.digests[name] = summary.digest
                 } else {
                     out.digests[name] = try ProjectionDigest.of(rebuilt.databases[name], memoryTxn)
@@ -335,7 +336,7 @@ extension EventLog {
                                     live.projection.name, name, layout, parts, stored: live.databases[name], txn,
                                     replayed: memory.appendOnlySink(rebuilt.databases[name])!.kept)
                             } else {
-                                let parts = stored.appendOnly[name]!.differing(from: replayed.appendOnly[name]!).sorted { $0.lexicographicallyPrecedes($1) }
+                                let parts = stored.summaries[name]!.differing(from: replayed.summaries[name]!).sorted { $0.lexicographicallyPrecedes($1) }
                                 differing[label] = Set(parts.prefix(ChainVerifier.failuresMax))
                             }
                             continue

@@ -93,6 +93,14 @@ struct EntityKeyTests {
         #expect(
             EldersDomain.adherenceKey(elder: PayloadText(bytes: payload[3..<6]), week: monday, service: PayloadText(bytes: payload[7...]))
                 == EldersDomain.adherenceKey(elder: "r-1", week: monday, service: "meal"))
+        // A view's filter reads the week back out of the key: in its week, outside the next; a key out of
+        // the layout is not said to be outside.
+        let key = EldersDomain.adherenceKey(elder: "r-1", week: monday, service: "meal")
+        key.withUnsafeBytes { key in
+            #expect(!EldersDomain.adherenceKey(key, isOutside: monday))
+            #expect(EldersDomain.adherenceKey(key, isOutside: ISOWeek(mondayDay: 19_604)))
+        }
+        Array("r-1".utf8).withUnsafeBytes { #expect(!EldersDomain.adherenceKey($0, isOutside: monday)) }
     }
 }
 
