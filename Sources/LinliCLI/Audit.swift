@@ -4,12 +4,14 @@ import Linli
 
 struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "audit",
         abstract: "For auditors: verify the store or an exported file, explain a figure, publish and check checkpoints.",
         discussion: "docs/AUDIT.md walks through each check and says what it proves and what it cannot.",
         subcommands: [Verify.self, Explain.self, CheckpointCommand.self])
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "verify",
             abstract: "Re-check the hash chain, rebuild every projection from position 1 and compare it with the stored one.",
             discussion: """
                 Exit code 0 only when everything matches; 1 when anything differs. Nothing is written, to the store or \
@@ -127,6 +129,7 @@ struct Audit: ParsableCommand {
 
     struct Explain: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "explain",
             abstract: "The events behind a figure: an account's balance, an issue's state and tallies, an elder's tier and adherence.",
             discussion: """
                 TARGET is an account (resident:ID, issuance:COMMUNITY, store:COMMUNITY), issue:ID or elder:ID.

@@ -35,6 +35,7 @@ struct IssueCommand: ParsableCommand {
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "show",
             abstract: "One issue: state, priority, scores, comments, meetings with tallies, outcome, timeline.",
             discussion: "Example: linli issue i-12 --json")
         @OptionGroup var store: StoreOptions
@@ -127,6 +128,7 @@ struct IssueCommand: ParsableCommand {
 
     struct Propose: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "propose",
             abstract: "Propose an issue (a resident, for themselves).",
             discussion:
                 "Example: linli issue propose --community zigang --scope compound:紫港小区 --title 停车位分配 --description 外来车辆占位 --category parking --channel wechatGroup --as r-88"
@@ -151,6 +153,7 @@ struct IssueCommand: ParsableCommand {
 
     struct Comment: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "comment",
             abstract: "A resident's view on an issue (征求意见).",
             discussion: "Example: linli issue comment --issue lift-3 --resident r-88 --stance support --text 老人爬楼难 --as r-88")
         @OptionGroup var store: StoreOptions
@@ -167,6 +170,7 @@ struct IssueCommand: ParsableCommand {
 
     struct Assess: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "assess",
             abstract: "Score an issue 1–5 on importance, urgency and feasibility.",
             discussion: "Example: linli issue assess --issue lift-3 --importance 5 --urgency 4 --feasibility 3 --as cv-01")
         @OptionGroup var store: StoreOptions
@@ -183,6 +187,7 @@ struct IssueCommand: ParsableCommand {
 
     struct Admit: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "admit",
             abstract: "Put an assessed (or rejected-by-vote) issue on the agenda.", discussion: "Example: linli issue admit --issue lift-3 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
@@ -194,6 +199,7 @@ struct IssueCommand: ParsableCommand {
 
     struct Decline: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "decline",
             abstract: "Decline an issue.", discussion: "Example: linli issue decline --issue i-9 --reason 不属于社区事务 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
@@ -205,6 +211,7 @@ struct IssueCommand: ParsableCommand {
 
     struct Merge: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "merge",
             abstract: "Merge a duplicate into another live issue; its comments carry over.",
             discussion: "Example: linli issue merge --issue i-9 --into lift-3 --as cv-01")
         @OptionGroup var store: StoreOptions
@@ -221,6 +228,7 @@ struct IssueCommand: ParsableCommand {
 
 struct Issues: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "issues",
         abstract: "The issue library by priority (highest first, unassessed last).",
         discussion: "Example: linli issues --state onAgenda --community zigang --json")
     @OptionGroup var store: StoreOptions
@@ -251,6 +259,7 @@ struct Issues: ParsableCommand {
 
 struct Meeting: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "meeting",
         abstract: "Meetings on an issue: schedule, attend, opinion, close (the engine tallies by the meeting's rule).",
         discussion: """
             Example:
@@ -262,6 +271,7 @@ struct Meeting: ParsableCommand {
 
     struct Schedule: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "schedule",
             abstract: "Schedule a meeting on an issue that is on the agenda.",
             discussion:
                 "Example: linli meeting schedule --meeting m-1 --issue lift-3 --format triParty --rule simpleMajority --starts-at 2024-05-10T19:00:00+08:00 --as cv-01"
@@ -284,6 +294,7 @@ struct Meeting: ParsableCommand {
 
     struct Attend: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "attend",
             abstract: "Record who attends, and as what.",
             discussion:
                 "Roles: resident, owner, propertyCompany, ownersCommittee, socialOrg, child, expert, elderAdvisor, official. Example: linli meeting attend --meeting m-1 --participant r-88 --role owner --as cv-01"
@@ -299,6 +310,7 @@ struct Meeting: ParsableCommand {
 
     struct Opinion: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "opinion",
             abstract: "Record an attendee's opinion (children, experts and officials speak here).",
             discussion: "Example: linli meeting opinion --meeting m-1 --participant lawyer-1 --text 需业主表决 --as cv-01")
         @OptionGroup var store: StoreOptions
@@ -312,6 +324,7 @@ struct Meeting: ParsableCommand {
 
     struct Close: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "close",
             abstract: "Close a meeting: tally by its rule; the issue is resolved or rejected by vote.",
             discussion: "Example: linli meeting close --meeting m-1 --resolution 同意加装电梯 --as cv-01")
         @OptionGroup var store: StoreOptions
@@ -324,10 +337,11 @@ struct Meeting: ParsableCommand {
 }
 
 struct Vote: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Votes.", subcommands: [Cast.self])
+    static let configuration = CommandConfiguration(commandName: "vote", abstract: "Votes.", subcommands: [Cast.self])
 
     struct Cast: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "cast",
             abstract: "Cast a vote (one per participant; a later vote before close replaces it).",
             discussion:
                 "By the participant, or by a convener from a paper ballot. Example: linli vote cast --meeting m-1 --participant r-88 --choice for --as r-88")
@@ -343,12 +357,14 @@ struct Vote: ParsableCommand {
 
 struct Outcome: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "outcome",
         abstract: "The closed loop: submit a resolution, record progress, implementation and the residents' evaluation.",
         discussion: "Example: linli outcome progress --issue lift-3 --percent 40 --note 井道施工 --as cv-01",
         subcommands: [Submit.self, Progress.self, Implement.self, Evaluate.self])
 
     struct Submit: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "submit",
             abstract: "Submit a resolved issue to a department.", discussion: "Example: linli outcome submit --issue lift-3 --department 住建局 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
@@ -360,6 +376,7 @@ struct Outcome: ParsableCommand {
 
     struct Progress: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "progress",
             abstract: "Record progress, 0–100, never decreasing.",
             discussion: "Example: linli outcome progress --issue lift-3 --percent 40 --note 井道施工 --as cv-01")
         @OptionGroup var store: StoreOptions
@@ -373,6 +390,7 @@ struct Outcome: ParsableCommand {
 
     struct Implement: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "implement",
             abstract: "Mark an issue implemented.", discussion: "Example: linli outcome implement --issue lift-3 --as cv-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
@@ -383,6 +401,7 @@ struct Outcome: ParsableCommand {
 
     struct Evaluate: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "evaluate",
             abstract: "A resident's evaluation, 1–5; it closes the loop.",
             discussion: "Example: linli outcome evaluate --issue lift-3 --evaluator r-88 --satisfaction 5 --as cv-01")
         @OptionGroup var store: StoreOptions

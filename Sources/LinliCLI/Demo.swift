@@ -4,6 +4,7 @@ import Linli
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "demo",
         abstract: "Create a store from the three pilots' sample fixture and print a dashboard of the three communities.",
         discussion: """
             The sample is the one committed in Fixtures/sample (linli-fixtures writes the same bytes). Its marked \

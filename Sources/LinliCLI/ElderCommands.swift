@@ -18,6 +18,7 @@ struct ElderCommand: ParsableCommand {
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "show",
             abstract: "One elder: tier and its reason, plan, this week's adherence, open concern, full history in occurred-time order.",
             discussion: "Example: linli elder r-301 --json")
         @OptionGroup var store: StoreOptions
@@ -60,6 +61,7 @@ struct ElderCommand: ParsableCommand {
 
     struct Survey: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "survey",
             abstract: "The five-section survey: basic information, health (ADL), needs, willingness to receive services, willingness to work.",
             discussion:
                 "Example: linli elder survey --elder r-301 --adl 55 --living-alone --basic 子女=在外地 --condition 高血压 --need mealDelivery --need companionship --willing-service mealDelivery --work-kind 助餐志愿 --as sw-01"
@@ -142,6 +144,7 @@ struct ElderCommand: ParsableCommand {
 
     struct Plan: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "plan",
             abstract: "Set an elder's plan (it replaces the old one from --at on).",
             discussion: "Example: linli elder plan --elder r-301 --service mealDelivery=7 --service companionship=2 --as sw-01")
         @OptionGroup var store: StoreOptions
@@ -164,6 +167,7 @@ struct ElderCommand: ParsableCommand {
 
     struct Deliver: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "deliver",
             abstract: "Record a service delivered: by others (other), self-help (self) or mutual help (mutual, which also credits the volunteer's hours).",
             discussion: "Example: linli elder deliver --elder r-301 --service companionship --provider r-77 --mode mutual --minutes 60 --as gw-01")
         @OptionGroup var store: StoreOptions
@@ -188,6 +192,7 @@ struct ElderCommand: ParsableCommand {
 
     struct Visit: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "visit",
             abstract: "Record a door-knock visit; --concern opens a follow-up.",
             discussion: "Example: linli elder visit --elder r-301 --visitor gw-01 --team knock-1 --observations 腿脚浮肿 --concern --as gw-01")
         @OptionGroup var store: StoreOptions
@@ -210,6 +215,7 @@ struct ElderCommand: ParsableCommand {
 
 struct Elders: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "elders",
         abstract: "Elders with tier and this week's plan adherence (expected by now is pro rata by day).",
         discussion: "Example: linli elders --behind-plan --json")
     @OptionGroup var store: StoreOptions
@@ -246,10 +252,12 @@ struct Elders: ParsableCommand {
 
 struct Station: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "station",
         abstract: "The 1+N station network: register a station, list stations.", subcommands: [Register.self, List.self], defaultSubcommand: List.self)
 
     struct Register: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "register",
             abstract: "Register the hub or a station with its functions.",
             discussion: "Example: linli station register --station st-1 --community hexi --kind station --name 河西助餐点 --function 助餐 --function 应急设备 --as admin-1"
         )
@@ -273,6 +281,7 @@ struct Station: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "list",
             abstract: "Stations with their functions and the deliveries made at each.", discussion: "Example: linli station list --json")
         @OptionGroup var store: StoreOptions
         @OptionGroup var output: FormatOptions

@@ -4,6 +4,7 @@ import Linli
 
 struct Balance: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "balance",
         abstract: "An account's balance, with gross credits and debits.",
         discussion: "Accounts are resident:ID, issuance:COMMUNITY and store:COMMUNITY. Example: linli balance resident:r-12 --json")
 
@@ -29,6 +30,7 @@ struct Balance: ParsableCommand {
 
 struct Statement: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "statement",
         abstract: "Every posting of an account with its running balance and the event position behind it.",
         discussion: "Example: linli statement resident:r-12 --csv")
 
@@ -66,6 +68,7 @@ struct Statement: ParsableCommand {
 
 struct Stock: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "stock",
         abstract: "The charity store's gifts and their stock.", discussion: "Example: linli stock --community jiangshan")
 
     @OptionGroup var store: StoreOptions
@@ -90,7 +93,8 @@ struct Stock: ParsableCommand {
 }
 
 struct Wishes: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Micro-wishes (微心愿) and their states.", discussion: "Example: linli wishes --state open")
+    static let configuration = CommandConfiguration(
+        commandName: "wishes", abstract: "Micro-wishes (微心愿) and their states.", discussion: "Example: linli wishes --state open")
 
     @OptionGroup var store: StoreOptions
     @OptionGroup var output: FormatOptions
@@ -115,10 +119,12 @@ struct Wishes: ParsableCommand {
 
 struct Fund: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "fund",
         abstract: "Care funds: show one, record income, disburse.", subcommands: [Show.self, Income.self, Disburse.self], defaultSubcommand: Show.self)
 
     struct Income: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "income",
             abstract: "Money into a fund (the first income opens it).",
             discussion:
                 "Sources: charitySale, enterprise, donation. Example: linli fund income --fund care-fund --community jiangshan --source charitySale --amount-fen 12800 --as sw-01"
@@ -137,6 +143,7 @@ struct Fund: ParsableCommand {
 
     struct Disburse: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "disburse",
             abstract: "Money out of a fund (never below zero).",
             discussion: "Example: linli fund disburse --fund care-fund --beneficiary r-3 --amount-fen 5000 --purpose 节日慰问 --as sw-01")
         @OptionGroup var store: StoreOptions
@@ -153,6 +160,7 @@ struct Fund: ParsableCommand {
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "show",
             abstract: "A care fund's balance and every movement with its running balance.", discussion: "Example: linli fund care-fund --json")
 
         @OptionGroup var store: StoreOptions
@@ -182,10 +190,12 @@ extension JSONValue {
 }
 
 struct Hours: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Volunteer hours: log, verify, reject.", subcommands: [Log.self, Verify.self, Reject.self])
+    static let configuration = CommandConfiguration(
+        commandName: "hours", abstract: "Volunteer hours: log, verify, reject.", subcommands: [Log.self, Verify.self, Reject.self])
 
     struct Log: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "log",
             abstract: "Log volunteer hours (pending until verified).",
             discussion: "Example: linli hours log --volunteer r-12 --minutes 90 --activity 敲门入户 --category visit --as w-01")
         @OptionGroup var store: StoreOptions
@@ -210,6 +220,7 @@ struct Hours: ParsableCommand {
 
     struct Verify: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "verify",
             abstract: "Verify logged hours: credits the points at the rate in force when they were worked.",
             discussion: "Example: linli hours verify --log log-1 --as sw-01")
         @OptionGroup var store: StoreOptions
@@ -221,6 +232,7 @@ struct Hours: ParsableCommand {
 
     struct Reject: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "reject",
             abstract: "Reject logged hours.", discussion: "Example: linli hours reject --log log-1 --reason 时间不符 --as sw-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
@@ -233,6 +245,7 @@ struct Hours: ParsableCommand {
 
 struct Gift: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "gift",
         abstract: "The charity store: stock gifts, redeem them, reverse a redemption.",
         subcommands: [StockItem.self, Redeem.self, Reverse.self])
 
@@ -260,6 +273,7 @@ struct Gift: ParsableCommand {
 
     struct Redeem: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "redeem",
             abstract: "Redeem a gift with a resident's points.",
             discussion: "Example: linli gift redeem --resident r-12 --item rice --quantity 1 --as sk-01")
         @OptionGroup var store: StoreOptions
@@ -279,6 +293,7 @@ struct Gift: ParsableCommand {
 
     struct Reverse: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "reverse",
             abstract: "Reverse a redemption: the points and the stock come back.",
             discussion: "Example: linli gift reverse --redemption rd-1 --reason 退货 --as sk-01")
         @OptionGroup var store: StoreOptions
@@ -292,10 +307,12 @@ struct Gift: ParsableCommand {
 
 struct Points: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "points",
         abstract: "Courtesy points: transfer, adjust, set a rate.", subcommands: [Transfer.self, Adjust.self, Rate.self])
 
     struct Transfer: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "transfer",
             abstract: "Give points to another resident (转赠).",
             discussion: "Example: linli points transfer --from r-12 --to r-40 --points 30 --reason 转赠困难户 --as r-12")
         @OptionGroup var store: StoreOptions
@@ -310,6 +327,7 @@ struct Points: ParsableCommand {
 
     struct Adjust: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "adjust",
             abstract: "Correct an account by a compensating posting against issuance.",
             discussion: "Example: linli points adjust --account resident:r-12 --points -5 --reason 更正 --as admin-1")
         @OptionGroup var store: StoreOptions
@@ -324,6 +342,7 @@ struct Points: ParsableCommand {
 
     struct Rate: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "rate",
             abstract: "Set the points per hour from --at on (for a category, or the community default).",
             discussion: "Example: linli points rate --community jiangshan --points-per-hour 10 --at 2024-01-01T00:00:00+08:00 --as admin-1")
         @OptionGroup var store: StoreOptions

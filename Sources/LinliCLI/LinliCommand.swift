@@ -59,6 +59,7 @@ enum Main {
 
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "init",
         abstract: "Create a store whose first event makes ADMIN an administrator of every community.",
         discussion: "Example: linli init --admin admin-1 --store ./jiangshan.store")
 
@@ -79,6 +80,7 @@ struct Init: ParsableCommand {
 
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "apply",
         abstract: "Apply NDJSON commands from a file, or from standard input with '-'.",
         discussion: """
             Atomic by default: if any line is rejected, every rejected line is reported on standard error as \
@@ -130,6 +132,7 @@ struct Apply: ParsableCommand {
 
 struct Rebuild: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "rebuild",
         abstract: "Rebuild projections from position 1 into fresh databases and swap them in atomically.",
         discussion: """
             Writers may go on meanwhile; readers see the old projections until the swap. Needed only after a         projection's code changed (opening the store does it by itself when a projection's version changes).
@@ -157,6 +160,7 @@ struct Rebuild: ParsableCommand {
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "export",
         abstract: "Print the log as NDJSON events with positions, hashes, actor and times.",
         discussion: """
             Each line carries the stored record (what audit verify --export and import check) and the request \

@@ -17,6 +17,7 @@ struct DisputeCommand: ParsableCommand {
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "show",
             abstract: "One dispute: state, parties, ages, agreement, follow-up and timeline.", discussion: "Example: linli dispute d-7 --json")
         @OptionGroup var store: StoreOptions
         @OptionGroup var output: FormatOptions
@@ -87,6 +88,7 @@ struct DisputeCommand: ParsableCommand {
 
     struct Report: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "report",
             abstract: "Report a dispute (grid workers, mediators, or a resident who is a party).",
             discussion:
                 "Example: linli dispute report --community jiangshan --party r-12 --party public --category parking --description 占用消防通道 --channel other --as gw-01"
@@ -114,6 +116,7 @@ struct DisputeCommand: ParsableCommand {
 
     struct Assign: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "assign",
             abstract: "Assign a mediator (and a mediation team).",
             discussion: "Example: linli dispute assign --dispute d-7 --mediator md-01 --team mediation-1 --as md-01")
         @OptionGroup var store: StoreOptions
@@ -131,6 +134,7 @@ struct DisputeCommand: ParsableCommand {
 
     struct Session: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "session",
             abstract: "Record a mediation session.",
             discussion: "Example: linli dispute session --dispute d-7 --attendee r-12 --attendee r-40 --notes 双方陈述 --as md-01")
         @OptionGroup var store: StoreOptions
@@ -150,6 +154,7 @@ struct DisputeCommand: ParsableCommand {
 
     struct Resolve: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "resolve",
             abstract: "Record the written agreement (调解协议).", discussion: "Example: linli dispute resolve --dispute d-7 --agreement 施工限定在工作日白天 --as md-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
@@ -166,6 +171,7 @@ struct DisputeCommand: ParsableCommand {
 
     struct Escalate: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "escalate",
             abstract: "Escalate to a department, or into the issue library (proposes the issue in the same append).",
             discussion:
                 "Examples: linli dispute escalate --dispute d-7 --to-department 司法所 --reason 需仲裁 --as md-01\n  linli dispute escalate --dispute d-7 --to-issue parking-9 --title 车位分配 --scope compound:鹿溪小区 --reason 涉及全体业主 --as md-01"
@@ -191,6 +197,7 @@ struct DisputeCommand: ParsableCommand {
 
     struct Withdraw: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "withdraw",
             abstract: "Withdraw an open dispute.", discussion: "Example: linli dispute withdraw --dispute d-7 --reason 已自行和解 --as md-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
@@ -216,6 +223,7 @@ struct DisputeCommand: ParsableCommand {
 
 struct Disputes: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "disputes",
         abstract: "Disputes with state, category, age (calendar days, Asia/Shanghai) and hours to assignment and resolution.",
         discussion:
             "--older-than lists open disputes only. --figures prints the mediation figures instead (by state and category, first-session share, mean hours, satisfaction). Example: linli disputes --older-than 7"

@@ -5,6 +5,7 @@ import Linli
 /// `linli status`: what an operator checks first.
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "status",
         abstract: "The store's identity, head, events per domain, size, checkpoint position, and whether it is a replica.",
         discussion: """
             The identity is the hash of the first event: a backup, an import and a replica of the store share it. \
@@ -66,6 +67,7 @@ struct Status: ParsableCommand {
 /// `linli backup DEST`: a consistent, verified, private copy while writers go on.
 struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "backup",
         abstract: "Copy the store into a new folder while writers go on; the copy is synced and its chain verified.",
         discussion: """
             With --json: {"path","position","head","events","bytes","compacted"}. DEST must not exist. The copy is one snapshot: a prefix of the log that ends at a commit. It is written \
@@ -103,6 +105,7 @@ struct Backup: ParsableCommand {
 /// `linli import FILE|-`: a new store (or a replica) from an export; `--follow` extends a replica.
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "import",
         abstract: "Create a store from an export (same positions, records and chain), or extend a replica with --follow.",
         discussion: """
             With --json: {"position","head","appended","alreadyHeld","checkpoints"}. Every record is checked as the store's own are (its hash, its link, its stream, its command id) and \

@@ -2,10 +2,11 @@ import ArgumentParser
 import Linli
 
 struct Community: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Communities.", subcommands: [Register.self])
+    static let configuration = CommandConfiguration(commandName: "community", abstract: "Communities.", subcommands: [Register.self])
 
     struct Register: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "register",
             abstract: "Register a community.", discussion: "Example: linli community register --community jiangshan --name 市中心社区 --district 虎山街道 --as admin-1")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
@@ -18,10 +19,12 @@ struct Community: ParsableCommand {
 }
 
 struct Resident: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Residents: register, tag, untag.", subcommands: [Register.self, Tag.self, Untag.self])
+    static let configuration = CommandConfiguration(
+        commandName: "resident", abstract: "Residents: register, tag, untag.", subcommands: [Register.self, Tag.self, Untag.self])
 
     struct Register: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "register",
             abstract: "Register a resident.",
             discussion:
                 "Example: linli resident register --resident r-12 --community jiangshan --household h-5 --name 王秀英 --birth-year 1948 --compound 鹿溪小区 --building 3幢 --tag solitaryElder --as gw-01"
@@ -53,6 +56,7 @@ struct Resident: ParsableCommand {
 
     struct Tag: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "tag",
             abstract: "Tag a resident.", discussion: "Example: linli resident tag --resident r-12 --tag hardship --as sw-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
@@ -64,6 +68,7 @@ struct Resident: ParsableCommand {
 
     struct Untag: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "untag",
             abstract: "Remove a tag.", discussion: "Example: linli resident untag --resident r-12 --tag hardship --as sw-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
@@ -75,10 +80,11 @@ struct Resident: ParsableCommand {
 }
 
 struct Organization: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Organizations.", subcommands: [Register.self])
+    static let configuration = CommandConfiguration(commandName: "organization", abstract: "Organizations.", subcommands: [Register.self])
 
     struct Register: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "register",
             abstract: "Register an organization.",
             discussion:
                 "Kinds: socialOrg, propertyCompany, ownersCommittee, department, business, donor. Example: linli organization register --organization pm-1 --community zigang --name 紫港物业 --kind propertyCompany --as admin-1"
@@ -97,10 +103,12 @@ struct Organization: ParsableCommand {
 }
 
 struct Team: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Teams: form, join, leave.", subcommands: [Form.self, Join.self, Leave.self])
+    static let configuration = CommandConfiguration(
+        commandName: "team", abstract: "Teams: form, join, leave.", subcommands: [Form.self, Join.self, Leave.self])
 
     struct Form: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "form",
             abstract: "Form a team.",
             discussion:
                 "Kinds: doorKnock, selfGovernance, mediation, socialOrg, silverVolunteers, interestClass. Example: linli team form --team knock-1 --community jiangshan --name 敲门嫂 --kind doorKnock --member sw-01 --member gw-01 --member r-12 --as admin-1"
@@ -123,6 +131,7 @@ struct Team: ParsableCommand {
 
     struct Join: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "join",
             abstract: "Add a member.", discussion: "Example: linli team join --team knock-1 --member r-40 --as admin-1")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
@@ -134,6 +143,7 @@ struct Team: ParsableCommand {
 
     struct Leave: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "leave",
             abstract: "Remove a member.", discussion: "Example: linli team leave --team knock-1 --member r-40 --as admin-1")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
@@ -145,10 +155,11 @@ struct Team: ParsableCommand {
 }
 
 struct Unit: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Units (专有部分) and their owners.", subcommands: [Register.self])
+    static let configuration = CommandConfiguration(commandName: "unit", abstract: "Units (专有部分) and their owners.", subcommands: [Register.self])
 
     struct Register: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "register",
             abstract: "Register a unit and its owner (the basis of owners' votes).",
             discussion: "Example: linli unit register --unit zg-3-502 --community zigang --compound 紫港小区 --building 3幢 --area-sqm 89 --owner r-88 --as admin-1")
         @OptionGroup var store: StoreOptions
@@ -175,6 +186,7 @@ struct RoleCommand: ParsableCommand {
 
     struct Grant: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "grant",
             abstract: "Grant a role in a community.",
             discussion:
                 "Roles: admin, socialWorker, gridWorker, storeKeeper, convener, mediator, auditor. Example: linli role grant --subject gw-01 --role gridWorker --community jiangshan --as admin-1"
@@ -190,6 +202,7 @@ struct RoleCommand: ParsableCommand {
 
     struct Revoke: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "revoke",
             abstract: "Revoke a role.", discussion: "Example: linli role revoke --subject gw-01 --role gridWorker --community jiangshan --as admin-1")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
@@ -203,10 +216,12 @@ struct RoleCommand: ParsableCommand {
 
 struct Wish: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "wish",
         abstract: "Micro-wishes (微心愿): post, claim, fulfil, cancel.", subcommands: [Post.self, Claim.self, Fulfil.self, Cancel.self])
 
     struct Post: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "post",
             abstract: "Post a wish for a resident.",
             discussion: "Example: linli wish post --beneficiary r-3 --community jiangshan --description 想要一个新书包 --as sw-01")
         @OptionGroup var store: StoreOptions
@@ -226,6 +241,7 @@ struct Wish: ParsableCommand {
 
     struct Claim: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "claim",
             abstract: "A unit, donor or resident adopts a wish.", discussion: "Example: linli wish claim --wish w-1 --claimant bank-1 --as sw-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
@@ -237,6 +253,7 @@ struct Wish: ParsableCommand {
 
     struct Fulfil: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "fulfil",
             abstract: "Mark a claimed wish fulfilled.", discussion: "Example: linli wish fulfil --wish w-1 --note 已送达 --as sw-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions
@@ -248,6 +265,7 @@ struct Wish: ParsableCommand {
 
     struct Cancel: RecordingCommand {
         static let configuration = CommandConfiguration(
+            commandName: "cancel",
             abstract: "Cancel an open or claimed wish.", discussion: "Example: linli wish cancel --wish w-1 --note 已搬离 --as sw-01")
         @OptionGroup var store: StoreOptions
         @OptionGroup var actor: ActorOptions

@@ -67,4 +67,31 @@ struct HelpExampleTests {
         let rebuild = try CLI.run(["rebuild", "--projection", "no-such-projection", "--store", "/nonexistent"])
         #expect(rebuild.status == 2 && rebuild.err.contains("ledger"), "\(rebuild.err)")
     }
+
+    /// ArgumentParser names a command without `commandName` from `String(describing:)` of its type, for
+    /// every command of the tree at every start: that reflection was 110M of the 145M instructions of a
+    /// cold `linli balance` (docs/DECISIONS.md, "Starting a process"). Each configuration names its command.
+    @Test("every subcommand's configuration names it, so a start does not reflect over the command types")
+    func everyConfigurationNamesItsCommand() throws {
+        let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources/LinliCLI").standardizedFileURL
+        var configurations = 0
+        for file in try FileManager.default.contentsOfDirectory(atPath: sources.path) where file.hasSuffix(".swift") {
+            let text = try String(contentsOf: sources.appendingPathComponent(file), encoding: .utf8)
+            var rest = text[...]
+            while let start = rest.range(of: "CommandConfiguration(") {
+                // The call's arguments, up to its matching parenthesis.
+                var depth = 1, end = start.upperBound
+                while depth > 0, end < rest.endIndex {
+                    if rest[end] == "(" { depth += 1 } else if rest[end] == ")" { depth -= 1 }
+                    end = rest.index(after: end)
+                }
+                let arguments = rest[start.upperBound..<end]
+                let line = text[..<start.lowerBound].count(where: { $0 == "\n" }) + 1
+                #expect(arguments.contains("commandName:"), "\(file):\(line): a CommandConfiguration without commandName")
+                configurations += 1
+                rest = rest[end...]
+            }
+        }
+        #expect(configurations >= 90, "found \(configurations) configurations: is the folder right?")
+    }
 }

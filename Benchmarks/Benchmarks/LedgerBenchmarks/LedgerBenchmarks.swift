@@ -190,8 +190,19 @@ final class Shared: @unchecked Sendable {
         for batch in rawRecords.prefix(batches) { raw.appendRecords(batch) }
         return raw.path
     }
+    /// A store for one command at a time, and a bare environment for the record each one appends.
+    lazy var singleEngine = preparedEngine("single")
+    lazy var singleRaw = RawLMDB(path: tracked(temporaryStorePath("single-raw")))
+    /// The benchmark's lines in order, and the record each appended (one event a command in this mix).
+    lazy var singleLines = Array(ledgerBatches.joined())
+    lazy var singleRecords: [[UInt8]] = {
+        let records = Array(rawRecords.joined())
+        precondition(records.count == singleLines.count, "each command of the mix appends one event")
+        return records
+    }()
     var batch = 0
     var index = 0
+    var single = 0
 }
 
 let behindBatches = 64
@@ -258,6 +269,32 @@ let benchmarks: @Sendable () -> Void = {
             shared.batch += 1
             benchmark.startMeasurement()
             floor.apply(commands[index], records: records[index])
+            benchmark.stopMeasurement()
+        }
+    }
+
+    // One command in one durable commit (issue 16 goal 3): `Engine.apply` of a single line, which parses,
+    // decides, appends, applies the projections and commits with an fsync. Commands run in the mix's order.
+    Benchmark("ledger one command durable · linli", configuration: .init(maxDuration: .seconds(20), maxIterations: 2_000)) { (benchmark: Benchmark) throws in
+        let engine = shared.singleEngine
+        for _ in benchmark.scaledIterations {
+            let line = shared.singleLines[shared.single % shared.singleLines.count]
+            shared.single += 1
+            benchmark.startMeasurement()
+            let report = try engine.apply(lines: [line])
+            benchmark.stopMeasurement()
+            precondition(report.committed && report.rejected == 0, "a benchmark line was rejected")
+        }
+    }
+    // The raw floor of that: the same command's record put and committed durably, one transaction each.
+    Benchmark("ledger one command durable · raw", configuration: .init(maxDuration: .seconds(20), maxIterations: 2_000)) { (benchmark: Benchmark) throws in
+        let records = shared.singleRecords
+        let raw = shared.singleRaw
+        for _ in benchmark.scaledIterations {
+            let record = records[shared.single % records.count]
+            shared.single += 1
+            benchmark.startMeasurement()
+            raw.putAndCommit(record)
             benchmark.stopMeasurement()
         }
     }
