@@ -390,6 +390,16 @@ package struct CBORMapWriter {
         text(key)
     }
 
+    /// A literal key: its bytes are where the program's text lies, appended with no copy of a string.
+    private mutating func key(_ key: StaticString) {
+        written += 1
+        precondition(written <= countMax, "more pairs than the map's count")
+        key.withUTF8Buffer { utf8 in
+            CBOR.head(3, UInt64(utf8.count), &bytes)
+            bytes.append(contentsOf: utf8)
+        }
+    }
+
     private mutating func text(_ text: String) {
         var text = text
         text.withUTF8 { utf8 in
@@ -398,11 +408,12 @@ package struct CBORMapWriter {
         }
     }
 
-    /// A text value.
-    package mutating func string(_ key: String, _ value: String) { self.key(key); text(value) }
+    /// A text value. Keys are literals (the rows' field names): a key made at run time goes through
+    /// ``value(_:_:)``.
+    package mutating func string(_ key: StaticString, _ value: String) { self.key(key); text(value) }
 
-    /// A whole-number value.
-    package mutating func int(_ key: String, _ value: Int64) {
+    /// A whole-number value, under a literal key.
+    package mutating func int(_ key: StaticString, _ value: Int64) {
         self.key(key)
         if value >= 0 { CBOR.head(0, UInt64(value), &bytes) } else { CBOR.head(1, UInt64(-(value + 1)), &bytes) }
     }

@@ -56,10 +56,13 @@ public struct Row: Sendable, Equatable, StoredFields {
 
 /// A composite key: the parts' UTF-8 bytes joined by a 0 byte (identifiers never hold NUL).
 public func compositeKey(_ parts: String...) -> [UInt8] {
+    // Sized first and filled from each part's contiguous bytes: appending `part.utf8` element by element
+    // was 1,700 instructions for a role's key, checked for every command (callgrind).
     var key: [UInt8] = []
-    for (index, part) in parts.enumerated() {
+    key.reserveCapacity(parts.reduce(parts.count) { $0 + $1.utf8.count })
+    for (index, var part) in parts.enumerated() {
         if index > 0 { key.append(0) }
-        key.append(contentsOf: part.utf8)
+        part.withUTF8 { key.append(contentsOf: $0) }
     }
     return key
 }

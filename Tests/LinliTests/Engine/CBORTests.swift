@@ -9,6 +9,8 @@ import Testing
 struct CBORTests {
     static let texts = ["", "a", "state", "市中心社区", "王秀英", "敲门入户", "2024-02-01T09:30:00+08:00", "résumé", "🙂", String(repeating: "x", count: 300)]
     static let keys = ["log", "state", "at", "atMs", "community", "points", "名字", "quantity", "a", "reversed"]
+    /// The same keys as literals, for the map writer's literal keys.
+    static let literalKeys: [StaticString] = ["log", "state", "at", "atMs", "community", "points", "名字", "quantity", "a", "reversed"]
 
     static func randomValue(_ random: inout SplitMix64, depth: Int) -> JSONValue {
         switch Int.random(in: 0..<(depth > 2 ? 4 : 6), using: &random) {
@@ -98,8 +100,8 @@ struct CBORTests {
             var writer = CBORMapWriter(count: expected.pairs.count, position: 42)
             for (key, item) in expected.pairs {
                 switch item {
-                case .string(let text): writer.string(key, text)
-                case .int(let number): writer.int(key, number)
+                case .string(let text): writer.string(Self.literalKeys[Self.keys.firstIndex(of: key)!], text)
+                case .int(let number): writer.int(Self.literalKeys[Self.keys.firstIndex(of: key)!], number)
                 default: writer.value(key, item)
                 }
             }
