@@ -12,9 +12,13 @@ final class World {
     let engine: Engine
     var counter = 0
 
-    init(admin: String = "admin") throws {
+    /// A store whose audits replay the ledger in its parts (``Projection/replayParts``) unless
+    /// `replayInParts` says otherwise, so that every audit test checks the parts too (nil: as a store
+    /// outside the tests decides).
+    init(admin: String = "admin", replayInParts: Bool? = true) throws {
         var options = Engine.Options()
         options.clock = fixedClock
+        options.replayInParts = replayInParts
         engine = try Engine.create(at: dir.sub("store"), admin: admin, at: Timestamp(iso8601: "2024-01-01T08:00:00+08:00"), options: options)
     }
 

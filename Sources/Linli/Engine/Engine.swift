@@ -102,6 +102,9 @@ public final class Engine: @unchecked Sendable {
         public var readOnly = false
         /// Told how the one-time upgrade of a store written by an older layout advances.
         public var upgradeProgress: (@Sendable (UInt64, UInt64) -> Void)? = nil
+        /// Whether an audit replays the ledger in its parts (``EventLog/Options/replayInParts``): nil lets it
+        /// decide; tests force it.
+        package var replayInParts: Bool? = nil
 
         /// The defaults.
         public init() {}
@@ -121,6 +124,7 @@ public final class Engine: @unchecked Sendable {
         logOptions.projections = makeProjections()
         logOptions.readOnly = options.readOnly
         logOptions.upgradeProgress = options.upgradeProgress
+        logOptions.replayInParts = options.replayInParts
         logOptions.prepareEvent = { DomainEvent.Prepared(checking: $0) }
         if let bytes = options.initialMapSizeBytes { logOptions.environment.initialMapSizeBytes = bytes }
         return logOptions

@@ -50,6 +50,15 @@ final class LedgerProjection: Projection {
     let appendOnlyDatabases: [String: AppendOnlyLayout] = [Table.postings.name: .entityThenPosition, Table.fundMovements.name: .entityThenPosition]
     /// An hours log is written when logged and when decided, then left alone: an audit forgets it after.
     let retirableDatabases: Set<String> = [Table.hours.name]
+    /// An audit of a store that is mostly ledger replays it in two parts on two cores: the statements,
+    /// which need the balances and nothing else, and every other table (docs/AUDIT.md). Each part skips
+    /// the work of the tables it drops.
+    let replayParts: [ReplayPart] = [
+        ReplayPart(compared: Set(Table.declaredNames).subtracting([Table.postings.name]), dropped: [Table.postings.name]),
+        ReplayPart(
+            compared: [Table.postings.name],
+            dropped: Set([Table.rates, .hours, .items, .redemptions, .wishes, .funds, .fundMovements, .totals].map(\.name))),
+    ]
 
     static let types = EventType.names(LedgerEvent.allCases.map(EventType.ledger))
     var eventTypes: Set<String>? { Self.types }
@@ -78,6 +87,7 @@ final class LedgerProjection: Projection {
 
     /// A rate in force from the event's occurred time, for a category or (without one) the community.
     private func rateSet(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        guard !txn.drops(db[Table.rates]) else { return }
         let event = e.record
         let key =
             compositeKey(try e.string("community"), Self.rateScope(e.optionalString("category"))) + [0]
@@ -91,6 +101,7 @@ final class LedgerProjection: Projection {
 
     /// Hours logged wait, pending, for a social worker.
     private func hoursLogged(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        guard !txn.drops(db[Table.hours]) else { return }
         let at = e.record.occurredAt
         try Rows.put(
             db[Table.hours], try e.string("log"), updating: e.record.payload,
@@ -100,7 +111,10 @@ final class LedgerProjection: Projection {
     /// Hours verified (and their points issued to the volunteer) or rejected.
     private func hoursDecided(_ e: DomainEvent, verified: Bool, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
         let log = try e.string("log")
-        guard let row = try Rows.get(db[Table.hours], log, txn) else { throw missing(e, "log") }
+        // A part of an audit's replay that drops the hours still posts the points.
+        let keepsHours = !txn.drops(db[Table.hours])
+        let row = keepsHours ? try Rows.get(db[Table.hours], log, txn) : nil
+        guard row != nil || !keepsHours else { throw missing(e, "log") }
         var changes: [(String, JSONValue)] = [("state", verified ? "verified" : "rejected")]
         if verified {
             let points = try e.int("points"), pointsPerHour = try e.int("pointsPerHour")
@@ -109,7 +123,7 @@ final class LedgerProjection: Projection {
                 db, txn, e.position, from: "issuance:\(try e.string("community"))", to: "resident:\(try e.string("volunteer"))", points: points, e,
                 extra: [("log", .string(log)), ("pointsPerHour", .int(pointsPerHour)), ("minutes", .int(try e.int("minutes")))])
         }
-        try Rows.put(db[Table.hours], log, updating: row.encoded, changes, position: e.position, txn)
+        if let row { try Rows.put(db[Table.hours], log, updating: row.encoded, changes, position: e.position, txn) }
     }
 
     private func pointsTransferred(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
@@ -132,6 +146,7 @@ final class LedgerProjection: Projection {
     }
 
     private func giftStocked(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        guard !txn.drops(db[Table.items]) else { return }
         let item = try e.string("item"), p = e.position
         let existing = try Rows.get(db[Table.items], item, txn)
         let stocked = try StoredArithmetic.inRange(try e.int("quantity"), FieldLimits.quantity, "the quantity stocked of \(item)", at: p)
@@ -143,19 +158,24 @@ final class LedgerProjection: Projection {
     /// A redemption takes stock and the resident's points to the store; its reversal gives both back.
     private func redemption(_ e: DomainEvent, redeem: Bool, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
         let itemId = try e.string("item"), redemptionId = try e.string("redemption"), p = e.position
-        guard let item = try Rows.get(db[Table.items], itemId, txn) else { throw missing(e, "item") }
-        let moved = try StoredArithmetic.inRange(try e.int("quantity"), FieldLimits.quantity, "the quantity of redemption \(redemptionId)", at: p)
-        let quantity =
-            redeem
-            ? try StoredArithmetic.subtract(item.int("quantity"), moved, "the stock of \(itemId)", at: p)
-            : try StoredArithmetic.add(item.int("quantity"), moved, "the stock of \(itemId)", at: p)
-        guard quantity >= 0 else { throw LogError.corrupt(position: p, reason: "stock of \(itemId) below zero") }
-        try Rows.put(db[Table.items], itemId, updating: item.encoded, [("quantity", .int(quantity))], position: p, txn)
+        // A part of an audit's replay that drops the stock and the redemptions still posts the points.
+        if !txn.drops(db[Table.items]) {
+            guard let item = try Rows.get(db[Table.items], itemId, txn) else { throw missing(e, "item") }
+            let moved = try StoredArithmetic.inRange(try e.int("quantity"), FieldLimits.quantity, "the quantity of redemption \(redemptionId)", at: p)
+            let quantity =
+                redeem
+                ? try StoredArithmetic.subtract(item.int("quantity"), moved, "the stock of \(itemId)", at: p)
+                : try StoredArithmetic.add(item.int("quantity"), moved, "the stock of \(itemId)", at: p)
+            guard quantity >= 0 else { throw LogError.corrupt(position: p, reason: "stock of \(itemId) below zero") }
+            try Rows.put(db[Table.items], itemId, updating: item.encoded, [("quantity", .int(quantity))], position: p, txn)
+        }
         let resident = "resident:\(try e.string("resident"))", store = "store:\(try e.string("community"))"
         try post(
             db, txn, p, from: redeem ? resident : store, to: redeem ? store : resident, points: try e.int("points"), e,
             extra: [("redemption", .string(redemptionId)), ("item", .string(itemId))])
-        if redeem {
+        if txn.drops(db[Table.redemptions]) {
+            return
+        } else if redeem {
             try Rows.put(db[Table.redemptions], redemptionId, updating: e.record.payload, [("reversed", false)], position: p, txn)
         } else {
             guard let row = try Rows.get(db[Table.redemptions], redemptionId, txn) else { throw missing(e, "redemption") }
@@ -164,11 +184,13 @@ final class LedgerProjection: Projection {
     }
 
     private func wishPosted(_ e: DomainEvent, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        guard !txn.drops(db[Table.wishes]) else { return }
         try Rows.put(db[Table.wishes], try e.string("wish"), e.payload.setting("state", "open"), position: e.position, txn)
     }
 
     /// A wish claimed (by its claimant), fulfilled or cancelled.
     private func wishMoved(_ e: DomainEvent, to state: String, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        guard !txn.drops(db[Table.wishes]) else { return }
         let wish = try e.string("wish")
         guard let row = try Rows.get(db[Table.wishes], wish, txn) else { throw missing(e, "wish") }
         var value = row.value.setting("state", .string(state))
@@ -178,6 +200,9 @@ final class LedgerProjection: Projection {
 
     /// Money into or out of a care fund, with the fund's balance and a movement line.
     private func fundMoved(_ e: DomainEvent, income: Bool, _ db: ProjectionDatabases, _ txn: borrowing WriteTransaction) throws {
+        // A movement's line needs the fund's balance: a part of an audit's replay drops both or neither (a
+        // time-travel view may drop the lines alone, which then go nowhere).
+        guard !txn.drops(db[Table.funds]) else { return }
         let fund = try e.string("fund"), amount = try e.int("amountFen"), p = e.position
         let existing = try Rows.get(db[Table.funds], fund, txn)
         guard income || existing != nil else { throw missing(e, "fund") }
@@ -259,6 +284,8 @@ final class LedgerProjection: Projection {
         precondition(
             creditedDelta == points && debitedDelta == points,
             "a posting of \(points) moved credits by \(creditedDelta) and debits by \(debitedDelta) at position \(position)")
+        // A part of an audit's replay that drops the totals keeps the balances only.
+        guard !txn.drops(db[Table.totals]) else { return }
         let totals = try Rows.get(db[Table.totals], "all", txn)
         let creditedBefore = try totals?.int("credited") ?? 0, debitedBefore = try totals?.int("debited") ?? 0
         guard creditedBefore == debitedBefore else {

@@ -129,7 +129,7 @@ extension TransactionReading where Self: ~Copyable {
     @inline(__always)
     private func overlayValue(_ database: Database, _ count: Int, _ key: @autoclosure () -> [UInt8]) -> [UInt8]?? {
         precondition(count > 0, "LMDB keys are never empty")
-        precondition(!database.writeOnly, "\(database) is append-only: a replay does not hold its rows, and apply must not read it")
+        precondition(!database.writeOnly, "\(database) holds no rows in this replay (append-only, or dropped): apply must not read it")
         if database.overlaid, let rows, !rows.isEmpty(database.overlaySlot), let found = rows.lookUp(database.overlaySlot, key()) { return found }
         return database.inMemory ? .some(nil) : nil
     }
@@ -157,7 +157,7 @@ extension TransactionReading where Self: ~Copyable {
         _ database: Database, from start: [UInt8]? = nil, reverse: Bool = false,
         _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
     ) throws -> Int {
-        precondition(!database.writeOnly, "\(database) is append-only: a replay does not hold its rows, and apply must not read it")
+        precondition(!database.writeOnly, "\(database) holds no rows in this replay (append-only, or dropped): apply must not read it")
         guard database.overlaid, let rows else { return try walkStored(database, from: start, reverse: reverse, body) }
         guard !rows.isEmpty(database.overlaySlot) else { return try walkStored(database, from: start, reverse: reverse, body) }
         return try walkMerged(database, rows.cursor(database.overlaySlot, from: start, reverse: reverse), from: start, reverse: reverse, body)
@@ -251,7 +251,7 @@ extension TransactionReading where Self: ~Copyable {
     /// How many entries the database holds (`mdb_stat`). For an overlaid database, a merged walk counts
     /// them: only the command path's rates table is counted while changes are in memory, and it is small.
     public func count(_ database: Database) throws -> Int {
-        precondition(!database.writeOnly, "\(database) is append-only: a replay does not hold its rows, and apply must not read it")
+        precondition(!database.writeOnly, "\(database) holds no rows in this replay (append-only, or dropped): apply must not read it")
         if database.overlaid, let rows, !rows.isEmpty(database.overlaySlot) {
             return try walk(database) { _, _ in true }
         }
@@ -284,7 +284,8 @@ extension WriteTransaction {
     }
 
     /// Whether rows put into `database` go nowhere: an append-only database of a time-travel view whose
-    /// queries read none of them (``AppendOnlyRows/dropped``). A projection may skip making such rows.
+    /// queries read none of them (``AppendOnlyRows/dropped``), or a database an audit's part of a replay
+    /// drops (``Projection/replayParts``). A projection may skip making such rows, and must not read them.
     @inline(__always)
     public func drops(_ database: Database) -> Bool {
         database.writeOnly && rows.map { $0.appendOnly[database.overlaySlot] == nil } ?? false
@@ -325,7 +326,7 @@ extension WriteTransaction {
     /// instead of a look-up and a put, each hashing the key. `body` must not use the transaction.
     public func modify(_ database: Database, key: [UInt8], _ body: (inout [UInt8]?) throws -> Void) throws {
         precondition(!key.isEmpty, "LMDB keys are never empty")
-        precondition(!database.writeOnly, "\(database) is append-only: a replay does not hold its rows, and apply must not read it")
+        precondition(!database.writeOnly, "\(database) holds no rows in this replay (append-only, or dropped): apply must not read it")
         if database.overlaid, let rows {
             precondition(
                 rows.keptEntities.isEmpty || rows.keptEntities[database.overlaySlot] == nil,

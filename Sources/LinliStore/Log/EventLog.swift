@@ -157,6 +157,11 @@ public final class EventLog: @unchecked Sendable {
         /// once when it is first opened for writing).
         public var upgradeProgress: (@Sendable (UInt64, UInt64) -> Void)? = nil
 
+        /// Whether an audit replays a projection that declares parts (``Projection/replayParts``) in its parts:
+        /// nil (the default) when it is most of the work and the machine has more than one core; tests force
+        /// it either way.
+        package var replayInParts: Bool? = nil
+
         /// Run on a replay's read-ahead thread for each event it hands over, the result kept in
         /// ``RecordedEvent/prepared``: the engine checks an event's type and payload there, on the other
         /// core, rather than on the thread that applies the events (nil: nothing is prepared).

@@ -57,11 +57,16 @@ public final class MemoryProjections: @unchecked Sendable {
     ///
     /// With `retiring` (an audit's first replay, which is only compared), the rows of the retirable
     /// databases can be folded away between chunks (``retire(writtenBefore:)``).
+    ///
+    /// `dropping` (by `projection/database`, an audit's replay in parts: ``Projection/replayParts``) names
+    /// databases whose rows go nowhere, append-only or not: ``WriteTransaction/drops(_:)`` is true for them,
+    /// and reading one stops the program.
     init(
         _ projections: [any Projection], memoryBytesMax: Int, appendOnly: AppendOnlyRows = .held, keeping: [String: Set<[UInt8]>] = [:],
-        keepingChunksApart: Bool = false, retiring: Bool = false, rowsKept: [String: RowKeyFilter] = [:]
+        keepingChunksApart: Bool = false, retiring: Bool = false, rowsKept: [String: RowKeyFilter] = [:], dropping: Set<String> = []
     ) {
         precondition(!retiring || (appendOnly == .digested && !keepingChunksApart), "only a replay that is only compared retires rows")
+        precondition(dropping.isEmpty || appendOnly == .digested, "only an audit's replay, which is only compared, drops whole databases")
         var slots: [ProjectionSlot] = []
         var byProjection: [String: ProjectionDatabases] = [:]
         var sinks: [AppendOnlyDigest?] = []
@@ -71,11 +76,12 @@ public final class MemoryProjections: @unchecked Sendable {
         for projection in projections {
             var byName: [String: Database] = [:]
             for name in projection.databaseNames {
-                let layout = projection.appendOnlyDatabases[name]
-                let writeOnly = layout != nil && (appendOnly == .digested || appendOnly == .dropped)
+                let dropped = dropping.contains("\(projection.name)/\(name)")
+                let layout = dropped ? nil : projection.appendOnlyDatabases[name]
+                let writeOnly = dropped || (layout != nil && (appendOnly == .digested || appendOnly == .dropped))
                 byName[name] = Database(inMemory: "memory:\(projection.name)/\(name)", slot: sinks.count, writeOnly: writeOnly)
                 sinks.append(appendOnly == .digested ? layout.map { AppendOnlyDigest($0, keeping: keeping["\(projection.name)/\(name)"]) } : nil)
-                retired.append(retiring && projection.retirableDatabases.contains(name) ? RetiredRows() : nil)
+                retired.append(retiring && !dropped && projection.retirableDatabases.contains(name) ? RetiredRows() : nil)
                 keyFilters.append(rowsKept["\(projection.name)/\(name)"])
                 if case .heldFor(let entities) = appendOnly {
                     keptEntities.append(layout == nil ? nil : Set(entities.map { Array($0.utf8) }))
@@ -85,6 +91,9 @@ public final class MemoryProjections: @unchecked Sendable {
             slots.append(ProjectionSlot(projection: projection, databases: databases))
             byProjection[projection.name] = databases
         }
+        precondition(
+            dropping.isSubset(of: projections.flatMap { projection in projection.databaseNames.map { "\(projection.name)/\($0)" } }),
+            "every database dropped is one of the replay's: \(dropping.sorted())")
         self.slots = slots
         self.databases = byProjection
         self.overlay = RowOverlay(memorySlots: sinks.count, journaling: keepingChunksApart)

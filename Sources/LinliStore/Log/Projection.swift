@@ -39,6 +39,30 @@ public protocol Projection: AnyObject, Sendable {
     /// later event reaches a row it forgot (a delivery back-dated by months), the replay's sum is not to be
     /// trusted: the audit replays the projection again holding every row. Default: none.
     var retirableDatabases: Set<String> { get }
+    /// Parts an audit may replay side by side instead of the whole projection, when the projection is most
+    /// of the audit's work (it holds more rows than all the others together): each part replays every
+    /// event, gives the digests of the databases it compares, and drops the databases it names — their rows
+    /// are neither held nor read (``WriteTransaction/drops(_:)`` is true for them; reading one stops the
+    /// program), so `apply` must skip the work they alone need. The parts' compared sets must partition
+    /// ``databaseNames``. An audit whose parts disagree with the store, or reach a retired row, replays the
+    /// projection again whole to name what differs. Default: none (replayed whole).
+    var replayParts: [ReplayPart] { get }
+}
+
+/// One part of a projection's replay (``Projection/replayParts``): the databases whose digests it gives,
+/// and those whose rows it drops.
+public struct ReplayPart: Sendable, Equatable {
+    /// The databases compared from this part.
+    public var compared: Set<String>
+    /// The databases this part neither holds nor reads: `apply` skips them. None of them is compared here.
+    public var dropped: Set<String>
+
+    /// A part comparing `compared` and dropping `dropped`.
+    public init(compared: Set<String>, dropped: Set<String>) {
+        precondition(compared.isDisjoint(with: dropped), "a part compares no database it drops: \(compared.intersection(dropped).sorted())")
+        self.compared = compared
+        self.dropped = dropped
+    }
 }
 
 extension Projection {
@@ -48,6 +72,8 @@ extension Projection {
     public var appendOnlyDatabases: [String: AppendOnlyLayout] { [:] }
     /// None.
     public var retirableDatabases: Set<String> { [] }
+    /// None: replayed whole.
+    public var replayParts: [ReplayPart] { [] }
 }
 
 /// The key layout of an append-only projection database (``Projection/appendOnlyDatabases``): a key starts

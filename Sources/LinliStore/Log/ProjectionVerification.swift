@@ -41,6 +41,12 @@ public struct ProjectionReport: Sendable {
             rebuiltDigests.keys.filter { storedDigests[$0] == nil })
         return differing.union(differingSums).subtracting(named).sorted()
     }
+    /// The projections whose first replay ran in parts side by side (``Projection/replayParts``).
+    public var replayedInParts: [String] = []
+    /// The projections replayed a second time, whole, within one snapshot: their first replay differed
+    /// from the store (to name what differs), saw another head than the stored side (a writer meanwhile), or
+    /// reached a row it had retired.
+    public var replayedAgain: [String] = []
     /// True when every digest and every keyed sum matched.
     public var ok: Bool { failure == nil && mismatches.isEmpty && storedDigests == rebuiltDigests && differingSums.isEmpty }
 
@@ -92,17 +98,29 @@ extension EventLog {
             try slots.map { slot in try slot.databases.all.reduce(0) { $0 + (try txn.count($1.database)) } }
         }
         let order = slots.indices.sorted { sizes[$0] > sizes[$1] }
-        // A piece is a replay, `beside` (slot -1), or a stored side.
-        let pieces = order.map { (slot: $0, replay: true) } + (beside == nil ? [] : [(slot: -1, replay: false)]) + order.map { (slot: $0, replay: false) }
-        let shared = SideBySide(count: slots.count, total: try head.position * UInt64(slots.count), progress: progress)
-        let replayed = Outcomes<ProjectionDigests?>(count: slots.count), stored = Outcomes<ProjectionDigests>(count: slots.count)
+        // Each replay piece: a projection whole, or one of its parts when it is most of the work.
+        let replays = order.flatMap { index -> [(slot: Int, part: ReplayPart?)] in
+            let projection = slots[index].projection, parts = projection.replayParts
+            guard !parts.isEmpty, replaysInParts(index, sizes: sizes) else { return [(index, nil)] }
+            let compared = parts.map(\.compared)
+            precondition(
+                compared.reduce(0) { $0 + $1.count } == projection.databaseNames.count && Set(compared.joined()) == Set(projection.databaseNames),
+                "the parts of \(projection.name)'s replay compare each of its databases once")
+            return parts.map { (index, $0) }
+        }
+        // A piece is a replay, `beside`, or a stored side.
+        enum Piece { case replay(Int), beside, stored(Int) }
+        let pieces = replays.indices.map(Piece.replay) + (beside == nil ? [] : [.beside]) + order.map(Piece.stored)
+        let shared = SideBySide(slots: replays.map(\.slot), count: slots.count, total: try head.position * UInt64(slots.count), progress: progress)
+        let replayed = Outcomes<ProjectionDigests?>(count: replays.count), stored = Outcomes<ProjectionDigests>(count: slots.count)
         DispatchQueue.concurrentPerform(iterations: pieces.count) { turn in
-            let (index, replay) = pieces[turn]
-            if index < 0 {
+            switch pieces[turn] {
+            case .beside:
                 beside?()
-            } else if replay {
-                replayed.set(index, Result { try replayedDigests(slots[index]) { shared.advance(index, to: $0) } })
-            } else {
+            case .replay(let piece):
+                let (index, part) = replays[piece]
+                replayed.set(piece, Result { try replayedDigests(slots[index], part: part) { shared.advance(piece, to: $0) } })
+            case .stored(let index):
                 storedSideStarting?()
                 stored.set(index, Result { try storedDigests(slots[index]) })
             }
@@ -112,14 +130,18 @@ extension EventLog {
         var parts: [ProjectionReport?] = Array(repeating: nil, count: slots.count)
         var again: [Int] = []
         for index in slots.indices {
-            // A replay that reached a row it had retired (nil) is done again, holding every row.
-            let replay = try replayed.values[index]!.get(), store = try stored.values[index]!.get()
+            // A replay that reached a row it had retired (nil) is done again, holding every row; so are parts
+            // that saw different heads.
+            let pieceResults = try replays.indices.filter { replays[$0].slot == index }.map { try replayed.values[$0]!.get() }
+            let replay = ProjectionDigests.joining(pieceResults), store = try stored.values[index]!.get()
             if let replay, replay == store { parts[index] = replay.report(slots[index].projection.name, stored: store) } else { again.append(index) }
         }
         let redone = Outcomes<ProjectionReport>(count: again.count), redo = again
         DispatchQueue.concurrentPerform(iterations: redo.count) { turn in redone.set(turn, Result { try verifyAndName(slots[redo[turn]]) { _ in } }) }
         for (turn, index) in again.enumerated() { parts[index] = try redone.values[turn]!.get() }
         var report = ProjectionReport(position: .max, storedDigests: [:], rebuiltDigests: [:], mismatches: [])
+        report.replayedInParts = order.filter { index in replays.contains { $0.slot == index && $0.part != nil } }.map { slots[$0].projection.name }
+        report.replayedAgain = again.map { slots[$0].projection.name }
         for part in parts {
             let part = part!
             report.position = min(report.position, part.position)
@@ -154,6 +176,19 @@ extension EventLog {
             digests[name] != other.digests[name] || differingSums(other).contains(name)
         }
 
+        /// The digests of a projection's parts (``Projection/replayParts``) as one side: nil when any part is
+        /// nil (it reached a retired row) or when the parts saw different heads. One whole replay is itself.
+        static func joining(_ parts: [ProjectionDigests?]) -> ProjectionDigests? {
+            guard var joined = parts.first ?? nil else { return nil }
+            for part in parts.dropFirst() {
+                guard let part, part.position == joined.position else { return nil }
+                precondition(Set(part.digests.keys).isDisjoint(with: joined.digests.keys), "the parts of a replay compare different databases")
+                joined.digests.merge(part.digests) { old, _ in old }
+                joined.summaries.merge(part.summaries) { old, _ in old }
+            }
+            return joined
+        }
+
         /// Without the append-only databases' per-entity parts: a side compared later holds only the digests
         /// and the keyed sums meanwhile (64 KB a table of one row per key, whatever its size).
         var withoutParts: ProjectionDigests {
@@ -171,23 +206,29 @@ extension EventLog {
         }
     }
 
-    /// The progress of the side-by-side replays, reported as one sum, one call at a time, under the lock.
+    /// The progress of the side-by-side replays, reported as one sum over the projections, one call at a
+    /// time, under the lock: a projection replayed in parts is as far as its slowest part.
     private final class SideBySide: @unchecked Sendable {
         private let lock = NSLock()
+        /// Each replay piece's position.
         private var done: [UInt64]
+        /// The pieces of each projection.
+        private let piecesBySlot: [[Int]]
         private let total: UInt64
         private let progress: ((UInt64, UInt64) -> Void)?
 
-        init(count: Int, total: UInt64, progress: ((UInt64, UInt64) -> Void)?) {
-            done = Array(repeating: 0, count: count)
+        /// Progress for replay pieces of `slots` (each piece's projection) among `count` projections.
+        init(slots: [Int], count: Int, total: UInt64, progress: ((UInt64, UInt64) -> Void)?) {
+            done = Array(repeating: 0, count: slots.count)
+            piecesBySlot = (0..<count).map { slot in slots.indices.filter { slots[$0] == slot } }
             self.total = total
             self.progress = progress
         }
 
-        func advance(_ index: Int, to position: UInt64) {
+        func advance(_ piece: Int, to position: UInt64) {
             lock.withLock {
-                done[index] = position
-                let sum = done.reduce(0, +)
+                done[piece] = position
+                let sum = piecesBySlot.reduce(0) { sum, pieces in sum + (pieces.map { done[$0] }.min() ?? 0) }
                 progress?(sum, max(total, sum))
             }
         }
@@ -203,12 +244,26 @@ extension EventLog {
         func set(_ index: Int, _ result: Result<Value, any Error>) { lock.withLock { values[index] = result } }
     }
 
-    /// One projection replayed into memory up to the head of a read snapshot of its own, and its databases'
-    /// digests; nil when the replay reached a row it had retired (``Projection/retirableDatabases``), so
-    /// that its sums are not the projection's (the audit then replays it again holding every row).
-    private func replayedDigests(_ live: ProjectionSlot, progress: (UInt64) -> Void) throws -> ProjectionDigests? {
-        let retiring = !live.projection.retirableDatabases.isEmpty
-        let memory = MemoryProjections([live.projection], memoryBytesMax: options.replayMemoryBytesMax, appendOnly: .digested, retiring: retiring)
+    /// Whether the projection of slot `index` is replayed in its parts (``Projection/replayParts``): when it
+    /// holds more rows than all the others together, so that one core would replay it while the other
+    /// waits. On one core, or when the test hook says, never (or always).
+    private func replaysInParts(_ index: Int, sizes: [Int]) -> Bool {
+        if let forced = options.replayInParts { return forced }
+        guard ProcessInfo.processInfo.activeProcessorCount > 1 else { return false }
+        return sizes[index] > sizes.reduce(0, +) - sizes[index]
+    }
+
+    /// One projection (or one part of it, ``Projection/replayParts``) replayed into memory up to the head of
+    /// a read snapshot of its own, and its databases' digests (a part's: those it compares); nil when the
+    /// replay reached a row it had retired (``Projection/retirableDatabases``), so that its sums are not the
+    /// projection's (the audit then replays it again holding every row).
+    private func replayedDigests(_ live: ProjectionSlot, part: ReplayPart? = nil, progress: (UInt64) -> Void) throws -> ProjectionDigests? {
+        let projection = live.projection
+        let compared = part?.compared ?? Set(projection.databaseNames)
+        let retiring = !projection.retirableDatabases.isDisjoint(with: compared)
+        let memory = MemoryProjections(
+            [projection], memoryBytesMax: options.replayMemoryBytesMax, appendOnly: .digested, retiring: retiring,
+            dropping: Set((part?.dropped ?? []).map { "\(projection.name)/\($0)" }))
         let head: UInt64
         do {
             head = try environment.read { txn in
@@ -222,7 +277,7 @@ extension EventLog {
             return nil
         }
         guard !memory.reachedRetiredRows else { return nil }
-        return try digests(of: memory, live.projection, at: head).withoutParts
+        return try digests(of: memory, projection, at: head, comparing: compared).withoutParts
     }
 
     /// The digests of one projection's stored databases, as the store presents them at the head of a read
@@ -250,12 +305,15 @@ extension EventLog {
         return out
     }
 
-    /// The digests of a projection replayed into `memory` up to `position`.
-    private func digests(of memory: MemoryProjections, _ projection: any Projection, at position: UInt64) throws -> ProjectionDigests {
+    /// The digests of a projection replayed into `memory` up to `position`: of every database, or of those
+    /// `comparing` names (a part's).
+    private func digests(
+        of memory: MemoryProjections, _ projection: any Projection, at position: UInt64, comparing: Set<String>? = nil
+    ) throws -> ProjectionDigests {
         let rebuilt = memory.slots[0]
         var out = ProjectionDigests(position: position)
         try memory.read { memoryTxn in
-            for name in projection.databaseNames {
+            for name in projection.databaseNames where comparing?.contains(name) ?? true {
                 // An audit's replay digests every append-only database (`.digested`): it holds none of their rows.
                 if projection.appendOnlyDatabases[name] != nil {
                     guard let sink = memory.appendOnlySink(rebuilt.databases[name]) else {
