@@ -50,15 +50,20 @@ final class LedgerProjection: Projection {
     let appendOnlyDatabases: [String: AppendOnlyLayout] = [Table.postings.name: .entityThenPosition, Table.fundMovements.name: .entityThenPosition]
     /// An hours log is written when logged and when decided, then left alone: an audit forgets it after.
     let retirableDatabases: Set<String> = [Table.hours.name]
-    /// An audit of a store that is mostly ledger replays it in two parts on two cores: the statements,
-    /// which need the balances and nothing else, and every other table (docs/AUDIT.md). Each part skips
-    /// the work of the tables it drops.
-    let replayParts: [ReplayPart] = [
-        ReplayPart(compared: Set(Table.declaredNames).subtracting([Table.postings.name]), dropped: [Table.postings.name]),
-        ReplayPart(
-            compared: [Table.postings.name],
-            dropped: Set([Table.rates, .hours, .items, .redemptions, .wishes, .funds, .fundMovements, .totals].map(\.name))),
-    ]
+    /// An audit of a store that is mostly ledger replays it in two parts on two cores: the balances and
+    /// statements, which the postings alone make, and every other table (docs/AUDIT.md). Each part skips
+    /// the work of the tables it drops; the first replays only the events that post.
+    static let replayParts: [ReplayPart] = {
+        let postingTables: Set = [Table.accounts.name, Table.postings.name]
+        let posting: [LedgerEvent] = [.hoursVerified, .pointsTransferred, .pointsAdjusted, .giftRedeemed, .redemptionReversed]
+        return [
+            ReplayPart(
+                compared: postingTables, dropped: Set(Table.declaredNames).subtracting(postingTables),
+                eventTypes: EventType.names(posting.map(EventType.ledger))),
+            ReplayPart(compared: Set(Table.declaredNames).subtracting(postingTables), dropped: postingTables),
+        ]
+    }()
+    var replayParts: [ReplayPart] { Self.replayParts }
 
     static let types = EventType.names(LedgerEvent.allCases.map(EventType.ledger))
     var eventTypes: Set<String>? { Self.types }
@@ -247,7 +252,10 @@ final class LedgerProjection: Projection {
         let keepsStatements = !txn.drops(postings)
         let at = keepsStatements ? e.record.occurredAt.iso8601 : "", recordedAt = keepsStatements ? e.record.recordedAt.iso8601 : ""
         var creditedDelta: Int64 = 0, debitedDelta: Int64 = 0
-        for (account, debit) in [(from, true), (to, false)] {
+        // A part of an audit's replay that drops the balances (and so the statements) moves the totals alone.
+        let keepsAccounts = !txn.drops(accounts)
+        if !keepsAccounts { (creditedDelta, debitedDelta) = (points, points) }
+        for (account, debit) in [(from, true), (to, false)] where keepsAccounts {
             let accountKey = Array(account.utf8)
             let current = try Rows.get(accounts, accountKey, txn)
             let creditedBefore = try current?.int("credited") ?? 0, debitedBefore = try current?.int("debited") ?? 0

@@ -50,18 +50,47 @@ public protocol Projection: AnyObject, Sendable {
 }
 
 /// One part of a projection's replay (``Projection/replayParts``): the databases whose digests it gives,
-/// and those whose rows it drops.
+/// those whose rows it drops, and the event types it needs.
 public struct ReplayPart: Sendable, Equatable {
     /// The databases compared from this part.
     public var compared: Set<String>
     /// The databases this part neither holds nor reads: `apply` skips them. None of them is compared here.
     public var dropped: Set<String>
+    /// The event types this part replays, among the projection's (nil: all of the projection's): a type
+    /// left out must write nothing but rows of dropped databases, or the part's digests differ from the
+    /// store's and the projection is replayed again whole.
+    public var eventTypes: Set<String>?
 
-    /// A part comparing `compared` and dropping `dropped`.
-    public init(compared: Set<String>, dropped: Set<String>) {
+    /// A part comparing `compared`, dropping `dropped`, replaying `eventTypes` (nil: every type the
+    /// projection acts on).
+    public init(compared: Set<String>, dropped: Set<String>, eventTypes: Set<String>? = nil) {
         precondition(compared.isDisjoint(with: dropped), "a part compares no database it drops: \(compared.intersection(dropped).sorted())")
         self.compared = compared
         self.dropped = dropped
+        self.eventTypes = eventTypes
+    }
+}
+
+/// A projection as one part of its replay sees it: the same `apply`, for the part's event types only.
+final class PartProjection: Projection, @unchecked Sendable {
+    let base: any Projection
+    let eventTypes: Set<String>?
+
+    init(_ base: any Projection, _ part: ReplayPart) {
+        precondition(
+            part.eventTypes.map { types in base.eventTypes.map { types.isSubset(of: $0) } ?? true } ?? true,
+            "a part of \(base.name)'s replay replays only types the projection acts on")
+        self.base = base
+        self.eventTypes = part.eventTypes ?? base.eventTypes
+    }
+
+    var name: String { base.name }
+    var version: UInt32 { base.version }
+    var databaseNames: [String] { base.databaseNames }
+    var appendOnlyDatabases: [String: AppendOnlyLayout] { base.appendOnlyDatabases }
+    var retirableDatabases: Set<String> { base.retirableDatabases }
+    func apply(_ event: RecordedEvent, in transaction: borrowing WriteTransaction, databases: ProjectionDatabases) throws {
+        try base.apply(event, in: transaction, databases: databases)
     }
 }
 

@@ -258,7 +258,7 @@ extension EventLog {
     /// replay reached a row it had retired (``Projection/retirableDatabases``), so that its sums are not the
     /// projection's (the audit then replays it again holding every row).
     private func replayedDigests(_ live: ProjectionSlot, part: ReplayPart? = nil, progress: (UInt64) -> Void) throws -> ProjectionDigests? {
-        let projection = live.projection
+        let projection: any Projection = part.map { PartProjection(live.projection, $0) } ?? live.projection
         let compared = part?.compared ?? Set(projection.databaseNames)
         let retiring = !projection.retirableDatabases.isDisjoint(with: compared)
         let memory = MemoryProjections(
