@@ -76,14 +76,28 @@ public struct MappedPagesBudget {
     /// This process's file-backed (and shared) resident bytes: the third field of `/proc/self/statm`, in
     /// pages. Nil where there is no such file (then nothing is released).
     public static func residentFileBytes() -> Int? {
-        let fd = open("/proc/self/statm", O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 128)
-        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard count > 0 else { return nil }
-        let fields = buffer[..<count].split(separator: 0x20)
-        guard fields.count >= 3, let pages = Int(String(decoding: fields[2], as: UTF8.self)) else { return nil }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard statm >= 0 else { return nil }
+        // Read again from the start of the file opened once: opening it at every measurement (its path
+        // looked up anew each time) was 3.5 % of an audit of 200,000 ledger commands (perf).
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { buffer -> Int? in
+            let count = pread(statm, buffer.baseAddress, buffer.count, 0)
+            guard count > 0 else { return nil }
+            // "size resident shared text lib data dt": the third number.
+            var field = 0, pages = 0, digits = 0
+            for byte in buffer[..<count] {
+                if byte == 0x20 {
+                    field += 1
+                    if field == 3 { break }
+                } else if field == 2, (0x30...0x39).contains(byte) {
+                    pages = pages * 10 + Int(byte - 0x30)
+                    digits += 1
+                }
+            }
+            return digits > 0 ? pages * pageBytes : nil
+        }
     }
+
+    /// `/proc/self/statm`, opened once for the process (closed on exec), or -1 where there is none.
+    private static let statm: Int32 = open("/proc/self/statm", O_RDONLY | O_CLOEXEC)
+    private static let pageBytes = Int(sysconf(Int32(_SC_PAGESIZE)))
 }
