@@ -368,20 +368,81 @@ public enum CBOR {
 /// Writes a CBOR map straight into bytes, for the rows projections write most: no tree of values is
 /// built and freed for each. The bytes equal `CBOR.encode(.object(pairs))` of the same pairs in the same
 /// order (a test holds them to it).
-package struct CBORMapWriter {
-    /// The bytes so far (a row's `u64be` position first, when started with one).
-    private(set) var bytes: [UInt8]
+///
+/// The bytes grow in memory the writer owns, appended with plain stores after one check of the room
+/// left: an array's appends (a uniqueness check and a generic copy for each key, head and text) were most
+/// of a row's cost, 400 instructions a text field (callgrind; an array made at full size and cut at the
+/// end cost more, for zeroing it). Not copyable, so that the memory has one owner; ``finish()`` hands
+/// the bytes over as an array and frees it.
+package struct CBORMapWriter: ~Copyable {
+    private var base: UnsafeMutableRawPointer
+    private var capacity: Int
+    private var count = 0
     private let countMax: Int
     private var written = 0
 
     /// A map of exactly `count` pairs, after a row's position when `position` is given.
     package init(count: Int, position: UInt64? = nil, capacity: Int = 160) {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(capacity)
-        if let position { withUnsafeBytes(of: position.bigEndian) { bytes.append(contentsOf: $0) } }
-        CBOR.head(5, UInt64(count), &bytes)
-        self.bytes = bytes
+        precondition(count >= 0 && capacity >= 0)
+        self.capacity = max(capacity, 32)
+        base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 8)
         countMax = count
+        if let position { store(position.bigEndian) }
+        head(5, UInt64(count))
+    }
+
+    deinit { base.deallocate() }
+
+    /// Makes room for `extra` more bytes.
+    @inline(__always)
+    private mutating func reserve(_ extra: Int) {
+        if capacity - count < extra { grow(count + extra) }
+    }
+
+    private mutating func grow(_ needed: Int) {
+        let grown = max(needed, capacity * 2)
+        let moved = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 8)
+        moved.copyMemory(from: base, byteCount: count)
+        base.deallocate()
+        base = moved
+        capacity = grown
+    }
+
+    /// Appends an integer's bytes as they lie in memory (the caller gives it big-endian).
+    @inline(__always)
+    private mutating func store<T: FixedWidthInteger>(_ value: T) {
+        reserve(MemoryLayout<T>.size)
+        base.storeBytes(of: value, toByteOffset: count, as: T.self)
+        count += MemoryLayout<T>.size
+    }
+
+    @inline(__always)
+    private mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        guard let source = bytes.baseAddress else { return }
+        reserve(bytes.count)
+        (base + count).copyMemory(from: source, byteCount: bytes.count)
+        count += bytes.count
+    }
+
+    /// An item's head, as ``CBOR/head(_:_:_:)`` writes it.
+    @inline(__always)
+    private mutating func head(_ major: UInt8, _ argument: UInt64) {
+        let type = major << 5
+        switch argument {
+        case 0..<24: store(type | UInt8(argument))
+        case 24..<256: store((UInt16(type | 24) << 8 | UInt16(argument)).bigEndian)
+        case 256..<65_536: store(type | 25); store(UInt16(argument).bigEndian)
+        case 65_536..<4_294_967_296: store(type | 26); store(UInt32(argument).bigEndian)
+        default: store(type | 27); store(argument.bigEndian)
+        }
+    }
+
+    private mutating func text(_ text: String) {
+        var text = text
+        text.withUTF8 { utf8 in
+            head(3, UInt64(utf8.count))
+            append(UnsafeRawBufferPointer(utf8))
+        }
     }
 
     private mutating func key(_ key: String) {
@@ -395,17 +456,13 @@ package struct CBORMapWriter {
         written += 1
         precondition(written <= countMax, "more pairs than the map's count")
         key.withUTF8Buffer { utf8 in
-            CBOR.head(3, UInt64(utf8.count), &bytes)
-            bytes.append(contentsOf: utf8)
+            head(3, UInt64(utf8.count))
+            append(UnsafeRawBufferPointer(utf8))
         }
     }
 
-    private mutating func text(_ text: String) {
-        var text = text
-        text.withUTF8 { utf8 in
-            CBOR.head(3, UInt64(utf8.count), &bytes)
-            bytes.append(contentsOf: utf8)
-        }
+    private mutating func int(_ value: Int64) {
+        if value >= 0 { head(0, UInt64(value)) } else { head(1, UInt64(-(value + 1))) }
     }
 
     /// A text value. Keys are literals (the rows' field names): a key made at run time goes through
@@ -413,21 +470,31 @@ package struct CBORMapWriter {
     package mutating func string(_ key: StaticString, _ value: String) { self.key(key); text(value) }
 
     /// A whole-number value, under a literal key.
-    package mutating func int(_ key: StaticString, _ value: Int64) {
-        self.key(key)
-        if value >= 0 { CBOR.head(0, UInt64(value), &bytes) } else { CBOR.head(1, UInt64(-(value + 1)), &bytes) }
-    }
+    package mutating func int(_ key: StaticString, _ value: Int64) { self.key(key); int(value) }
 
     /// Any value.
-    package mutating func value(_ key: String, _ value: JSONValue) { self.key(key); CBOR.encode(value, into: &bytes) }
+    package mutating func value(_ key: String, _ value: JSONValue) {
+        self.key(key)
+        switch value {
+        case .string(let text): self.text(text)
+        case .int(let number): int(number)
+        default:
+            // Nested and rarer values through the tree encoder.
+            let encoded = CBOR.encode(value)
+            encoded.withUnsafeBytes { append($0) }
+        }
+    }
 
     /// A value already encoded as one CBOR item.
-    package mutating func encoded(_ key: String, _ item: UnsafeRawBufferPointer) { self.key(key); bytes.append(contentsOf: item) }
+    package mutating func encoded(_ key: String, _ item: UnsafeRawBufferPointer) { self.key(key); append(item) }
 
     /// The finished bytes; every announced pair must have been written.
     package consuming func finish() -> [UInt8] {
         precondition(written == countMax, "a map announced \(countMax) pairs and got \(written)")
-        return bytes
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 { UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: base, byteCount: count) }
+            initialized = count
+        }
     }
 }
 
