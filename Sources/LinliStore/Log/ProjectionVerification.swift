@@ -131,8 +131,12 @@ extension EventLog {
         var again: [Int] = []
         for index in slots.indices {
             // A replay that reached a row it had retired (nil) is done again, holding every row; so are parts
-            // that saw different heads.
-            let pieceResults = try replays.indices.filter { replays[$0].slot == index }.map { try replayed.values[$0]!.get() }
+            // that saw different heads, and parts that failed: each part meets only some of the events, so
+            // the whole replay says which failure comes first in the log, as it would have alone.
+            let pieces = replays.indices.filter { replays[$0].slot == index }
+            let pieceResults = try pieces.map { piece in
+                replays[piece].part == nil ? try replayed.values[piece]!.get() : try? replayed.values[piece]!.get()
+            }
             let replay = ProjectionDigests.joining(pieceResults), store = try stored.values[index]!.get()
             if let replay, replay == store { parts[index] = replay.report(slots[index].projection.name, stored: store) } else { again.append(index) }
         }

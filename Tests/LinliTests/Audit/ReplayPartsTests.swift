@@ -105,4 +105,33 @@ struct ReplayPartsTests {
         #expect(mismatch.projection == "ledger" && mismatch.database == database && mismatch.key == key)
         #expect(mismatch.stored == forged && mismatch.rebuilt == value)
     }
+
+    /// Forges `field` of the event at `position` and re-hashes the chain after it, as a careful insider would.
+    func forge(_ log: EventLog, at position: UInt64, _ field: String, _ value: JSONValue) throws {
+        try TamperTests().rewriteChain(log, from: position) { event in
+            event.payload = CBOR.encode((try! CBOR.decode(event.payload)).setting(field, value))
+        }
+    }
+
+    @Test("impossible events that each part meets alone are reported as a whole replay reports them: the first in the log")
+    func findingsAsWhole() throws {
+        let w = try ledgerWorld(replayInParts: true)
+        let log = w.engine.log
+        var stocked: UInt64?, redeemed: UInt64?
+        try log.read { reader in
+            try reader.forEachEvent(from: 1) { event in
+                if event.type == "gift.stocked", stocked == nil { stocked = event.position }
+                if event.type == "gift.redeemed", stocked != nil { redeemed = event.position }
+                return redeemed == nil
+            }
+        }
+        let first = try #require(stocked), later = try #require(redeemed)
+        // Only the part of the other tables meets the stock; only the balances' part meets a resident below zero.
+        try forge(log, at: later, "points", .int(1_000_000))
+        try forge(log, at: first, "quantity", .int(.min))
+        let report = try w.engine.audit()
+        #expect(report.chain.ok && !report.ok)
+        let failure = try #require(report.projections.failure)
+        #expect(failure.contains("position \(first)") && failure.contains("outside"), "\(failure)")
+    }
 }
