@@ -182,21 +182,31 @@ struct LMDBTests {
             let text = String(decoding: try #require(FileHandle(forReadingAtPath: "/proc/self/statm")).readDataToEndOfFile(), as: UTF8.self)
             return try #require(Int(text.split(separator: " ")[2])) * Int(sysconf(Int32(_SC_PAGESIZE)))
         }
-        let before = try #require(MappedPagesBudget.residentFileBytes()), read = try fresh()
-        #expect(abs(before - read) < 4 << 20, "\(before) against \(read)")
+        // The measure is the whole process's, and other suites map and release pages beside this one: a
+        // measure that works agrees within a few attempts, one that does not fails every attempt.
+        var agreed = false
+        for _ in 0..<3 where !agreed {
+            let before = try #require(MappedPagesBudget.residentFileBytes()), read = try fresh()
+            agreed = abs(before - read) < 4 << 20
+        }
+        #expect(agreed, "the measure and the file's third field differ")
         // 32 MB of a file mapped and read: the measure, read again, grows by most of it.
         let dir = TemporaryDirectory()
         let path = dir.sub("pages")
         FileManager.default.createFile(atPath: path, contents: Data(repeating: 1, count: 32 << 20))
         let fd = open(path, O_RDONLY)
         defer { close(fd) }
-        let map = try #require(mmap(nil, 32 << 20, PROT_READ, MAP_SHARED, fd, 0))
-        defer { munmap(map, 32 << 20) }
-        var sum = 0
-        for offset in stride(from: 0, to: 32 << 20, by: 4_096) { sum += Int(map.load(fromByteOffset: offset, as: UInt8.self)) }
-        #expect(sum == 8_192)
-        let after = try #require(MappedPagesBudget.residentFileBytes())
-        #expect(after - before > 24 << 20, "\(before) then \(after)")
+        var grew: [Int] = []
+        for _ in 0..<3 where grew.last.map({ $0 <= 24 << 20 }) ?? true {
+            let map = try #require(mmap(nil, 32 << 20, PROT_READ, MAP_SHARED, fd, 0))
+            defer { munmap(map, 32 << 20) }
+            let before = try #require(MappedPagesBudget.residentFileBytes())
+            var sum = 0
+            for offset in stride(from: 0, to: 32 << 20, by: 4_096) { sum += Int(map.load(fromByteOffset: offset, as: UInt8.self)) }
+            #expect(sum == 8_192)
+            grew.append(try #require(MappedPagesBudget.residentFileBytes()) - before)
+        }
+        #expect(grew.last! > 24 << 20, "grew by \(grew)")
     }
 
     @Test("pages read from the map leave the process's resident set when released, and read back the same")

@@ -76,11 +76,16 @@ public struct MappedPagesBudget {
     /// This process's file-backed (and shared) resident bytes: the third field of `/proc/self/statm`, in
     /// pages. Nil where there is no such file (then nothing is released).
     public static func residentFileBytes() -> Int? {
-        guard statm >= 0 else { return nil }
         // Read again from the start of the file opened once: opening it at every measurement (its path
-        // looked up anew each time) was 3.5 % of an audit of 200,000 ledger commands (perf).
+        // looked up anew each time) was 3.5 % of an audit of 200,000 ledger commands (perf). Where that
+        // first open failed, each measurement opens the file for itself, as before.
+        let kept = statm
+        let fd = kept >= 0 ? kept : open("/proc/self/statm", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { if kept < 0 { close(fd) } }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { buffer -> Int? in
-            let count = pread(statm, buffer.baseAddress, buffer.count, 0)
+            var count = pread(fd, buffer.baseAddress, buffer.count, 0)
+            while count < 0 && errno == EINTR { count = pread(fd, buffer.baseAddress, buffer.count, 0) }
             guard count > 0 else { return nil }
             // "size resident shared text lib data dt": the third number.
             var field = 0, pages = 0, digits = 0

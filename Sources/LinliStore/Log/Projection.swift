@@ -41,11 +41,14 @@ public protocol Projection: AnyObject, Sendable {
     var retirableDatabases: Set<String> { get }
     /// Parts an audit may replay side by side instead of the whole projection, when the projection is most
     /// of the audit's work (it holds more rows than all the others together): each part replays every
-    /// event, gives the digests of the databases it compares, and drops the databases it names — their rows
-    /// are neither held nor read (``WriteTransaction/drops(_:)`` is true for them; reading one stops the
-    /// program), so `apply` must skip the work they alone need. The parts' compared sets must partition
-    /// ``databaseNames``. An audit whose parts disagree with the store, or reach a retired row, replays the
-    /// projection again whole to name what differs. Default: none (replayed whole).
+    /// event of its ``ReplayPart/eventTypes``, gives the digests of the databases it compares, and drops the
+    /// databases it names — their rows are neither held nor read (``WriteTransaction/drops(_:)`` is true
+    /// for them; reading one stops the program), so `apply` must skip the work they alone need. The parts'
+    /// compared sets must partition ``databaseNames``, and every check `apply` makes (every finding it
+    /// throws) must still run in some part that replays the event and keeps what the check reads, or the
+    /// parts would accept a log a whole replay rejects. The same instance applies both parts, on two
+    /// threads at once. An audit whose parts disagree with the store, stop on an impossible event, or reach
+    /// a retired row, replays the projection again whole. Default: none (replayed whole).
     var replayParts: [ReplayPart] { get }
 }
 
