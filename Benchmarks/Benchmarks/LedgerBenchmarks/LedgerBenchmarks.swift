@@ -231,15 +231,8 @@ let benchmarks: @Sendable () -> Void = {
 
     // The raw append of the very events those batches produced, one transaction per batch.
     Benchmark("ledger apply 1000 commands · raw") { (benchmark: Benchmark) throws in
-        let records = shared.rawRecords
         let raw = shared.raw
-        for _ in benchmark.scaledIterations {
-            let batch = records[shared.batch % records.count]
-            shared.batch += 1
-            benchmark.startMeasurement()
-            raw.appendRecords(batch)
-            benchmark.stopMeasurement()
-        }
+        measureEach(benchmark, shared.rawRecords, &shared.batch) { raw.appendRecords($0) }
     }
 
     // The floor of the layout (BenchmarkSupport/LedgerFloor.swift): the same batches as the minimum of LMDB
@@ -288,15 +281,8 @@ let benchmarks: @Sendable () -> Void = {
     }
     // The raw floor of that: the same command's record put and committed durably, one transaction each.
     Benchmark("ledger one command durable · raw", configuration: .init(maxDuration: .seconds(20), maxIterations: 2_000)) { (benchmark: Benchmark) throws in
-        let records = shared.singleRecords
         let raw = shared.singleRaw
-        for _ in benchmark.scaledIterations {
-            let record = records[shared.single % records.count]
-            shared.single += 1
-            benchmark.startMeasurement()
-            raw.putAndCommit(record)
-            benchmark.stopMeasurement()
-        }
+        measureEach(benchmark, shared.singleRecords, &shared.single) { raw.putAndCommit($0) }
     }
 
     // A balance read, in-process: 1,000 reads per sample (the figure is per 1,000).
@@ -343,6 +329,17 @@ let benchmarks: @Sendable () -> Void = {
     }
     Benchmark("open 1k events behind · raw", configuration: .init(maxDuration: .seconds(30), maxIterations: 50)) { benchmark in
         openAndReadRecords(shared.behind1kRawPath, batchCommands, benchmark)
+    }
+}
+
+/// Each sample runs `body` on the next of `items` (`next` counts them, going round), measuring `body` alone.
+func measureEach<Item>(_ benchmark: Benchmark, _ items: [Item], _ next: inout Int, _ body: (Item) throws -> Void) rethrows {
+    for _ in benchmark.scaledIterations {
+        let item = items[next % items.count]
+        next += 1
+        benchmark.startMeasurement()
+        try body(item)
+        benchmark.stopMeasurement()
     }
 }
 
