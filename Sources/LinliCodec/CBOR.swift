@@ -475,14 +475,34 @@ package struct CBORMapWriter: ~Copyable {
     /// Any value.
     package mutating func value(_ key: String, _ value: JSONValue) {
         self.key(key)
+        item(value)
+    }
+
+    private mutating func item(_ value: JSONValue) {
         switch value {
         case .string(let text): self.text(text)
         case .int(let number): int(number)
+        case .bool(let flag): store(flag ? UInt8(0xF5) : 0xF4)
         default:
             // Nested and rarer values through the tree encoder.
             let encoded = CBOR.encode(value)
             encoded.withUnsafeBytes { append($0) }
         }
+    }
+
+    /// A pair already encoded, its key and its value, as it lies in another map.
+    package mutating func pair(_ encoded: UnsafeRawBufferPointer) {
+        written += 1
+        precondition(written <= countMax, "more pairs than the map's count")
+        append(encoded)
+    }
+
+    /// A key already encoded (its head and text, as it lies in another map) with a new value.
+    package mutating func value(encodedKey: UnsafeRawBufferPointer, _ value: JSONValue) {
+        written += 1
+        precondition(written <= countMax, "more pairs than the map's count")
+        append(encodedKey)
+        item(value)
     }
 
     /// A value already encoded as one CBOR item.
@@ -660,50 +680,52 @@ extension CBOR {
 
     /// A map's encoding with `changes` applied, as `JSONValue.setting` would: a key present keeps its place
     /// and takes the new value, a new key is appended, in the order given. `map` must have passed
-    /// ``validate(_:)``. Nothing but the output is allocated.
+    /// ``validate(_:)``. One walk finds where each pair lies and which change replaces it (kept on the
+    /// stack); the pairs are then copied through a ``CBORMapWriter``: the pairs' array, the flags' array and
+    /// the output array growing had been a third of an hours log's update (callgrind).
     package static func updating(_ map: UnsafeRawBufferPointer, _ changes: [(String, JSONValue)], position: UInt64? = nil) -> [UInt8] {
         assert(Set(changes.map(\.0)).count == changes.count, "a key changed twice")
-        // The map's pairs: where each key and value lie, and which change (if any) replaces the value.
+        precondition(changes.count <= 64, "at most 64 changes to a row at once")
         var offset = 0
-        guard let (major, _, count) = try? readHead(map, &offset), major == 5 else { preconditionFailure("updating a CBOR item that is not a map") }
-        var pairs: [(key: Int, value: Int, end: Int, change: Int)] = []
-        pairs.reserveCapacity(Int(count))
-        var replaced = [Bool](repeating: false, count: changes.count)
-        for _ in 0..<count {
-            let keyStart = offset
-            guard let (_, _, length) = try? readHead(map, &offset) else { preconditionFailure("a validated map did not walk") }
-            let keyBytes = UnsafeRawBufferPointer(rebasing: map[offset..<(offset + Int(length))])
-            offset += Int(length)
-            let valueStart = offset
-            guard (try? skipItem(map, &offset, depth: 1)) != nil else { preconditionFailure("a validated map did not walk") }
-            var change = -1
-            for index in changes.indices where !replaced[index] {
-                var key = changes[index].0
-                let equal = key.withUTF8 { $0.count == keyBytes.count && memcmp($0.baseAddress!, keyBytes.baseAddress!, $0.count) == 0 }
-                if equal { change = index; replaced[index] = true; break }
+        guard let (major, _, count) = try? readHead(map, &offset), major == 5, count <= UInt64(map.count) else {
+            preconditionFailure("updating a CBOR item that is not a map")
+        }
+        /// The change that replaces the value under `key`, or -1.
+        func change(for key: UnsafeRawBufferPointer, among replaced: UInt64) -> Int {
+            for index in changes.indices where replaced & (1 << index) == 0 {
+                var name = changes[index].0
+                if name.withUTF8({ $0.count == key.count && memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0 }) { return index }
             }
-            pairs.append((keyStart, valueStart, offset, change))
+            return -1
         }
-        var out: [UInt8] = []
-        // A change is a key and a value of a few dozen bytes (an ISO time is 29): reserved whole, the row is
-        // not moved as it grows (it was, for an hours log's three changes, a tenth of a replay's time).
-        out.reserveCapacity(map.count + 48 * changes.count + 8)
-        if let position { withUnsafeBytes(of: position.bigEndian) { out.append(contentsOf: $0) } }
-        head(5, count + UInt64(replaced.count(where: { !$0 })), &out)
-        for pair in pairs {
-            if pair.change < 0 {
-                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: map[pair.key..<pair.end]))
-            } else {
-                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: map[pair.key..<pair.value]))
-                encode(changes[pair.change].1, into: &out)
+        // Each pair's start, value and end, and the change that replaces its value (or -1), on the stack.
+        return withUnsafeTemporaryAllocation(of: (start: Int, value: Int, end: Int, change: Int).self, capacity: max(Int(count), 1)) { pairs in
+            var replaced: UInt64 = 0
+            for pair in 0..<Int(count) {
+                let start = offset
+                guard let (_, _, length) = try? readHead(map, &offset) else { preconditionFailure("a validated map did not walk") }
+                let index = change(for: UnsafeRawBufferPointer(rebasing: map[offset..<(offset + Int(length))]), among: replaced)
+                offset += Int(length)
+                let value = offset
+                guard (try? skipItem(map, &offset, depth: 1)) != nil else { preconditionFailure("a validated map did not walk") }
+                pairs[pair] = (start, value, offset, index)
+                if index >= 0 { replaced |= 1 << index }
             }
+            // A change is a key and a value of a few dozen bytes (an ISO time is 29): room for all at once.
+            var writer = CBORMapWriter(
+                count: Int(count) + changes.count - replaced.nonzeroBitCount, position: position, capacity: map.count + 48 * changes.count + 16)
+            for pair in pairs.prefix(Int(count)) {
+                if pair.change < 0 {
+                    writer.pair(UnsafeRawBufferPointer(rebasing: map[pair.start..<pair.end]))
+                } else {
+                    writer.value(encodedKey: UnsafeRawBufferPointer(rebasing: map[pair.start..<pair.value]), changes[pair.change].1)
+                }
+            }
+            for (index, change) in changes.enumerated() where replaced & (1 << index) == 0 { writer.value(change.0, change.1) }
+            return writer.finish()
         }
-        for (index, change) in changes.enumerated() where !replaced[index] {
-            encode(.string(change.0), into: &out)
-            encode(change.1, into: &out)
-        }
-        return out
     }
+
 }
 
 extension Range where Bound == Int {
