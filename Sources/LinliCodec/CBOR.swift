@@ -725,7 +725,6 @@ extension CBOR {
             return writer.finish()
         }
     }
-
 }
 
 extension Range where Bound == Int {

@@ -75,7 +75,7 @@ public struct ReplayPart: Sendable, Equatable {
 }
 
 /// A projection as one part of its replay sees it: the same `apply`, for the part's event types only.
-final class PartProjection: Projection, @unchecked Sendable {
+final class PartProjection: Projection {
     let base: any Projection
     let eventTypes: Set<String>?
 
